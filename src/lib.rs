@@ -1,0 +1,14 @@
+//! libstorage: reliable, causally ordered sync over lossy transports (SDS and its SDS-R
+//! repair extension, wire-compatible with nim-sds) and durable storage of that state.
+//!
+//! Layers, each a module, depend one way, down this list (see `DESIGN.md`):
+//! [`protocol`] (pure SDS/SDS-R), [`persistence`] (snapshot persistence contract, codec,
+//! backends), [`recording`], [`runtime`], [`ffi`].
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod ffi;
+pub mod persistence;
+pub mod protocol;
+pub mod recording;
+pub mod runtime;

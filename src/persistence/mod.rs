@@ -1,0 +1,1 @@
+//! Snapshot persistence of protocol state: the contract, its codec and backends.

@@ -1,0 +1,6 @@
+//! SDS and SDS-R, pure: messages and wire codec, bloom filters, channel state, the
+//! manager's operations and sweeps. No threads, no I/O, no clock reads: callers pass `now`
+//! (Unix milliseconds) and get values and events back.
+
+pub mod message;
+pub mod snapshot;
