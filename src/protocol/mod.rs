@@ -4,3 +4,4 @@
 
 pub mod message;
 pub mod snapshot;
+pub mod wire;

@@ -1,0 +1,906 @@
+//! The SDS wire format: protobuf, bit-compatible with nim-sds.
+//!
+//! Field numbers follow nim-sds (they differ from the written spec):
+//!
+//! | `SdsMessage`          | # | type                   | nim-sds emits            |
+//! | --------------------- | - | ---------------------- | ------------------------ |
+//! | `message_id`          | 1 | string                 | always (even empty)      |
+//! | `lamport_timestamp`   | 2 | int64 (two's complement varint) | always (even 0) |
+//! | `causal_history`      | 3 | repeated `HistoryEntry` | one per entry           |
+//! | `channel_id`          | 4 | string                 | always                   |
+//! | `content`             | 5 | bytes                  | always                   |
+//! | `bloom_filter`        | 6 | bytes                  | always                   |
+//! | `sender_id`           | 7 | string                 | only when non-empty      |
+//! | `repair_request`      | 13 | repeated `HistoryEntry` | one per entry          |
+//!
+//! | `HistoryEntry`   | # | type   | nim-sds emits       |
+//! | ---------------- | - | ------ | ------------------- |
+//! | `message_id`     | 1 | string | always (even empty) |
+//! | `retrieval_hint` | 2 | bytes  | only when non-empty |
+//! | `sender_id`      | 3 | string | only when non-empty |
+//!
+//! Fields are written in field-number order, exactly as nim-sds writes them, so the same
+//! message encodes to the same bytes in both implementations.
+//!
+//! Decoding follows nim-sds's reader (libp2p `minprotobuf`): fields 1, 2, 4 and 5 of a
+//! message and field 1 of a history entry are required; when a singular field occurs more
+//! than once the last occurrence wins; a field whose wire type is not the expected one is
+//! skipped, as are unknown fields; group wire types (3, 4) and wire types 6 and 7 are
+//! rejected; a varint may be at most 10 bytes (excess high bits of the tenth byte are
+//! ignored, as nim-sds does). In addition to nim-sds, ids must be valid UTF-8.
+//!
+//! The encoder is driven by hand through `prost::encoding` so that a message is written
+//! straight from the borrowed [`SdsMessage`] into one buffer of the exact size, without
+//! first cloning it (and its ~18 KB bloom filter) into an owned wire struct. The decoder
+//! walks the input once, borrowing every field, and copies each kept field exactly once.
+
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+
+use super::message::{HistoryEntry, SdsMessage};
+
+const MSG_ID: u32 = 1;
+const MSG_LAMPORT: u32 = 2;
+const MSG_CAUSAL_HISTORY: u32 = 3;
+const MSG_CHANNEL_ID: u32 = 4;
+const MSG_CONTENT: u32 = 5;
+const MSG_BLOOM: u32 = 6;
+const MSG_SENDER_ID: u32 = 7;
+const MSG_REPAIR_REQUEST: u32 = 13;
+
+const ENTRY_ID: u32 = 1;
+const ENTRY_HINT: u32 = 2;
+const ENTRY_SENDER_ID: u32 = 3;
+
+/// Why bytes could not be decoded as an SDS message or history entry.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The bytes are not well-formed protobuf (truncated field, bad varint, unsupported
+    /// wire type, ...). The text says what and where.
+    #[error("malformed protobuf: {0}")]
+    Malformed(String),
+    /// A field nim-sds requires is absent (named as `message.field`).
+    #[error("missing required field `{0}`")]
+    MissingField(&'static str),
+    /// An id field (named) holds bytes that are not valid UTF-8.
+    #[error("field `{0}` is not valid UTF-8")]
+    InvalidUtf8(&'static str),
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding primitives (shared with the snapshot codec)
+// ---------------------------------------------------------------------------------------
+
+/// Encoded size of a length-delimited field `tag` whose payload is `len` bytes.
+#[inline]
+pub(crate) fn len_field_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+/// Encoded size of a varint field `tag` holding `value`.
+#[inline]
+pub(crate) fn varint_field_len(tag: u32, value: u64) -> usize {
+    key_len(tag) + encoded_len_varint(value)
+}
+
+/// Writes the key and length prefix of a length-delimited field; the caller writes the
+/// `len` payload bytes right after.
+#[inline]
+pub(crate) fn put_len_prefix(tag: u32, len: usize, buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(len as u64, buf);
+}
+
+/// Writes a length-delimited field holding `bytes`.
+#[inline]
+pub(crate) fn put_bytes_field(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
+    put_len_prefix(tag, bytes.len(), buf);
+    buf.extend_from_slice(bytes);
+}
+
+/// Writes a varint field.
+#[inline]
+pub(crate) fn put_varint_field(tag: u32, value: u64, buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::Varint, buf);
+    encode_varint(value, buf);
+}
+
+// ---------------------------------------------------------------------------------------
+// HistoryEntry encoding
+// ---------------------------------------------------------------------------------------
+
+/// Size of a history entry's encoding (without any enclosing key or length).
+pub(crate) fn history_entry_body_len(e: &HistoryEntry) -> usize {
+    let mut n = len_field_len(ENTRY_ID, e.message_id.len());
+    if !e.retrieval_hint.is_empty() {
+        n += len_field_len(ENTRY_HINT, e.retrieval_hint.len());
+    }
+    if !e.sender_id.is_empty() {
+        n += len_field_len(ENTRY_SENDER_ID, e.sender_id.len());
+    }
+    n
+}
+
+/// Appends a history entry's encoding (without any enclosing key or length) to `buf`.
+pub(crate) fn write_history_entry_body(e: &HistoryEntry, buf: &mut Vec<u8>) {
+    put_bytes_field(ENTRY_ID, e.message_id.as_bytes(), buf);
+    if !e.retrieval_hint.is_empty() {
+        put_bytes_field(ENTRY_HINT, &e.retrieval_hint, buf);
+    }
+    if !e.sender_id.is_empty() {
+        put_bytes_field(ENTRY_SENDER_ID, e.sender_id.as_bytes(), buf);
+    }
+}
+
+/// Encodes a history entry on its own, as nim-sds's `encodeHistoryEntry` does: field 1
+/// always, fields 2 and 3 only when non-empty.
+pub fn encode_history_entry(e: &HistoryEntry) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(history_entry_body_len(e));
+    write_history_entry_body(e, &mut buf);
+    buf
+}
+
+// ---------------------------------------------------------------------------------------
+// SdsMessage encoding
+// ---------------------------------------------------------------------------------------
+
+/// Size of the encoding of `msg` with `bloom` as its field 6.
+pub(crate) fn message_body_len(msg: &SdsMessage, bloom: &[u8]) -> usize {
+    let mut n = len_field_len(MSG_ID, msg.message_id.len())
+        + varint_field_len(MSG_LAMPORT, msg.lamport_timestamp as u64)
+        + len_field_len(MSG_CHANNEL_ID, msg.channel_id.len())
+        + len_field_len(MSG_CONTENT, msg.content.len())
+        + len_field_len(MSG_BLOOM, bloom.len());
+    for e in &msg.causal_history {
+        n += len_field_len(MSG_CAUSAL_HISTORY, history_entry_body_len(e));
+    }
+    if !msg.sender_id.is_empty() {
+        n += len_field_len(MSG_SENDER_ID, msg.sender_id.len());
+    }
+    for e in &msg.repair_request {
+        n += len_field_len(MSG_REPAIR_REQUEST, history_entry_body_len(e));
+    }
+    n
+}
+
+/// Appends the encoding of `msg`, with `bloom` as its field 6, to `buf`.
+pub(crate) fn write_message_body(msg: &SdsMessage, bloom: &[u8], buf: &mut Vec<u8>) {
+    put_bytes_field(MSG_ID, msg.message_id.as_bytes(), buf);
+    // nim-sds writes `uint64(lamportTimestamp)`: the i64's two's complement.
+    put_varint_field(MSG_LAMPORT, msg.lamport_timestamp as u64, buf);
+    for e in &msg.causal_history {
+        put_len_prefix(MSG_CAUSAL_HISTORY, history_entry_body_len(e), buf);
+        write_history_entry_body(e, buf);
+    }
+    put_bytes_field(MSG_CHANNEL_ID, msg.channel_id.as_bytes(), buf);
+    put_bytes_field(MSG_CONTENT, &msg.content, buf);
+    put_bytes_field(MSG_BLOOM, bloom, buf);
+    if !msg.sender_id.is_empty() {
+        put_bytes_field(MSG_SENDER_ID, msg.sender_id.as_bytes(), buf);
+    }
+    for e in &msg.repair_request {
+        put_len_prefix(MSG_REPAIR_REQUEST, history_entry_body_len(e), buf);
+        write_history_entry_body(e, buf);
+    }
+}
+
+/// Encodes `msg` exactly as nim-sds does, into one allocation of the exact size.
+pub fn encode_message(msg: &SdsMessage) -> Vec<u8> {
+    encode_message_with_bloom(msg, &msg.bloom_filter)
+}
+
+/// Appends the encoding of `msg` to `buf` (reserving exactly the space it needs), so a
+/// caller can reuse one buffer across messages.
+pub fn encode_message_into(msg: &SdsMessage, buf: &mut Vec<u8>) {
+    buf.reserve(encoded_message_len(msg));
+    write_message_body(msg, &msg.bloom_filter, buf);
+}
+
+/// Number of bytes [`encode_message`] produces for `msg`, computed without encoding.
+pub fn encoded_message_len(msg: &SdsMessage) -> usize {
+    message_body_len(msg, &msg.bloom_filter)
+}
+
+/// Encode `msg` but with `bloom` as field 6 instead of `msg.bloom_filter` (lets callers
+/// that keep messages without their bloom attach the current one without cloning the
+/// message). Field 6 is written even when `bloom` is empty, as nim-sds does.
+pub fn encode_message_with_bloom(msg: &SdsMessage, bloom: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(message_body_len(msg, bloom));
+    write_message_body(msg, bloom, &mut buf);
+    buf
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding primitives (shared with the snapshot codec)
+// ---------------------------------------------------------------------------------------
+
+/// A protobuf framing error, before it is given a message-level meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FramingError(pub(crate) String);
+
+impl From<FramingError> for DecodeError {
+    fn from(e: FramingError) -> Self {
+        DecodeError::Malformed(e.0)
+    }
+}
+
+/// A varint as read from the wire: its value (64-bit reading) and its length in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Varint {
+    value: u64,
+    len: usize,
+}
+
+impl Varint {
+    /// The value read as a `uint64`/`int64` field.
+    #[inline]
+    pub(crate) fn as_u64(self) -> u64 {
+        self.value
+    }
+
+    /// The value read as a `uint32` field the way nim-sds reads one: at most 5 bytes,
+    /// bits beyond the 32nd ignored.
+    pub(crate) fn as_u32(self, field: &'static str) -> Result<u32, FramingError> {
+        if self.len > 5 {
+            return Err(FramingError(format!(
+                "varint of {} bytes in 32-bit field `{field}`",
+                self.len
+            )));
+        }
+        Ok(self.value as u32)
+    }
+}
+
+/// The value of one field, borrowed from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldValue<'a> {
+    /// Wire type 0.
+    Varint(Varint),
+    /// Wire type 2.
+    Bytes(&'a [u8]),
+    /// Wire types 1 and 5: never used by SDS, skipped.
+    Fixed,
+}
+
+/// Reads the fields of one protobuf message in order, borrowing from the input.
+pub(crate) struct FieldReader<'a> {
+    buf: &'a [u8],
+    start_len: usize,
+}
+
+/// Reads a varint with nim-sds's (libp2p `PB.getUVarint` for `uint64`) rules: at most
+/// 10 bytes, high bits beyond the 64th ignored.
+fn read_varint(buf: &mut &[u8]) -> Result<Varint, FramingError> {
+    let bytes: &[u8] = buf;
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate() {
+        if i == 10 {
+            return Err(FramingError("varint longer than 10 bytes".into()));
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            *buf = bytes.get(i + 1..).unwrap_or_default();
+            return Ok(Varint { value, len: i + 1 });
+        }
+    }
+    Err(FramingError("truncated varint".into()))
+}
+
+impl<'a> FieldReader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Self {
+            buf,
+            start_len: buf.len(),
+        }
+    }
+
+    fn offset(&self) -> usize {
+        self.start_len - self.buf.len()
+    }
+
+    /// Splits off the next `len` bytes, or returns `None` (consuming nothing) if fewer
+    /// are left.
+    fn take(&mut self, len: u64) -> Option<&'a [u8]> {
+        let n = usize::try_from(len).ok().filter(|&n| n <= self.buf.len())?;
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Some(head)
+    }
+
+    fn overrun(&self, what: &str, number: u64, len: u64, at: usize) -> FramingError {
+        FramingError(format!(
+            "{what} field {number} at offset {at}: {len} bytes announced, {} left",
+            self.buf.len()
+        ))
+    }
+
+    /// The next field as `(field number, value)`, or `None` at the end of the input.
+    pub(crate) fn next_field(&mut self) -> Result<Option<(u64, FieldValue<'a>)>, FramingError> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let at = self.offset();
+        let key = read_varint(&mut self.buf)
+            .map_err(|e| FramingError(format!("field key at offset {at}: {}", e.0)))?
+            .value;
+        let number = key >> 3;
+        let wire_type = key & 7;
+        let value = if wire_type == WireType::Varint as u64 {
+            let v = read_varint(&mut self.buf)
+                .map_err(|e| FramingError(format!("field {number} at offset {at}: {}", e.0)))?;
+            FieldValue::Varint(v)
+        } else if wire_type == WireType::LengthDelimited as u64 {
+            let len = read_varint(&mut self.buf)
+                .map_err(|e| {
+                    FramingError(format!("length of field {number} at offset {at}: {}", e.0))
+                })?
+                .value;
+            match self.take(len) {
+                Some(b) => FieldValue::Bytes(b),
+                None => return Err(self.overrun("length-delimited", number, len, at)),
+            }
+        } else if wire_type == WireType::SixtyFourBit as u64 {
+            if self.take(8).is_none() {
+                return Err(self.overrun("fixed64", number, 8, at));
+            }
+            FieldValue::Fixed
+        } else if wire_type == WireType::ThirtyTwoBit as u64 {
+            if self.take(4).is_none() {
+                return Err(self.overrun("fixed32", number, 4, at));
+            }
+            FieldValue::Fixed
+        } else {
+            return Err(FramingError(format!(
+                "unsupported wire type {wire_type} for field {number} at offset {at}"
+            )));
+        };
+        Ok(Some((number, value)))
+    }
+}
+
+/// Validates `bytes` as UTF-8 and copies them into a `String`.
+pub(crate) fn utf8_string(bytes: &[u8], field: &'static str) -> Result<String, DecodeError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) => Err(DecodeError::InvalidUtf8(field)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------
+
+/// Field names used in errors about one history entry, depending on where it sits.
+#[derive(Clone, Copy)]
+pub(crate) struct EntryNames {
+    pub(crate) message_id: &'static str,
+    pub(crate) sender_id: &'static str,
+}
+
+/// Names for a history entry decoded on its own.
+pub(crate) const STANDALONE_ENTRY: EntryNames = EntryNames {
+    message_id: "HistoryEntry.message_id",
+    sender_id: "HistoryEntry.sender_id",
+};
+const CAUSAL_ENTRY: EntryNames = EntryNames {
+    message_id: "causal_history[].message_id",
+    sender_id: "causal_history[].sender_id",
+};
+const REPAIR_ENTRY: EntryNames = EntryNames {
+    message_id: "repair_request[].message_id",
+    sender_id: "repair_request[].sender_id",
+};
+
+/// Decodes a history entry, naming its fields in errors with `names`.
+pub(crate) fn decode_history_entry_named(
+    bytes: &[u8],
+    names: EntryNames,
+) -> Result<HistoryEntry, DecodeError> {
+    let mut reader = FieldReader::new(bytes);
+    let mut id = None;
+    let mut hint: &[u8] = &[];
+    let mut sender: &[u8] = &[];
+    while let Some((number, value)) = reader.next_field()? {
+        match (number, value) {
+            (1, FieldValue::Bytes(b)) => id = Some(b),
+            (2, FieldValue::Bytes(b)) => hint = b,
+            (3, FieldValue::Bytes(b)) => sender = b,
+            _ => {}
+        }
+    }
+    let id = id.ok_or(DecodeError::MissingField(names.message_id))?;
+    Ok(HistoryEntry {
+        message_id: utf8_string(id, names.message_id)?,
+        retrieval_hint: hint.to_vec(),
+        sender_id: utf8_string(sender, names.sender_id)?,
+    })
+}
+
+/// Decodes a history entry on its own. `message_id` (field 1) is required.
+pub fn decode_history_entry(bytes: &[u8]) -> Result<HistoryEntry, DecodeError> {
+    decode_history_entry_named(bytes, STANDALONE_ENTRY)
+}
+
+/// Decodes an SDS message, accepting exactly what nim-sds accepts (and additionally
+/// requiring UTF-8 ids). Fields 1 (`message_id`), 2 (`lamport_timestamp`), 4
+/// (`channel_id`) and 5 (`content`) are required; a missing bloom (6) or sender (7) is
+/// empty. Never panics; allocates in proportion to the input only.
+pub fn decode_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
+    let mut reader = FieldReader::new(bytes);
+    let mut id = None;
+    let mut lamport = None;
+    let mut channel = None;
+    let mut content = None;
+    let mut bloom: &[u8] = &[];
+    let mut sender: &[u8] = &[];
+    let mut causal_history = Vec::new();
+    let mut repair_request = Vec::new();
+    while let Some((number, value)) = reader.next_field()? {
+        match (number, value) {
+            (1, FieldValue::Bytes(b)) => id = Some(b),
+            (2, FieldValue::Varint(v)) => lamport = Some(v.as_u64()),
+            (3, FieldValue::Bytes(b)) => {
+                causal_history.push(decode_history_entry_named(b, CAUSAL_ENTRY)?)
+            }
+            (4, FieldValue::Bytes(b)) => channel = Some(b),
+            (5, FieldValue::Bytes(b)) => content = Some(b),
+            (6, FieldValue::Bytes(b)) => bloom = b,
+            (7, FieldValue::Bytes(b)) => sender = b,
+            (13, FieldValue::Bytes(b)) => {
+                repair_request.push(decode_history_entry_named(b, REPAIR_ENTRY)?)
+            }
+            _ => {}
+        }
+    }
+    let id = id.ok_or(DecodeError::MissingField("message_id"))?;
+    let lamport = lamport.ok_or(DecodeError::MissingField("lamport_timestamp"))?;
+    let channel = channel.ok_or(DecodeError::MissingField("channel_id"))?;
+    let content = content.ok_or(DecodeError::MissingField("content"))?;
+    Ok(SdsMessage {
+        message_id: utf8_string(id, "message_id")?,
+        lamport_timestamp: lamport as i64,
+        causal_history,
+        channel_id: utf8_string(channel, "channel_id")?,
+        content: content.to_vec(),
+        bloom_filter: bloom.to_vec(),
+        sender_id: utf8_string(sender, "sender_id")?,
+        repair_request,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s).expect("test hex")
+    }
+
+    fn entry(id: &str, hint: &[u8], sender: &str) -> HistoryEntry {
+        HistoryEntry {
+            message_id: id.into(),
+            retrieval_hint: hint.to_vec(),
+            sender_id: sender.into(),
+        }
+    }
+
+    fn msg(id: &str, lamport: i64, channel: &str, content: &[u8]) -> SdsMessage {
+        SdsMessage {
+            message_id: id.into(),
+            lamport_timestamp: lamport,
+            channel_id: channel.into(),
+            content: content.to_vec(),
+            ..SdsMessage::default()
+        }
+    }
+
+    /// Vectors taken from nim-sds's output (fixtures/nim-sds/wire.json).
+    fn nim_vectors() -> Vec<(&'static str, SdsMessage, &'static str)> {
+        let mut causal = msg("m3", 42, "chan-x", b"payload");
+        causal.sender_id = "alice".into();
+        causal.causal_history = vec![
+            entry("m1", b"", ""),
+            entry("m2", b"hint-2", "bob"),
+            entry("m0", b"", "carol"),
+        ];
+        let mut repair = msg("m9", 7, "ch", b"x");
+        repair.sender_id = "bob".into();
+        repair.causal_history = vec![entry("m8", b"", "alice")];
+        repair.repair_request = vec![entry("mx", b"", "carol"), entry("my", b"h", "dave")];
+        vec![
+            (
+                "minimal",
+                msg("m1", 1, "c1", b"hello"),
+                "0a026d311001220263312a0568656c6c6f3200",
+            ),
+            (
+                "empty_content_zero_lamport",
+                msg("", 0, "ch", b""),
+                "0a001000220263682a003200",
+            ),
+            (
+                "negative_lamport",
+                msg("neg", -1, "ch", &[1]),
+                "0a036e656710ffffffffffffffffff01220263682a01013200",
+            ),
+            (
+                "big_lamport",
+                msg("big", 1_763_820_000_123, "ch", &[1, 2, 3]),
+                "0a0362696710fba6f5deaa33220263682a030102033200",
+            ),
+            (
+                "causal_history_with_hints_and_senders",
+                causal,
+                "0a026d33102a1a040a026d311a110a026d32120668696e742d321a03626f621a0b0a026d30\
+                 1a056361726f6c22066368616e2d782a077061796c6f616432003a05616c696365",
+            ),
+            (
+                "repair_request",
+                repair,
+                "0a026d3910071a0b0a026d381a05616c696365220263682a017832003a03626f626a0b0a02\
+                 6d781a056361726f6c6a0d0a026d791201681a0464617665",
+            ),
+        ]
+    }
+
+    #[test]
+    fn encodes_exactly_as_nim_sds() {
+        for (name, m, wire_hex) in nim_vectors() {
+            assert_eq!(hex::encode(encode_message(&m)), wire_hex, "{name}");
+            assert_eq!(encoded_message_len(&m), wire_hex.len() / 2, "{name}");
+        }
+    }
+
+    #[test]
+    fn decodes_nim_sds_bytes_to_the_same_fields() {
+        for (name, m, wire_hex) in nim_vectors() {
+            assert_eq!(decode_message(&h(wire_hex)), Ok(m), "{name}");
+        }
+    }
+
+    #[test]
+    fn encoding_allocates_exactly_once_at_the_exact_size() {
+        let mut m = msg("id", 5, "ch", &[7; 100]);
+        m.bloom_filter = vec![0xab; 18_752];
+        m.causal_history = (0..10)
+            .map(|i| entry(&format!("h{i}"), b"hh", "s"))
+            .collect();
+        let bytes = encode_message(&m);
+        assert_eq!(bytes.len(), encoded_message_len(&m));
+        assert_eq!(bytes.capacity(), bytes.len());
+        assert_eq!(decode_message(&bytes), Ok(m));
+    }
+
+    #[test]
+    fn encode_into_appends_and_with_bloom_replaces_field_6() {
+        let mut m = msg("m1", 1, "c1", b"hello");
+        let mut buf = vec![0xee];
+        encode_message_into(&m, &mut buf);
+        assert_eq!(buf[0], 0xee);
+        assert_eq!(
+            hex::encode(&buf[1..]),
+            "0a026d311001220263312a0568656c6c6f3200"
+        );
+
+        // The message's own bloom is ignored in favour of the one passed in.
+        m.bloom_filter = vec![9, 9, 9];
+        let with = encode_message_with_bloom(&m, &[1, 2]);
+        assert_eq!(
+            hex::encode(&with),
+            "0a026d311001220263312a0568656c6c6f32020102"
+        );
+        assert_eq!(
+            hex::encode(encode_message_with_bloom(&m, &[])),
+            "0a026d311001220263312a0568656c6c6f3200"
+        );
+        assert_eq!(
+            decode_message(&with).map(|d| d.bloom_filter),
+            Ok(vec![1, 2])
+        );
+        assert_eq!(
+            encode_message(&m),
+            encode_message_with_bloom(&m, &[9, 9, 9])
+        );
+    }
+
+    #[test]
+    fn nim_decode_cases_are_accepted_and_rejected_as_nim_does() {
+        // (name, hex, nim accepts)
+        let cases = [
+            ("empty", "", false),
+            ("only_id", "0a026d31", false),
+            ("no_content", "0a026d31100122026331", false),
+            ("no_channel", "0a026d3110012a00", false),
+            ("truncated", "0a056d31", false),
+            ("bad_wiretype", "0b026d31", false),
+            ("minimal", "0a026d311001220263312a0568656c6c6f3200", true),
+        ];
+        for (name, hex_str, accepts) in cases {
+            assert_eq!(decode_message(&h(hex_str)).is_ok(), accepts, "{name}");
+        }
+        assert_eq!(
+            decode_message(&[]),
+            Err(DecodeError::MissingField("message_id"))
+        );
+        assert_eq!(
+            decode_message(&h("0a026d31")),
+            Err(DecodeError::MissingField("lamport_timestamp"))
+        );
+        assert_eq!(
+            decode_message(&h("0a026d3110012a00")),
+            Err(DecodeError::MissingField("channel_id"))
+        );
+        assert_eq!(
+            decode_message(&h("0a026d31100122026331")),
+            Err(DecodeError::MissingField("content"))
+        );
+        assert!(matches!(
+            decode_message(&h("0a056d31")),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_message(&h("0b026d31")),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn bloom_and_sender_are_optional_on_decode() {
+        // minimal without its field 6
+        let m = decode_message(&h("0a026d311001220263312a0568656c6c6f")).expect("decodes");
+        assert_eq!(m, msg("m1", 1, "c1", b"hello"));
+    }
+
+    #[test]
+    fn reads_like_nim_minprotobuf() {
+        let base = "0a026d311001220263312a0568656c6c6f3200";
+        // Last occurrence of a singular field wins.
+        let m = decode_message(&h(&format!("{base}0a026d32"))).expect("decodes");
+        assert_eq!(m.message_id, "m2");
+        // A field with an unexpected wire type is skipped: message_id as a varint does not
+        // count, lamport as bytes does not count.
+        assert_eq!(
+            decode_message(&h(&format!("{base}0805"))).map(|m| m.message_id),
+            Ok("m1".into())
+        );
+        assert_eq!(
+            decode_message(&h("0805100122026331 2a00".replace(' ', "").as_str())),
+            Err(DecodeError::MissingField("message_id"))
+        );
+        assert_eq!(
+            decode_message(&h("0a026d31120101220263312a00")),
+            Err(DecodeError::MissingField("lamport_timestamp"))
+        );
+        // Unknown fields of every supported wire type (and field number 0) are skipped.
+        let unknown = "4001 4d01020304 490102030405060708 5a03616263 0001";
+        let m =
+            decode_message(&h(&format!("{base}{}", unknown.replace(' ', "")))).expect("decodes");
+        assert_eq!(m, msg("m1", 1, "c1", b"hello"));
+        // Groups (3, 4) and wire types 6, 7 are rejected.
+        for wt in ["43", "44", "46", "47"] {
+            assert!(
+                matches!(
+                    decode_message(&h(&format!("{base}{wt}00"))),
+                    Err(DecodeError::Malformed(_))
+                ),
+                "{wt}"
+            );
+        }
+        // Varints: the tenth byte's excess bits are ignored; an eleventh byte is an error.
+        let m = decode_message(&h("0a00 10ffffffffffffffffff7f 2200 2a00"
+            .replace(' ', "")
+            .as_str()))
+        .expect("decodes");
+        assert_eq!(m.lamport_timestamp, -1);
+        assert!(matches!(
+            decode_message(&h("0a00 10ffffffffffffffffffff01 2200 2a00"
+                .replace(' ', "")
+                .as_str())),
+            Err(DecodeError::Malformed(_))
+        ));
+        // Truncated fixed-width and length fields.
+        for tail in ["4d0102", "49010203", "5a05616263", "10", "10ff"] {
+            assert!(
+                matches!(
+                    decode_message(&h(&format!("{base}{tail}"))),
+                    Err(DecodeError::Malformed(_))
+                ),
+                "{tail}"
+            );
+        }
+        // A length that does not fit in usize or exceeds the input never allocates.
+        assert!(matches!(
+            decode_message(&h("0affffffffffffffffff01")),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn history_entries_follow_nim() {
+        assert_eq!(
+            hex::encode(encode_history_entry(&entry("m1", b"", ""))),
+            "0a026d31"
+        );
+        assert_eq!(
+            hex::encode(encode_history_entry(&entry("", b"", ""))),
+            "0a00"
+        );
+        assert_eq!(
+            hex::encode(encode_history_entry(&entry("my", b"h", "dave"))),
+            "0a026d791201681a0464617665"
+        );
+        assert_eq!(
+            decode_history_entry(&h("0a026d791201681a0464617665")),
+            Ok(entry("my", b"h", "dave"))
+        );
+        assert_eq!(decode_history_entry(&h("0a00")), Ok(entry("", b"", "")));
+        assert_eq!(
+            decode_history_entry(&h("1201681a0464617665")),
+            Err(DecodeError::MissingField("HistoryEntry.message_id"))
+        );
+        // An entry without an id inside a message makes the message invalid, as in nim-sds.
+        assert_eq!(
+            decode_message(&h("0a026d3110011a03120168220263312a00")),
+            Err(DecodeError::MissingField("causal_history[].message_id"))
+        );
+        assert_eq!(
+            decode_message(&h("0a026d311001220263312a006a03120168")),
+            Err(DecodeError::MissingField("repair_request[].message_id"))
+        );
+        // The old nim-sds format (causal history as plain strings) is not an entry.
+        assert!(decode_message(&h("0a026d3110011a026d30220263312a00")).is_err());
+    }
+
+    /// Replaces the first occurrence of `needle` in `bytes` (which must occur) by bytes of
+    /// the same length that are not UTF-8.
+    fn corrupt(bytes: &[u8], needle: &[u8]) -> Vec<u8> {
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("needle present");
+        let mut out = bytes.to_vec();
+        out[at] = 0xff;
+        out
+    }
+
+    fn full_message() -> SdsMessage {
+        let mut m = msg("MID", 3, "CHN", b"content");
+        m.sender_id = "SND".into();
+        m.causal_history = vec![entry("CHI", b"hint", "CHS")];
+        m.repair_request = vec![entry("RRI", b"", "RRS")];
+        m
+    }
+
+    fn assert_invalid_utf8(needle: &[u8], field: &'static str) {
+        let bytes = corrupt(&encode_message(&full_message()), needle);
+        let err = decode_message(&bytes).expect_err("invalid UTF-8 rejected");
+        assert_eq!(err, DecodeError::InvalidUtf8(field));
+        assert!(err.to_string().contains(field), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_message_id_is_rejected() {
+        assert_invalid_utf8(b"MID", "message_id");
+    }
+
+    #[test]
+    fn invalid_utf8_channel_id_is_rejected() {
+        assert_invalid_utf8(b"CHN", "channel_id");
+    }
+
+    #[test]
+    fn invalid_utf8_sender_id_is_rejected() {
+        assert_invalid_utf8(b"SND", "sender_id");
+    }
+
+    #[test]
+    fn invalid_utf8_causal_history_ids_are_rejected() {
+        assert_invalid_utf8(b"CHI", "causal_history[].message_id");
+        assert_invalid_utf8(b"CHS", "causal_history[].sender_id");
+    }
+
+    #[test]
+    fn invalid_utf8_repair_request_ids_are_rejected() {
+        assert_invalid_utf8(b"RRI", "repair_request[].message_id");
+        assert_invalid_utf8(b"RRS", "repair_request[].sender_id");
+    }
+
+    #[test]
+    fn invalid_utf8_standalone_history_entry_ids_are_rejected() {
+        let bytes = encode_history_entry(&entry("EID", b"", "ESD"));
+        assert_eq!(
+            decode_history_entry(&corrupt(&bytes, b"EID")),
+            Err(DecodeError::InvalidUtf8("HistoryEntry.message_id"))
+        );
+        assert_eq!(
+            decode_history_entry(&corrupt(&bytes, b"ESD")),
+            Err(DecodeError::InvalidUtf8("HistoryEntry.sender_id"))
+        );
+    }
+
+    #[test]
+    fn content_and_hints_may_be_any_bytes() {
+        let mut m = msg("id", 1, "ch", &[0xff, 0xfe, 0x00]);
+        m.bloom_filter = vec![0xc3, 0x28];
+        m.causal_history = vec![entry("d", &[0xff], "")];
+        assert_eq!(decode_message(&encode_message(&m)), Ok(m));
+    }
+
+    /// The same schema declared with `prost` derive, with `optional` fields so presence is
+    /// explicit: used to check our hand-driven codec against prost's generated one.
+    mod derived {
+        #[derive(Clone, PartialEq, prost::Message)]
+        pub struct Entry {
+            #[prost(string, optional, tag = "1")]
+            pub message_id: Option<String>,
+            #[prost(bytes = "vec", optional, tag = "2")]
+            pub retrieval_hint: Option<Vec<u8>>,
+            #[prost(string, optional, tag = "3")]
+            pub sender_id: Option<String>,
+        }
+
+        #[derive(Clone, PartialEq, prost::Message)]
+        pub struct Message {
+            #[prost(string, optional, tag = "1")]
+            pub message_id: Option<String>,
+            #[prost(int64, optional, tag = "2")]
+            pub lamport_timestamp: Option<i64>,
+            #[prost(message, repeated, tag = "3")]
+            pub causal_history: Vec<Entry>,
+            #[prost(string, optional, tag = "4")]
+            pub channel_id: Option<String>,
+            #[prost(bytes = "vec", optional, tag = "5")]
+            pub content: Option<Vec<u8>>,
+            #[prost(bytes = "vec", optional, tag = "6")]
+            pub bloom_filter: Option<Vec<u8>>,
+            #[prost(string, optional, tag = "7")]
+            pub sender_id: Option<String>,
+            #[prost(message, repeated, tag = "13")]
+            pub repair_request: Vec<Entry>,
+        }
+    }
+
+    fn non_empty<T: AsRef<[u8]> + Clone>(v: &T) -> Option<T> {
+        (!v.as_ref().is_empty()).then(|| v.clone())
+    }
+
+    fn to_derived_entry(e: &HistoryEntry) -> derived::Entry {
+        derived::Entry {
+            message_id: Some(e.message_id.clone()),
+            retrieval_hint: non_empty(&e.retrieval_hint),
+            sender_id: non_empty(&e.sender_id),
+        }
+    }
+
+    fn to_derived(m: &SdsMessage) -> derived::Message {
+        derived::Message {
+            message_id: Some(m.message_id.clone()),
+            lamport_timestamp: Some(m.lamport_timestamp),
+            causal_history: m.causal_history.iter().map(to_derived_entry).collect(),
+            channel_id: Some(m.channel_id.clone()),
+            content: Some(m.content.clone()),
+            bloom_filter: Some(m.bloom_filter.clone()),
+            sender_id: non_empty(&m.sender_id),
+            repair_request: m.repair_request.iter().map(to_derived_entry).collect(),
+        }
+    }
+
+    #[test]
+    fn agrees_with_prost_derived_schema_both_ways() {
+        use prost::Message as _;
+        let mut big = full_message();
+        big.bloom_filter = vec![0x5a; 18_752];
+        big.lamport_timestamp = i64::MIN;
+        let mut all: Vec<SdsMessage> = nim_vectors().into_iter().map(|(_, m, _)| m).collect();
+        all.push(full_message());
+        all.push(big);
+        for m in all {
+            let ours = encode_message(&m);
+            let theirs = to_derived(&m).encode_to_vec();
+            assert_eq!(ours, theirs, "{}", m.message_id);
+            assert_eq!(
+                derived::Message::decode(ours.as_slice()),
+                Ok(to_derived(&m))
+            );
+        }
+    }
+}
