@@ -1,0 +1,172 @@
+//! The wire codec against nim-sds's own output (`fixtures/nim-sds/wire.json`).
+//!
+//! The fixtures live beside the project, not in it; when they are absent (a fresh clone)
+//! each test says so and returns. The key vectors are also checked by the unit tests in
+//! `src/protocol/wire.rs`, which run everywhere.
+
+use serde_json::Value;
+use storage::protocol::message::{HistoryEntry, SdsMessage};
+use storage::protocol::wire::{
+    decode_message, encode_message, encode_message_with_bloom, encoded_message_len,
+};
+
+const WIRE_JSON: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/nim-sds/wire.json"
+);
+const BLOOM_JSON: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/nim-sds/bloom.json"
+);
+
+fn load(path: &str) -> Option<Value> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
+        Err(e) => {
+            eprintln!("skipped: fixture {path} is not available ({e})");
+            None
+        }
+    }
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("fixture field {key} is a string"))
+}
+
+fn bytes(v: &Value, key: &str) -> Vec<u8> {
+    hex::decode(s(v, key)).expect("fixture hex")
+}
+
+fn entries(v: &Value, key: &str) -> Vec<HistoryEntry> {
+    v[key]
+        .as_array()
+        .expect("fixture entry list")
+        .iter()
+        .map(|e| HistoryEntry {
+            message_id: s(e, "message_id").into(),
+            retrieval_hint: bytes(e, "retrieval_hint_hex"),
+            sender_id: s(e, "sender_id").into(),
+        })
+        .collect()
+}
+
+/// The message a fixture describes, without its bloom (the fixture lists the ids in the
+/// bloom, not its bytes).
+fn described(v: &Value) -> SdsMessage {
+    SdsMessage {
+        message_id: s(v, "message_id").into(),
+        lamport_timestamp: s(v, "lamport").parse().expect("lamport is an i64"),
+        causal_history: entries(v, "causal_history"),
+        channel_id: s(v, "channel_id").into(),
+        content: bytes(v, "content_hex"),
+        bloom_filter: Vec::new(),
+        sender_id: s(v, "sender_id").into(),
+        repair_request: entries(v, "repair_request"),
+    }
+}
+
+fn has_bloom(v: &Value) -> bool {
+    !v["bloom_ids"]
+        .as_array()
+        .expect("bloom_ids list")
+        .is_empty()
+}
+
+#[test]
+fn every_message_encodes_to_nim_bytes_and_decodes_to_its_fields() {
+    let Some(fixture) = load(WIRE_JSON) else {
+        return;
+    };
+    let messages = fixture["messages"].as_array().expect("messages");
+    assert!(messages.len() >= 7);
+    for v in messages {
+        let name = s(v, "name");
+        let wire = bytes(v, "wire_hex");
+        let mut expected = described(v);
+        let decoded = decode_message(&wire).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if has_bloom(v) {
+            assert!(!decoded.bloom_filter.is_empty(), "{name}: bloom decoded");
+            expected.bloom_filter = decoded.bloom_filter.clone();
+            // Attaching the bloom to the bloom-less message gives nim's bytes too.
+            assert_eq!(
+                encode_message_with_bloom(&described(v), &decoded.bloom_filter),
+                wire,
+                "{name}"
+            );
+        }
+        assert_eq!(decoded, expected, "{name}: decoded fields");
+        assert_eq!(encode_message(&expected), wire, "{name}: encoded bytes");
+        assert_eq!(encoded_message_len(&expected), wire.len(), "{name}");
+    }
+}
+
+#[test]
+fn every_decode_case_is_accepted_or_rejected_as_nim_does() {
+    let Some(fixture) = load(WIRE_JSON) else {
+        return;
+    };
+    let cases = fixture["decode_cases"].as_array().expect("decode_cases");
+    assert!(!cases.is_empty());
+    for case in cases {
+        let name = s(case, "name");
+        let nim_accepts = case["nim_accepts"].as_bool().expect("nim_accepts");
+        let result = decode_message(&bytes(case, "hex"));
+        assert_eq!(result.is_ok(), nim_accepts, "{name}: {result:?}");
+    }
+}
+
+/// nim-sds's serialized bloom filter, as found in an SdsMessage's field 6.
+#[derive(Clone, PartialEq, prost::Message)]
+struct NimBloom {
+    #[prost(bytes = "vec", tag = "1")]
+    bits: Vec<u8>,
+    #[prost(uint64, tag = "2")]
+    capacity: u64,
+    #[prost(uint64, tag = "3")]
+    error_rate_millionths: u64,
+    #[prost(uint64, tag = "4")]
+    k: u64,
+    #[prost(uint64, tag = "5")]
+    m_bits: u64,
+}
+
+#[test]
+fn bloom_of_25_ids_survives_the_round_trip() {
+    use prost::Message as _;
+    let Some(fixture) = load(WIRE_JSON) else {
+        return;
+    };
+    let v = fixture["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| s(m, "name") == "with_bloom_25_ids")
+        .expect("with_bloom_25_ids present");
+    let wire = bytes(v, "wire_hex");
+    let decoded = decode_message(&wire).expect("decodes");
+    let bloom = decoded.bloom_filter.clone();
+
+    // The bytes are a default-size nim-sds filter (capacity 10000, error rate 0.001).
+    let filter = NimBloom::decode(bloom.as_slice()).expect("bloom is nim's protobuf");
+    assert_eq!(filter.capacity, 10_000);
+    assert_eq!(filter.error_rate_millionths, 1_000);
+    assert_eq!(filter.bits.len(), 18_752);
+    assert!(filter.bits.iter().any(|&b| b != 0), "25 ids set some bits");
+    if let Some(blooms) = load(BLOOM_JSON) {
+        let default = blooms["filters"]
+            .as_array()
+            .expect("filters")
+            .iter()
+            .find(|f| f["capacity"].as_u64() == Some(10_000))
+            .expect("a default-size filter");
+        assert_eq!(Some(filter.k), default["k"].as_u64());
+        assert_eq!(Some(filter.m_bits), default["m_bits"].as_u64());
+    }
+
+    // Round trip: re-encoded bytes and re-decoded bloom are identical.
+    let again = encode_message(&decoded);
+    assert_eq!(again, wire);
+    assert_eq!(decode_message(&again).expect("decodes").bloom_filter, bloom);
+}
