@@ -130,8 +130,11 @@ fn put_history_entry(tag: u32, e: &HistoryEntry, buf: &mut Vec<u8>) {
     write_history_entry_body(e, buf);
 }
 
-fn outgoing_len(o: &OutgoingEntry) -> usize {
-    let mut n = len_field_len(UNACKED_MESSAGE, stored_len(&o.message))
+// The outgoing and incoming entries take their message's encoded length from the caller,
+// which computes it once per entry for both the entry's length prefix and its body.
+
+fn outgoing_len(o: &OutgoingEntry, msg_len: usize) -> usize {
+    let mut n = len_field_len(UNACKED_MESSAGE, msg_len)
         + varint_field_len(UNACKED_SEND_TIME, o.send_time_ms)
         + varint_field_len(UNACKED_ATTEMPTS, u64::from(o.resend_attempts));
     if o.bloom_hits != 0 {
@@ -140,8 +143,11 @@ fn outgoing_len(o: &OutgoingEntry) -> usize {
     n
 }
 
-fn write_outgoing(o: &OutgoingEntry, buf: &mut Vec<u8>) {
-    put_stored_message(UNACKED_MESSAGE, &o.message, buf);
+fn put_outgoing(o: &OutgoingEntry, buf: &mut Vec<u8>) {
+    let msg_len = stored_len(&o.message);
+    put_len_prefix(META_OUTGOING, outgoing_len(o, msg_len), buf);
+    put_len_prefix(UNACKED_MESSAGE, msg_len, buf);
+    write_message_body(&o.message, &[], buf);
     put_varint_field(UNACKED_SEND_TIME, o.send_time_ms, buf);
     put_varint_field(UNACKED_ATTEMPTS, u64::from(o.resend_attempts), buf);
     if o.bloom_hits != 0 {
@@ -149,8 +155,8 @@ fn write_outgoing(o: &OutgoingEntry, buf: &mut Vec<u8>) {
     }
 }
 
-fn incoming_len(i: &IncomingEntry) -> usize {
-    let mut n = len_field_len(INCOMING_MESSAGE, stored_len(&i.message));
+fn incoming_len(i: &IncomingEntry, msg_len: usize) -> usize {
+    let mut n = len_field_len(INCOMING_MESSAGE, msg_len);
     for dep in &i.missing_deps {
         n += len_field_len(INCOMING_MISSING_DEP, dep.len());
     }
@@ -160,8 +166,11 @@ fn incoming_len(i: &IncomingEntry) -> usize {
     n
 }
 
-fn write_incoming(i: &IncomingEntry, buf: &mut Vec<u8>) {
-    put_stored_message(INCOMING_MESSAGE, &i.message, buf);
+fn put_incoming(i: &IncomingEntry, buf: &mut Vec<u8>) {
+    let msg_len = stored_len(&i.message);
+    put_len_prefix(META_INCOMING, incoming_len(i, msg_len), buf);
+    put_len_prefix(INCOMING_MESSAGE, msg_len, buf);
+    write_message_body(&i.message, &[], buf);
     for dep in &i.missing_deps {
         put_bytes_field(INCOMING_MISSING_DEP, dep.as_bytes(), buf);
     }
@@ -209,10 +218,10 @@ fn meta_len(meta: &ChannelMeta) -> usize {
     let mut n = varint_field_len(META_SCHEMA_VERSION, u64::from(SCHEMA_VERSION))
         + varint_field_len(META_LAMPORT, meta.lamport_timestamp as u64);
     for o in &meta.outgoing {
-        n += len_field_len(META_OUTGOING, outgoing_len(o));
+        n += len_field_len(META_OUTGOING, outgoing_len(o, stored_len(&o.message)));
     }
     for i in &meta.incoming {
-        n += len_field_len(META_INCOMING, incoming_len(i));
+        n += len_field_len(META_INCOMING, incoming_len(i, stored_len(&i.message)));
     }
     for r in &meta.outgoing_repair {
         n += len_field_len(META_OUTGOING_REPAIR, out_repair_kv_len(r));
@@ -230,12 +239,10 @@ fn write_meta(meta: &ChannelMeta, buf: &mut Vec<u8>) {
     put_varint_field(META_SCHEMA_VERSION, u64::from(SCHEMA_VERSION), buf);
     put_varint_field(META_LAMPORT, meta.lamport_timestamp as u64, buf);
     for o in &meta.outgoing {
-        put_len_prefix(META_OUTGOING, outgoing_len(o), buf);
-        write_outgoing(o, buf);
+        put_outgoing(o, buf);
     }
     for i in &meta.incoming {
-        put_len_prefix(META_INCOMING, incoming_len(i), buf);
-        write_incoming(i, buf);
+        put_incoming(i, buf);
     }
     for r in &meta.outgoing_repair {
         put_len_prefix(META_OUTGOING_REPAIR, out_repair_kv_len(r), buf);
