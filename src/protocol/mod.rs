@@ -2,5 +2,6 @@
 //! manager's operations and sweeps. No threads, no I/O, no clock reads: callers pass `now`
 //! (Unix milliseconds) and get values and events back.
 
+pub mod farmhash;
 pub mod message;
 pub mod snapshot;
