@@ -4,8 +4,9 @@
 //! nim-sds derives every bloom filter bit position from this hash, so it must agree with
 //! Nim bit for bit for every input length. It is written from the published algorithm
 //! rather than taken from the `farmhash` crate, whose `fingerprint64` disagrees with Nim for
-//! inputs longer than 64 bytes whose length is a multiple of 64 (its handling of the final
-//! block differs from the reference `end`/`last64` logic reproduced in [`hash_long`]).
+//! some inputs longer than 64 bytes, among them lengths that are multiples of 64 (its
+//! handling of the final block differs from the reference `end`/`last64` logic reproduced
+//! here).
 //!
 //! Everything here is allocation-free: words are read little-endian straight out of the
 //! input slice.
