@@ -2,6 +2,9 @@
 //! manager's operations and sweeps. No threads, no I/O, no clock reads: callers pass `now`
 //! (Unix milliseconds) and get values and events back.
 
+pub mod bloom;
+pub mod farmhash;
 pub mod message;
+pub mod rolling_bloom;
 pub mod snapshot;
 pub mod wire;

@@ -1,0 +1,277 @@
+//! nim-sds's rolling bloom filter: a [`BloomFilter`] plus the ids added to it, in order,
+//! rebuilt from the newest ids whenever it holds too many.
+//!
+//! With `capacity` c, `min_capacity = trunc(c * 80 / 100)` and
+//! `max_capacity = trunc(c * 120 / 100)` (nim-sds's 20 % flex, computed in floating point
+//! exactly as nim-sds does). When an add brings the number of ids above `max_capacity`,
+//! the filter is replaced by a new one sized for `max_capacity` ids (same error rate)
+//! holding only the newest `min_capacity` ids. `min_capacity` and `max_capacity` keep the
+//! values computed from the original capacity, so every later roll again builds a filter
+//! of `max_capacity`.
+//!
+//! Each tracked id keeps its [`IdHashes`], so a rebuild re-derives bit positions without
+//! hashing any id again.
+
+use std::collections::VecDeque;
+
+use super::bloom::{sizing, BloomError, BloomFilter, IdHashes};
+
+/// nim-sds's capacity flex, in percent.
+const CAPACITY_FLEX_PERCENT: f64 = 20.0;
+
+/// A bloom filter over the most recent ids, bit-compatible with nim-sds's
+/// `RollingBloomFilter`.
+#[derive(Clone, Debug)]
+pub struct RollingBloomFilter {
+    filter: BloomFilter,
+    capacity: usize,
+    min_capacity: usize,
+    max_capacity: usize,
+    /// Dimensions `(k, m_bits)` of the filter a roll builds (for `max_capacity`).
+    rolled_sizing: (u32, u64),
+    ids: VecDeque<(String, IdHashes)>,
+}
+
+impl RollingBloomFilter {
+    /// An empty rolling filter for `capacity` ids at `error_rate`. Fails if either the
+    /// initial filter or the one a roll would build (for `max_capacity` ids) cannot be
+    /// sized (see [`BloomFilter::new`]).
+    pub fn new(capacity: usize, error_rate: f64) -> Result<Self, BloomError> {
+        let min_capacity = (capacity as f64 * (100.0 - CAPACITY_FLEX_PERCENT) / 100.0) as usize;
+        let max_capacity = (capacity as f64 * (100.0 + CAPACITY_FLEX_PERCENT) / 100.0) as usize;
+        // Validate both sizings before allocating anything.
+        let (k, m_bits) = sizing(capacity, error_rate)?;
+        let rolled_sizing = sizing(max_capacity, error_rate)?;
+        let filter = BloomFilter::with_sizing(capacity, error_rate, k, m_bits);
+        Ok(RollingBloomFilter {
+            filter,
+            capacity,
+            min_capacity,
+            max_capacity,
+            rolled_sizing,
+            ids: VecDeque::new(),
+        })
+    }
+
+    /// Adds an id (and rolls the filter if it now tracks more than `max_capacity` ids).
+    pub fn add(&mut self, id: &str) {
+        self.add_hashed(id, IdHashes::of(id));
+    }
+
+    /// [`add`](Self::add) with the id's precomputed hashes; `hashes` must be
+    /// `IdHashes::of(id)`.
+    pub fn add_hashed(&mut self, id: &str, hashes: IdHashes) {
+        debug_assert_eq!(hashes, IdHashes::of(id));
+        self.filter.insert_hashed(&hashes);
+        self.ids.push_back((id.to_owned(), hashes));
+        if self.ids.len() > self.max_capacity {
+            self.roll();
+        }
+    }
+
+    /// Rebuilds the filter at `max_capacity` from the newest `min_capacity` ids.
+    fn roll(&mut self) {
+        let excess = self.ids.len().saturating_sub(self.min_capacity);
+        self.ids.drain(..excess);
+        let (k, m_bits) = self.rolled_sizing;
+        if self.filter.capacity() == self.max_capacity
+            && self.filter.k() == k
+            && self.filter.m_bits() == m_bits
+        {
+            // Already the rolled size (every roll after the first): reuse the words.
+            self.filter.clear();
+        } else {
+            self.filter =
+                BloomFilter::with_sizing(self.max_capacity, self.filter.error_rate(), k, m_bits);
+        }
+        for (_, h) in &self.ids {
+            self.filter.insert_hashed(h);
+        }
+    }
+
+    /// Whether the id may be in the filter.
+    pub fn contains(&self, id: &str) -> bool {
+        self.filter.contains(id)
+    }
+
+    /// [`contains`](Self::contains) with precomputed hashes.
+    pub fn contains_hashed(&self, h: &IdHashes) -> bool {
+        self.filter.contains_hashed(h)
+    }
+
+    /// The current filter.
+    pub fn filter(&self) -> &BloomFilter {
+        &self.filter
+    }
+
+    /// Number of ids tracked (those the current filter was built from).
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no id is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The tracked ids, oldest first.
+    pub fn ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ids.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// The capacity this rolling filter was created with.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many of the newest ids a roll keeps.
+    pub fn min_capacity(&self) -> usize {
+        self.min_capacity
+    }
+
+    /// How many ids may be tracked before a roll.
+    pub fn max_capacity(&self) -> usize {
+        self.max_capacity
+    }
+
+    /// Exact length of [`serialize`](Self::serialize)'s output.
+    pub fn encoded_len(&self) -> usize {
+        self.filter.encoded_len()
+    }
+
+    /// Appends the current filter's nim-sds encoding to `buf`.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) {
+        self.filter.encode_into(buf);
+    }
+
+    /// The current filter's nim-sds encoding.
+    pub fn serialize(&self) -> Vec<u8> {
+        self.filter.serialize()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(i: usize) -> String {
+        format!("msg-{i}")
+    }
+
+    #[test]
+    fn flex_bounds_follow_nim_sds() {
+        let cases = [
+            (10_000, 8000, 12_000),
+            (100, 80, 120),
+            (2000, 1600, 2400),
+            (7, 5, 8),
+            (1, 0, 1),
+        ];
+        for (capacity, min, max) in cases {
+            let r = RollingBloomFilter::new(capacity, 0.01).expect("valid");
+            assert_eq!(
+                (r.capacity(), r.min_capacity(), r.max_capacity()),
+                (capacity, min, max)
+            );
+            assert_eq!(r.filter().capacity(), capacity);
+            assert!(r.is_empty());
+        }
+    }
+
+    #[test]
+    fn new_rejects_invalid_and_unrollable_sizings() {
+        assert_eq!(
+            RollingBloomFilter::new(0, 0.01).err(),
+            Some(BloomError::InvalidCapacity(0))
+        );
+        assert!(matches!(
+            RollingBloomFilter::new(10, 1.0),
+            Err(BloomError::InvalidErrorRate(_))
+        ));
+        // At error 0.5 (2 bits per id) 2^31 ids fit the 2^32-bit limit, but the
+        // 1.2x filter a roll builds would not: refused up front, before allocating.
+        assert_eq!(
+            RollingBloomFilter::new(1 << 31, 0.5).err(),
+            Some(BloomError::TooLarge(2 * ((1u128 << 31) * 6 / 5)))
+        );
+    }
+
+    #[test]
+    fn rolls_when_exceeding_max_capacity_and_keeps_newest_min_capacity() {
+        let mut r = RollingBloomFilter::new(100, 0.01).expect("valid");
+        for i in 0..120 {
+            r.add(&id(i));
+        }
+        assert_eq!(r.len(), 120);
+        assert_eq!(r.filter().capacity(), 100);
+        assert!((0..120).all(|i| r.contains(&id(i))));
+
+        r.add(&id(120));
+        assert_eq!(r.len(), 80);
+        let kept: Vec<&str> = r.ids().collect();
+        let want: Vec<String> = (41..=120).map(id).collect();
+        assert_eq!(kept, want);
+        // The new filter is sized for max_capacity and holds exactly the kept ids.
+        let mut expected = BloomFilter::new(120, 0.01).expect("valid");
+        for i in 41..=120 {
+            expected.insert(&id(i));
+        }
+        assert_eq!(r.filter(), &expected);
+        assert_eq!(r.filter().m_bits(), 1200);
+        // Bounds still come from the original capacity.
+        assert_eq!((r.min_capacity(), r.max_capacity()), (80, 120));
+    }
+
+    #[test]
+    fn later_rolls_rebuild_at_max_capacity_again() {
+        let mut r = RollingBloomFilter::new(100, 0.01).expect("valid");
+        for i in 0..121 {
+            r.add(&id(i));
+        }
+        assert_eq!(r.len(), 80);
+        // 40 more adds reach 120; the 41st rolls again.
+        for i in 121..161 {
+            r.add(&id(i));
+        }
+        assert_eq!(r.len(), 120);
+        r.add(&id(161));
+        assert_eq!(r.len(), 80);
+        assert_eq!(r.ids().next(), Some(id(82).as_str()));
+        let mut expected = BloomFilter::new(120, 0.01).expect("valid");
+        for i in 82..=161 {
+            expected.insert(&id(i));
+        }
+        assert_eq!(r.filter(), &expected);
+    }
+
+    #[test]
+    fn capacity_one_rolls_to_empty() {
+        let mut r = RollingBloomFilter::new(1, 0.01).expect("valid");
+        r.add("a");
+        assert_eq!(r.len(), 1);
+        assert!(r.contains("a"));
+        r.add("b");
+        assert!(r.is_empty());
+        assert!(r.filter().words().iter().all(|&w| w == 0));
+    }
+
+    #[test]
+    fn hashed_variants_agree_and_encoding_delegates() {
+        let mut a = RollingBloomFilter::new(50, 0.01).expect("valid");
+        let mut b = RollingBloomFilter::new(50, 0.01).expect("valid");
+        for i in 0..200 {
+            a.add(&id(i));
+            b.add_hashed(&id(i), IdHashes::of(&id(i)));
+        }
+        assert_eq!(a.filter(), b.filter());
+        assert!(a.ids().eq(b.ids()));
+        for i in 0..200 {
+            assert_eq!(a.contains(&id(i)), a.contains_hashed(&IdHashes::of(&id(i))));
+        }
+        assert_eq!(a.serialize(), a.filter().serialize());
+        assert_eq!(a.encoded_len(), a.serialize().len());
+        let mut buf = vec![1];
+        a.encode_into(&mut buf);
+        assert_eq!(&buf[1..], a.serialize().as_slice());
+    }
+}
