@@ -1,3 +1,9 @@
-//! Snapshot persistence of protocol state: the contract, its codec and backends.
+//! Snapshot persistence of protocol state: the contract, its codec and backends, and the
+//! [`PersistentManager`](durable::PersistentManager) that applies the contract around
+//! every protocol operation.
 
 pub mod codec;
+pub mod contract;
+pub mod durable;
+pub mod memory;
+pub mod pending;

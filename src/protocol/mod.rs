@@ -3,8 +3,15 @@
 //! (Unix milliseconds) and get values and events back.
 
 pub mod bloom;
+pub mod channel;
+pub mod config;
+pub mod error;
+pub mod event;
 pub mod farmhash;
+pub mod history;
+pub mod manager;
 pub mod message;
 pub mod rolling_bloom;
+pub mod sdsr;
 pub mod snapshot;
 pub mod wire;

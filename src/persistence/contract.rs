@@ -1,0 +1,128 @@
+//! The snapshot persistence contract every backend implements (memory, SQLite, host
+//! vtable). Everything crosses it as snapshot-codec bytes, so backends store opaque blobs.
+
+use thiserror::Error;
+
+/// A backend call failed; the message says why, in the backend's words.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct PersistenceError(pub String);
+
+impl PersistenceError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// One history row: a message id and the message's stored encoding (no bloom field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Id of the message.
+    pub message_id: String,
+    /// `codec::encode_stored_message` bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// History changes to apply: rows to append (in order) and ids to evict. No id is in both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryBatch {
+    /// Rows to append, oldest first.
+    pub append: Vec<StoredMessage>,
+    /// Ids whose rows to delete.
+    pub evict: Vec<String>,
+}
+
+impl HistoryBatch {
+    /// Whether there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.append.is_empty() && self.evict.is_empty()
+    }
+}
+
+/// What a backend holds for a channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredChannel {
+    /// `codec::encode_channel_meta` bytes of the last saved meta, if any.
+    pub meta: Option<Vec<u8>>,
+    /// History rows in append order.
+    pub history: Vec<Vec<u8>>,
+}
+
+/// Outcome of saving one operation's state: each half can fail on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaveOutcome {
+    /// Result of saving the meta, if one was given.
+    pub meta: Result<(), PersistenceError>,
+    /// Result of applying the history batch, if one was given.
+    pub history: Result<(), PersistenceError>,
+}
+
+/// A persistence backend. Calls come from one thread at a time.
+pub trait Persistence: Send {
+    /// Replaces the channel's meta with `meta`.
+    fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError>;
+
+    /// Appends and evicts history rows.
+    fn update_history(
+        &mut self,
+        channel_id: &str,
+        batch: &HistoryBatch,
+    ) -> Result<(), PersistenceError>;
+
+    /// Everything stored for the channel, or `None` if nothing is.
+    fn load_channel(&mut self, channel_id: &str)
+        -> Result<Option<StoredChannel>, PersistenceError>;
+
+    /// Deletes everything stored for the channel.
+    fn drop_channel(&mut self, channel_id: &str) -> Result<(), PersistenceError>;
+
+    /// Records a retrieval hint learned for a message.
+    fn set_retrieval_hint(
+        &mut self,
+        channel_id: &str,
+        message_id: &str,
+        hint: &[u8],
+    ) -> Result<(), PersistenceError>;
+
+    /// Saves the meta and history changes of one operation. Durable backends override
+    /// this to run both in one transaction; the default makes the two calls in turn.
+    fn save_op(
+        &mut self,
+        channel_id: &str,
+        meta: Option<&[u8]>,
+        history: Option<&HistoryBatch>,
+    ) -> SaveOutcome {
+        let meta = match meta {
+            Some(meta) => self.save_channel_meta(channel_id, meta),
+            None => Ok(()),
+        };
+        let history = match history {
+            Some(batch) => self.update_history(channel_id, batch),
+            None => Ok(()),
+        };
+        SaveOutcome { meta, history }
+    }
+}
+
+/// The backend that stores nothing (`"persistence": {"kind": "none"}`).
+#[derive(Debug, Default)]
+pub struct NoPersistence;
+
+impl Persistence for NoPersistence {
+    fn save_channel_meta(&mut self, _: &str, _: &[u8]) -> Result<(), PersistenceError> {
+        Ok(())
+    }
+    fn update_history(&mut self, _: &str, _: &HistoryBatch) -> Result<(), PersistenceError> {
+        Ok(())
+    }
+    fn load_channel(&mut self, _: &str) -> Result<Option<StoredChannel>, PersistenceError> {
+        Ok(None)
+    }
+    fn drop_channel(&mut self, _: &str) -> Result<(), PersistenceError> {
+        Ok(())
+    }
+    fn set_retrieval_hint(&mut self, _: &str, _: &str, _: &[u8]) -> Result<(), PersistenceError> {
+        Ok(())
+    }
+}

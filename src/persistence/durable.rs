@@ -1,0 +1,303 @@
+//! [`PersistentManager`]: the protocol manager plus a backend, applying the persistence
+//! contract of DESIGN.md around every operation.
+//!
+//! - `load_channel` on a channel's first use in this process; a failure fails the op.
+//! - After every op that changed a channel: `save_channel_meta` with the complete meta,
+//!   then `update_history` with the pending history changes, as one `save_op`. A failed
+//!   meta save is logged and the op still succeeds (memory is authoritative and the next
+//!   save is complete); a failed history batch stays queued, merged latest-op-wins, and is
+//!   retried with the next op.
+//! - `drop_channel` on remove and reset; a failure fails the op.
+//! - `set_retrieval_hint` when a hint becomes known; failures are logged.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+use super::codec::{self, SnapshotError};
+use super::contract::{Persistence, PersistenceError};
+use super::pending::PendingHistory;
+use crate::protocol::channel::HistoryChange;
+use crate::protocol::error::ProtocolError;
+use crate::protocol::event::Event;
+use crate::protocol::manager::{ChannelStats, Manager, Unwrapped};
+use crate::protocol::snapshot::ChannelData;
+
+/// Why an operation of a [`PersistentManager`] failed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum OpError {
+    /// The protocol refused the operation.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A load or drop failed in the backend.
+    #[error("persistence error: {0}")]
+    Persistence(#[from] PersistenceError),
+    /// Stored state of a channel could not be decoded.
+    #[error("stored state of channel `{channel_id}` is unreadable: {source}")]
+    CorruptState {
+        /// The channel.
+        channel_id: String,
+        /// What is wrong with it.
+        source: SnapshotError,
+    },
+}
+
+/// Counters of save failures, which never fail an operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SaveHealth {
+    /// Meta saves that failed.
+    pub meta_failures: u64,
+    /// History batches that failed (and were kept for retry).
+    pub history_failures: u64,
+    /// Retrieval-hint saves that failed.
+    pub hint_failures: u64,
+    /// The most recent failure message.
+    pub last_error: Option<String>,
+}
+
+/// A protocol [`Manager`] whose state is saved to a [`Persistence`] backend.
+pub struct PersistentManager {
+    manager: Manager,
+    backend: Box<dyn Persistence>,
+    pending: HashMap<String, PendingHistory>,
+    health: SaveHealth,
+}
+
+impl std::fmt::Debug for PersistentManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistentManager")
+            .field("manager", &self.manager)
+            .field("health", &self.health)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PersistentManager {
+    /// Wraps `manager` (which should hold no channels yet) around `backend`.
+    pub fn new(mut manager: Manager, backend: Box<dyn Persistence>) -> Self {
+        manager.set_journaling(true);
+        Self {
+            manager,
+            backend,
+            pending: HashMap::new(),
+            health: SaveHealth::default(),
+        }
+    }
+
+    /// The protocol manager, for reads.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+
+    /// The protocol manager, for settings that persist nothing (such as the hint provider).
+    pub fn manager_mut(&mut self) -> &mut Manager {
+        &mut self.manager
+    }
+
+    /// Save failures so far.
+    pub fn health(&self) -> &SaveHealth {
+        &self.health
+    }
+
+    /// Removes and returns the events produced so far.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.manager.take_events()
+    }
+
+    /// Loads the channel from the backend if this process has not used it yet.
+    fn load(&mut self, now_ms: u64, channel_id: &str) -> Result<(), OpError> {
+        if channel_id.is_empty() || self.manager.has_channel(channel_id) {
+            return Ok(());
+        }
+        let Some(stored) = self.backend.load_channel(channel_id)? else {
+            return Ok(());
+        };
+        let corrupt = |source| OpError::CorruptState {
+            channel_id: channel_id.to_owned(),
+            source,
+        };
+        let meta = match &stored.meta {
+            Some(bytes) => codec::decode_channel_meta(bytes).map_err(corrupt)?,
+            None => Default::default(),
+        };
+        let history = stored
+            .history
+            .iter()
+            .map(|row| codec::decode_stored_message(row))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt)?;
+        self.manager
+            .restore_channel(now_ms, channel_id, ChannelData { meta, history })?;
+        Ok(())
+    }
+
+    /// Saves what the last operation changed in `channel_id`.
+    fn save(&mut self, channel_id: &str) {
+        let Some(changes) = self.manager.take_changes(channel_id) else {
+            return;
+        };
+        let pending = self.pending.entry(channel_id.to_owned()).or_default();
+        for change in changes.history {
+            match change {
+                HistoryChange::Append(id) => {
+                    if let Some(message) = self.manager.history_message(channel_id, &id) {
+                        pending.append(&id, codec::encode_stored_message(message));
+                    }
+                }
+                HistoryChange::Evict(id) => pending.evict(&id),
+            }
+        }
+        for (message_id, hint) in changes.hints {
+            if let Err(e) = self
+                .backend
+                .set_retrieval_hint(channel_id, &message_id, &hint)
+            {
+                self.health.hint_failures += 1;
+                log::warn!("saving retrieval hint of `{message_id}` on `{channel_id}` failed: {e}");
+                self.health.last_error = Some(e.0);
+            }
+        }
+        if !changes.dirty && pending.is_empty() {
+            return;
+        }
+        let meta = if changes.dirty {
+            self.manager
+                .channel_meta(channel_id)
+                .map(|m| codec::encode_channel_meta(&m))
+        } else {
+            None
+        };
+        let batch = (!pending.is_empty()).then(|| pending.batch());
+        let outcome = self
+            .backend
+            .save_op(channel_id, meta.as_deref(), batch.as_ref());
+        if let Err(e) = outcome.meta {
+            self.health.meta_failures += 1;
+            log::warn!("saving meta of `{channel_id}` failed (kept in memory): {e}");
+            self.health.last_error = Some(e.0);
+        }
+        match outcome.history {
+            Ok(()) => pending.clear(),
+            Err(e) => {
+                self.health.history_failures += 1;
+                log::warn!("saving history of `{channel_id}` failed (queued for retry): {e}");
+                self.health.last_error = Some(e.0);
+            }
+        }
+    }
+
+    fn save_all(&mut self) {
+        for channel_id in self.manager.channel_ids() {
+            self.save(&channel_id);
+        }
+    }
+
+    /// [`Manager::wrap`], persisted.
+    pub fn wrap(
+        &mut self,
+        now_ms: u64,
+        channel_id: &str,
+        message_id: &str,
+        content: &[u8],
+    ) -> Result<Vec<u8>, OpError> {
+        self.load(now_ms, channel_id)?;
+        let result = self.manager.wrap(now_ms, channel_id, message_id, content);
+        self.save(channel_id);
+        Ok(result?)
+    }
+
+    /// [`Manager::wrap_ephemeral`] (nothing to persist).
+    pub fn wrap_ephemeral(
+        &self,
+        channel_id: &str,
+        message_id: &str,
+        content: &[u8],
+    ) -> Result<Vec<u8>, OpError> {
+        Ok(self
+            .manager
+            .wrap_ephemeral(channel_id, message_id, content)?)
+    }
+
+    /// [`Manager::build_sync_message`], persisted (the Lamport clock advances).
+    pub fn build_sync_message(
+        &mut self,
+        now_ms: u64,
+        channel_id: &str,
+    ) -> Result<Vec<u8>, OpError> {
+        self.load(now_ms, channel_id)?;
+        let result = self.manager.build_sync_message(now_ms, channel_id);
+        self.save(channel_id);
+        Ok(result?)
+    }
+
+    /// [`Manager::unwrap`], persisted.
+    pub fn unwrap(&mut self, now_ms: u64, bytes: &[u8]) -> Result<Unwrapped, OpError> {
+        let message = self.manager.decode(bytes)?;
+        let channel_id = message.channel_id.clone();
+        self.load(now_ms, &channel_id)?;
+        let result = self.manager.unwrap_decoded(now_ms, message);
+        self.save(&channel_id);
+        Ok(result?)
+    }
+
+    /// [`Manager::mark_dependencies_met`], persisted.
+    pub fn mark_dependencies_met<S: AsRef<str>>(
+        &mut self,
+        now_ms: u64,
+        message_ids: &[S],
+        channel_id: &str,
+    ) -> Result<(), OpError> {
+        self.load(now_ms, channel_id)?;
+        let result = self.manager.mark_dependencies_met(message_ids, channel_id);
+        self.save(channel_id);
+        Ok(result?)
+    }
+
+    /// Loads or creates the channel.
+    pub fn ensure_channel(&mut self, now_ms: u64, channel_id: &str) -> Result<(), OpError> {
+        self.load(now_ms, channel_id)?;
+        self.manager.ensure_channel(channel_id)?;
+        Ok(())
+    }
+
+    /// Deletes the channel from the backend, then from memory.
+    pub fn remove_channel(&mut self, channel_id: &str) -> Result<(), OpError> {
+        self.backend.drop_channel(channel_id)?;
+        self.pending.remove(channel_id);
+        self.manager.remove_channel(channel_id);
+        Ok(())
+    }
+
+    /// Deletes every channel used in this process from the backend and from memory.
+    pub fn reset(&mut self) -> Result<(), OpError> {
+        let mut channels = self.manager.channel_ids();
+        channels.sort();
+        for channel_id in channels {
+            self.remove_channel(&channel_id)?;
+        }
+        Ok(())
+    }
+
+    /// [`Manager::sweep_outgoing`], persisted.
+    pub fn sweep_outgoing(&mut self, now_ms: u64) {
+        self.manager.sweep_outgoing(now_ms);
+        self.save_all();
+    }
+
+    /// [`Manager::sweep_incoming`], persisted.
+    pub fn sweep_incoming(&mut self, now_ms: u64) {
+        self.manager.sweep_incoming(now_ms);
+        self.save_all();
+    }
+
+    /// [`Manager::sweep_repair`], persisted.
+    pub fn sweep_repair(&mut self, now_ms: u64) {
+        self.manager.sweep_repair(now_ms);
+        self.save_all();
+    }
+
+    /// [`Manager::channel_stats`].
+    pub fn channel_stats(&self, channel_id: &str) -> Option<ChannelStats> {
+        self.manager.channel_stats(channel_id)
+    }
+}
