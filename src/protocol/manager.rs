@@ -90,6 +90,8 @@ pub struct Manager {
     hint_provider: Option<Box<dyn RetrievalHintProvider>>,
     journaling: bool,
     scratch: Vec<u8>,
+    /// An empty bloom filter of the configured size, cloned for each new channel.
+    empty_bloom: RollingBloomFilter,
 }
 
 impl std::fmt::Debug for Manager {
@@ -105,13 +107,13 @@ impl Manager {
     /// A manager with no channels. Fails if the configuration cannot work.
     pub fn new(config: ProtocolConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        RollingBloomFilter::new(config.bloom_capacity, config.bloom_error_rate).map_err(|e| {
-            ConfigError {
-                key: "bloom_capacity",
-                reason: e.to_string(),
-            }
+        let empty_bloom = RollingBloomFilter::new(config.bloom_capacity, config.bloom_error_rate)
+            .map_err(|e| ConfigError {
+            key: "bloom_capacity",
+            reason: e.to_string(),
         })?;
         Ok(Self {
+            empty_bloom,
             config,
             channels: HashMap::new(),
             events: Vec::new(),
@@ -182,17 +184,13 @@ impl Manager {
                 max: self.config.max_channels,
             });
         }
-        // Validated in `new`, so building the filter cannot fail here.
-        let bloom =
-            RollingBloomFilter::new(self.config.bloom_capacity, self.config.bloom_error_rate)
-                .map_err(|_| ProtocolError::TooManyChannels { max: 0 })?;
         Ok(Channel::new(
             channel_id,
             MessageHistory::new(
                 self.config.max_message_history,
                 self.config.max_history_bytes,
             ),
-            bloom,
+            self.empty_bloom.clone(),
             BoundedIdSet::new(self.config.max_message_history),
             self.journaling,
         ))

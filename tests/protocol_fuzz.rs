@@ -1,0 +1,117 @@
+//! Whatever a peer sends, the manager never panics and stays within its limits.
+
+use proptest::prelude::*;
+use storage::protocol::config::ProtocolConfig;
+use storage::protocol::manager::Manager;
+use storage::protocol::message::{HistoryEntry, SdsMessage};
+use storage::protocol::wire;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn small_manager() -> Manager {
+    Manager::new(ProtocolConfig {
+        participant_id: "me".into(),
+        bloom_capacity: 100,
+        max_channels: 3,
+        max_incoming_buffer: 5,
+        max_repair_buffer: 4,
+        max_message_history: 8,
+        max_dependency_wait_ms: 5_000,
+        resend_interval_ms: 1_000,
+        ..ProtocolConfig::default()
+    })
+    .expect("config")
+}
+
+fn id() -> impl Strategy<Value = String> {
+    "[a-e]{0,2}"
+}
+
+fn entry() -> impl Strategy<Value = HistoryEntry> {
+    (id(), proptest::collection::vec(any::<u8>(), 0..3), id()).prop_map(
+        |(message_id, retrieval_hint, sender_id)| HistoryEntry {
+            message_id,
+            retrieval_hint,
+            sender_id,
+        },
+    )
+}
+
+fn message() -> impl Strategy<Value = SdsMessage> {
+    (
+        id(),
+        any::<i64>(),
+        proptest::collection::vec(entry(), 0..4),
+        "[xyz]{0,1}",
+        proptest::collection::vec(any::<u8>(), 0..4),
+        prop_oneof![
+            Just(Vec::new()),
+            proptest::collection::vec(any::<u8>(), 0..64)
+        ],
+        id(),
+        proptest::collection::vec(entry(), 0..3),
+    )
+        .prop_map(
+            |(
+                message_id,
+                lamport_timestamp,
+                causal_history,
+                channel_id,
+                content,
+                bloom_filter,
+                sender_id,
+                repair_request,
+            )| {
+                SdsMessage {
+                    message_id,
+                    lamport_timestamp,
+                    causal_history,
+                    channel_id,
+                    content,
+                    bloom_filter,
+                    sender_id,
+                    repair_request,
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut m = small_manager();
+        let _ = m.unwrap(T0, &bytes);
+    }
+
+    #[test]
+    fn arbitrary_message_sequences_keep_the_manager_sound(
+        messages in proptest::collection::vec(message(), 1..40),
+        wraps in proptest::collection::vec((id(), "[xyz]{1}"), 0..10),
+    ) {
+        let mut m = small_manager();
+        let mut now = T0;
+        for (i, msg) in messages.iter().enumerate() {
+            now += 700;
+            let _ = m.unwrap(now, &wire::encode_message(msg));
+            if let Some((id, channel)) = wraps.get(i) {
+                let _ = m.wrap(now, channel, id, b"x");
+                let _ = m.build_sync_message(now, channel);
+            }
+            m.sweep_outgoing(now);
+            m.sweep_incoming(now);
+            m.sweep_repair(now);
+            let _ = m.mark_dependencies_met(&["a", "b"], "x");
+            m.take_events();
+        }
+        let channels = m.channel_ids();
+        prop_assert!(channels.len() <= 3);
+        for channel in channels {
+            let stats = m.channel_stats(&channel).expect("listed channel");
+            prop_assert!(stats.incoming_len <= 5);
+            prop_assert!(stats.history_len <= 8);
+            prop_assert!(stats.outgoing_repair_len <= 4 && stats.incoming_repair_len <= 4);
+        }
+    }
+}
