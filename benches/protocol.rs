@@ -25,8 +25,14 @@ fn manager(participant: &str) -> Manager {
 fn warmed_pair(warm: usize) -> (Manager, Manager) {
     let (mut a, mut b) = (manager("alice"), manager("bob"));
     for i in 0..warm {
-        let (from, to) = if i % 2 == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
-        let bytes = from.wrap(T0, CH, &format!("warm-{i}"), b"warm-up").expect("wrap");
+        let (from, to) = if i % 2 == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        let bytes = from
+            .wrap(T0, CH, &format!("warm-{i}"), b"warm-up")
+            .expect("wrap");
         to.unwrap(T0, &bytes).expect("unwrap");
         from.take_events();
         to.take_events();
@@ -41,8 +47,14 @@ fn bench_pair(c: &mut Criterion) {
         let mut i = 0u64;
         bench.iter(|| {
             i += 1;
-            let (from, to) = if i % 2 == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
-            let bytes = from.wrap(T0 + i, CH, &format!("m{i}"), &content).expect("wrap");
+            let (from, to) = if i % 2 == 0 {
+                (&mut a, &mut b)
+            } else {
+                (&mut b, &mut a)
+            };
+            let bytes = from
+                .wrap(T0 + i, CH, &format!("m{i}"), &content)
+                .expect("wrap");
             let out = to.unwrap(T0 + i, &bytes).expect("unwrap");
             black_box(out);
             black_box(to.take_events());
@@ -73,7 +85,11 @@ fn bench_wrap(c: &mut Criterion) {
 fn bench_unwrap(c: &mut Criterion) {
     let (mut sender, _) = warmed_pair(100);
     let messages: Vec<Vec<u8>> = (0..2_000)
-        .map(|i| sender.wrap(T0 + i, CH, &format!("u{i}"), &[42u8; 64]).expect("wrap"))
+        .map(|i| {
+            sender
+                .wrap(T0 + i, CH, &format!("u{i}"), &[42u8; 64])
+                .expect("wrap")
+        })
         .collect();
     c.bench_function("unwrap/default_config", |bench| {
         bench.iter_custom(|iters| {
@@ -107,5 +123,11 @@ fn bench_snapshot(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_pair, bench_wrap, bench_unwrap, bench_snapshot);
+criterion_group!(
+    benches,
+    bench_pair,
+    bench_wrap,
+    bench_unwrap,
+    bench_snapshot
+);
 criterion_main!(benches);
