@@ -3,29 +3,12 @@
 //! positives included). Reads `../shared/fixtures/nim-sds/`; a missing fixture file skips
 //! its test with a message.
 
+mod common;
+
 use serde_json::Value;
 use storage::protocol::bloom::{BloomFilter, IdHashes, PeerBloom};
 use storage::protocol::farmhash::nim_hash;
 use storage::protocol::rolling_bloom::RollingBloomFilter;
-
-const HASH_JSON: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/nim-sds/hash.json"
-);
-const BLOOM_JSON: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/nim-sds/bloom.json"
-);
-
-fn load(path: &str) -> Option<Value> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
-        Err(e) => {
-            println!("skipped: fixture {path} is not readable ({e})");
-            None
-        }
-    }
-}
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
@@ -66,7 +49,7 @@ fn set_bits(words: &[u64]) -> Vec<u64> {
 
 #[test]
 fn nim_hash_matches_every_vector() {
-    let Some(fixture) = load(HASH_JSON) else {
+    let Some(fixture) = common::nim_fixture("hash.json") else {
         return;
     };
     let vectors = array_of(&fixture, "vectors");
@@ -85,7 +68,7 @@ fn nim_hash_matches_every_vector() {
 
 #[test]
 fn single_id_bit_positions_match() {
-    let Some(fixture) = load(HASH_JSON) else {
+    let Some(fixture) = common::nim_fixture("hash.json") else {
         return;
     };
     let cases = array_of(&fixture, "bloom_single_id_bits");
@@ -120,7 +103,7 @@ fn check_lookups(what: &str, lookups: &[Value], contains: impl Fn(&str) -> bool)
 
 #[test]
 fn rolling_filters_match_nim_bytes_and_lookups() {
-    let Some(fixture) = load(BLOOM_JSON) else {
+    let Some(fixture) = common::nim_fixture("bloom.json") else {
         return;
     };
     let filters = array_of(&fixture, "filters");
@@ -269,7 +252,7 @@ fn fixture_id(cap: usize, i: usize) -> String {
 
 #[test]
 fn fixture_id_generator_matches_fixture() {
-    let Some(fixture) = load(BLOOM_JSON) else {
+    let Some(fixture) = common::nim_fixture("bloom.json") else {
         return;
     };
     for f in array_of(&fixture, "filters") {

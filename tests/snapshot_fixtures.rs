@@ -4,6 +4,8 @@
 //! When the fixture is absent each test says so and returns; the same vectors are also
 //! embedded in the unit tests of `src/persistence/codec.rs`.
 
+mod common;
+
 use serde_json::Value;
 use storage::persistence::codec::{
     decode_channel_data, decode_channel_meta, decode_history_update, decode_stored_message,
@@ -14,21 +16,6 @@ use storage::protocol::snapshot::{
     ChannelData, ChannelMeta, HistoryUpdate, IncomingEntry, IncomingRepair, OutgoingEntry,
     OutgoingRepair,
 };
-
-const SNAPSHOT_JSON: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/nim-sds/snapshot.json"
-);
-
-fn load() -> Option<Value> {
-    match std::fs::read_to_string(SNAPSHOT_JSON) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
-        Err(e) => {
-            eprintln!("skipped: fixture {SNAPSHOT_JSON} is not available ({e})");
-            None
-        }
-    }
-}
 
 fn fixture_bytes(fixture: &Value, key: &str) -> Vec<u8> {
     hex::decode(fixture[key].as_str().expect("hex string")).expect("fixture hex")
@@ -86,7 +73,7 @@ fn full_meta() -> ChannelMeta {
 
 #[test]
 fn empty_channel_meta_matches_nim() {
-    let Some(fixture) = load() else {
+    let Some(fixture) = common::nim_fixture("snapshot.json") else {
         return;
     };
     let nim = fixture_bytes(&fixture, "channel_meta_empty_hex");
@@ -96,7 +83,7 @@ fn empty_channel_meta_matches_nim() {
 
 #[test]
 fn full_channel_meta_matches_nim() {
-    let Some(fixture) = load() else {
+    let Some(fixture) = common::nim_fixture("snapshot.json") else {
         return;
     };
     let nim = fixture_bytes(&fixture, "channel_meta_full_hex");
@@ -106,7 +93,7 @@ fn full_channel_meta_matches_nim() {
 
 #[test]
 fn channel_data_matches_nim() {
-    let Some(fixture) = load() else {
+    let Some(fixture) = common::nim_fixture("snapshot.json") else {
         return;
     };
     let nim = fixture_bytes(&fixture, "channel_data_hex");
@@ -120,7 +107,7 @@ fn channel_data_matches_nim() {
 
 #[test]
 fn history_update_matches_nim() {
-    let Some(fixture) = load() else {
+    let Some(fixture) = common::nim_fixture("snapshot.json") else {
         return;
     };
     let nim = fixture_bytes(&fixture, "history_update_hex");
@@ -134,7 +121,7 @@ fn history_update_matches_nim() {
 
 #[test]
 fn stored_history_rows_in_nim_data_decode_alone() {
-    let Some(fixture) = load() else {
+    let Some(fixture) = common::nim_fixture("snapshot.json") else {
         return;
     };
     let nim = fixture_bytes(&fixture, "channel_data_hex");

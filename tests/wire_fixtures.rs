@@ -4,30 +4,13 @@
 //! each test says so and returns. The key vectors are also checked by the unit tests in
 //! `src/protocol/wire.rs`, which run everywhere.
 
+mod common;
+
 use serde_json::Value;
 use storage::protocol::message::{HistoryEntry, SdsMessage};
 use storage::protocol::wire::{
     decode_message, encode_message, encode_message_with_bloom, encoded_message_len,
 };
-
-const WIRE_JSON: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/nim-sds/wire.json"
-);
-const BLOOM_JSON: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/nim-sds/bloom.json"
-);
-
-fn load(path: &str) -> Option<Value> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
-        Err(e) => {
-            eprintln!("skipped: fixture {path} is not available ({e})");
-            None
-        }
-    }
-}
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
@@ -76,7 +59,7 @@ fn has_bloom(v: &Value) -> bool {
 
 #[test]
 fn every_message_encodes_to_nim_bytes_and_decodes_to_its_fields() {
-    let Some(fixture) = load(WIRE_JSON) else {
+    let Some(fixture) = common::nim_fixture("wire.json") else {
         return;
     };
     let messages = fixture["messages"].as_array().expect("messages");
@@ -104,7 +87,7 @@ fn every_message_encodes_to_nim_bytes_and_decodes_to_its_fields() {
 
 #[test]
 fn every_decode_case_is_accepted_or_rejected_as_nim_does() {
-    let Some(fixture) = load(WIRE_JSON) else {
+    let Some(fixture) = common::nim_fixture("wire.json") else {
         return;
     };
     let cases = fixture["decode_cases"].as_array().expect("decode_cases");
@@ -135,7 +118,7 @@ struct NimBloom {
 #[test]
 fn bloom_of_25_ids_survives_the_round_trip() {
     use prost::Message as _;
-    let Some(fixture) = load(WIRE_JSON) else {
+    let Some(fixture) = common::nim_fixture("wire.json") else {
         return;
     };
     let v = fixture["messages"]
@@ -154,7 +137,7 @@ fn bloom_of_25_ids_survives_the_round_trip() {
     assert_eq!(filter.error_rate_millionths, 1_000);
     assert_eq!(filter.bits.len(), 18_752);
     assert!(filter.bits.iter().any(|&b| b != 0), "25 ids set some bits");
-    if let Some(blooms) = load(BLOOM_JSON) {
+    if let Some(blooms) = common::nim_fixture("bloom.json") {
         let default = blooms["filters"]
             .as_array()
             .expect("filters")
