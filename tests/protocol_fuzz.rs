@@ -109,7 +109,7 @@ proptest! {
         prop_assert!(channels.len() <= 3);
         for channel in channels {
             let stats = m.channel_stats(&channel).expect("listed channel");
-            prop_assert!(stats.incoming_len <= 5);
+            prop_assert!(stats.incoming_len <= 5 && stats.incoming_bytes <= 4096);
             prop_assert!(stats.history_len <= 8);
             prop_assert!(stats.outgoing_repair_len <= 4 && stats.incoming_repair_len <= 4);
         }

@@ -655,3 +655,28 @@ fn restored_channel_equals_the_original() {
         )
     );
 }
+
+#[test]
+fn buffered_bytes_are_bounded_too() {
+    let mut sender = manager("s");
+    let mut b = manager_with("b", |c| c.max_incoming_buffer_bytes = 10_000);
+    let _gap = sender.wrap(T0, CH, "gap", b"x").unwrap();
+    let big = vec![1u8; 6_000];
+    b.unwrap(T0, &sender.wrap(T0, CH, "w1", &big).unwrap())
+        .unwrap();
+    let refused = b.unwrap(T0, &sender.wrap(T0, CH, "w2", &big).unwrap());
+    assert!(matches!(
+        refused,
+        Err(ProtocolError::IncomingBufferFull {
+            max_bytes: 10_000,
+            ..
+        })
+    ));
+    // Once the gap is filled the buffer drains and has room again.
+    b.mark_dependencies_met(&["gap"], CH).unwrap();
+    assert_eq!(b.channel_stats(CH).unwrap().incoming_len, 0);
+    let again = b
+        .unwrap(T0, &sender.wrap(T0, CH, "w3", &big).unwrap())
+        .unwrap();
+    assert_eq!(again.status, UnwrapStatus::Buffered, "w2 is still missing");
+}

@@ -65,6 +65,18 @@ pub struct ChannelCounters {
     pub dropped_by_limits: u64,
 }
 
+/// Approximate memory a buffered message holds: its content, ids and causal history.
+pub(crate) fn buffered_size(message: &SdsMessage) -> usize {
+    let entry_size =
+        |e: &HistoryEntry| e.message_id.len() + e.retrieval_hint.len() + e.sender_id.len() + 48;
+    message.content.len()
+        + message.message_id.len()
+        + message.sender_id.len()
+        + message.causal_history.iter().map(entry_size).sum::<usize>()
+        + message.repair_request.iter().map(entry_size).sum::<usize>()
+        + 128
+}
+
 /// A bounded insertion-ordered set of ids (oldest forgotten first).
 #[derive(Debug, Default)]
 pub(crate) struct BoundedIdSet {
@@ -119,6 +131,8 @@ pub(crate) struct Channel {
     pub bloom: RollingBloomFilter,
     pub outgoing: IndexMap<String, Outgoing>,
     pub incoming: IndexMap<String, IncomingEntry>,
+    /// Approximate bytes held by `incoming` (see [`buffered_size`]).
+    pub incoming_bytes: usize,
     /// Missing dependency id -> the dependency and the buffered messages waiting for it.
     pub waiters: HashMap<String, Waiting>,
     pub outgoing_repair: IndexMap<String, OutgoingRepair>,
@@ -144,6 +158,7 @@ impl Channel {
             bloom,
             outgoing: IndexMap::new(),
             incoming: IndexMap::new(),
+            incoming_bytes: 0,
             waiters: HashMap::new(),
             outgoing_repair: IndexMap::new(),
             incoming_repair: IndexMap::new(),
@@ -219,6 +234,7 @@ impl Channel {
             entry.missing_deps.retain(|d| d != dependency);
             if entry.missing_deps.is_empty() {
                 if let Some(entry) = self.incoming.shift_remove(&waiter) {
+                    self.incoming_bytes -= buffered_size(&entry.message);
                     ready.push_back(entry.message);
                 }
             }
@@ -228,6 +244,7 @@ impl Channel {
     /// Buffers a message until `missing` dependencies are present.
     pub fn buffer(&mut self, mut message: SdsMessage, missing: &[HistoryEntry], now_ms: u64) {
         message.bloom_filter = Vec::new();
+        self.incoming_bytes += buffered_size(&message);
         let id = message.message_id.clone();
         let missing_deps: Vec<String> = missing.iter().map(|d| d.message_id.clone()).collect();
         for dep in missing {
@@ -253,6 +270,7 @@ impl Channel {
     /// Removes a buffered message and its entries in the waiter index.
     pub fn drop_buffered(&mut self, message_id: &str) -> Option<IncomingEntry> {
         let entry = self.incoming.shift_remove(message_id)?;
+        self.incoming_bytes -= buffered_size(&entry.message);
         for dep in &entry.missing_deps {
             if let Some(waiting) = self.waiters.get_mut(dep) {
                 waiting.messages.retain(|w| w != message_id);

@@ -52,6 +52,8 @@ pub struct ProtocolConfig {
     pub max_channels: usize,
     /// Received messages buffered per channel while their dependencies are missing.
     pub max_incoming_buffer: usize,
+    /// Bytes of buffered messages per channel (content, ids and causal history).
+    pub max_incoming_buffer_bytes: usize,
     /// Unacknowledged outgoing messages per channel.
     pub max_outgoing_buffer: usize,
     /// Entries in each SDS-R repair buffer per channel.
@@ -80,6 +82,7 @@ impl Default for ProtocolConfig {
             max_repair_requests: 3,
             max_channels: 1024,
             max_incoming_buffer: 1000,
+            max_incoming_buffer_bytes: 64 * 1024 * 1024,
             max_outgoing_buffer: 10_000,
             max_repair_buffer: 1000,
             max_wire_message_size: 4 * 1024 * 1024,
@@ -115,6 +118,7 @@ impl ProtocolConfig {
             ("max_history_bytes", self.max_history_bytes),
             ("max_channels", self.max_channels),
             ("max_incoming_buffer", self.max_incoming_buffer),
+            ("max_incoming_buffer_bytes", self.max_incoming_buffer_bytes),
             ("max_outgoing_buffer", self.max_outgoing_buffer),
             ("max_repair_buffer", self.max_repair_buffer),
             ("max_wire_message_size", self.max_wire_message_size),

@@ -39,12 +39,16 @@ pub enum ProtocolError {
         max: usize,
     },
     /// The channel's buffer of messages waiting for dependencies is full.
-    #[error("incoming buffer of channel `{channel_id}` is full ({max} messages)")]
+    #[error(
+        "incoming buffer of channel `{channel_id}` is full ({max} messages or {max_bytes} bytes)"
+    )]
     IncomingBufferFull {
         /// Channel.
         channel_id: String,
-        /// Limit.
+        /// Limit in messages.
         max: usize,
+        /// Limit in bytes.
+        max_bytes: usize,
     },
     /// The channel holds too many unacknowledged outgoing messages.
     #[error("outgoing buffer of channel `{channel_id}` is full ({max} messages)")]

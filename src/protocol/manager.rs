@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::bloom::{IdHashes, PeerBloom};
-use super::channel::{BoundedIdSet, Channel, ChannelChanges, ChannelCounters, Outgoing};
+use super::channel::{
+    buffered_size, BoundedIdSet, Channel, ChannelChanges, ChannelCounters, Outgoing,
+};
 use super::config::{ConfigError, LamportUnit, ProtocolConfig, MAX_CONTENT_SIZE};
 use super::error::ProtocolError;
 use super::event::Event;
@@ -74,6 +76,8 @@ pub struct ChannelStats {
     pub outgoing_len: usize,
     /// Received messages waiting for dependencies.
     pub incoming_len: usize,
+    /// Approximate bytes those buffered messages hold.
+    pub incoming_bytes: usize,
     /// SDS-R outgoing repair buffer size.
     pub outgoing_repair_len: usize,
     /// SDS-R incoming repair buffer size.
@@ -428,6 +432,7 @@ impl Manager {
             });
         }
         let max_incoming = self.config.max_incoming_buffer;
+        let max_incoming_bytes = self.config.max_incoming_buffer_bytes;
         self.channel_mut(&message.channel_id)?;
         let Some(channel) = self.channels.get_mut(&message.channel_id) else {
             return Err(ProtocolError::UnknownChannel(message.channel_id));
@@ -440,11 +445,14 @@ impl Manager {
         } else {
             channel.missing_dependencies(&message.causal_history)
         };
-        if !duplicate && !sync && !missing.is_empty() && channel.incoming.len() >= max_incoming {
+        let over_budget = channel.incoming.len() >= max_incoming
+            || channel.incoming_bytes + buffered_size(&message) > max_incoming_bytes;
+        if !duplicate && !sync && !missing.is_empty() && over_budget {
             channel.counters.dropped_by_limits += 1;
             return Err(ProtocolError::IncomingBufferFull {
                 channel_id: message.channel_id.clone(),
                 max: max_incoming,
+                max_bytes: max_incoming_bytes,
             });
         }
 
@@ -634,6 +642,7 @@ impl Manager {
             history_len: channel.history.len(),
             outgoing_len: channel.outgoing.len(),
             incoming_len: channel.incoming.len(),
+            incoming_bytes: channel.incoming_bytes,
             outgoing_repair_len: channel.outgoing_repair.len(),
             incoming_repair_len: channel.incoming_repair.len(),
             counters: channel.counters,
