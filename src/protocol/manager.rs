@@ -243,23 +243,38 @@ impl Manager {
     ) -> Result<Vec<u8>, ProtocolError> {
         Self::check_content(content)?;
         let clock = self.clock(now_ms);
-        let max_outgoing = self.config.max_outgoing_buffer;
-        let channel = self.channel_mut(channel_id)?;
-        if channel.outgoing.len() >= max_outgoing && !channel.outgoing.contains_key(message_id) {
+        self.channel_mut(channel_id)?;
+        let Self {
+            channels,
+            config,
+            hint_provider,
+            scratch,
+            ..
+        } = self;
+        let channel = channels
+            .get_mut(channel_id)
+            .ok_or_else(|| ProtocolError::UnknownChannel(channel_id.to_owned()))?;
+        if channel.outgoing.len() >= config.max_outgoing_buffer
+            && !channel.outgoing.contains_key(message_id)
+        {
             return Err(ProtocolError::OutgoingBufferFull {
                 channel_id: channel_id.to_owned(),
-                max: max_outgoing,
+                max: config.max_outgoing_buffer,
             });
         }
-        let message =
-            self.prepare_outgoing(now_ms, clock, channel_id, message_id, content.to_vec());
-        let Some(channel) = self.channels.get_mut(channel_id) else {
-            return Err(ProtocolError::UnknownChannel(channel_id.to_owned()));
-        };
-        self.scratch.clear();
-        channel.bloom.encode_into(&mut self.scratch);
-        let bytes = wire::encode_message_with_bloom(&message, &self.scratch);
-        let hashes = IdHashes::of(message_id);
+        let message = compose(
+            channel,
+            config,
+            hint_provider.as_deref_mut(),
+            now_ms,
+            clock,
+            message_id,
+            content.to_vec(),
+        );
+        // As nim-sds does, the bloom sent is the one before this message's own id is added.
+        scratch.clear();
+        channel.bloom.encode_into(scratch);
+        let bytes = wire::encode_message_with_bloom(&message, scratch);
         channel.bloom.add(message_id);
         channel.outgoing.insert(
             message_id.to_owned(),
@@ -270,78 +285,11 @@ impl Manager {
                     resend_attempts: 0,
                     bloom_hits: 0,
                 },
-                hashes,
+                hashes: IdHashes::of(message_id),
             },
         );
         channel.add_to_history(message);
         Ok(bytes)
-    }
-
-    /// Advances the channel clock and builds a message (without bloom) carrying causal
-    /// history and due repair requests. The channel must exist.
-    fn prepare_outgoing(
-        &mut self,
-        now_ms: u64,
-        clock: i64,
-        channel_id: &str,
-        message_id: &str,
-        content: Vec<u8>,
-    ) -> SdsMessage {
-        let config = &self.config;
-        let Some(channel) = self.channels.get_mut(channel_id) else {
-            return SdsMessage::default();
-        };
-        channel.changes.dirty = true;
-        channel.lamport = clock.max(channel.lamport).saturating_add(1);
-
-        let mut due: Vec<&OutgoingRepair> = channel
-            .outgoing_repair
-            .values()
-            .filter(|r| now_ms >= r.min_time_ms)
-            .collect();
-        due.sort_by_key(|r| r.min_time_ms);
-        let repair_request: Vec<HistoryEntry> = due
-            .into_iter()
-            .take(config.max_repair_requests)
-            .map(|r| r.entry.clone())
-            .collect();
-        for entry in &repair_request {
-            channel.outgoing_repair.shift_remove(&entry.message_id);
-        }
-        channel.counters.repairs_requested += repair_request.len() as u64;
-
-        let ids: Vec<String> = channel
-            .history
-            .newest_ids(config.max_causal_history)
-            .map(str::to_owned)
-            .collect();
-        let mut causal_history = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(mut entry) = channel.history.entry(&id) else {
-                continue;
-            };
-            if entry.retrieval_hint.is_empty() {
-                if let Some(provider) = self.hint_provider.as_mut() {
-                    let hint = provider.retrieval_hint(channel_id, &id);
-                    if !hint.is_empty() {
-                        channel.learn_hint(&id, hint.clone());
-                        entry.retrieval_hint = hint;
-                    }
-                }
-            }
-            causal_history.push(entry);
-        }
-
-        SdsMessage {
-            message_id: message_id.to_owned(),
-            lamport_timestamp: channel.lamport,
-            causal_history,
-            channel_id: channel_id.to_owned(),
-            content,
-            bloom_filter: Vec::new(),
-            sender_id: config.participant_id.clone(),
-            repair_request,
-        }
     }
 
     /// Builds a sync message: empty content, a fresh Lamport timestamp, causal history,
@@ -353,21 +301,37 @@ impl Manager {
     ) -> Result<Vec<u8>, ProtocolError> {
         let clock = self.clock(now_ms);
         self.channel_mut(channel_id)?;
-        let mut message = self.prepare_outgoing(now_ms, clock, channel_id, "", Vec::new());
-        message.message_id = if self.config.participant_id.is_empty() {
+        let Self {
+            channels,
+            config,
+            hint_provider,
+            scratch,
+            ..
+        } = self;
+        let channel = channels
+            .get_mut(channel_id)
+            .ok_or_else(|| ProtocolError::UnknownChannel(channel_id.to_owned()))?;
+        let mut message = compose(
+            channel,
+            config,
+            hint_provider.as_deref_mut(),
+            now_ms,
+            clock,
+            "",
+            Vec::new(),
+        );
+        // Sync messages are never stored, so their id only needs to be unique per sender.
+        message.message_id = if config.participant_id.is_empty() {
             format!("sync-{}", message.lamport_timestamp)
         } else {
             format!(
                 "sync-{}-{}",
-                self.config.participant_id, message.lamport_timestamp
+                config.participant_id, message.lamport_timestamp
             )
         };
-        let Some(channel) = self.channels.get(channel_id) else {
-            return Err(ProtocolError::UnknownChannel(channel_id.to_owned()));
-        };
-        self.scratch.clear();
-        channel.bloom.encode_into(&mut self.scratch);
-        Ok(wire::encode_message_with_bloom(&message, &self.scratch))
+        scratch.clear();
+        channel.bloom.encode_into(scratch);
+        Ok(wire::encode_message_with_bloom(&message, scratch))
     }
 
     /// Wraps an ephemeral message: no Lamport timestamp, causal history or bloom filter;
@@ -763,6 +727,71 @@ impl Manager {
         channel.journaling = self.journaling;
         self.channels.insert(channel_id.to_owned(), channel);
         Ok(())
+    }
+}
+
+/// Advances the channel clock and builds an outgoing message (bloom field left empty)
+/// carrying the newest causal history, with hints asked of `hints` while unknown, and the
+/// SDS-R repair requests that are due, oldest first (they leave the repair buffer).
+fn compose(
+    channel: &mut Channel,
+    config: &ProtocolConfig,
+    mut hints: Option<&mut (dyn RetrievalHintProvider + 'static)>,
+    now_ms: u64,
+    clock: i64,
+    message_id: &str,
+    content: Vec<u8>,
+) -> SdsMessage {
+    channel.changes.dirty = true;
+    channel.lamport = clock.max(channel.lamport).saturating_add(1);
+
+    let mut due: Vec<&OutgoingRepair> = channel
+        .outgoing_repair
+        .values()
+        .filter(|r| now_ms >= r.min_time_ms)
+        .collect();
+    due.sort_by_key(|r| r.min_time_ms);
+    let repair_request: Vec<HistoryEntry> = due
+        .into_iter()
+        .take(config.max_repair_requests)
+        .map(|r| r.entry.clone())
+        .collect();
+    for entry in &repair_request {
+        channel.outgoing_repair.shift_remove(&entry.message_id);
+    }
+    channel.counters.repairs_requested += repair_request.len() as u64;
+
+    let ids: Vec<String> = channel
+        .history
+        .newest_ids(config.max_causal_history)
+        .map(str::to_owned)
+        .collect();
+    let mut causal_history = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(mut entry) = channel.history.entry(&id) else {
+            continue;
+        };
+        if entry.retrieval_hint.is_empty() {
+            if let Some(provider) = hints.as_deref_mut() {
+                let hint = provider.retrieval_hint(&channel.id, &id);
+                if !hint.is_empty() {
+                    channel.learn_hint(&id, hint.clone());
+                    entry.retrieval_hint = hint;
+                }
+            }
+        }
+        causal_history.push(entry);
+    }
+
+    SdsMessage {
+        message_id: message_id.to_owned(),
+        lamport_timestamp: channel.lamport,
+        causal_history,
+        channel_id: channel.id.clone(),
+        content,
+        bloom_filter: Vec::new(),
+        sender_id: config.participant_id.clone(),
+        repair_request,
     }
 }
 
