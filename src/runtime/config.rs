@@ -1,0 +1,948 @@
+//! The one JSON configuration document of a context: protocol knobs, timers, queue
+//! capacities, persistence and the reserved recording section.
+//!
+//! Every key is optional and top-level, spelled exactly like the Rust field it sets:
+//!
+//! - the [`ProtocolConfig`] fields (`participant_id` a string, `bloom_error_rate` a number,
+//!   `lamport_unit` `"milliseconds"` or `"seconds"`, every other one a non-negative
+//!   integer);
+//! - the [`TimerConfig`] and [`QueueConfig`] fields (non-negative integers);
+//! - `persistence`: an object `{"kind": "none" | "memory" | "sqlite", "path": string,
+//!   "durability": "full" | "normal"}`; `kind` defaults to `"none"`, `path` is required
+//!   for `"sqlite"` and refused otherwise, `durability` is accepted for `"sqlite"` only;
+//! - `recording`: any JSON object, kept as-is for the recordings layer.
+//!
+//! The document is read as a [`serde_json::Value`] and each key is dispatched through a
+//! table, so that every refusal (unknown key, wrong type, out-of-range value) names the key.
+
+use serde_json::{Map, Value};
+
+use crate::protocol::config::{ConfigError, LamportUnit, ProtocolConfig};
+
+/// Everything a context is configured with, parsed from one JSON object.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContextConfig {
+    /// SDS and SDS-R parameters.
+    pub protocol: ProtocolConfig,
+    /// Periods of the worker thread's sweeps.
+    pub timers: TimerConfig,
+    /// Capacities of the worker thread's queues.
+    pub queues: QueueConfig,
+    /// Where protocol state is persisted.
+    pub persistence: PersistenceConfig,
+    /// Section reserved for recordings: a JSON object when present, stored as-is.
+    pub recording: Option<Value>,
+}
+
+/// Periods of the sweeps the worker thread runs, in milliseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimerConfig {
+    /// Period of sync messages on every channel (default 30 000).
+    pub sync_interval_ms: u64,
+    /// Period of the outgoing-buffer sweep (resends and expiries; nim-sds's
+    /// `bufferSweepInterval`, default 60 000).
+    pub outgoing_sweep_interval_ms: u64,
+    /// Period of the incoming-buffer sweep (dependency timeouts; default 10 000).
+    pub incoming_sweep_interval_ms: u64,
+    /// Period of the SDS-R repair sweep (default 5 000).
+    pub repair_sweep_interval_ms: u64,
+}
+
+impl Default for TimerConfig {
+    fn default() -> Self {
+        Self {
+            sync_interval_ms: 30_000,
+            outgoing_sweep_interval_ms: 60_000,
+            incoming_sweep_interval_ms: 10_000,
+            repair_sweep_interval_ms: 5_000,
+        }
+    }
+}
+
+/// Capacities of the worker thread's bounded queues.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueConfig {
+    /// Requests waiting for the worker thread (default 1024).
+    pub request_queue_capacity: usize,
+    /// Events waiting to be handed to the host (default 4096).
+    pub event_queue_capacity: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            request_queue_capacity: 1024,
+            event_queue_capacity: 4096,
+        }
+    }
+}
+
+/// Largest capacity a queue may be configured with.
+pub const MAX_QUEUE_CAPACITY: usize = 1_000_000;
+
+/// Where a context persists its protocol state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum PersistenceConfig {
+    /// Nothing is persisted (default).
+    #[default]
+    None,
+    /// An in-memory store, lost with the process.
+    Memory,
+    /// A SQLite database file.
+    Sqlite {
+        /// Path of the database file.
+        path: String,
+        /// How hard commits are pushed to disk.
+        durability: Durability,
+    },
+}
+
+/// How hard a durable backend pushes each commit to disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit is synced before it returns (SQLite `synchronous = FULL`; default).
+    #[default]
+    Full,
+    /// Commits may be lost, never corrupted, on power loss (SQLite `synchronous = NORMAL`).
+    Normal,
+}
+
+impl TimerConfig {
+    /// Checks that every interval is greater than 0; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let intervals = [
+            ("sync_interval_ms", self.sync_interval_ms),
+            (
+                "outgoing_sweep_interval_ms",
+                self.outgoing_sweep_interval_ms,
+            ),
+            (
+                "incoming_sweep_interval_ms",
+                self.incoming_sweep_interval_ms,
+            ),
+            ("repair_sweep_interval_ms", self.repair_sweep_interval_ms),
+        ];
+        match intervals.into_iter().find(|&(_, value)| value == 0) {
+            Some((key, _)) => Err(error(key, "must be greater than 0")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Checks that every capacity is in `1..=`[`MAX_QUEUE_CAPACITY`]; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let capacities = [
+            ("request_queue_capacity", self.request_queue_capacity),
+            ("event_queue_capacity", self.event_queue_capacity),
+        ];
+        for (key, value) in capacities {
+            if !(1..=MAX_QUEUE_CAPACITY).contains(&value) {
+                return Err(error(
+                    key,
+                    format!("must be between 1 and {MAX_QUEUE_CAPACITY}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ContextConfig {
+    /// Parses and validates a configuration document; `""` or `{}` give the defaults.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+            return Ok(config);
+        }
+        let document: Value =
+            serde_json::from_str(text).map_err(|e| error(DOCUMENT, e.to_string()))?;
+        let Value::Object(entries) = document else {
+            return Err(error(
+                DOCUMENT,
+                format!("expected a JSON object, got {}", describe(&document)),
+            ));
+        };
+        for (key, value) in &entries {
+            match KEYS.iter().find(|(name, _)| name == key) {
+                Some((_, set)) => set(&mut config, value)?,
+                None => return Err(unknown_key(key)),
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every section; the error names the first offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.protocol.validate()?;
+        self.timers.validate()?;
+        self.queues.validate()?;
+        if let PersistenceConfig::Sqlite { path, .. } = &self.persistence {
+            if path.is_empty() {
+                return Err(error("persistence.path", "must not be empty"));
+            }
+        }
+        match &self.recording {
+            Some(value) if !value.is_object() => Err(error(
+                "recording",
+                format!("expected an object, got {}", describe(value)),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Key reported for errors about the document as a whole (malformed JSON, not an object).
+const DOCUMENT: &str = "(document)";
+/// Key reported for keys the configuration does not know; the reason names them.
+const UNKNOWN_KEY: &str = "(unknown key)";
+
+/// Reads one key's value into the configuration.
+type Setter = fn(&mut ContextConfig, &Value) -> Result<(), ConfigError>;
+
+/// A table entry for a field, keyed by the field's own name and read with `$read`.
+macro_rules! field {
+    ($section:ident . $field:ident, $read:ident) => {
+        (
+            stringify!($field),
+            |config: &mut ContextConfig, value: &Value| {
+                config.$section.$field = $read(stringify!($field), value)?;
+                Ok(())
+            },
+        )
+    };
+}
+
+/// Every top-level key and how it is read.
+const KEYS: &[(&str, Setter)] = &[
+    field!(protocol.participant_id, string),
+    field!(protocol.bloom_capacity, integer),
+    field!(protocol.bloom_error_rate, number),
+    field!(protocol.max_message_history, integer),
+    field!(protocol.max_history_bytes, integer),
+    field!(protocol.max_causal_history, integer),
+    field!(protocol.resend_interval_ms, integer),
+    field!(protocol.max_resend_attempts, integer),
+    field!(protocol.bloom_acks_to_confirm, integer),
+    field!(protocol.max_dependency_wait_ms, integer),
+    field!(protocol.lamport_unit, lamport_unit),
+    field!(protocol.repair_t_min_ms, integer),
+    field!(protocol.repair_t_max_ms, integer),
+    field!(protocol.num_response_groups, integer),
+    field!(protocol.max_repair_requests, integer),
+    field!(protocol.max_channels, integer),
+    field!(protocol.max_incoming_buffer, integer),
+    field!(protocol.max_incoming_buffer_bytes, integer),
+    field!(protocol.max_outgoing_buffer, integer),
+    field!(protocol.max_repair_buffer, integer),
+    field!(protocol.max_wire_message_size, integer),
+    field!(timers.sync_interval_ms, integer),
+    field!(timers.outgoing_sweep_interval_ms, integer),
+    field!(timers.incoming_sweep_interval_ms, integer),
+    field!(timers.repair_sweep_interval_ms, integer),
+    field!(queues.request_queue_capacity, integer),
+    field!(queues.event_queue_capacity, integer),
+    ("persistence", |config, value| {
+        config.persistence = persistence(value)?;
+        Ok(())
+    }),
+    ("recording", |config, value| {
+        object("recording", value)?;
+        config.recording = Some(value.clone());
+        Ok(())
+    }),
+];
+
+/// Backend named by `persistence.kind`.
+#[derive(Clone, Copy)]
+enum Kind {
+    None,
+    Memory,
+    Sqlite,
+}
+
+/// Reads the `persistence` section.
+fn persistence(value: &Value) -> Result<PersistenceConfig, ConfigError> {
+    let mut kind = Kind::None;
+    let mut path = None;
+    let mut durability = None;
+    for (key, value) in object("persistence", value)? {
+        match key.as_str() {
+            "kind" => {
+                let kinds = [
+                    ("none", Kind::None),
+                    ("memory", Kind::Memory),
+                    ("sqlite", Kind::Sqlite),
+                ];
+                kind = one_of("persistence.kind", value, &kinds)?;
+            }
+            "path" => path = Some(string("persistence.path", value)?),
+            "durability" => {
+                let levels = [("full", Durability::Full), ("normal", Durability::Normal)];
+                durability = Some(one_of("persistence.durability", value, &levels)?);
+            }
+            _ => return Err(unknown_key(&format!("persistence.{key}"))),
+        }
+    }
+    let only_sqlite = "only allowed when persistence.kind is \"sqlite\"";
+    match kind {
+        Kind::Sqlite => Ok(PersistenceConfig::Sqlite {
+            path: path.ok_or_else(|| {
+                error(
+                    "persistence.path",
+                    "required when persistence.kind is \"sqlite\"",
+                )
+            })?,
+            durability: durability.unwrap_or_default(),
+        }),
+        _ if path.is_some() => Err(error("persistence.path", only_sqlite)),
+        _ if durability.is_some() => Err(error("persistence.durability", only_sqlite)),
+        Kind::Memory => Ok(PersistenceConfig::Memory),
+        Kind::None => Ok(PersistenceConfig::None),
+    }
+}
+
+/// Unsigned integer types a key can hold.
+trait Unsigned: TryFrom<u64> {
+    /// The type's largest value.
+    const LIMIT: u64;
+}
+
+impl Unsigned for u32 {
+    const LIMIT: u64 = u32::MAX as u64;
+}
+
+impl Unsigned for u64 {
+    const LIMIT: u64 = u64::MAX;
+}
+
+impl Unsigned for usize {
+    const LIMIT: u64 = usize::MAX as u64;
+}
+
+/// Reads a non-negative integer that fits `T`, written without fraction or exponent.
+fn integer<T: Unsigned>(key: &'static str, value: &Value) -> Result<T, ConfigError> {
+    let Value::Number(number) = value else {
+        return Err(wrong_type(key, "a non-negative integer", value));
+    };
+    let too_big = || error(key, format!("must be at most {}", T::LIMIT));
+    if let Some(n) = number.as_u64() {
+        return T::try_from(n).map_err(|_| too_big());
+    }
+    if number.is_i64() {
+        return Err(error(key, "must not be negative"));
+    }
+    let Some(x) = number.as_f64() else {
+        return Err(wrong_type(key, "a non-negative integer", value));
+    };
+    if x < 0.0 {
+        Err(error(key, "must not be negative"))
+    } else if x.fract() != 0.0 {
+        Err(error(key, "must be a whole number"))
+    } else if x < 18_446_744_073_709_551_616.0 && T::try_from(x as u64).is_ok() {
+        Err(error(
+            key,
+            "must be written as an integer, without fraction or exponent",
+        ))
+    } else {
+        Err(too_big())
+    }
+}
+
+/// Reads any JSON number.
+fn number(key: &'static str, value: &Value) -> Result<f64, ConfigError> {
+    value
+        .as_f64()
+        .ok_or_else(|| wrong_type(key, "a number", value))
+}
+
+/// Reads a string.
+fn string(key: &'static str, value: &Value) -> Result<String, ConfigError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(wrong_type(key, "a string", value)),
+    }
+}
+
+/// Reads a string naming one of `choices`.
+fn one_of<T: Copy>(
+    key: &'static str,
+    value: &Value,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let names = choices
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Value::String(s) = value else {
+        return Err(wrong_type(key, &format!("one of {names}"), value));
+    };
+    match choices.iter().find(|(name, _)| name == s) {
+        Some(&(_, choice)) => Ok(choice),
+        None => Err(error(
+            key,
+            format!("expected one of {names}, got \"{}\"", shorten(s)),
+        )),
+    }
+}
+
+/// Reads `lamport_unit`.
+fn lamport_unit(key: &'static str, value: &Value) -> Result<LamportUnit, ConfigError> {
+    let units = [
+        ("milliseconds", LamportUnit::Milliseconds),
+        ("seconds", LamportUnit::Seconds),
+    ];
+    one_of(key, value, &units)
+}
+
+/// Checks that `value` is an object and returns its entries.
+fn object<'a>(key: &'static str, value: &'a Value) -> Result<&'a Map<String, Value>, ConfigError> {
+    value
+        .as_object()
+        .ok_or_else(|| wrong_type(key, "an object", value))
+}
+
+fn error(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn wrong_type(key: &'static str, expected: &str, value: &Value) -> ConfigError {
+    error(key, format!("expected {expected}, got {}", describe(value)))
+}
+
+fn unknown_key(name: &str) -> ConfigError {
+    error(UNKNOWN_KEY, format!("unknown key `{}`", shorten(name)))
+}
+
+/// What kind of JSON value `value` is, for error messages.
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Caps text copied from the document into an error message.
+fn shorten(text: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Every key set to a value other than its default.
+    const FULL: &str = r#"{
+        "participant_id": "alice",
+        "bloom_capacity": 20000,
+        "bloom_error_rate": 0.01,
+        "max_message_history": 2000,
+        "max_history_bytes": 1048576,
+        "max_causal_history": 20,
+        "resend_interval_ms": 30000,
+        "max_resend_attempts": 7,
+        "bloom_acks_to_confirm": 3,
+        "max_dependency_wait_ms": 120000,
+        "lamport_unit": "seconds",
+        "repair_t_min_ms": 1000,
+        "repair_t_max_ms": 2000,
+        "num_response_groups": 4,
+        "max_repair_requests": 5,
+        "max_channels": 16,
+        "max_incoming_buffer": 500,
+        "max_incoming_buffer_bytes": 2097152,
+        "max_outgoing_buffer": 600,
+        "max_repair_buffer": 700,
+        "max_wire_message_size": 8388608,
+        "sync_interval_ms": 1500,
+        "outgoing_sweep_interval_ms": 2500,
+        "incoming_sweep_interval_ms": 3500,
+        "repair_sweep_interval_ms": 4500,
+        "request_queue_capacity": 10,
+        "event_queue_capacity": 20,
+        "persistence": {"kind": "sqlite", "path": "/var/lib/storage.db", "durability": "normal"},
+        "recording": {"folder": "rec", "ring": true}
+    }"#;
+
+    fn full_expected() -> ContextConfig {
+        ContextConfig {
+            protocol: ProtocolConfig {
+                participant_id: "alice".into(),
+                bloom_capacity: 20_000,
+                bloom_error_rate: 0.01,
+                max_message_history: 2000,
+                max_history_bytes: 1_048_576,
+                max_causal_history: 20,
+                resend_interval_ms: 30_000,
+                max_resend_attempts: 7,
+                bloom_acks_to_confirm: 3,
+                max_dependency_wait_ms: 120_000,
+                lamport_unit: LamportUnit::Seconds,
+                repair_t_min_ms: 1000,
+                repair_t_max_ms: 2000,
+                num_response_groups: 4,
+                max_repair_requests: 5,
+                max_channels: 16,
+                max_incoming_buffer: 500,
+                max_incoming_buffer_bytes: 2_097_152,
+                max_outgoing_buffer: 600,
+                max_repair_buffer: 700,
+                max_wire_message_size: 8_388_608,
+            },
+            timers: TimerConfig {
+                sync_interval_ms: 1500,
+                outgoing_sweep_interval_ms: 2500,
+                incoming_sweep_interval_ms: 3500,
+                repair_sweep_interval_ms: 4500,
+            },
+            queues: QueueConfig {
+                request_queue_capacity: 10,
+                event_queue_capacity: 20,
+            },
+            persistence: PersistenceConfig::Sqlite {
+                path: "/var/lib/storage.db".into(),
+                durability: Durability::Normal,
+            },
+            recording: Some(json!({"folder": "rec", "ring": true})),
+        }
+    }
+
+    /// Test-only serializer: the document that configures exactly `config`.
+    fn to_json(config: &ContextConfig) -> String {
+        let p = &config.protocol;
+        let t = &config.timers;
+        let q = &config.queues;
+        let mut doc = json!({
+            "participant_id": p.participant_id,
+            "bloom_capacity": p.bloom_capacity,
+            "bloom_error_rate": p.bloom_error_rate,
+            "max_message_history": p.max_message_history,
+            "max_history_bytes": p.max_history_bytes,
+            "max_causal_history": p.max_causal_history,
+            "resend_interval_ms": p.resend_interval_ms,
+            "max_resend_attempts": p.max_resend_attempts,
+            "bloom_acks_to_confirm": p.bloom_acks_to_confirm,
+            "max_dependency_wait_ms": p.max_dependency_wait_ms,
+            "lamport_unit": match p.lamport_unit {
+                LamportUnit::Milliseconds => "milliseconds",
+                LamportUnit::Seconds => "seconds",
+            },
+            "repair_t_min_ms": p.repair_t_min_ms,
+            "repair_t_max_ms": p.repair_t_max_ms,
+            "num_response_groups": p.num_response_groups,
+            "max_repair_requests": p.max_repair_requests,
+            "max_channels": p.max_channels,
+            "max_incoming_buffer": p.max_incoming_buffer,
+            "max_incoming_buffer_bytes": p.max_incoming_buffer_bytes,
+            "max_outgoing_buffer": p.max_outgoing_buffer,
+            "max_repair_buffer": p.max_repair_buffer,
+            "max_wire_message_size": p.max_wire_message_size,
+            "sync_interval_ms": t.sync_interval_ms,
+            "outgoing_sweep_interval_ms": t.outgoing_sweep_interval_ms,
+            "incoming_sweep_interval_ms": t.incoming_sweep_interval_ms,
+            "repair_sweep_interval_ms": t.repair_sweep_interval_ms,
+            "request_queue_capacity": q.request_queue_capacity,
+            "event_queue_capacity": q.event_queue_capacity,
+            "persistence": match &config.persistence {
+                PersistenceConfig::None => json!({"kind": "none"}),
+                PersistenceConfig::Memory => json!({"kind": "memory"}),
+                PersistenceConfig::Sqlite { path, durability } => json!({
+                    "kind": "sqlite",
+                    "path": path,
+                    "durability": match durability {
+                        Durability::Full => "full",
+                        Durability::Normal => "normal",
+                    },
+                }),
+            },
+        });
+        if let (Some(recording), Some(map)) = (&config.recording, doc.as_object_mut()) {
+            map.insert("recording".into(), recording.clone());
+        }
+        doc.to_string()
+    }
+
+    /// Asserts that `text` is refused under `key` and that the message names `name`.
+    fn assert_refused(text: &str, key: &str, name: &str) -> ConfigError {
+        let err = match ContextConfig::from_json(text) {
+            Ok(config) => panic!("accepted {text}: {config:?}"),
+            Err(err) => err,
+        };
+        assert_eq!(err.key, key, "{text}: {err}");
+        assert!(err.to_string().contains(name), "{text}: {err}");
+        err
+    }
+
+    /// Asserts that `{"<key>": <value>}` is refused naming `key`.
+    fn assert_value_refused(key: &str, value: &str) -> ConfigError {
+        assert_refused(&format!("{{\"{key}\": {value}}}"), key, key)
+    }
+
+    #[test]
+    fn empty_text_and_empty_object_give_the_defaults() {
+        for text in ["", " \n\t\r ", "{}", " { } "] {
+            assert_eq!(ContextConfig::from_json(text), Ok(ContextConfig::default()));
+        }
+        let defaults = ContextConfig::default();
+        assert_eq!(defaults.protocol, ProtocolConfig::default());
+        assert_eq!(defaults.timers.sync_interval_ms, 30_000);
+        assert_eq!(defaults.timers.outgoing_sweep_interval_ms, 60_000);
+        assert_eq!(defaults.timers.incoming_sweep_interval_ms, 10_000);
+        assert_eq!(defaults.timers.repair_sweep_interval_ms, 5_000);
+        assert_eq!(defaults.queues.request_queue_capacity, 1024);
+        assert_eq!(defaults.queues.event_queue_capacity, 4096);
+        assert_eq!(defaults.persistence, PersistenceConfig::None);
+        assert_eq!(defaults.recording, None);
+        assert_eq!(Durability::default(), Durability::Full);
+    }
+
+    #[test]
+    fn every_key_reaches_its_field() {
+        assert_eq!(ContextConfig::from_json(FULL), Ok(full_expected()));
+    }
+
+    #[test]
+    fn the_full_document_covers_every_key_and_each_one_matters() {
+        let Ok(Value::Object(full)) = serde_json::from_str::<Value>(FULL) else {
+            panic!("FULL is not a JSON object");
+        };
+        let mut in_doc: Vec<&str> = full.keys().map(String::as_str).collect();
+        let mut known: Vec<&str> = KEYS.iter().map(|(name, _)| *name).collect();
+        in_doc.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(in_doc, known);
+        // Dropping any one key changes the result: each was set to a non-default value.
+        for key in full.keys() {
+            let mut without = full.clone();
+            without.remove(key);
+            let parsed = ContextConfig::from_json(&Value::Object(without).to_string());
+            assert_ne!(parsed, Ok(full_expected()), "{key} has no effect");
+        }
+    }
+
+    #[test]
+    fn persistence_kinds() {
+        let parse = |text: &str| ContextConfig::from_json(text).map(|c| c.persistence);
+        assert_eq!(parse(r#"{"persistence": {}}"#), Ok(PersistenceConfig::None));
+        assert_eq!(
+            parse(r#"{"persistence": {"kind": "none"}}"#),
+            Ok(PersistenceConfig::None)
+        );
+        assert_eq!(
+            parse(r#"{"persistence": {"kind": "memory"}}"#),
+            Ok(PersistenceConfig::Memory)
+        );
+        assert_eq!(
+            parse(r#"{"persistence": {"kind": "sqlite", "path": "a.db"}}"#),
+            Ok(PersistenceConfig::Sqlite {
+                path: "a.db".into(),
+                durability: Durability::Full,
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = assert_refused(r#"{"bloom_capasity": 10}"#, UNKNOWN_KEY, "bloom_capasity");
+        assert_eq!(err.reason, "unknown key `bloom_capasity`");
+        assert_refused(
+            r#"{"persistence": {"kind": "memory", "size": 1}}"#,
+            UNKNOWN_KEY,
+            "persistence.size",
+        );
+        // Nested sections are not flattened: a protocol key inside persistence is unknown.
+        assert_refused(
+            r#"{"persistence": {"bloom_capacity": 1}}"#,
+            UNKNOWN_KEY,
+            "persistence.bloom_capacity",
+        );
+        let long = "k".repeat(10_000);
+        let err = assert_refused(&format!("{{\"{long}\": 1}}"), UNKNOWN_KEY, "kkkk");
+        assert!(err.reason.len() < 200, "{}", err.reason);
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        for (key, value) in [
+            ("bloom_capacity", r#""10""#),
+            ("resend_interval_ms", "true"),
+            ("max_channels", "null"),
+            ("participant_id", "5"),
+            ("bloom_error_rate", r#""0.1""#),
+            ("lamport_unit", "1"),
+            ("persistence", r#""memory""#),
+            ("recording", "[1]"),
+            ("recording", "null"),
+            ("sync_interval_ms", "[]"),
+        ] {
+            let err = assert_value_refused(key, value);
+            assert!(err.reason.starts_with("expected "), "{err}");
+        }
+        let text = r#"{"persistence": {"kind": 1}}"#;
+        assert_refused(text, "persistence.kind", "persistence.kind");
+        let text = r#"{"persistence": {"kind": "sqlite", "path": 1}}"#;
+        assert_refused(text, "persistence.path", "persistence.path");
+    }
+
+    #[test]
+    fn integers_out_of_range_are_named() {
+        let err = assert_value_refused("max_channels", "-1");
+        assert_eq!(err.reason, "must not be negative");
+        let err = assert_value_refused("max_channels", "-0.5");
+        assert_eq!(err.reason, "must not be negative");
+        let err = assert_value_refused("bloom_capacity", "1.5");
+        assert_eq!(err.reason, "must be a whole number");
+        let err = assert_value_refused("max_resend_attempts", "4294967296");
+        assert_eq!(err.reason, "must be at most 4294967295");
+        let err = assert_value_refused("repair_t_max_ms", "18446744073709551616");
+        assert!(err.reason.starts_with("must be at most"), "{err}");
+        let err = assert_value_refused("max_dependency_wait_ms", "1e30");
+        assert!(err.reason.starts_with("must be at most"), "{err}");
+        let err = assert_value_refused("max_causal_history", "10.0");
+        assert!(err.reason.contains("without fraction"), "{err}");
+        // The largest values that fit are accepted.
+        let text =
+            r#"{"max_resend_attempts": 4294967295, "resend_interval_ms": 18446744073709551615}"#;
+        let config = ContextConfig::from_json(text);
+        let fields = config.map(|c| {
+            (
+                c.protocol.max_resend_attempts,
+                c.protocol.resend_interval_ms,
+            )
+        });
+        assert_eq!(fields, Ok((u32::MAX, u64::MAX)));
+    }
+
+    #[test]
+    fn bad_enum_strings_are_named() {
+        let err = assert_value_refused("lamport_unit", r#""minutes""#);
+        assert!(
+            err.reason.contains("\"milliseconds\", \"seconds\""),
+            "{err}"
+        );
+        let text = r#"{"persistence": {"kind": "postgres"}}"#;
+        assert_refused(text, "persistence.kind", "persistence.kind");
+        let text = r#"{"persistence": {"kind": "sqlite", "path": "a", "durability": "off"}}"#;
+        assert_refused(text, "persistence.durability", "persistence.durability");
+    }
+
+    #[test]
+    fn persistence_path_and_durability_rules() {
+        let text = r#"{"persistence": {"kind": "sqlite"}}"#;
+        assert_refused(text, "persistence.path", "persistence.path");
+        let text = r#"{"persistence": {"kind": "sqlite", "path": ""}}"#;
+        assert_refused(text, "persistence.path", "persistence.path");
+        let text = r#"{"persistence": {"kind": "memory", "path": "a.db"}}"#;
+        assert_refused(text, "persistence.path", "persistence.path");
+        let text = r#"{"persistence": {"path": "a.db"}}"#;
+        assert_refused(text, "persistence.path", "persistence.path");
+        let text = r#"{"persistence": {"kind": "memory", "durability": "full"}}"#;
+        assert_refused(text, "persistence.durability", "persistence.durability");
+    }
+
+    #[test]
+    fn invalid_protocol_values_are_named() {
+        assert_value_refused("bloom_error_rate", "0");
+        assert_value_refused("bloom_error_rate", "1");
+        assert_value_refused("bloom_error_rate", "1.5");
+        assert_value_refused("bloom_capacity", "0");
+        assert_value_refused("bloom_capacity", "10000001");
+        assert_value_refused("num_response_groups", "0");
+        let text = r#"{"repair_t_min_ms": 10, "repair_t_max_ms": 5}"#;
+        assert_refused(text, "repair_t_min_ms", "repair_t_min_ms");
+    }
+
+    #[test]
+    fn invalid_timers_and_queues_are_named() {
+        for key in [
+            "sync_interval_ms",
+            "outgoing_sweep_interval_ms",
+            "incoming_sweep_interval_ms",
+            "repair_sweep_interval_ms",
+        ] {
+            let err = assert_value_refused(key, "0");
+            assert_eq!(err.reason, "must be greater than 0");
+        }
+        for key in ["request_queue_capacity", "event_queue_capacity"] {
+            assert_value_refused(key, "0");
+            assert_value_refused(key, "1000001");
+            let text = format!("{{\"{key}\": 1000000}}");
+            assert!(ContextConfig::from_json(&text).is_ok(), "{key}");
+        }
+    }
+
+    #[test]
+    fn documents_that_are_not_objects_are_refused() {
+        let err = assert_refused(r#"{"bloom_capacity": 10,}"#, DOCUMENT, DOCUMENT);
+        assert!(err.reason.contains("line 1 column"), "{err}");
+        let err = assert_refused("{\n  \"a\": \n}", DOCUMENT, DOCUMENT);
+        assert!(err.reason.contains("line 3 column"), "{err}");
+        for text in ["[]", "1", "null", r#""{}""#] {
+            let err = assert_refused(text, DOCUMENT, DOCUMENT);
+            assert!(err.reason.starts_with("expected a JSON object"), "{err}");
+        }
+        // Trailing content after the object is malformed JSON, not ignored.
+        assert_refused("{} {}", DOCUMENT, DOCUMENT);
+    }
+
+    #[test]
+    fn validate_checks_configs_built_in_code() {
+        assert_eq!(full_expected().validate(), Ok(()));
+        let mut config = ContextConfig {
+            recording: Some(json!(1)),
+            ..ContextConfig::default()
+        };
+        assert_eq!(config.validate().map_err(|e| e.key), Err("recording"));
+        config.recording = None;
+        config.persistence = PersistenceConfig::Sqlite {
+            path: String::new(),
+            durability: Durability::Full,
+        };
+        assert_eq!(
+            config.validate().map_err(|e| e.key),
+            Err("persistence.path")
+        );
+    }
+
+    /// A scalar, array or object that might appear as a value in a document.
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[a-z]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,10}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A key the configuration knows, a persistence key, or noise.
+    fn any_key() -> impl Strategy<Value = String> {
+        let names: Vec<&str> = KEYS.iter().map(|(name, _)| *name).collect();
+        prop_oneof![
+            prop::sample::select(names).prop_map(String::from),
+            prop::sample::select(vec!["kind", "path", "durability"]).prop_map(String::from),
+            "[a-z_]{1,16}",
+        ]
+    }
+
+    /// A valid configuration with values spread over each field's range.
+    fn any_config() -> impl Strategy<Value = ContextConfig> {
+        let persistence = prop_oneof![
+            Just(PersistenceConfig::None),
+            Just(PersistenceConfig::Memory),
+            (".{1,40}", any::<bool>()).prop_map(|(path, normal)| PersistenceConfig::Sqlite {
+                path,
+                durability: if normal {
+                    Durability::Normal
+                } else {
+                    Durability::Full
+                },
+            }),
+        ];
+        let recording = prop::option::of(
+            prop::collection::btree_map("[a-z]{1,8}", any::<i64>(), 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k, v.into())).collect())),
+        );
+        (
+            any::<String>(),
+            1u32..1_000_000,
+            any::<[u64; 24]>(),
+            any::<bool>(),
+            persistence,
+            recording,
+        )
+            .prop_map(|(id, rate, n, seconds, persistence, recording)| {
+                let size = |i: usize| usize::try_from(n[i]).unwrap_or(usize::MAX).max(1);
+                let small = |i: usize| u32::try_from(n[i] >> 32).unwrap_or(u32::MAX).max(1);
+                let queue = |i: usize| size(i) % MAX_QUEUE_CAPACITY + 1;
+                let (t_min, t_max) = (n[10].min(n[11]), n[10].max(n[11]));
+                ContextConfig {
+                    protocol: ProtocolConfig {
+                        participant_id: id,
+                        bloom_capacity: size(0) % 10_000_000 + 1,
+                        bloom_error_rate: f64::from(rate) / 1e6,
+                        max_message_history: size(1),
+                        max_history_bytes: size(2),
+                        max_causal_history: size(3) - 1,
+                        resend_interval_ms: n[4].max(1),
+                        max_resend_attempts: small(5) - 1,
+                        bloom_acks_to_confirm: small(6),
+                        max_dependency_wait_ms: n[7],
+                        lamport_unit: if seconds {
+                            LamportUnit::Seconds
+                        } else {
+                            LamportUnit::Milliseconds
+                        },
+                        repair_t_min_ms: t_min,
+                        repair_t_max_ms: t_max,
+                        num_response_groups: small(12),
+                        max_repair_requests: size(13) - 1,
+                        max_channels: size(14),
+                        max_incoming_buffer: size(15),
+                        max_incoming_buffer_bytes: size(16),
+                        max_outgoing_buffer: size(17),
+                        max_repair_buffer: size(18),
+                        max_wire_message_size: size(19),
+                    },
+                    timers: TimerConfig {
+                        sync_interval_ms: n[20].max(1),
+                        outgoing_sweep_interval_ms: n[21].max(1),
+                        incoming_sweep_interval_ms: n[22].max(1),
+                        repair_sweep_interval_ms: n[23].max(1),
+                    },
+                    queues: QueueConfig {
+                        request_queue_capacity: queue(8),
+                        event_queue_capacity: queue(9),
+                    },
+                    persistence,
+                    recording,
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>()) {
+            let _ = ContextConfig::from_json(&text);
+        }
+
+        #[test]
+        fn arbitrary_objects_never_panic(
+            entries in prop::collection::vec((any_key(), any_value()), 0..8),
+            nested in prop::collection::vec((any_key(), any_value()), 0..4),
+        ) {
+            let mut doc: Map<String, Value> = entries.into_iter().collect();
+            doc.insert("persistence".into(), Value::Object(nested.into_iter().collect()));
+            let _ = ContextConfig::from_json(&Value::Object(doc).to_string());
+        }
+
+        #[test]
+        fn written_configs_parse_back(config in any_config()) {
+            prop_assert_eq!(config.validate(), Ok(()));
+            prop_assert_eq!(ContextConfig::from_json(&to_json(&config)), Ok(config));
+        }
+    }
+}
