@@ -1,0 +1,156 @@
+//! A running context: the handle host threads use to reach its worker thread.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, ThreadId};
+
+use crossbeam_channel::{bounded, Sender};
+use thiserror::Error;
+use tokio::sync::Notify;
+
+use super::clock::Clock;
+use super::config::{ContextConfig, PersistenceConfig};
+use super::request::{EventSink, Request, RequestError};
+use super::worker::{ReentrantLane, Worker};
+use crate::persistence::contract::{NoPersistence, Persistence};
+use crate::persistence::durable::PersistentManager;
+use crate::persistence::memory::MemoryStore;
+use crate::protocol::manager::Manager;
+
+/// Why a context could not start or stop.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ContextError {
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] crate::protocol::config::ConfigError),
+    /// The persistence backend could not be opened.
+    #[error("cannot open persistence: {0}")]
+    Persistence(String),
+    /// The worker thread could not be started.
+    #[error("cannot start the worker thread: {0}")]
+    Thread(String),
+    /// `shutdown` was called from the context's own worker thread (inside a callback).
+    #[error("a context cannot be freed from inside its own callback")]
+    ShutdownFromCallback,
+}
+
+/// A context: one worker thread owning one participant's protocol state.
+pub struct Context {
+    requests: Sender<Request>,
+    reentrant: ReentrantLane,
+    wake: Arc<Notify>,
+    closing: Arc<AtomicBool>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    worker_id: ThreadId,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("worker", &self.worker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_backend(config: &PersistenceConfig) -> Result<Box<dyn Persistence>, ContextError> {
+    match config {
+        PersistenceConfig::None => Ok(Box::new(NoPersistence)),
+        PersistenceConfig::Memory => Ok(Box::new(MemoryStore::new())),
+        PersistenceConfig::Sqlite { path, .. } => Err(ContextError::Persistence(format!(
+            "sqlite persistence ({path}) is not available in this build yet"
+        ))),
+    }
+}
+
+impl Context {
+    /// Starts a context with `config`, reading time from `clock` and handing events to
+    /// `sink` on the worker thread.
+    pub fn start(
+        config: ContextConfig,
+        clock: Arc<dyn Clock>,
+        sink: Box<dyn EventSink>,
+    ) -> Result<Self, ContextError> {
+        let manager = Manager::new(config.protocol.clone())?;
+        let backend = open_backend(&config.persistence)?;
+        let manager = PersistentManager::new(manager, backend);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| ContextError::Thread(e.to_string()))?;
+        let (sender, receiver) = bounded(config.queues.request_queue_capacity);
+        let reentrant: ReentrantLane = Arc::new(Mutex::new(VecDeque::new()));
+        let wake = Arc::new(Notify::new());
+        let closing = Arc::new(AtomicBool::new(false));
+        let worker = Worker::new(
+            manager,
+            clock,
+            config.timers.clone(),
+            sink,
+            receiver,
+            reentrant.clone(),
+            closing.clone(),
+        );
+        let worker_wake = wake.clone();
+        let handle = std::thread::Builder::new()
+            .name("storage-worker".into())
+            .spawn(move || worker.run(runtime, worker_wake))
+            .map_err(|e| ContextError::Thread(e.to_string()))?;
+        Ok(Self {
+            requests: sender,
+            reentrant,
+            wake,
+            closing,
+            worker_id: handle.thread().id(),
+            worker: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Whether the caller runs on this context's worker thread (inside a callback).
+    pub fn on_worker_thread(&self) -> bool {
+        std::thread::current().id() == self.worker_id
+    }
+
+    /// Queues a request. From a host thread this waits while the queue is full
+    /// (back-pressure, nothing is dropped); from inside a callback it never waits.
+    pub fn submit(&self, request: Request) {
+        if self.on_worker_thread() {
+            self.reentrant
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_back(request);
+        } else if let Err(unsent) = self.requests.send(request) {
+            unsent.0.fail(RequestError::ShuttingDown);
+            return;
+        }
+        self.wake.notify_one();
+    }
+
+    /// Stops the worker: requests still queued are answered with
+    /// [`RequestError::ShuttingDown`], then the thread is joined. After it returns no
+    /// callback runs. Idempotent; refused from inside a callback.
+    pub fn shutdown(&self) -> Result<(), ContextError> {
+        if self.on_worker_thread() {
+            return Err(ContextError::ShutdownFromCallback);
+        }
+        let Some(handle) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return Ok(());
+        };
+        // From now on the worker answers whatever is still queued with an error.
+        self.closing.store(true, Ordering::SeqCst);
+        if self.requests.send(Request::Shutdown).is_ok() {
+            self.wake.notify_one();
+        }
+        // A worker that panicked has already stopped; there is nothing more to stop.
+        let _ = handle.join();
+        Ok(())
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        if !self.on_worker_thread() {
+            let _ = self.shutdown();
+        }
+    }
+}

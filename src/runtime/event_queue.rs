@@ -1,0 +1,145 @@
+//! A bounded queue of events for hosts that pull (`storage_next_event`). The worker never
+//! blocks on it: when it is full the newest event is dropped and counted, and the count is
+//! reported by the next successful pull as an overflow notice placed before it.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// What a pull returns.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pulled<T> {
+    /// The oldest queued event.
+    Event(T),
+    /// Events were dropped because the queue was full; how many.
+    Overflow(u64),
+    /// Nothing arrived before the timeout.
+    TimedOut,
+    /// The queue is closed (its context was freed) and empty.
+    Closed,
+}
+
+#[derive(Debug)]
+struct Inner<T> {
+    items: VecDeque<T>,
+    dropped: u64,
+    closed: bool,
+}
+
+/// A bounded multi-consumer event queue.
+#[derive(Debug)]
+pub struct EventQueue<T> {
+    inner: Mutex<Inner<T>>,
+    ready: Condvar,
+    capacity: usize,
+}
+
+impl<T> EventQueue<T> {
+    /// An empty queue holding at most `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                items: VecDeque::new(),
+                dropped: 0,
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // The queue's invariants hold between statements, so a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an event without blocking; returns false (and counts it) if the queue is full.
+    pub fn push(&self, item: T) -> bool {
+        let mut inner = self.lock();
+        if inner.closed {
+            return false;
+        }
+        let accepted = inner.items.len() < self.capacity;
+        if accepted {
+            inner.items.push_back(item);
+        } else {
+            inner.dropped += 1;
+        }
+        drop(inner);
+        self.ready.notify_one();
+        accepted
+    }
+
+    /// Waits up to `timeout` for an event (an overflow notice comes first if any).
+    pub fn pull(&self, timeout: Duration) -> Pulled<T> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut inner = self.lock();
+        loop {
+            if inner.dropped > 0 {
+                return Pulled::Overflow(std::mem::take(&mut inner.dropped));
+            }
+            if let Some(item) = inner.items.pop_front() {
+                return Pulled::Event(item);
+            }
+            if inner.closed {
+                return Pulled::Closed;
+            }
+            let now = Instant::now();
+            let wait = match deadline {
+                Some(deadline) if deadline > now => deadline - now,
+                Some(_) => return Pulled::TimedOut,
+                None => Duration::from_secs(3600),
+            };
+            inner = self
+                .ready
+                .wait_timeout(inner, wait)
+                .map_or_else(|p| p.into_inner().0, |(guard, _)| guard);
+        }
+    }
+
+    /// Closes the queue: pending events can still be pulled, then pulls return `Closed`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn delivers_in_order_then_times_out() {
+        let q = EventQueue::new(4);
+        q.push(1);
+        q.push(2);
+        assert_eq!(q.pull(Duration::ZERO), Pulled::Event(1));
+        assert_eq!(q.pull(Duration::ZERO), Pulled::Event(2));
+        assert_eq!(q.pull(Duration::from_millis(1)), Pulled::TimedOut);
+    }
+
+    #[test]
+    fn overflow_is_counted_and_reported_first() {
+        let q = EventQueue::new(2);
+        assert!(q.push(1) && q.push(2));
+        assert!(!q.push(3));
+        assert!(!q.push(4));
+        assert_eq!(q.pull(Duration::ZERO), Pulled::Overflow(2));
+        assert_eq!(q.pull(Duration::ZERO), Pulled::Event(1));
+    }
+
+    #[test]
+    fn a_waiting_puller_is_woken_and_close_ends_pulls() {
+        let q = Arc::new(EventQueue::new(2));
+        let q2 = q.clone();
+        let puller = std::thread::spawn(move || q2.pull(Duration::from_secs(30)));
+        q.push(7);
+        assert_eq!(puller.join().unwrap(), Pulled::Event(7));
+        q.push(8);
+        q.close();
+        assert_eq!(q.pull(Duration::ZERO), Pulled::Event(8));
+        assert_eq!(q.pull(Duration::from_secs(30)), Pulled::Closed);
+        assert!(!q.push(9));
+    }
+}

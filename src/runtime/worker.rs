@@ -1,0 +1,268 @@
+//! The worker thread of a context: owns the protocol state and its persistence, runs
+//! requests in arrival order, fires timers, and hands events to the sink.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use tokio::sync::Notify;
+
+use super::clock::Clock;
+use super::config::TimerConfig;
+use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
+use crate::persistence::durable::{OpError, PersistentManager};
+use crate::protocol::event::Event;
+
+/// Requests made from inside a callback, i.e. on the worker thread itself: they cannot
+/// wait for room in the bounded queue, so they take this lane, drained after each request.
+pub(crate) type ReentrantLane = Arc<Mutex<VecDeque<Request>>>;
+
+/// Requests handled before timers get a chance to run again.
+const BATCH: usize = 1024;
+
+/// When each periodic task is next due (Unix ms), once started.
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    outgoing: u64,
+    incoming: u64,
+    repair: u64,
+    sync: u64,
+}
+
+pub(crate) struct Worker {
+    pub manager: PersistentManager,
+    pub clock: Arc<dyn Clock>,
+    pub timers: TimerConfig,
+    pub sink: Box<dyn EventSink>,
+    pub requests: Receiver<Request>,
+    pub reentrant: ReentrantLane,
+    /// Set by `Context::shutdown`: queued requests are failed, not run.
+    pub closing: Arc<AtomicBool>,
+    deadlines: Option<Deadlines>,
+    save_failures_seen: u64,
+}
+
+fn answer<T>(reply: Reply<T>, result: Result<T, OpError>) {
+    reply(result.map_err(RequestError::from));
+}
+
+impl Worker {
+    pub fn new(
+        manager: PersistentManager,
+        clock: Arc<dyn Clock>,
+        timers: TimerConfig,
+        sink: Box<dyn EventSink>,
+        requests: Receiver<Request>,
+        reentrant: ReentrantLane,
+        closing: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            closing,
+            manager,
+            clock,
+            timers,
+            sink,
+            requests,
+            reentrant,
+            deadlines: None,
+            save_failures_seen: 0,
+        }
+    }
+
+    /// Runs until a `Shutdown` request (or until every sender is gone).
+    pub fn run(mut self, runtime: tokio::runtime::Runtime, wake: Arc<Notify>) {
+        runtime.block_on(async move {
+            loop {
+                if !self.handle_pending() {
+                    break;
+                }
+                self.run_due_timers();
+                match self.until_next_deadline() {
+                    Some(wait) => {
+                        tokio::select! {
+                            _ = wake.notified() => {}
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                    None => wake.notified().await,
+                }
+            }
+        });
+    }
+
+    /// The next request: callbacks' requests first, then the queue. `Err` once every
+    /// sender is gone (the context was dropped without a shutdown request).
+    fn next_request(&self) -> Result<Option<Request>, ()> {
+        let reentrant = self
+            .reentrant
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        if reentrant.is_some() {
+            return Ok(reentrant);
+        }
+        match self.requests.try_recv() {
+            Ok(request) => Ok(Some(request)),
+            Err(crossbeam_channel::TryRecvError::Empty) => Ok(None),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Err(()),
+        }
+    }
+
+    /// Handles queued requests; false once the worker must stop.
+    fn handle_pending(&mut self) -> bool {
+        for _ in 0..BATCH {
+            let request = match self.next_request() {
+                Ok(None) => return true,
+                Ok(Some(request)) => request,
+                Err(()) => {
+                    self.fail_all();
+                    return false;
+                }
+            };
+            if matches!(request, Request::Shutdown) || self.closing.load(Ordering::SeqCst) {
+                request.fail(RequestError::ShuttingDown);
+                self.fail_all();
+                return false;
+            }
+            self.handle(request);
+        }
+        true
+    }
+
+    fn fail_all(&mut self) {
+        while let Ok(Some(request)) = self.next_request() {
+            request.fail(RequestError::ShuttingDown);
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        let now = self.clock.now_ms();
+        let m = &mut self.manager;
+        // Events are delivered before the reply, as libsds fires its callbacks while the
+        // operation runs and answers the request at the end.
+        match request {
+            Request::Wrap {
+                channel_id,
+                message_id,
+                content,
+                reply,
+            } => {
+                let result = m.wrap(now, &channel_id, &message_id, &content);
+                self.flush_events();
+                answer(reply, result);
+            }
+            Request::WrapEphemeral {
+                channel_id,
+                message_id,
+                content,
+                reply,
+            } => {
+                answer(reply, m.wrap_ephemeral(&channel_id, &message_id, &content));
+            }
+            Request::BuildSyncMessage { channel_id, reply } => {
+                let result = m.build_sync_message(now, &channel_id);
+                self.flush_events();
+                answer(reply, result);
+            }
+            Request::Unwrap { bytes, reply } => {
+                let result = m.unwrap(now, &bytes);
+                self.flush_events();
+                answer(reply, result);
+            }
+            Request::MarkDependenciesMet {
+                channel_id,
+                message_ids,
+                reply,
+            } => {
+                let result = m.mark_dependencies_met(now, &message_ids, &channel_id);
+                self.flush_events();
+                answer(reply, result);
+            }
+            Request::EnsureChannel { channel_id, reply } => {
+                let result = m.ensure_channel(now, &channel_id);
+                self.flush_events();
+                answer(reply, result);
+            }
+            Request::RemoveChannel { channel_id, reply } => {
+                answer(reply, m.remove_channel(&channel_id));
+            }
+            Request::Reset { reply } => answer(reply, m.reset()),
+            Request::StartPeriodicTasks { reply } => {
+                if self.deadlines.is_none() {
+                    // As nim-sds, every task runs once right away, then at its interval.
+                    self.deadlines = Some(Deadlines {
+                        outgoing: now,
+                        incoming: now,
+                        repair: now,
+                        sync: now,
+                    });
+                }
+                reply(Ok(()));
+            }
+            Request::ChannelStats { channel_id, reply } => {
+                reply(Ok(m.channel_stats(&channel_id)));
+            }
+            Request::SetRetrievalHintProvider { provider } => {
+                m.manager_mut().set_retrieval_hint_provider(provider);
+            }
+            Request::Tick | Request::Shutdown => {}
+        }
+    }
+
+    /// Hands the manager's events and any new save failure to the sink.
+    fn flush_events(&mut self) {
+        for event in self.manager.take_events() {
+            self.sink.deliver(RuntimeEvent::Protocol(event));
+        }
+        let health = self.manager.health();
+        let failures = health.meta_failures + health.history_failures + health.hint_failures;
+        if failures > self.save_failures_seen {
+            self.save_failures_seen = failures;
+            let message = health.last_error.clone().unwrap_or_default();
+            self.sink
+                .deliver(RuntimeEvent::PersistenceWarning { message });
+        }
+    }
+
+    fn run_due_timers(&mut self) {
+        let Some(mut due) = self.deadlines else {
+            return;
+        };
+        let now = self.clock.now_ms();
+        let t = self.timers.clone();
+        if now >= due.outgoing {
+            self.manager.sweep_outgoing(now);
+            due.outgoing = now.saturating_add(t.outgoing_sweep_interval_ms);
+        }
+        if now >= due.incoming {
+            self.manager.sweep_incoming(now);
+            due.incoming = now.saturating_add(t.incoming_sweep_interval_ms);
+        }
+        if now >= due.repair {
+            self.manager.sweep_repair(now);
+            due.repair = now.saturating_add(t.repair_sweep_interval_ms);
+        }
+        self.flush_events();
+        if now >= due.sync {
+            self.sink.deliver(RuntimeEvent::SyncTick);
+            let mut channels = self.manager.manager().channel_ids();
+            channels.sort();
+            for channel_id in channels {
+                self.sink
+                    .deliver(RuntimeEvent::Protocol(Event::PeriodicSync { channel_id }));
+            }
+            due.sync = now.saturating_add(t.sync_interval_ms);
+        }
+        self.deadlines = Some(due);
+    }
+
+    fn until_next_deadline(&self) -> Option<Duration> {
+        let due = self.deadlines?;
+        let next = due.outgoing.min(due.incoming).min(due.repair).min(due.sync);
+        Some(Duration::from_millis(
+            next.saturating_sub(self.clock.now_ms()),
+        ))
+    }
+}
