@@ -198,6 +198,7 @@ impl Worker {
                         repair: now,
                         sync: now,
                     });
+                    self.run_due_timers();
                 }
                 reply(Ok(()));
             }
@@ -207,7 +208,8 @@ impl Worker {
             Request::SetRetrievalHintProvider { provider } => {
                 m.manager_mut().set_retrieval_hint_provider(provider);
             }
-            Request::Tick | Request::Shutdown => {}
+            Request::Tick => self.run_due_timers(),
+            Request::Shutdown => {}
         }
     }
 
