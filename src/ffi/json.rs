@@ -1,0 +1,940 @@
+//! The JSON documents the C API hands to hosts, in two dialects.
+//!
+//! - **Native** (`storage_*` API, see `DESIGN.md`, "C API conventions"): every document is
+//!   an object with camelCase keys; events carry an `eventType` field; binary payloads are
+//!   base64 (standard alphabet, padded). Key order is unspecified. Built with
+//!   [`serde_json::json!`].
+//! - **libsds** (drop-in `Sds*` API): the exact compact documents nim-sds 0.3.x produces
+//!   (`shared/fixtures/libsds-abi.md`), keys in the same order as libsds writes them. These
+//!   few fixed shapes are written by hand; every string in them goes through serde_json's
+//!   escaping, so ids with quotes, backslashes, control characters or any UTF-8 stay valid
+//!   JSON.
+//!
+//! Besides protocol [`Event`]s, the runtime reports two conditions of its own to native
+//! hosts, each with its own function: [`native_event_queue_overflow`] and
+//! [`native_persistence_warning`]. libsds has no equivalent of either.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::protocol::channel::ChannelCounters;
+use crate::protocol::event::Event;
+use crate::protocol::manager::{ChannelStats, UnwrapStatus, Unwrapped};
+use crate::protocol::message::HistoryEntry;
+
+/// The `eventType` of a protocol event, shared by both dialects.
+fn event_type(event: &Event) -> &'static str {
+    match event {
+        Event::MessageReady { .. } => "message_ready",
+        Event::MessageSent { .. } => "message_sent",
+        Event::PossiblyAcknowledged { .. } => "possibly_acknowledged",
+        Event::Resend { .. } => "resend",
+        Event::Expired { .. } => "message_expired",
+        Event::MissingDependencies { .. } => "missing_dependencies",
+        Event::Lost { .. } => "message_lost",
+        Event::RepairReady { .. } => "repair_ready",
+        Event::PeriodicSync { .. } => "periodic_sync",
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Native dialect
+// ---------------------------------------------------------------------------------------
+
+/// Native `missingDeps`: `[{"messageId","retrievalHint"(base64),"senderId"}]`.
+fn native_deps(missing: &[HistoryEntry]) -> Value {
+    missing
+        .iter()
+        .map(|dep| {
+            json!({
+                "messageId": dep.message_id,
+                "retrievalHint": BASE64.encode(&dep.retrieval_hint),
+                "senderId": dep.sender_id,
+            })
+        })
+        .collect()
+}
+
+/// The native JSON for a protocol event: an object with an `eventType` field and camelCase
+/// keys, binary payloads base64.
+///
+/// | `eventType` | other keys |
+/// | --- | --- |
+/// | `message_ready` | `channelId`, `messageId`, `senderId`, `lamportTimestamp`, `content` (base64) |
+/// | `message_sent` | `channelId`, `messageId` |
+/// | `possibly_acknowledged` | `channelId`, `messageId`, `hits` |
+/// | `resend` | `channelId`, `messageId`, `attempt`, `message` (base64 of the wire bytes) |
+/// | `message_expired` | `channelId`, `messageId` |
+/// | `missing_dependencies` | `channelId`, `messageId`, `missingDeps`: `[{messageId, retrievalHint (base64), senderId}]` |
+/// | `message_lost` | `channelId`, `messageId`, `missingDeps`: `[id, ...]` |
+/// | `repair_ready` | `channelId`, `messageId`, `message` (base64 of the wire bytes) |
+/// | `periodic_sync` | `channelId` |
+pub fn native_event(event: &Event) -> String {
+    let kind = event_type(event);
+    let value = match event {
+        Event::MessageReady {
+            channel_id,
+            message_id,
+            sender_id,
+            lamport_timestamp,
+            content,
+        } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+            "messageId": message_id,
+            "senderId": sender_id,
+            "lamportTimestamp": lamport_timestamp,
+            "content": BASE64.encode(content),
+        }),
+        Event::MessageSent {
+            channel_id,
+            message_id,
+        }
+        | Event::Expired {
+            channel_id,
+            message_id,
+        } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+            "messageId": message_id,
+        }),
+        Event::PossiblyAcknowledged {
+            channel_id,
+            message_id,
+            hits,
+        } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+            "messageId": message_id,
+            "hits": hits,
+        }),
+        Event::Resend {
+            channel_id,
+            message_id,
+            attempt,
+            bytes,
+        } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+            "messageId": message_id,
+            "attempt": attempt,
+            "message": BASE64.encode(bytes),
+        }),
+        Event::MissingDependencies {
+            channel_id,
+            message_id,
+            missing,
+        } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+            "messageId": message_id,
+            "missingDeps": native_deps(missing),
+        }),
+        Event::Lost {
+            channel_id,
+            message_id,
+            missing,
+        } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+            "messageId": message_id,
+            "missingDeps": missing,
+        }),
+        Event::RepairReady {
+            channel_id,
+            message_id,
+            bytes,
+        } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+            "messageId": message_id,
+            "message": BASE64.encode(bytes),
+        }),
+        Event::PeriodicSync { channel_id } => json!({
+            "eventType": kind,
+            "channelId": channel_id,
+        }),
+    };
+    value.to_string()
+}
+
+/// The native runtime event reporting that the event queue was full and `dropped` events
+/// were discarded: `{"eventType":"event_queue_overflow","dropped":n}`.
+pub fn native_event_queue_overflow(dropped: u64) -> String {
+    json!({
+        "eventType": "event_queue_overflow",
+        "dropped": dropped,
+    })
+    .to_string()
+}
+
+/// The native runtime event reporting a persistence problem on `channel_id` that did not
+/// stop the operation, described by `message`:
+/// `{"eventType":"persistence_warning","channelId":"..","message":".."}`.
+pub fn native_persistence_warning(channel_id: &str, message: &str) -> String {
+    json!({
+        "eventType": "persistence_warning",
+        "channelId": channel_id,
+        "message": message,
+    })
+    .to_string()
+}
+
+/// The `status` string of an unwrap outcome in the native dialect.
+fn status_name(status: UnwrapStatus) -> &'static str {
+    match status {
+        UnwrapStatus::Delivered => "delivered",
+        UnwrapStatus::Buffered => "buffered",
+        UnwrapStatus::Duplicate => "duplicate",
+        UnwrapStatus::Sync => "sync",
+        UnwrapStatus::Ephemeral => "ephemeral",
+    }
+}
+
+/// The native JSON for an unwrap outcome:
+/// `{"channelId","messageId","senderId","content"(base64),"status","missingDeps"}`, with
+/// `status` one of `delivered`, `buffered`, `duplicate`, `sync`, `ephemeral` and
+/// `missingDeps` a list of `{messageId, retrievalHint (base64), senderId}` (`[]` when
+/// nothing is missing).
+pub fn native_unwrap_result(u: &Unwrapped) -> String {
+    json!({
+        "channelId": u.channel_id,
+        "messageId": u.message_id,
+        "senderId": u.sender_id,
+        "content": BASE64.encode(&u.content),
+        "status": status_name(u.status),
+        "missingDeps": native_deps(&u.missing),
+    })
+    .to_string()
+}
+
+/// The native JSON for one channel's statistics: `channelId`, `lamportTimestamp`,
+/// `historyLen`, `outgoingLen`, `incomingLen`, `incomingBytes`, `outgoingRepairLen`,
+/// `incomingRepairLen`, and `counters`, an object with every [`ChannelCounters`] field in
+/// camelCase.
+pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
+    // Exhaustive destructuring: a field added to either struct fails to compile here
+    // until it is reported.
+    let ChannelStats {
+        lamport_timestamp,
+        history_len,
+        outgoing_len,
+        incoming_len,
+        incoming_bytes,
+        outgoing_repair_len,
+        incoming_repair_len,
+        counters,
+    } = s;
+    let ChannelCounters {
+        delivered,
+        acknowledged,
+        possibly_acknowledged,
+        resends,
+        expired,
+        lost,
+        duplicates,
+        repairs_requested,
+        repairs_sent,
+        dropped_by_limits,
+    } = counters;
+    json!({
+        "channelId": channel_id,
+        "lamportTimestamp": lamport_timestamp,
+        "historyLen": history_len,
+        "outgoingLen": outgoing_len,
+        "incomingLen": incoming_len,
+        "incomingBytes": incoming_bytes,
+        "outgoingRepairLen": outgoing_repair_len,
+        "incomingRepairLen": incoming_repair_len,
+        "counters": {
+            "delivered": delivered,
+            "acknowledged": acknowledged,
+            "possiblyAcknowledged": possibly_acknowledged,
+            "resends": resends,
+            "expired": expired,
+            "lost": lost,
+            "duplicates": duplicates,
+            "repairsRequested": repairs_requested,
+            "repairsSent": repairs_sent,
+            "droppedByLimits": dropped_by_limits,
+        },
+    })
+    .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// libsds dialect
+// ---------------------------------------------------------------------------------------
+//
+// The documents are written into a `Vec<u8>` holding only ASCII and serde_json string
+// literals, then turned into a `String` once.
+
+/// Turns a written document into a `String`. The writers below append only ASCII and
+/// serde_json string literals, so the bytes are UTF-8; were that ever broken, invalid bytes
+/// would become U+FFFD rather than a panic.
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
+/// Appends `s` as a JSON string literal, escaped by serde_json.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // `Value`'s `Display` is serde_json's compact serializer; it cannot fail on a string.
+    out.extend_from_slice(Value::String(s.to_owned()).to_string().as_bytes());
+}
+
+/// Appends `"key":` (keys are fixed ASCII names that need no escaping).
+fn push_key(out: &mut Vec<u8>, key: &str) {
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Appends `bytes` as a base64 JSON string (the base64 alphabet needs no escaping).
+fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(BASE64.encode(bytes).as_bytes());
+    out.push(b'"');
+}
+
+/// For each byte value: its decimal digits followed by commas, padded to 4 bytes, and how
+/// many of those bytes to keep (the digits and one comma).
+static DECIMAL: [([u8; 4], u8); 256] = decimal_table();
+
+/// Builds [`DECIMAL`].
+const fn decimal_table() -> [([u8; 4], u8); 256] {
+    let mut table = [([0u8; 4], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b >= 100 {
+            ([b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10, b','], 4)
+        } else if b >= 10 {
+            ([b'0' + b / 10, b'0' + b % 10, b',', b','], 3)
+        } else {
+            ([b'0' + b, b',', b',', b','], 2)
+        };
+        i += 1;
+    }
+    table
+}
+
+/// Appends `bytes` as comma-separated decimal numbers, no spaces (nothing when empty).
+///
+/// Each byte appends a fixed 4-byte chunk from [`DECIMAL`] and keeps only its digits and
+/// one comma: no formatting machinery and no branch on the number of digits.
+fn push_decimal_list(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len().saturating_mul(4));
+    for &b in bytes {
+        let (chunk, keep) = &DECIMAL[usize::from(b)];
+        let end = out.len() + usize::from(*keep);
+        out.extend_from_slice(chunk);
+        out.truncate(end);
+    }
+    if !bytes.is_empty() {
+        // The comma after the last number.
+        out.pop();
+    }
+}
+
+/// Appends libsds `missingDeps`: `[{"messageId":"..","retrievalHint":"<base64>"}]`.
+fn push_libsds_deps(out: &mut Vec<u8>, missing: &[HistoryEntry]) {
+    out.push(b'[');
+    for (i, dep) in missing.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        push_key(out, "messageId");
+        push_json_str(out, &dep.message_id);
+        out.push(b',');
+        push_key(out, "retrievalHint");
+        push_base64(out, &dep.retrieval_hint);
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// The libsds event JSON for `event`, or None for events libsds never emits
+/// (`possibly_acknowledged`, `resend`, `message_expired`, `message_lost`).
+///
+/// The documents are compact, keys in libsds's order:
+///
+/// ```text
+/// {"messageId":"<id>","channelId":"<ch>","eventType":"message_ready"}
+/// {"messageId":"<id>","channelId":"<ch>","eventType":"message_sent"}
+/// {"eventType":"missing_dependencies","messageId":"<id>","channelId":"<ch>","missingDeps":[{"messageId":"<dep>","retrievalHint":"<base64>"}]}
+/// {"eventType":"periodic_sync"}
+/// {"eventType":"repair_ready","channelId":"<ch>","message":"<base64 of the full wrapped message>"}
+/// ```
+pub fn libsds_event(event: &Event) -> Option<String> {
+    let kind = event_type(event);
+    let mut out = Vec::with_capacity(96);
+    match event {
+        Event::MessageReady {
+            channel_id,
+            message_id,
+            ..
+        }
+        | Event::MessageSent {
+            channel_id,
+            message_id,
+        } => {
+            out.push(b'{');
+            push_key(&mut out, "messageId");
+            push_json_str(&mut out, message_id);
+            out.push(b',');
+            push_key(&mut out, "channelId");
+            push_json_str(&mut out, channel_id);
+            out.push(b',');
+            push_key(&mut out, "eventType");
+            push_json_str(&mut out, kind);
+            out.push(b'}');
+        }
+        Event::MissingDependencies {
+            channel_id,
+            message_id,
+            missing,
+        } => {
+            out.push(b'{');
+            push_key(&mut out, "eventType");
+            push_json_str(&mut out, kind);
+            out.push(b',');
+            push_key(&mut out, "messageId");
+            push_json_str(&mut out, message_id);
+            out.push(b',');
+            push_key(&mut out, "channelId");
+            push_json_str(&mut out, channel_id);
+            out.push(b',');
+            push_key(&mut out, "missingDeps");
+            push_libsds_deps(&mut out, missing);
+            out.push(b'}');
+        }
+        Event::PeriodicSync { .. } => {
+            out.push(b'{');
+            push_key(&mut out, "eventType");
+            push_json_str(&mut out, kind);
+            out.push(b'}');
+        }
+        Event::RepairReady {
+            channel_id, bytes, ..
+        } => {
+            out.push(b'{');
+            push_key(&mut out, "eventType");
+            push_json_str(&mut out, kind);
+            out.push(b',');
+            push_key(&mut out, "channelId");
+            push_json_str(&mut out, channel_id);
+            out.push(b',');
+            push_key(&mut out, "message");
+            push_base64(&mut out, bytes);
+            out.push(b'}');
+        }
+        Event::PossiblyAcknowledged { .. }
+        | Event::Resend { .. }
+        | Event::Expired { .. }
+        | Event::Lost { .. } => return None,
+    }
+    Some(into_string(out))
+}
+
+/// The libsds unwrap result, compact:
+/// `{"message":[1,2,3],"channelId":"ch","missingDeps":[{"messageId":"dep","retrievalHint":"<base64>"}]}`.
+///
+/// `message` is the content as an array of byte values whatever the outcome (also for
+/// duplicates and buffered messages); `missingDeps` is `[]` when nothing is missing, and an
+/// empty hint is `""`.
+pub fn libsds_unwrap_result(u: &Unwrapped) -> String {
+    let mut out = Vec::with_capacity(
+        u.content
+            .len()
+            .saturating_mul(4)
+            .saturating_add(u.channel_id.len() + 64),
+    );
+    out.push(b'{');
+    push_key(&mut out, "message");
+    out.push(b'[');
+    push_decimal_list(&mut out, &u.content);
+    out.push(b']');
+    out.push(b',');
+    push_key(&mut out, "channelId");
+    push_json_str(&mut out, &u.channel_id);
+    out.push(b',');
+    push_key(&mut out, "missingDeps");
+    push_libsds_deps(&mut out, &u.missing);
+    out.push(b'}');
+    into_string(out)
+}
+
+/// The libsds wrap result: the wrapped bytes as comma-separated decimal numbers, no spaces
+/// (`"10,255,0"`); `""` for no bytes.
+pub fn libsds_wrap_result(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    push_decimal_list(&mut out, bytes);
+    into_string(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Ids no naive writer survives: quotes, backslashes, every kind of control character,
+    /// JSON-looking text, non-ASCII, astral-plane characters.
+    const HOSTILE: &[&str] = &[
+        "",
+        "\"",
+        "\\",
+        "\\\"",
+        "a\"b\\c",
+        "\u{0}\u{1}\u{1f}\u{7f}",
+        "line\nbreak\r\ttab\u{8}\u{c}",
+        "\"},\"eventType\":\"x",
+        "</script>",
+        "héllo wörld ✓",
+        "😀𝄞",
+        "\u{2028}\u{2029}\u{feff}",
+    ];
+
+    fn parse(s: &str) -> Value {
+        serde_json::from_str(s).unwrap_or_else(|e| panic!("invalid JSON {s:?}: {e}"))
+    }
+
+    fn entry(id: &str, hint: &[u8], sender: &str) -> HistoryEntry {
+        HistoryEntry {
+            message_id: id.to_owned(),
+            retrieval_hint: hint.to_vec(),
+            sender_id: sender.to_owned(),
+        }
+    }
+
+    /// One event of every kind, with the given ids.
+    fn all_events(ch: &str, id: &str) -> Vec<Event> {
+        vec![
+            Event::MessageReady {
+                channel_id: ch.into(),
+                message_id: id.into(),
+                sender_id: "alice".into(),
+                lamport_timestamp: 42,
+                content: b"hi".to_vec(),
+            },
+            Event::MessageSent {
+                channel_id: ch.into(),
+                message_id: id.into(),
+            },
+            Event::PossiblyAcknowledged {
+                channel_id: ch.into(),
+                message_id: id.into(),
+                hits: 2,
+            },
+            Event::Resend {
+                channel_id: ch.into(),
+                message_id: id.into(),
+                attempt: 3,
+                bytes: vec![1, 2, 3],
+            },
+            Event::Expired {
+                channel_id: ch.into(),
+                message_id: id.into(),
+            },
+            Event::MissingDependencies {
+                channel_id: ch.into(),
+                message_id: id.into(),
+                missing: vec![entry(id, b"\x00\xff", "bob"), entry("d2", b"", "")],
+            },
+            Event::Lost {
+                channel_id: ch.into(),
+                message_id: id.into(),
+                missing: vec![id.into(), "d2".into()],
+            },
+            Event::RepairReady {
+                channel_id: ch.into(),
+                message_id: id.into(),
+                bytes: vec![9, 8, 7, 6],
+            },
+            Event::PeriodicSync {
+                channel_id: ch.into(),
+            },
+        ]
+    }
+
+    fn unwrapped(status: UnwrapStatus, content: &[u8], missing: Vec<HistoryEntry>) -> Unwrapped {
+        Unwrapped {
+            channel_id: "ch".into(),
+            message_id: "m1".into(),
+            sender_id: "alice".into(),
+            content: content.to_vec(),
+            status,
+            missing,
+        }
+    }
+
+    #[test]
+    fn native_events_have_every_field() {
+        let expected = [
+            json!({"eventType": "message_ready", "channelId": "ch", "messageId": "m1",
+                   "senderId": "alice", "lamportTimestamp": 42, "content": "aGk="}),
+            json!({"eventType": "message_sent", "channelId": "ch", "messageId": "m1"}),
+            json!({"eventType": "possibly_acknowledged", "channelId": "ch", "messageId": "m1",
+                   "hits": 2}),
+            json!({"eventType": "resend", "channelId": "ch", "messageId": "m1", "attempt": 3,
+                   "message": "AQID"}),
+            json!({"eventType": "message_expired", "channelId": "ch", "messageId": "m1"}),
+            json!({"eventType": "missing_dependencies", "channelId": "ch", "messageId": "m1",
+            "missingDeps": [
+                {"messageId": "m1", "retrievalHint": "AP8=", "senderId": "bob"},
+                {"messageId": "d2", "retrievalHint": "", "senderId": ""},
+            ]}),
+            json!({"eventType": "message_lost", "channelId": "ch", "messageId": "m1",
+                   "missingDeps": ["m1", "d2"]}),
+            json!({"eventType": "repair_ready", "channelId": "ch", "messageId": "m1",
+                   "message": "CQgHBg=="}),
+            json!({"eventType": "periodic_sync", "channelId": "ch"}),
+        ];
+        let events = all_events("ch", "m1");
+        assert_eq!(events.len(), expected.len());
+        for (event, want) in events.iter().zip(expected) {
+            let text = native_event(event);
+            assert!(!text.contains(char::is_whitespace), "{text}");
+            assert_eq!(parse(&text), want, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn native_message_ready_keeps_negative_and_large_timestamps() {
+        for ts in [i64::MIN, -1, 0, i64::MAX] {
+            let event = Event::MessageReady {
+                channel_id: "c".into(),
+                message_id: "m".into(),
+                sender_id: String::new(),
+                lamport_timestamp: ts,
+                content: Vec::new(),
+            };
+            let v = parse(&native_event(&event));
+            assert_eq!(v["lamportTimestamp"].as_i64(), Some(ts));
+            assert_eq!(v["content"], "");
+        }
+    }
+
+    #[test]
+    fn native_runtime_events() {
+        assert_eq!(
+            parse(&native_event_queue_overflow(17)),
+            json!({"eventType": "event_queue_overflow", "dropped": 17})
+        );
+        assert_eq!(
+            parse(&native_event_queue_overflow(u64::MAX))["dropped"].as_u64(),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            parse(&native_persistence_warning("ch", "disk full")),
+            json!({"eventType": "persistence_warning", "channelId": "ch",
+                   "message": "disk full"})
+        );
+    }
+
+    #[test]
+    fn libsds_events_exact() {
+        let got: Vec<Option<String>> = all_events("ch", "m1").iter().map(libsds_event).collect();
+        let want: Vec<Option<&str>> = vec![
+            Some(r#"{"messageId":"m1","channelId":"ch","eventType":"message_ready"}"#),
+            Some(r#"{"messageId":"m1","channelId":"ch","eventType":"message_sent"}"#),
+            None,
+            None,
+            None,
+            Some(concat!(
+                r#"{"eventType":"missing_dependencies","messageId":"m1","channelId":"ch","#,
+                r#""missingDeps":[{"messageId":"m1","retrievalHint":"AP8="},"#,
+                r#"{"messageId":"d2","retrievalHint":""}]}"#
+            )),
+            None,
+            Some(r#"{"eventType":"repair_ready","channelId":"ch","message":"CQgHBg=="}"#),
+            Some(r#"{"eventType":"periodic_sync"}"#),
+        ];
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g.as_deref(), w);
+        }
+    }
+
+    #[test]
+    fn libsds_missing_dependencies_with_no_deps() {
+        let event = Event::MissingDependencies {
+            channel_id: "c".into(),
+            message_id: "m".into(),
+            missing: Vec::new(),
+        };
+        assert_eq!(
+            libsds_event(&event).as_deref(),
+            Some(
+                r#"{"eventType":"missing_dependencies","messageId":"m","channelId":"c","missingDeps":[]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn native_unwrap_results() {
+        let deps = vec![entry("d1", b"hint", "bob"), entry("d2", b"", "")];
+        let cases = [
+            (
+                unwrapped(UnwrapStatus::Delivered, b"abc", vec![]),
+                "delivered",
+                json!([]),
+            ),
+            (
+                unwrapped(UnwrapStatus::Duplicate, b"abc", vec![]),
+                "duplicate",
+                json!([]),
+            ),
+            (
+                unwrapped(UnwrapStatus::Sync, b"", deps.clone()),
+                "sync",
+                json!([{"messageId": "d1", "retrievalHint": "aGludA==", "senderId": "bob"},
+                    {"messageId": "d2", "retrievalHint": "", "senderId": ""}]),
+            ),
+            (
+                unwrapped(UnwrapStatus::Ephemeral, b"abc", vec![]),
+                "ephemeral",
+                json!([]),
+            ),
+            (
+                unwrapped(UnwrapStatus::Buffered, b"abc", deps),
+                "buffered",
+                json!([{"messageId": "d1", "retrievalHint": "aGludA==", "senderId": "bob"},
+                    {"messageId": "d2", "retrievalHint": "", "senderId": ""}]),
+            ),
+        ];
+        for (u, status, deps) in cases {
+            let content = if u.content.is_empty() { "" } else { "YWJj" };
+            assert_eq!(
+                parse(&native_unwrap_result(&u)),
+                json!({"channelId": "ch", "messageId": "m1", "senderId": "alice",
+                       "content": content, "status": status, "missingDeps": deps}),
+                "{u:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn libsds_unwrap_results_exact() {
+        let delivered = unwrapped(UnwrapStatus::Delivered, &[1, 2, 3], vec![]);
+        assert_eq!(
+            libsds_unwrap_result(&delivered),
+            r#"{"message":[1,2,3],"channelId":"ch","missingDeps":[]}"#
+        );
+        let duplicate = unwrapped(UnwrapStatus::Duplicate, &[0, 255, 100, 10, 9], vec![]);
+        assert_eq!(
+            libsds_unwrap_result(&duplicate),
+            r#"{"message":[0,255,100,10,9],"channelId":"ch","missingDeps":[]}"#
+        );
+        let buffered = unwrapped(
+            UnwrapStatus::Buffered,
+            b"hi",
+            vec![entry("d1", b"hint", "bob"), entry("d2", b"", "carol")],
+        );
+        assert_eq!(
+            libsds_unwrap_result(&buffered),
+            concat!(
+                r#"{"message":[104,105],"channelId":"ch","missingDeps":["#,
+                r#"{"messageId":"d1","retrievalHint":"aGludA=="},"#,
+                r#"{"messageId":"d2","retrievalHint":""}]}"#
+            )
+        );
+        let sync = unwrapped(UnwrapStatus::Sync, b"", vec![]);
+        assert_eq!(
+            libsds_unwrap_result(&sync),
+            r#"{"message":[],"channelId":"ch","missingDeps":[]}"#
+        );
+    }
+
+    #[test]
+    fn stats_report_every_counter() {
+        let stats = ChannelStats {
+            lamport_timestamp: -5,
+            history_len: 1,
+            outgoing_len: 2,
+            incoming_len: 3,
+            incoming_bytes: 4,
+            outgoing_repair_len: 5,
+            incoming_repair_len: 6,
+            counters: ChannelCounters {
+                delivered: 11,
+                acknowledged: 12,
+                possibly_acknowledged: 13,
+                resends: 14,
+                expired: 15,
+                lost: 16,
+                duplicates: 17,
+                repairs_requested: 18,
+                repairs_sent: 19,
+                dropped_by_limits: u64::MAX,
+            },
+        };
+        assert_eq!(
+            parse(&channel_stats("ch\"1", &stats)),
+            json!({
+                "channelId": "ch\"1",
+                "lamportTimestamp": -5,
+                "historyLen": 1,
+                "outgoingLen": 2,
+                "incomingLen": 3,
+                "incomingBytes": 4,
+                "outgoingRepairLen": 5,
+                "incomingRepairLen": 6,
+                "counters": {
+                    "delivered": 11,
+                    "acknowledged": 12,
+                    "possiblyAcknowledged": 13,
+                    "resends": 14,
+                    "expired": 15,
+                    "lost": 16,
+                    "duplicates": 17,
+                    "repairsRequested": 18,
+                    "repairsSent": 19,
+                    "droppedByLimits": u64::MAX,
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn wrap_result_small_cases() {
+        assert_eq!(libsds_wrap_result(&[]), "");
+        assert_eq!(libsds_wrap_result(&[0]), "0");
+        assert_eq!(libsds_wrap_result(&[255, 1, 10]), "255,1,10");
+        assert_eq!(
+            libsds_wrap_result(&[9, 99, 100, 199, 200]),
+            "9,99,100,199,200"
+        );
+    }
+
+    #[test]
+    fn wrap_result_every_byte_value() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let want = bytes
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(libsds_wrap_result(&bytes), want);
+    }
+
+    #[test]
+    fn hostile_ids_round_trip_in_both_dialects() {
+        for &ch in HOSTILE {
+            for &id in HOSTILE {
+                for event in all_events(ch, id) {
+                    let native = parse(&native_event(&event));
+                    assert_eq!(native["channelId"], ch);
+                    if !matches!(event, Event::PeriodicSync { .. }) {
+                        assert_eq!(native["messageId"], id);
+                    }
+                    if let Some(text) = libsds_event(&event) {
+                        let v = parse(&text);
+                        if !matches!(event, Event::PeriodicSync { .. }) {
+                            assert_eq!(v["channelId"], ch, "{text}");
+                        }
+                        if let Event::MissingDependencies { .. } = event {
+                            assert_eq!(v["missingDeps"][0]["messageId"], id, "{text}");
+                        }
+                        if v.get("messageId").is_some() {
+                            assert_eq!(v["messageId"], id, "{text}");
+                        }
+                    }
+                }
+                let u = Unwrapped {
+                    channel_id: ch.into(),
+                    message_id: id.into(),
+                    sender_id: id.into(),
+                    content: id.as_bytes().to_vec(),
+                    status: UnwrapStatus::Buffered,
+                    missing: vec![entry(id, id.as_bytes(), ch)],
+                };
+                let native = parse(&native_unwrap_result(&u));
+                assert_eq!(native["channelId"], ch);
+                assert_eq!(native["messageId"], id);
+                assert_eq!(native["senderId"], id);
+                assert_eq!(native["missingDeps"][0]["messageId"], id);
+                assert_eq!(native["missingDeps"][0]["senderId"], ch);
+                let libsds = parse(&libsds_unwrap_result(&u));
+                assert_eq!(libsds["channelId"], ch);
+                assert_eq!(libsds["missingDeps"][0]["messageId"], id);
+                let warning = parse(&native_persistence_warning(ch, id));
+                assert_eq!(warning["channelId"], ch);
+                assert_eq!(warning["message"], id);
+            }
+        }
+    }
+
+    fn decode_b64(v: &Value) -> Vec<u8> {
+        let s = v.as_str().expect("base64 field is a string");
+        BASE64.decode(s).expect("valid base64")
+    }
+
+    proptest! {
+        #[test]
+        fn wrap_result_parses_back(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let text = libsds_wrap_result(&bytes);
+            prop_assert!(text.len() <= bytes.len() * 4);
+            let back: Vec<u8> = if text.is_empty() {
+                Vec::new()
+            } else {
+                text.split(',').map(|n| n.parse::<u8>().expect("decimal byte")).collect()
+            };
+            prop_assert_eq!(back, bytes);
+        }
+
+        #[test]
+        fn binary_payloads_round_trip(
+            bytes in proptest::collection::vec(any::<u8>(), 0..512),
+            id in any::<String>(),
+            ch in any::<String>(),
+        ) {
+            let ready = Event::MessageReady {
+                channel_id: ch.clone(),
+                message_id: id.clone(),
+                sender_id: id.clone(),
+                lamport_timestamp: 1,
+                content: bytes.clone(),
+            };
+            let v = parse(&native_event(&ready));
+            prop_assert_eq!(decode_b64(&v["content"]), bytes.clone());
+            prop_assert_eq!(&v["messageId"], &Value::String(id.clone()));
+
+            let repair = Event::RepairReady {
+                channel_id: ch.clone(),
+                message_id: id.clone(),
+                bytes: bytes.clone(),
+            };
+            let v = parse(&native_event(&repair));
+            prop_assert_eq!(decode_b64(&v["message"]), bytes.clone());
+            let text = libsds_event(&repair).expect("libsds emits repair_ready");
+            let v = parse(&text);
+            prop_assert_eq!(decode_b64(&v["message"]), bytes.clone());
+            prop_assert_eq!(&v["channelId"], &Value::String(ch.clone()));
+
+            let u = Unwrapped {
+                channel_id: ch.clone(),
+                message_id: id.clone(),
+                sender_id: String::new(),
+                content: bytes.clone(),
+                status: UnwrapStatus::Duplicate,
+                missing: vec![entry(&id, &bytes, &ch)],
+            };
+            let v = parse(&native_unwrap_result(&u));
+            prop_assert_eq!(decode_b64(&v["content"]), bytes.clone());
+            prop_assert_eq!(decode_b64(&v["missingDeps"][0]["retrievalHint"]), bytes.clone());
+            let v = parse(&libsds_unwrap_result(&u));
+            let message: Vec<u8> = v["message"]
+                .as_array()
+                .expect("message is an array")
+                .iter()
+                .map(|n| u8::try_from(n.as_u64().expect("number")).expect("byte"))
+                .collect();
+            prop_assert_eq!(message, bytes.clone());
+            prop_assert_eq!(&v["channelId"], &Value::String(ch));
+            prop_assert_eq!(decode_b64(&v["missingDeps"][0]["retrievalHint"]), bytes);
+        }
+    }
+}
