@@ -356,6 +356,9 @@ fn push_libsds_deps(out: &mut Vec<u8>, missing: &[HistoryEntry]) {
     out.push(b']');
 }
 
+/// libsds's sync-timer event, which names no channel.
+pub const LIBSDS_PERIODIC_SYNC: &str = r#"{"eventType":"periodic_sync"}"#;
+
 /// The libsds event JSON for `event`, or None for events libsds never emits
 /// (`possibly_acknowledged`, `resend`, `message_expired`, `message_lost`).
 ///
@@ -411,12 +414,7 @@ pub fn libsds_event(event: &Event) -> Option<String> {
             push_libsds_deps(&mut out, missing);
             out.push(b'}');
         }
-        Event::PeriodicSync { .. } => {
-            out.push(b'{');
-            push_key(&mut out, "eventType");
-            push_json_str(&mut out, kind);
-            out.push(b'}');
-        }
+        Event::PeriodicSync { .. } => return Some(LIBSDS_PERIODIC_SYNC.to_owned()),
         Event::RepairReady {
             channel_id, bytes, ..
         } => {

@@ -1,4 +1,15 @@
-//! `extern "C"` surface: the native `storage_*` API and the libsds-compatible `Sds*` API.
-//! Not built yet: see the C ABI issue.
+//! `extern "C"` surface: the native `storage_*` API ([`native`], `include/storage.h`) and
+//! the libsds-compatible `Sds*` API ([`libsds`], `include/libsds.h`). Thin: validate,
+//! copy, enqueue on the context's runtime; no protocol logic. All `unsafe` of the crate
+//! lives here, each block with its justification.
 
+pub(crate) mod args;
+pub mod callback;
+pub(crate) mod hints;
 pub mod json;
+pub mod libsds;
+pub mod native;
+pub(crate) mod panic;
+pub mod registry;
+pub(crate) mod sink;
+pub mod status;

@@ -51,8 +51,8 @@ pub struct SaveHealth {
     pub history_failures: u64,
     /// Retrieval-hint saves that failed.
     pub hint_failures: u64,
-    /// The most recent failure message.
-    pub last_error: Option<String>,
+    /// The most recent failure: the channel and the backend's message.
+    pub last_error: Option<(String, String)>,
 }
 
 /// A protocol [`Manager`] whose state is saved to a [`Persistence`] backend.
@@ -154,7 +154,7 @@ impl PersistentManager {
             {
                 self.health.hint_failures += 1;
                 log::warn!("saving retrieval hint of `{message_id}` on `{channel_id}` failed: {e}");
-                self.health.last_error = Some(e.0);
+                self.health.last_error = Some((channel_id.to_owned(), e.0));
             }
         }
         if !changes.dirty && pending.is_empty() {
@@ -174,14 +174,14 @@ impl PersistentManager {
         if let Err(e) = outcome.meta {
             self.health.meta_failures += 1;
             log::warn!("saving meta of `{channel_id}` failed (kept in memory): {e}");
-            self.health.last_error = Some(e.0);
+            self.health.last_error = Some((channel_id.to_owned(), e.0));
         }
         match outcome.history {
             Ok(()) => pending.clear(),
             Err(e) => {
                 self.health.history_failures += 1;
                 log::warn!("saving history of `{channel_id}` failed (queued for retry): {e}");
-                self.health.last_error = Some(e.0);
+                self.health.last_error = Some((channel_id.to_owned(), e.0));
             }
         }
     }

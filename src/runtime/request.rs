@@ -103,6 +103,11 @@ pub enum Request {
         /// The provider, called on the worker thread.
         provider: Option<Box<dyn RetrievalHintProvider>>,
     },
+    /// Answer once every request queued before it has run.
+    Ping {
+        /// Receives `Ok(())`.
+        reply: Reply<()>,
+    },
     /// Re-read the clock and run whatever timers are due.
     Tick,
     /// Stop: fail everything still queued, then exit.
@@ -121,6 +126,7 @@ impl Request {
             | Request::EnsureChannel { reply, .. }
             | Request::RemoveChannel { reply, .. }
             | Request::Reset { reply }
+            | Request::Ping { reply }
             | Request::StartPeriodicTasks { reply } => reply(Err(error)),
             Request::ChannelStats { reply, .. } => reply(Err(error)),
             Request::SetRetrievalHintProvider { .. } | Request::Tick | Request::Shutdown => {}
@@ -137,6 +143,8 @@ pub enum RuntimeEvent {
     SyncTick,
     /// A save failed; the operation still succeeded (see the persistence contract).
     PersistenceWarning {
+        /// The channel whose state was being saved.
+        channel_id: String,
         /// The backend's message.
         message: String,
     },

@@ -208,6 +208,7 @@ impl Worker {
             Request::SetRetrievalHintProvider { provider } => {
                 m.manager_mut().set_retrieval_hint_provider(provider);
             }
+            Request::Ping { reply } => reply(Ok(())),
             Request::Tick => self.run_due_timers(),
             Request::Shutdown => {}
         }
@@ -222,9 +223,11 @@ impl Worker {
         let failures = health.meta_failures + health.history_failures + health.hint_failures;
         if failures > self.save_failures_seen {
             self.save_failures_seen = failures;
-            let message = health.last_error.clone().unwrap_or_default();
-            self.sink
-                .deliver(RuntimeEvent::PersistenceWarning { message });
+            let (channel_id, message) = health.last_error.clone().unwrap_or_default();
+            self.sink.deliver(RuntimeEvent::PersistenceWarning {
+                channel_id,
+                message,
+            });
         }
     }
 

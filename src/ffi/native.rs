@@ -1,0 +1,545 @@
+//! The native C API (`include/storage.h`): validate, copy, enqueue. Outcomes arrive
+//! through each request's callback on the context's worker thread.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::args::{self, reject, ArgError};
+use super::callback::{storage_callback, storage_hint_provider, Answer, Target};
+use super::hints::CHintProvider;
+use super::json;
+use super::panic::guard;
+use super::registry::{self, storage_ctx, EventRoute, Flavour, Handle};
+use super::sink::NativeSink;
+use super::status::storage_status::{self, *};
+use crate::protocol::config::MAX_CONTENT_SIZE;
+use crate::runtime::clock::SystemClock;
+use crate::runtime::config::ContextConfig;
+use crate::runtime::context::{Context, ContextError};
+use crate::runtime::event_queue::Pulled;
+use crate::runtime::request::{Reply, Request};
+
+/// A reply that answers the host's callback: `encode` turns a success into the bytes
+/// handed over; a failure hands over its message.
+pub(crate) fn reply_with<T: 'static>(
+    answer: Answer,
+    encode: impl FnOnce(T) -> Vec<u8> + Send + 'static,
+) -> Reply<T> {
+    Box::new(move |result| match result {
+        Ok(value) => answer.send(STORAGE_OK, 0, &encode(value)),
+        Err(error) => answer.send((&error).into(), 1, error.to_string().as_bytes()),
+    })
+}
+
+/// Runs an exported request function: catches panics, reports bad arguments through the
+/// callback, and otherwise submits the request `build` makes.
+fn request(
+    callback: storage_callback,
+    user_data: *mut c_void,
+    build: impl FnOnce(Option<Target>) -> Result<(Arc<Handle>, Request), ArgError>,
+) -> storage_status {
+    guard(STORAGE_PANIC, || {
+        let target = Target::native(callback, user_data);
+        match build(target) {
+            Ok((handle, request)) => {
+                handle.context.submit(request);
+                STORAGE_OK
+            }
+            Err(error) => reject(target, error),
+        }
+    })
+}
+
+fn done(target: Option<Target>) -> Reply<()> {
+    reply_with(Answer::new(target), |()| Vec::new())
+}
+
+/// The library version, a static NUL-terminated string.
+#[no_mangle]
+pub extern "C" fn storage_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Creates a context from a JSON configuration document.
+///
+/// # Safety
+/// `config_json` is NULL (defaults) or a NUL-terminated string; `out_ctx` is a valid
+/// pointer to write the handle to.
+#[no_mangle]
+pub unsafe extern "C" fn storage_new(
+    config_json: *const c_char,
+    event_callback: storage_callback,
+    user_data: *mut c_void,
+    out_ctx: *mut *mut storage_ctx,
+) -> storage_status {
+    guard(STORAGE_PANIC, || {
+        let target = Target::native(event_callback, user_data);
+        if out_ctx.is_null() {
+            return reject(target, (STORAGE_NULL_ARGUMENT, "out_ctx is NULL".into()));
+        }
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { *out_ctx = std::ptr::null_mut() };
+        let text = if config_json.is_null() {
+            ""
+        } else {
+            // SAFETY: non-NULL NUL-terminated string per the contract.
+            match unsafe { args::text(config_json, "config_json") } {
+                Ok(text) => text,
+                Err(error) => return reject(target, error),
+            }
+        };
+        let config = match ContextConfig::from_json(text) {
+            Ok(config) => config,
+            Err(error) => return reject(target, (STORAGE_INVALID_CONFIG, error.to_string())),
+        };
+        let max_wire = config.protocol.max_wire_message_size;
+        let events = Arc::new(EventRoute::new(target, config.queues.event_queue_capacity));
+        let sink = Box::new(NativeSink(events.clone()));
+        let context = match Context::start(config, Arc::new(SystemClock), sink) {
+            Ok(context) => context,
+            Err(error @ ContextError::Config(_)) => {
+                return reject(target, (STORAGE_INVALID_CONFIG, error.to_string()))
+            }
+            Err(error) => return reject(target, (STORAGE_START_FAILED, error.to_string())),
+        };
+        let handle = registry::insert(Handle {
+            context,
+            events,
+            flavour: Flavour::Native,
+            max_wire_message_size: max_wire,
+        });
+        // SAFETY: as above.
+        unsafe { *out_ctx = handle };
+        STORAGE_OK
+    })
+}
+
+/// Frees a context: fails its queued requests, stops timers, joins the worker. After it
+/// returns no callback runs. A no-op on NULL; refused inside the context's own callback.
+///
+/// # Safety
+/// `ctx` is NULL or any value (it is looked up, never dereferenced).
+#[no_mangle]
+pub unsafe extern "C" fn storage_free(ctx: *mut storage_ctx) -> storage_status {
+    guard(STORAGE_PANIC, || {
+        if ctx.is_null() {
+            return STORAGE_OK;
+        }
+        let Some(handle) = registry::get(ctx) else {
+            return STORAGE_INVALID_HANDLE;
+        };
+        if handle.context.on_worker_thread() {
+            return STORAGE_MISUSE;
+        }
+        registry::remove(ctx);
+        // Not on the worker thread (checked above), so this cannot be refused.
+        let _ = handle.context.shutdown();
+        handle.events.queue.close();
+        STORAGE_OK
+    })
+}
+
+/// Sets (or, with NULL, clears) the event callback. Without one, events queue for
+/// `storage_next_event`.
+///
+/// # Safety
+/// `callback` must stay callable with `user_data` until the context is freed.
+#[no_mangle]
+pub unsafe extern "C" fn storage_set_event_callback(
+    ctx: *mut storage_ctx,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    guard(STORAGE_PANIC, || match registry::get(ctx) {
+        Some(handle) => {
+            handle
+                .events
+                .set_target(Target::native(callback, user_data));
+            STORAGE_OK
+        }
+        None => STORAGE_INVALID_HANDLE,
+    })
+}
+
+/// Waits up to `timeout_ms` for the next event (when no event callback is set). On
+/// success `*out_data`/`*out_len` receive a JSON buffer the caller releases with
+/// `storage_bytes_free`.
+///
+/// # Safety
+/// `out_data` and `out_len` are valid pointers to write to.
+#[no_mangle]
+pub unsafe extern "C" fn storage_next_event(
+    ctx: *mut storage_ctx,
+    timeout_ms: u32,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+) -> storage_status {
+    guard(STORAGE_PANIC, || {
+        if out_data.is_null() || out_len.is_null() {
+            return STORAGE_NULL_ARGUMENT;
+        }
+        // SAFETY: both checked non-NULL and writable per the contract.
+        unsafe {
+            *out_data = std::ptr::null_mut();
+            *out_len = 0;
+        }
+        let Some(handle) = registry::get(ctx) else {
+            return STORAGE_INVALID_HANDLE;
+        };
+        let event = match handle
+            .events
+            .queue
+            .pull(Duration::from_millis(u64::from(timeout_ms)))
+        {
+            Pulled::Event(bytes) => bytes,
+            Pulled::Overflow(dropped) => json::native_event_queue_overflow(dropped).into_bytes(),
+            Pulled::TimedOut => return STORAGE_TIMEOUT,
+            Pulled::Closed => return STORAGE_SHUTTING_DOWN,
+        };
+        let buffer = Box::into_raw(event.into_boxed_slice());
+        // SAFETY: as above; ownership of the buffer passes to the caller.
+        unsafe {
+            *out_len = buffer.len();
+            *out_data = buffer.cast::<u8>();
+        }
+        STORAGE_OK
+    })
+}
+
+/// Releases a buffer the library handed over (`storage_next_event`). NULL is a no-op.
+///
+/// # Safety
+/// `data`/`len` are exactly as received from the library, released once.
+#[no_mangle]
+pub unsafe extern "C" fn storage_bytes_free(data: *mut u8, len: usize) {
+    guard((), || {
+        if !data.is_null() {
+            // SAFETY: the caller passes back a buffer made by `Box::into_raw` of a boxed
+            // slice of `len` bytes, exactly once.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
+        }
+    });
+}
+
+/// Sets (or, with NULL, clears) the retrieval-hint provider used by later wraps.
+///
+/// # Safety
+/// `provider` must stay callable with `user_data` until the context is freed.
+#[no_mangle]
+pub unsafe extern "C" fn storage_set_retrieval_hint_provider(
+    ctx: *mut storage_ctx,
+    provider: storage_hint_provider,
+    user_data: *mut c_void,
+) -> storage_status {
+    guard(STORAGE_PANIC, || match registry::get(ctx) {
+        Some(handle) => {
+            let provider = CHintProvider::new(provider, user_data)
+                .map(|p| Box::new(p) as Box<dyn crate::protocol::manager::RetrievalHintProvider>);
+            handle
+                .context
+                .submit(Request::SetRetrievalHintProvider { provider });
+            STORAGE_OK
+        }
+        None => STORAGE_INVALID_HANDLE,
+    })
+}
+
+/// Wraps `content` as message `message_id` on `channel_id`; the callback receives the
+/// wire bytes to broadcast.
+///
+/// # Safety
+/// Strings are NUL-terminated; `content` points to `content_len` bytes (or is NULL with
+/// length 0); all are read before the call returns.
+#[no_mangle]
+pub unsafe extern "C" fn storage_wrap(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    message_id: *const c_char,
+    content: *const u8,
+    content_len: usize,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        wrap_request(
+            ctx,
+            channel_id,
+            message_id,
+            content,
+            content_len,
+            callback,
+            user_data,
+            false,
+        )
+    }
+}
+
+/// Wraps an ephemeral message (no Lamport timestamp, causal history or bloom filter;
+/// receivers deliver it at once and never buffer or store it).
+///
+/// # Safety
+/// As for `storage_wrap`.
+#[no_mangle]
+pub unsafe extern "C" fn storage_wrap_ephemeral(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    message_id: *const c_char,
+    content: *const u8,
+    content_len: usize,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        wrap_request(
+            ctx,
+            channel_id,
+            message_id,
+            content,
+            content_len,
+            callback,
+            user_data,
+            true,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn wrap_request(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    message_id: *const c_char,
+    content: *const u8,
+    content_len: usize,
+    callback: storage_callback,
+    user_data: *mut c_void,
+    ephemeral: bool,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        let handle = args::context(ctx)?;
+        // SAFETY: forwarded caller contract for every pointer.
+        let (channel_id, message_id, content) = unsafe {
+            (
+                args::channel(channel_id)?,
+                args::text(message_id, "message_id")?,
+                args::bytes(content, content_len, "content")?,
+            )
+        };
+        args::at_most(content, MAX_CONTENT_SIZE, "content")?;
+        let (channel_id, message_id, content) = (
+            channel_id.to_owned(),
+            message_id.to_owned(),
+            content.to_vec(),
+        );
+        let reply = reply_with(Answer::new(target), |bytes: Vec<u8>| bytes);
+        let request = if ephemeral {
+            Request::WrapEphemeral {
+                channel_id,
+                message_id,
+                content,
+                reply,
+            }
+        } else {
+            Request::Wrap {
+                channel_id,
+                message_id,
+                content,
+                reply,
+            }
+        };
+        Ok((handle, request))
+    })
+}
+
+/// Builds a sync message for `channel_id`; the callback receives its wire bytes.
+///
+/// # Safety
+/// `channel_id` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn storage_build_sync_message(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        let handle = args::context(ctx)?;
+        // SAFETY: forwarded caller contract.
+        let channel_id = unsafe { args::channel(channel_id)? }.to_owned();
+        let reply = reply_with(Answer::new(target), |bytes: Vec<u8>| bytes);
+        Ok((handle, Request::BuildSyncMessage { channel_id, reply }))
+    })
+}
+
+/// Processes received wire bytes; the callback receives the unwrap result JSON.
+///
+/// # Safety
+/// `data` points to `len` bytes (or is NULL with length 0).
+#[no_mangle]
+pub unsafe extern "C" fn storage_unwrap(
+    ctx: *mut storage_ctx,
+    data: *const u8,
+    len: usize,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        let handle = args::context(ctx)?;
+        // SAFETY: forwarded caller contract.
+        let bytes = unsafe { args::bytes(data, len, "data")? };
+        args::at_most(bytes, handle.max_wire_message_size, "data")?;
+        let reply = reply_with(Answer::new(target), |u| {
+            json::native_unwrap_result(&u).into_bytes()
+        });
+        Ok((
+            handle,
+            Request::Unwrap {
+                bytes: bytes.to_vec(),
+                reply,
+            },
+        ))
+    })
+}
+
+/// Declares `count` message ids present on `channel_id` (retrieved another way).
+///
+/// # Safety
+/// `message_ids` points to `count` NUL-terminated strings (or is NULL with count 0).
+#[no_mangle]
+pub unsafe extern "C" fn storage_mark_dependencies_met(
+    ctx: *mut storage_ctx,
+    message_ids: *const *const c_char,
+    count: usize,
+    channel_id: *const c_char,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        let handle = args::context(ctx)?;
+        // SAFETY: forwarded caller contract.
+        let channel_id = unsafe { args::channel(channel_id)? }.to_owned();
+        if message_ids.is_null() && count > 0 {
+            return Err((
+                STORAGE_NULL_ARGUMENT,
+                format!("message_ids is NULL but count is {count}"),
+            ));
+        }
+        let mut ids = Vec::with_capacity(count.min(4096));
+        for i in 0..count {
+            // SAFETY: the caller guarantees `count` readable entries.
+            let entry = unsafe { *message_ids.add(i) };
+            // SAFETY: each entry is a NUL-terminated string per the contract.
+            ids.push(unsafe { args::text(entry, &format!("message_ids[{i}]")) }?.to_owned());
+        }
+        Ok((
+            handle,
+            Request::MarkDependenciesMet {
+                channel_id,
+                message_ids: ids,
+                reply: done(target),
+            },
+        ))
+    })
+}
+
+macro_rules! channel_request {
+    ($(#[$doc:meta])* $name:ident => $variant:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// `channel_id` is a NUL-terminated string.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(
+            ctx: *mut storage_ctx,
+            channel_id: *const c_char,
+            callback: storage_callback,
+            user_data: *mut c_void,
+        ) -> storage_status {
+            request(callback, user_data, |target| {
+                let handle = args::context(ctx)?;
+                // SAFETY: forwarded caller contract.
+                let channel_id = unsafe { args::channel(channel_id)? }.to_owned();
+                Ok((handle, Request::$variant { channel_id, reply: done(target) }))
+            })
+        }
+    };
+}
+
+channel_request!(
+    /// Loads (from persistence) or creates a channel.
+    storage_ensure_channel => EnsureChannel
+);
+channel_request!(
+    /// Deletes a channel and its persisted state.
+    storage_remove_channel => RemoveChannel
+);
+
+/// Deletes every channel and its persisted state.
+#[no_mangle]
+pub extern "C" fn storage_reset(
+    ctx: *mut storage_ctx,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        Ok((
+            args::context(ctx)?,
+            Request::Reset {
+                reply: done(target),
+            },
+        ))
+    })
+}
+
+/// Starts the periodic sweeps (resend, lost messages, repair) and the sync timer; each
+/// runs once right away. Starting twice is harmless.
+#[no_mangle]
+pub extern "C" fn storage_start_periodic_tasks(
+    ctx: *mut storage_ctx,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        Ok((
+            args::context(ctx)?,
+            Request::StartPeriodicTasks {
+                reply: done(target),
+            },
+        ))
+    })
+}
+
+/// Reads a channel's statistics; the callback receives them as JSON.
+///
+/// # Safety
+/// `channel_id` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn storage_channel_stats(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        let handle = args::context(ctx)?;
+        // SAFETY: forwarded caller contract.
+        let channel_id = unsafe { args::channel(channel_id)? }.to_owned();
+        let answer = Answer::new(target);
+        let name = channel_id.clone();
+        let reply: Reply<Option<crate::protocol::manager::ChannelStats>> =
+            Box::new(move |result| match result {
+                Ok(Some(stats)) => {
+                    answer.send(STORAGE_OK, 0, json::channel_stats(&name, &stats).as_bytes())
+                }
+                Ok(None) => answer.send(
+                    STORAGE_UNKNOWN_CHANNEL,
+                    1,
+                    format!("unknown channel `{name}`").as_bytes(),
+                ),
+                Err(error) => answer.send((&error).into(), 1, error.to_string().as_bytes()),
+            });
+        Ok((handle, Request::ChannelStats { channel_id, reply }))
+    })
+}

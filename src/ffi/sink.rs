@@ -1,0 +1,55 @@
+//! Event sinks of the two API flavours: format each runtime event in the flavour's JSON
+//! and hand it to the host's callback, or (native, no callback) to the pull queue.
+
+use std::sync::Arc;
+
+use super::json;
+use super::registry::EventRoute;
+use super::status::storage_status;
+use crate::protocol::event::Event;
+use crate::runtime::request::{EventSink, RuntimeEvent};
+
+/// Native contexts: every event, in the native JSON dialect.
+pub(crate) struct NativeSink(pub Arc<EventRoute>);
+
+impl EventSink for NativeSink {
+    fn deliver(&mut self, event: RuntimeEvent) {
+        let text = match event {
+            RuntimeEvent::Protocol(event) => json::native_event(&event),
+            RuntimeEvent::PersistenceWarning {
+                channel_id,
+                message,
+            } => json::native_persistence_warning(&channel_id, &message),
+            // Native hosts get one `periodic_sync` per channel instead.
+            RuntimeEvent::SyncTick => return,
+        };
+        match self.0.target() {
+            Some(target) => target.call(storage_status::STORAGE_OK, 0, text.as_bytes()),
+            None => {
+                self.0.queue.push(text.into_bytes());
+            }
+        }
+    }
+}
+
+/// libsds contexts: only the events libsds emits, in its exact JSON; dropped when no
+/// callback is set, as libsds does.
+pub(crate) struct LibsdsSink(pub Arc<EventRoute>);
+
+impl EventSink for LibsdsSink {
+    fn deliver(&mut self, event: RuntimeEvent) {
+        let text = match event {
+            // libsds emits one channel-less `periodic_sync` per tick.
+            RuntimeEvent::SyncTick => json::LIBSDS_PERIODIC_SYNC.to_owned(),
+            RuntimeEvent::Protocol(Event::PeriodicSync { .. })
+            | RuntimeEvent::PersistenceWarning { .. } => return,
+            RuntimeEvent::Protocol(event) => match json::libsds_event(&event) {
+                Some(text) => text,
+                None => return,
+            },
+        };
+        if let Some(target) = self.0.target() {
+            target.call(storage_status::STORAGE_OK, 0, text.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Status codes of the native C API. Values are part of the ABI: never renumber them.
+
+use crate::persistence::durable::OpError;
+use crate::protocol::error::ProtocolError;
+use crate::runtime::request::RequestError;
+
+/// The outcome of a `storage_*` call or of a request (passed to its callback).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum storage_status {
+    /// Success.
+    STORAGE_OK = 0,
+    /// The context handle is NULL, freed, or not a context.
+    STORAGE_INVALID_HANDLE = 1,
+    /// A required pointer is NULL (or NULL with a non-zero length).
+    STORAGE_NULL_ARGUMENT = 2,
+    /// A string argument is not valid UTF-8.
+    STORAGE_INVALID_UTF8 = 3,
+    /// A channel id is empty.
+    STORAGE_EMPTY_CHANNEL_ID = 4,
+    /// The configuration document is malformed or has a bad key or value.
+    STORAGE_INVALID_CONFIG = 5,
+    /// A context cannot be freed from inside its own callback.
+    STORAGE_MISUSE = 6,
+    /// The library hit an internal error (a bug); the context reports itself failed.
+    STORAGE_PANIC = 7,
+    /// The context was freed before the request ran.
+    STORAGE_SHUTTING_DOWN = 8,
+    /// `storage_next_event` found no event before its timeout.
+    STORAGE_TIMEOUT = 9,
+    /// Message content is empty.
+    STORAGE_EMPTY_CONTENT = 10,
+    /// Message content is over 1 MiB, or a received message over the size limit.
+    STORAGE_TOO_LARGE = 11,
+    /// A received message could not be decoded.
+    STORAGE_DECODE_ERROR = 12,
+    /// The channel is not known to this context.
+    STORAGE_UNKNOWN_CHANNEL = 13,
+    /// A configured limit (channels, buffers) is reached.
+    STORAGE_LIMIT_REACHED = 14,
+    /// The persistence backend failed to load or drop state, or holds unreadable state.
+    STORAGE_PERSISTENCE_ERROR = 15,
+    /// The context could not be started (thread or persistence).
+    STORAGE_START_FAILED = 16,
+}
+
+impl From<&ProtocolError> for storage_status {
+    fn from(error: &ProtocolError) -> Self {
+        use storage_status::*;
+        match error {
+            ProtocolError::EmptyContent => STORAGE_EMPTY_CONTENT,
+            ProtocolError::ContentTooLarge { .. } | ProtocolError::WireMessageTooLarge { .. } => {
+                STORAGE_TOO_LARGE
+            }
+            ProtocolError::EmptyChannelId => STORAGE_EMPTY_CHANNEL_ID,
+            ProtocolError::UnknownChannel(_) => STORAGE_UNKNOWN_CHANNEL,
+            ProtocolError::TooManyChannels { .. }
+            | ProtocolError::IncomingBufferFull { .. }
+            | ProtocolError::OutgoingBufferFull { .. } => STORAGE_LIMIT_REACHED,
+            ProtocolError::Decode(_) => STORAGE_DECODE_ERROR,
+        }
+    }
+}
+
+impl From<&RequestError> for storage_status {
+    fn from(error: &RequestError) -> Self {
+        match error {
+            RequestError::Op(OpError::Protocol(e)) => e.into(),
+            RequestError::Op(OpError::Persistence(_) | OpError::CorruptState { .. }) => {
+                storage_status::STORAGE_PERSISTENCE_ERROR
+            }
+            RequestError::ShuttingDown => storage_status::STORAGE_SHUTTING_DOWN,
+        }
+    }
+}
