@@ -1,31 +1,65 @@
 # libstorage build entry points. `make test` is what CI runs; it installs what it needs.
 CARGO ?= cargo
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: all build toolchain lint test demo bench clean
+LIB_DIR := target/release
+C_TEST_DIR := target/c-tests
+C_TESTS := $(patsubst tests/c/%.c,$(C_TEST_DIR)/%,$(wildcard tests/c/test_*.c))
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+C_FLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude -pthread
+
+.PHONY: all build toolchain lint header test rust-test c-test demo bench install clean
 
 all: build
-
-build:
-	$(CARGO) build --release
 
 # The Rust toolchain must exist; rustfmt and clippy are added if rustup can.
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found: install Rust (https://rustup.rs)"; exit 1; }
+	@command -v $(CC) >/dev/null || { echo "error: no C compiler ($(CC)) found: install gcc or clang"; exit 1; }
 	@if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
+
+build: toolchain
+	$(CARGO) build --release
 
 lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: lint
+header: toolchain
+	UPDATE_HEADER=1 $(CARGO) test --test header
+
+rust-test: toolchain
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+
+$(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.h build
+	@mkdir -p $(C_TEST_DIR)
+	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+
+# C programs against libstorage.so, under AddressSanitizer and UBSan.
+c-test: $(C_TESTS)
+	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
+
+test: lint rust-test c-test
 
 demo: toolchain
 	$(CARGO) run --release --example lossy_bus
 
-bench: toolchain
+bench: build
 	$(CARGO) bench
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB_DIR)/libstorage.so $(DESTDIR)$(PREFIX)/lib/libstorage.so.$(VERSION)
+	ln -sf libstorage.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libstorage.so.0
+	ln -sf libstorage.so.0 $(DESTDIR)$(PREFIX)/lib/libstorage.so
+	install -m 0644 $(LIB_DIR)/libstorage.a $(DESTDIR)$(PREFIX)/lib/libstorage.a
+	install -m 0644 include/storage.h include/libsds.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' storage.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/storage.pc
 
 clean:
 	$(CARGO) clean

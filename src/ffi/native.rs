@@ -444,37 +444,62 @@ pub unsafe extern "C" fn storage_mark_dependencies_met(
     })
 }
 
-macro_rules! channel_request {
-    ($(#[$doc:meta])* $name:ident => $variant:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// `channel_id` is a NUL-terminated string.
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(
-            ctx: *mut storage_ctx,
-            channel_id: *const c_char,
-            callback: storage_callback,
-            user_data: *mut c_void,
-        ) -> storage_status {
-            request(callback, user_data, |target| {
-                let handle = args::context(ctx)?;
-                // SAFETY: forwarded caller contract.
-                let channel_id = unsafe { args::channel(channel_id)? }.to_owned();
-                Ok((handle, Request::$variant { channel_id, reply: done(target) }))
-            })
-        }
-    };
+/// A request that names a channel and answers with nothing but success or an error.
+///
+/// # Safety
+/// `channel_id` is a NUL-terminated string.
+unsafe fn channel_request(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    callback: storage_callback,
+    user_data: *mut c_void,
+    make: impl FnOnce(String, Reply<()>) -> Request,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        let handle = args::context(ctx)?;
+        // SAFETY: forwarded caller contract.
+        let channel_id = unsafe { args::channel(channel_id)? }.to_owned();
+        Ok((handle, make(channel_id, done(target))))
+    })
 }
 
-channel_request!(
-    /// Loads (from persistence) or creates a channel.
-    storage_ensure_channel => EnsureChannel
-);
-channel_request!(
-    /// Deletes a channel and its persisted state.
-    storage_remove_channel => RemoveChannel
-);
+/// Loads (from persistence) or creates a channel.
+///
+/// # Safety
+/// `channel_id` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn storage_ensure_channel(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        channel_request(ctx, channel_id, callback, user_data, |channel_id, reply| {
+            Request::EnsureChannel { channel_id, reply }
+        })
+    }
+}
+
+/// Deletes a channel and its persisted state.
+///
+/// # Safety
+/// `channel_id` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn storage_remove_channel(
+    ctx: *mut storage_ctx,
+    channel_id: *const c_char,
+    callback: storage_callback,
+    user_data: *mut c_void,
+) -> storage_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        channel_request(ctx, channel_id, callback, user_data, |channel_id, reply| {
+            Request::RemoveChannel { channel_id, reply }
+        })
+    }
+}
 
 /// Deletes every channel and its persisted state.
 #[no_mangle]

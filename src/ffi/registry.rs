@@ -10,8 +10,7 @@ use super::callback::Target;
 use crate::runtime::context::Context;
 use crate::runtime::event_queue::EventQueue;
 
-/// Opaque handle of a context, as C sees it.
-#[repr(C)]
+/// Opaque handle of a context, as C sees it (an incomplete type there).
 #[allow(non_camel_case_types)]
 pub struct storage_ctx {
     _private: [u8; 0],
