@@ -4,7 +4,7 @@
 use std::ffi::{c_char, CStr};
 
 use super::callback::Target;
-use super::registry::{self, storage_ctx, Handle};
+use super::registry::{self, storage_ctx, Flavour, Handle};
 use super::status::storage_status;
 use std::sync::Arc;
 
@@ -19,14 +19,19 @@ pub(crate) fn reject(target: Option<Target>, (status, message): ArgError) -> sto
     status
 }
 
-/// The live context behind `ctx`.
+/// The live native context behind `ctx` (a libsds context is not one).
 pub(crate) fn context(ctx: *const storage_ctx) -> Result<Arc<Handle>, ArgError> {
-    registry::get(ctx).ok_or_else(|| {
+    native_handle(ctx).ok_or_else(|| {
         (
             storage_status::STORAGE_INVALID_HANDLE,
             "the context handle is NULL, freed, or not a context".to_owned(),
         )
     })
+}
+
+/// The live context behind `ctx` if `storage_new` created it.
+pub(crate) fn native_handle(ctx: *const storage_ctx) -> Option<Arc<Handle>> {
+    registry::get(ctx).filter(|h| h.flavour == Flavour::Native)
 }
 
 /// A NUL-terminated UTF-8 string argument.

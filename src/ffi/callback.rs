@@ -70,18 +70,33 @@ impl Target {
         callback.map(|f| Target::Libsds(f, UserData(user_data)))
     }
 
-    /// Calls the host. `status` is used by native targets, `ret` by libsds ones.
+    /// Calls the host. `status` is used by native targets, `ret` by libsds ones. Empty
+    /// data is passed as a valid pointer to an empty C string (as libsds passes `""`),
+    /// never as a dangling pointer.
     pub fn call(&self, status: storage_status, ret: c_int, data: &[u8]) {
+        // A static NUL, so an empty result reads as "" even as a C string.
+        let ptr = if data.is_empty() {
+            c"".as_ptr().cast::<u8>()
+        } else {
+            data.as_ptr()
+        };
+        self.call_raw(status, ret, ptr, data.len());
+    }
+
+    /// Calls the host with a NULL data pointer and length 0.
+    pub fn call_null(&self, status: storage_status, ret: c_int) {
+        self.call_raw(status, ret, std::ptr::null(), 0);
+    }
+
+    fn call_raw(&self, status: storage_status, ret: c_int, data: *const u8, len: usize) {
         match *self {
             // SAFETY: the host registered `f` for exactly this use and guarantees it stays
             // callable with `user_data` until the context is freed (header contract);
             // `data` is valid for `len` bytes during the call.
-            Target::Native(f, user_data) => unsafe {
-                f(status, data.as_ptr(), data.len(), user_data.0)
-            },
+            Target::Native(f, user_data) => unsafe { f(status, data, len, user_data.0) },
             // SAFETY: as above.
             Target::Libsds(f, user_data) => unsafe {
-                f(ret, data.as_ptr().cast::<c_char>(), data.len(), user_data.0)
+                f(ret, data.cast::<c_char>(), len, user_data.0)
             },
         }
     }

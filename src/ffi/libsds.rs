@@ -84,15 +84,18 @@ fn refuse(target: Target, message: &str) -> c_int {
     RET_ERR
 }
 
+/// The live libsds context behind `ctx` (native contexts are not libsds contexts).
+fn libsds_handle(ctx: *mut c_void) -> Option<Arc<Handle>> {
+    registry::get(ctx as *const storage_ctx).filter(|h| h.flavour == Flavour::Libsds)
+}
+
 /// The ctx and callback checks every request function starts with, in libsds's order.
 fn checked(
     ctx: *mut c_void,
     callback: SdsCallBack,
     user_data: *mut c_void,
 ) -> Result<(Arc<Handle>, Target), c_int> {
-    let handle = registry::get(ctx as *const storage_ctx)
-        .filter(|h| h.flavour == Flavour::Libsds)
-        .ok_or(RET_ERR)?;
+    let handle = libsds_handle(ctx).ok_or(RET_ERR)?;
     let target = Target::libsds(callback, user_data).ok_or(RET_MISSING_CALLBACK)?;
     Ok((handle, target))
 }
@@ -207,7 +210,7 @@ pub extern "C" fn SdsSetRetrievalHintProvider(
     provider: storage_hint_provider,
     user_data: *mut c_void,
 ) {
-    guard((), || match registry::get(ctx as *const storage_ctx) {
+    guard((), || match libsds_handle(ctx) {
         Some(handle) => {
             let provider = CHintProvider::new(provider, user_data)
                 .map(|p| Box::new(p) as Box<dyn crate::protocol::manager::RetrievalHintProvider>);
@@ -240,7 +243,7 @@ pub extern "C" fn SdsCleanupReliabilityManager(
         registry::remove(ctx as *const storage_ctx);
         let _ = handle.context.shutdown();
         handle.events.queue.close();
-        target.call(storage_status::STORAGE_OK, RET_OK, &[]);
+        target.call_null(storage_status::STORAGE_OK, RET_OK);
         RET_OK
     })
 }

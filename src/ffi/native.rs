@@ -126,7 +126,7 @@ pub unsafe extern "C" fn storage_free(ctx: *mut storage_ctx) -> storage_status {
         if ctx.is_null() {
             return STORAGE_OK;
         }
-        let Some(handle) = registry::get(ctx) else {
+        let Some(handle) = args::native_handle(ctx) else {
             return STORAGE_INVALID_HANDLE;
         };
         if handle.context.on_worker_thread() {
@@ -151,7 +151,7 @@ pub unsafe extern "C" fn storage_set_event_callback(
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
-    guard(STORAGE_PANIC, || match registry::get(ctx) {
+    guard(STORAGE_PANIC, || match args::native_handle(ctx) {
         Some(handle) => {
             handle
                 .events
@@ -184,7 +184,7 @@ pub unsafe extern "C" fn storage_next_event(
             *out_data = std::ptr::null_mut();
             *out_len = 0;
         }
-        let Some(handle) = registry::get(ctx) else {
+        let Some(handle) = args::native_handle(ctx) else {
             return STORAGE_INVALID_HANDLE;
         };
         let event = match handle
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn storage_set_retrieval_hint_provider(
     provider: storage_hint_provider,
     user_data: *mut c_void,
 ) -> storage_status {
-    guard(STORAGE_PANIC, || match registry::get(ctx) {
+    guard(STORAGE_PANIC, || match args::native_handle(ctx) {
         Some(handle) => {
             let provider = CHintProvider::new(provider, user_data)
                 .map(|p| Box::new(p) as Box<dyn crate::protocol::manager::RetrievalHintProvider>);

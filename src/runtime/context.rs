@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Sender, TrySendError};
 use thiserror::Error;
 use tokio::sync::Notify;
 
@@ -112,13 +112,23 @@ impl Context {
     }
 
     /// Queues a request. From a host thread this waits while the queue is full
-    /// (back-pressure, nothing is dropped); from inside a callback it never waits.
+    /// (back-pressure, nothing is dropped). From inside a callback it never waits: the
+    /// request joins the queue in call order if there is room, else a side lane that the
+    /// worker serves first.
     pub fn submit(&self, request: Request) {
         if self.on_worker_thread() {
-            self.reentrant
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_back(request);
+            match self.requests.try_send(request) {
+                Ok(()) => {}
+                Err(TrySendError::Full(request)) => self
+                    .reentrant
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_back(request),
+                Err(TrySendError::Disconnected(request)) => {
+                    request.fail(RequestError::ShuttingDown);
+                    return;
+                }
+            }
         } else if let Err(unsent) = self.requests.send(request) {
             unsent.0.fail(RequestError::ShuttingDown);
             return;
