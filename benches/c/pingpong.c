@@ -11,6 +11,9 @@
  *   native-callback  native API, events through an event callback
  *   native-pull      native API, no event callback, events pulled with storage_next_event
  *   libsds           libsds-compatible API, wrap results parsed back from decimal text
+ *   native-chained   native API driven from its callbacks, as a transport would be: the
+ *                    wrap callback hands the bytes to the peer's storage_unwrap, whose
+ *                    callback wraps the reply; no host thread in the loop
  * plus a memory measurement: the resident-memory cost of 1000 messages in a context's
  * history (the default max_message_history) over an empty context.
  *
@@ -296,15 +299,99 @@ static void run_steps(endpoints *e, long first, long n) {
     }
 }
 
+/* ---- Callback-driven chain ------------------------------------------------------------- */
+
+typedef struct {
+    storage_ctx *ctx[2];
+    long n;
+    atomic_long delivered;
+    double t[4]; /* start, n/5 delivered, n - n/5 delivered, all delivered */
+    sem_t finished;
+} chain;
+
+/* What a chain callback needs: the chain and the side its request went to. */
+typedef struct {
+    chain *c;
+    int side;
+} chain_link;
+
+static chain_link chain_links[2];
+
+static void chain_wrap(chain *c, int side, long i);
+
+static void chain_unwrapped(storage_status status, const uint8_t *data, size_t len, void *ud) {
+    const chain_link *link = ud;
+    chain *c = link->c;
+    if (status != STORAGE_OK || !contains(data, len, "\"status\":\"delivered\""))
+        die("a chained message was not delivered");
+    long done = atomic_fetch_add(&c->delivered, 1) + 1;
+    if (done == c->n / 5) c->t[1] = now_s();
+    if (done == c->n - c->n / 5) c->t[2] = now_s();
+    if (done == c->n) {
+        c->t[3] = now_s();
+        sem_post(&c->finished);
+        return;
+    }
+    chain_wrap(c, link->side, done); /* the receiver answers */
+}
+
+static void chain_wrapped(storage_status status, const uint8_t *data, size_t len, void *ud) {
+    const chain_link *link = ud;
+    if (status != STORAGE_OK) die("a chained wrap failed");
+    int peer = 1 - link->side;
+    if (storage_unwrap(link->c->ctx[peer], data, len, chain_unwrapped, &chain_links[peer]) !=
+        STORAGE_OK)
+        die("storage_unwrap refused");
+}
+
+static void chain_wrap(chain *c, int side, long i) {
+    char id[32];
+    snprintf(id, sizeof id, "msg-%ld", i);
+    if (storage_wrap(c->ctx[side], CHANNEL, id, content, CONTENT_LEN, chain_wrapped,
+                     &chain_links[side]) != STORAGE_OK)
+        die("storage_wrap refused");
+}
+
+static void run_chained(long n) {
+    chain c;
+    memset(&c, 0, sizeof c);
+    c.n = n;
+    if (sem_init(&c.finished, 0, 0) != 0) die("sem_init");
+    endpoints e;
+    endpoints_init(&e);
+    native_open(&e, true, native_callback_step);
+    for (int i = 0; i < 2; i++) {
+        c.ctx[i] = e.ctx[i];
+        chain_links[i] = (chain_link){&c, i};
+    }
+    c.t[0] = now_s();
+    chain_wrap(&c, 0, 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 600;
+    while (sem_timedwait(&c.finished, &deadline) != 0)
+        if (errno != EINTR) die("the chain did not finish");
+    endpoints_close(&e, false);
+    sem_destroy(&c.finished);
+    long fifth = n / 5, ready = atomic_load(&ready_events);
+    printf("%-16s %10.0f %12.0f %12.0f %10.1f   ready=%ld sent=%ld\n", "native-chained",
+           (double)n / (c.t[3] - c.t[0]), (double)fifth / (c.t[1] - c.t[0]),
+           (double)fifth / (c.t[3] - c.t[2]), (double)peak_rss_kib() / 1024.0, ready,
+           atomic_load(&sent_events));
+    if (ready != n) die("message_ready events do not match the messages sent");
+}
+
 /* ---- Modes ------------------------------------------------------------------------------ */
 
-enum mode { NATIVE_CALLBACK, NATIVE_PULL, LIBSDS };
-static const char *const MODE_NAMES[] = {"native-callback", "native-pull", "libsds"};
+enum mode { NATIVE_CALLBACK, NATIVE_PULL, LIBSDS, NATIVE_CHAINED };
+static const char *const MODE_NAMES[] = {"native-callback", "native-pull", "libsds",
+                                         "native-chained"};
 
 static void run_mode(enum mode mode, long n) {
     endpoints e;
     endpoints_init(&e);
     switch (mode) {
+    case NATIVE_CHAINED: endpoints_close(&e, false); run_chained(n); return;
     case NATIVE_CALLBACK: native_open(&e, true, native_callback_step); break;
     case NATIVE_PULL: native_open(&e, false, native_pull_step); break;
     case LIBSDS: libsds_open(&e); break;
@@ -385,6 +472,7 @@ int main(int argc, char **argv) {
     in_child(NATIVE_CALLBACK, n, false);
     in_child(NATIVE_PULL, n, false);
     in_child(LIBSDS, n, false);
+    in_child(NATIVE_CHAINED, n, false);
     in_child(NATIVE_CALLBACK, 0, true);
     return 0;
 }

@@ -85,6 +85,12 @@ pub trait Persistence: Send {
         hint: &[u8],
     ) -> Result<(), PersistenceError>;
 
+    /// Whether this backend keeps anything. `false` lets the caller skip building
+    /// snapshots that would be thrown away.
+    fn is_durable(&self) -> bool {
+        true
+    }
+
     /// Saves the meta and history changes of one operation. Durable backends override
     /// this to run both in one transaction; the default makes the two calls in turn.
     fn save_op(
@@ -110,6 +116,9 @@ pub trait Persistence: Send {
 pub struct NoPersistence;
 
 impl Persistence for NoPersistence {
+    fn is_durable(&self) -> bool {
+        false
+    }
     fn save_channel_meta(&mut self, _: &str, _: &[u8]) -> Result<(), PersistenceError> {
         Ok(())
     }

@@ -75,7 +75,7 @@ impl std::fmt::Debug for PersistentManager {
 impl PersistentManager {
     /// Wraps `manager` (which should hold no channels yet) around `backend`.
     pub fn new(mut manager: Manager, backend: Box<dyn Persistence>) -> Self {
-        manager.set_journaling(true);
+        manager.set_journaling(backend.is_durable());
         Self {
             manager,
             backend,
@@ -133,6 +133,9 @@ impl PersistentManager {
 
     /// Saves what the last operation changed in `channel_id`.
     fn save(&mut self, channel_id: &str) {
+        if !self.backend.is_durable() {
+            return;
+        }
         let Some(changes) = self.manager.take_changes(channel_id) else {
             return;
         };
