@@ -325,17 +325,21 @@ const fn decimal_table() -> [([u8; 4], u8); 256] {
 /// Each byte appends a fixed 4-byte chunk from [`DECIMAL`] and keeps only its digits and
 /// one comma: no formatting machinery and no branch on the number of digits.
 fn push_decimal_list(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len().saturating_mul(4));
+    let start = out.len();
+    // Room for 4 bytes per number, written in place; the unused tail is cut off after.
+    out.resize(start + bytes.len().saturating_mul(4), 0);
+    let mut end = start;
+    // Each number keeps at most its 4 bytes, so `end + 4` never passes the room made.
     for &b in bytes {
         let (chunk, keep) = &DECIMAL[usize::from(b)];
-        let end = out.len() + usize::from(*keep);
-        out.extend_from_slice(chunk);
-        out.truncate(end);
+        out[end..end + 4].copy_from_slice(chunk);
+        end += usize::from(*keep);
     }
-    if !bytes.is_empty() {
-        // The comma after the last number.
-        out.pop();
-    }
+    // Drop the comma after the last number (and the unused room).
+    out.truncate(
+        end.saturating_sub(usize::from(!bytes.is_empty()))
+            .max(start),
+    );
 }
 
 /// Appends libsds `missingDeps`: `[{"messageId":"..","retrievalHint":"<base64>"}]`.
