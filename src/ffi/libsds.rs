@@ -137,9 +137,30 @@ unsafe fn channel<'a>(ptr: *const c_char) -> Result<&'a str, String> {
     Ok(id)
 }
 
-/// Runs a request function body: panics become `RET_ERR`.
-fn run(body: impl FnOnce() -> c_int) -> c_int {
-    guard(RET_ERR, body)
+/// Copies a message buffer (NULL reads as empty).
+///
+/// # Safety
+/// `message` is NULL, or points to `len` readable bytes with `len` already bounded.
+unsafe fn copy_message(message: *mut c_void, len: usize) -> Vec<u8> {
+    if message.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: non-NULL and `len` readable bytes per the contract.
+    unsafe { std::slice::from_raw_parts(message.cast::<u8>(), len) }.to_vec()
+}
+
+/// Runs a request function: libsds's ctx and callback checks first, then `body`; a panic
+/// becomes `RET_ERR`.
+fn run(
+    ctx: *mut c_void,
+    callback: SdsCallBack,
+    user_data: *mut c_void,
+    body: impl FnOnce(Arc<Handle>, Target) -> c_int,
+) -> c_int {
+    guard(RET_ERR, || match checked(ctx, callback, user_data) {
+        Ok((handle, target)) => body(handle, target),
+        Err(code) => code,
+    })
 }
 
 /// Creates a context with libsds's defaults (no participant id, so no SDS-R; one bloom
@@ -229,11 +250,7 @@ pub extern "C" fn SdsCleanupReliabilityManager(
     callback: SdsCallBack,
     user_data: *mut c_void,
 ) -> c_int {
-    run(|| {
-        let (handle, target) = match checked(ctx, callback, user_data) {
-            Ok(checked) => checked,
-            Err(code) => return code,
-        };
+    run(ctx, callback, user_data, |handle, target| {
         if handle.context.on_worker_thread() {
             return refuse(
                 target,
@@ -255,11 +272,7 @@ pub extern "C" fn SdsResetReliabilityManager(
     callback: SdsCallBack,
     user_data: *mut c_void,
 ) -> c_int {
-    run(|| {
-        let (handle, target) = match checked(ctx, callback, user_data) {
-            Ok(checked) => checked,
-            Err(code) => return code,
-        };
+    run(ctx, callback, user_data, |handle, target| {
         let reply = reply_with(
             Answer::new(Some(target)),
             "RESET_RELIABILITY_MANAGER",
@@ -286,11 +299,7 @@ pub unsafe extern "C" fn SdsWrapOutgoingMessage(
     callback: SdsCallBack,
     user_data: *mut c_void,
 ) -> c_int {
-    run(|| {
-        let (handle, target) = match checked(ctx, callback, user_data) {
-            Ok(checked) => checked,
-            Err(code) => return code,
-        };
+    run(ctx, callback, user_data, |handle, target| {
         if message.is_null() && message_len > 0 {
             return refuse(
                 target,
@@ -319,12 +328,8 @@ pub unsafe extern "C" fn SdsWrapOutgoingMessage(
             );
             return RET_OK;
         }
-        let content = if message.is_null() {
-            Vec::new()
-        } else {
-            // SAFETY: non-NULL, `message_len` ≤ 1 MiB readable bytes per the contract.
-            unsafe { std::slice::from_raw_parts(message.cast::<u8>(), message_len) }.to_vec()
-        };
+        // SAFETY: forwarded caller contract; NULL with length > 0 was refused above.
+        let content = unsafe { copy_message(message, message_len) };
         handle.context.submit(Request::Wrap {
             channel_id: channel_id.to_owned(),
             message_id: message_id.to_owned(),
@@ -349,11 +354,7 @@ pub unsafe extern "C" fn SdsUnwrapReceivedMessage(
     callback: SdsCallBack,
     user_data: *mut c_void,
 ) -> c_int {
-    run(|| {
-        let (handle, target) = match checked(ctx, callback, user_data) {
-            Ok(checked) => checked,
-            Err(code) => return code,
-        };
+    run(ctx, callback, user_data, |handle, target| {
         if message.is_null() && message_len > 0 {
             return refuse(
                 target,
@@ -369,12 +370,8 @@ pub unsafe extern "C" fn SdsUnwrapReceivedMessage(
             );
             return RET_OK;
         }
-        let bytes = if message.is_null() {
-            Vec::new()
-        } else {
-            // SAFETY: non-NULL, length bounded, readable per the contract.
-            unsafe { std::slice::from_raw_parts(message.cast::<u8>(), message_len) }.to_vec()
-        };
+        // SAFETY: forwarded caller contract; NULL with length > 0 was refused above.
+        let bytes = unsafe { copy_message(message, message_len) };
         handle.context.submit(Request::Unwrap {
             bytes,
             reply: reply_with(answer, "UNWRAP_MESSAGE", |u| {
@@ -399,11 +396,7 @@ pub unsafe extern "C" fn SdsMarkDependenciesMet(
     callback: SdsCallBack,
     user_data: *mut c_void,
 ) -> c_int {
-    run(|| {
-        let (handle, target) = match checked(ctx, callback, user_data) {
-            Ok(checked) => checked,
-            Err(code) => return code,
-        };
+    run(ctx, callback, user_data, |handle, target| {
         if message_ids.is_null() && count > 0 {
             return refuse(
                 target,
@@ -445,11 +438,7 @@ pub extern "C" fn SdsStartPeriodicTasks(
     callback: SdsCallBack,
     user_data: *mut c_void,
 ) -> c_int {
-    run(|| {
-        let (handle, target) = match checked(ctx, callback, user_data) {
-            Ok(checked) => checked,
-            Err(code) => return code,
-        };
+    run(ctx, callback, user_data, |handle, target| {
         let reply = reply_with(Answer::new(Some(target)), "START_PERIODIC_TASKS", nothing);
         handle.context.submit(Request::StartPeriodicTasks { reply });
         RET_OK
