@@ -280,8 +280,11 @@ fn into_string(bytes: Vec<u8>) -> String {
 
 /// Appends `s` as a JSON string literal, escaped by serde_json.
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // `Value`'s `Display` is serde_json's compact serializer; it cannot fail on a string.
-    out.extend_from_slice(Value::String(s.to_owned()).to_string().as_bytes());
+    // Written straight into `out`; serializing a string into a Vec cannot fail, but if it
+    // ever did the document would still be valid JSON.
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
 }
 
 /// Appends `"key":` (keys are fixed ASCII names that need no escaping).

@@ -70,6 +70,11 @@ fn reply_with<T: 'static>(
     })
 }
 
+/// A size refusal as a request error, so it is reported like every other failure.
+fn too_large(error: ProtocolError) -> RequestError {
+    RequestError::Op(OpError::Protocol(error))
+}
+
 fn nothing(_: ()) -> Vec<u8> {
     Vec::new()
 }
@@ -319,13 +324,17 @@ pub unsafe extern "C" fn SdsWrapOutgoingMessage(
             Ok(ids) => ids,
             Err(message) => return refuse(target, &message),
         };
-        let answer = Answer::new(Some(target));
+        let reply = reply_with(
+            Answer::new(Some(target)),
+            "WRAP_MESSAGE",
+            |bytes: Vec<u8>| json::libsds_wrap_result(&bytes).into_bytes(),
+        );
         if message_len > MAX_CONTENT_SIZE {
-            answer.send(
-                storage_status::STORAGE_TOO_LARGE,
-                RET_ERR,
-                b"error processing WRAP_MESSAGE request: reMessageTooLarge",
-            );
+            // Refused before copying, answered as the protocol would answer it.
+            reply(Err(too_large(ProtocolError::ContentTooLarge {
+                size: message_len,
+                max: MAX_CONTENT_SIZE,
+            })));
             return RET_OK;
         }
         // SAFETY: forwarded caller contract; NULL with length > 0 was refused above.
@@ -334,9 +343,7 @@ pub unsafe extern "C" fn SdsWrapOutgoingMessage(
             channel_id: channel_id.to_owned(),
             message_id: message_id.to_owned(),
             content,
-            reply: reply_with(answer, "WRAP_MESSAGE", |bytes: Vec<u8>| {
-                json::libsds_wrap_result(&bytes).into_bytes()
-            }),
+            reply,
         });
         RET_OK
     })
@@ -361,23 +368,19 @@ pub unsafe extern "C" fn SdsUnwrapReceivedMessage(
                 "libsds error: message pointer is NULL but length > 0",
             );
         }
-        let answer = Answer::new(Some(target));
+        let reply = reply_with(Answer::new(Some(target)), "UNWRAP_MESSAGE", |u| {
+            json::libsds_unwrap_result(&u).into_bytes()
+        });
         if message_len > handle.max_wire_message_size {
-            answer.send(
-                storage_status::STORAGE_TOO_LARGE,
-                RET_ERR,
-                b"error processing UNWRAP_MESSAGE request: reDeserializationError",
-            );
+            reply(Err(too_large(ProtocolError::WireMessageTooLarge {
+                size: message_len,
+                max: handle.max_wire_message_size,
+            })));
             return RET_OK;
         }
         // SAFETY: forwarded caller contract; NULL with length > 0 was refused above.
         let bytes = unsafe { copy_message(message, message_len) };
-        handle.context.submit(Request::Unwrap {
-            bytes,
-            reply: reply_with(answer, "UNWRAP_MESSAGE", |u| {
-                json::libsds_unwrap_result(&u).into_bytes()
-            }),
-        });
+        handle.context.submit(Request::Unwrap { bytes, reply });
         RET_OK
     })
 }

@@ -7,6 +7,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub(crate) fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
     // Nothing `body` touches is left in a state a later call could observe half-updated:
     // contexts are reached only through the registry, whose lock is never held across user
-    // code, and a context whose worker panicked reports itself failed.
+    // code, and protocol state lives on the worker thread, not in the exported function.
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
 }

@@ -23,7 +23,8 @@ pub enum storage_status {
     STORAGE_INVALID_CONFIG = 5,
     /// A context cannot be freed from inside its own callback.
     STORAGE_MISUSE = 6,
-    /// The library hit an internal error (a bug); the context reports itself failed.
+    /// The library hit an internal error (a bug); the request was not carried out. If the
+    /// worker itself stopped, later requests get `STORAGE_SHUTTING_DOWN`.
     STORAGE_PANIC = 7,
     /// The context was freed before the request ran.
     STORAGE_SHUTTING_DOWN = 8,

@@ -231,17 +231,16 @@ impl Manager {
         Ok(())
     }
 
-    /// Wraps `content` for sending on `channel_id`: Lamport timestamp, causal history,
-    /// bloom filter, sender id and due SDS-R repair requests. The message enters history,
-    /// bloom filter and outgoing buffer. Returns the wire bytes to broadcast.
-    pub fn wrap(
+    /// Creates the channel if needed and composes an outgoing message on it (see
+    /// [`compose`]). Also returns the channel and its bloom filter serialized as it is now,
+    /// before the message's own id is added (as nim-sds sends it).
+    fn compose_on(
         &mut self,
         now_ms: u64,
         channel_id: &str,
         message_id: &str,
-        content: &[u8],
-    ) -> Result<Vec<u8>, ProtocolError> {
-        Self::check_content(content)?;
+        content: Vec<u8>,
+    ) -> Result<(SdsMessage, &mut Channel, &[u8]), ProtocolError> {
         let clock = self.clock(now_ms);
         self.channel_mut(channel_id)?;
         let Self {
@@ -254,14 +253,6 @@ impl Manager {
         let channel = channels
             .get_mut(channel_id)
             .ok_or_else(|| ProtocolError::UnknownChannel(channel_id.to_owned()))?;
-        if channel.outgoing.len() >= config.max_outgoing_buffer
-            && !channel.outgoing.contains_key(message_id)
-        {
-            return Err(ProtocolError::OutgoingBufferFull {
-                channel_id: channel_id.to_owned(),
-                max: config.max_outgoing_buffer,
-            });
-        }
         let message = compose(
             channel,
             config,
@@ -269,13 +260,39 @@ impl Manager {
             now_ms,
             clock,
             message_id,
-            content.to_vec(),
+            content,
         );
-        // As nim-sds does, the bloom sent is the one before this message's own id is added.
         scratch.clear();
         channel.bloom.encode_into(scratch);
-        let bytes = wire::encode_message_with_bloom(&message, scratch);
-        channel.bloom.add(message_id);
+        Ok((message, channel, scratch))
+    }
+
+    /// Wraps `content` for sending on `channel_id`: Lamport timestamp, causal history,
+    /// bloom filter, sender id and due SDS-R repair requests. The message enters history,
+    /// bloom filter and outgoing buffer. Returns the wire bytes to broadcast.
+    pub fn wrap(
+        &mut self,
+        now_ms: u64,
+        channel_id: &str,
+        message_id: &str,
+        content: &[u8],
+    ) -> Result<Vec<u8>, ProtocolError> {
+        Self::check_content(content)?;
+        let max_outgoing = self.config.max_outgoing_buffer;
+        if let Some(channel) = self.channels.get(channel_id) {
+            if channel.outgoing.len() >= max_outgoing && !channel.outgoing.contains_key(message_id)
+            {
+                return Err(ProtocolError::OutgoingBufferFull {
+                    channel_id: channel_id.to_owned(),
+                    max: max_outgoing,
+                });
+            }
+        }
+        let (message, channel, bloom) =
+            self.compose_on(now_ms, channel_id, message_id, content.to_vec())?;
+        let bytes = wire::encode_message_with_bloom(&message, bloom);
+        let hashes = IdHashes::of(message_id);
+        channel.bloom.add_hashed(message_id, hashes);
         channel.outgoing.insert(
             message_id.to_owned(),
             Outgoing {
@@ -285,7 +302,7 @@ impl Manager {
                     resend_attempts: 0,
                     bloom_hits: 0,
                 },
-                hashes: IdHashes::of(message_id),
+                hashes,
             },
         );
         channel.add_to_history(message);
@@ -299,39 +316,15 @@ impl Manager {
         now_ms: u64,
         channel_id: &str,
     ) -> Result<Vec<u8>, ProtocolError> {
-        let clock = self.clock(now_ms);
-        self.channel_mut(channel_id)?;
-        let Self {
-            channels,
-            config,
-            hint_provider,
-            scratch,
-            ..
-        } = self;
-        let channel = channels
-            .get_mut(channel_id)
-            .ok_or_else(|| ProtocolError::UnknownChannel(channel_id.to_owned()))?;
-        let mut message = compose(
-            channel,
-            config,
-            hint_provider.as_deref_mut(),
-            now_ms,
-            clock,
-            "",
-            Vec::new(),
-        );
+        let participant = self.config.participant_id.clone();
+        let (mut message, _, bloom) = self.compose_on(now_ms, channel_id, "", Vec::new())?;
         // Sync messages are never stored, so their id only needs to be unique per sender.
-        message.message_id = if config.participant_id.is_empty() {
+        message.message_id = if participant.is_empty() {
             format!("sync-{}", message.lamport_timestamp)
         } else {
-            format!(
-                "sync-{}-{}",
-                config.participant_id, message.lamport_timestamp
-            )
+            format!("sync-{participant}-{}", message.lamport_timestamp)
         };
-        scratch.clear();
-        channel.bloom.encode_into(scratch);
-        Ok(wire::encode_message_with_bloom(&message, scratch))
+        Ok(wire::encode_message_with_bloom(&message, bloom))
     }
 
     /// Wraps an ephemeral message: no Lamport timestamp, causal history or bloom filter;
