@@ -87,7 +87,7 @@ fn single_id_bit_positions_match() {
             .iter()
             .map(|b| b.as_u64().expect("bit position"))
             .collect();
-        assert_eq!(set_bits(bf.words()), want, "bits for {id:?}");
+        assert_eq!(set_bits(&bf.words()), want, "bits for {id:?}");
         assert!(bf.contains(id));
     }
 }
@@ -169,13 +169,13 @@ fn embedded_nim_vectors() {
     assert_eq!((bf.k(), bf.m_bits(), bf.words().len()), (10, 150_000, 2344));
     bf.insert("msg-1");
     assert_eq!(
-        set_bits(bf.words()),
+        set_bits(&bf.words()),
         [111300, 113491, 115682, 117873, 120064, 122255, 124446, 126637, 128828, 131019]
     );
     let mut bf = BloomFilter::new(10_000, 0.001).expect("default sizing");
     bf.insert("");
     assert_eq!(
-        set_bits(bf.words()),
+        set_bits(&bf.words()),
         [3097, 28725, 34190, 54353, 59818, 85446, 90911, 116539, 122004, 147632]
     );
 

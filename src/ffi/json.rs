@@ -2,21 +2,23 @@
 //!
 //! - **Native** (`storage_*` API, see `DESIGN.md`, "C API conventions"): every document is
 //!   an object with camelCase keys; events carry an `eventType` field; binary payloads are
-//!   base64 (standard alphabet, padded). Key order is unspecified. Built with
-//!   [`serde_json::json!`].
+//!   base64 (standard alphabet, padded). Key order is unspecified.
 //! - **libsds** (drop-in `Sds*` API): the exact compact documents nim-sds 0.3.x produces
-//!   (`shared/fixtures/libsds-abi.md`), keys in the same order as libsds writes them. These
-//!   few fixed shapes are written by hand; every string in them goes through serde_json's
-//!   escaping, so ids with quotes, backslashes, control characters or any UTF-8 stay valid
-//!   JSON.
+//!   (`shared/fixtures/libsds-abi.md`), keys in the same order as libsds writes them.
+//!
+//! Documents on the message path are written straight into one buffer by
+//! [`JsonObject`](super::json_writer::JsonObject); the rare channel statistics use
+//! `serde_json::json!`.
 //!
 //! Besides protocol [`Event`]s, the runtime reports two conditions of its own to native
 //! hosts, each with its own function: [`native_event_queue_overflow`] and
 //! [`native_persistence_warning`]. libsds has no equivalent of either.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::json;
+
+use super::json_writer::{
+    into_string, object, push_array, push_decimal_list, push_json_str, JsonObject,
+};
 
 use crate::protocol::channel::ChannelCounters;
 use crate::protocol::event::Event;
@@ -42,18 +44,15 @@ fn event_type(event: &Event) -> &'static str {
 // Native dialect
 // ---------------------------------------------------------------------------------------
 
-/// Native `missingDeps`: `[{"messageId","retrievalHint"(base64),"senderId"}]`.
-fn native_deps(missing: &[HistoryEntry]) -> Value {
-    missing
-        .iter()
-        .map(|dep| {
-            json!({
-                "messageId": dep.message_id,
-                "retrievalHint": BASE64.encode(&dep.retrieval_hint),
-                "senderId": dep.sender_id,
-            })
-        })
-        .collect()
+/// Appends native `missingDeps`: `[{"messageId","retrievalHint"(base64),"senderId"}]`.
+fn push_native_deps(out: &mut Vec<u8>, missing: &[HistoryEntry]) {
+    push_array(out, missing, |out, dep| {
+        let mut o = JsonObject::begin(out);
+        o.str("messageId", &dep.message_id)
+            .base64("retrievalHint", &dep.retrieval_hint)
+            .str("senderId", &dep.sender_id);
+        o.end();
+    });
 }
 
 /// The native JSON for a protocol event: an object with an `eventType` field and camelCase
@@ -71,22 +70,26 @@ fn native_deps(missing: &[HistoryEntry]) -> Value {
 /// | `repair_ready` | `channelId`, `messageId`, `message` (base64 of the wire bytes) |
 /// | `periodic_sync` | `channelId` |
 pub fn native_event(event: &Event) -> String {
-    let kind = event_type(event);
-    let value = match event {
+    object(128, |o| native_event_members(o, event))
+}
+
+/// The members of [`native_event`]'s object.
+fn native_event_members(o: &mut JsonObject, event: &Event) {
+    o.str("eventType", event_type(event));
+    match event {
         Event::MessageReady {
             channel_id,
             message_id,
             sender_id,
             lamport_timestamp,
             content,
-        } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-            "messageId": message_id,
-            "senderId": sender_id,
-            "lamportTimestamp": lamport_timestamp,
-            "content": BASE64.encode(content),
-        }),
+        } => {
+            o.str("channelId", channel_id)
+                .str("messageId", message_id)
+                .str("senderId", sender_id)
+                .int("lamportTimestamp", *lamport_timestamp)
+                .base64("content", content);
+        }
         Event::MessageSent {
             channel_id,
             message_id,
@@ -94,91 +97,82 @@ pub fn native_event(event: &Event) -> String {
         | Event::Expired {
             channel_id,
             message_id,
-        } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-            "messageId": message_id,
-        }),
+        } => {
+            o.str("channelId", channel_id).str("messageId", message_id);
+        }
         Event::PossiblyAcknowledged {
             channel_id,
             message_id,
             hits,
-        } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-            "messageId": message_id,
-            "hits": hits,
-        }),
+        } => {
+            o.str("channelId", channel_id)
+                .str("messageId", message_id)
+                .int("hits", *hits);
+        }
         Event::Resend {
             channel_id,
             message_id,
             attempt,
             bytes,
-        } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-            "messageId": message_id,
-            "attempt": attempt,
-            "message": BASE64.encode(bytes),
-        }),
+        } => {
+            o.str("channelId", channel_id)
+                .str("messageId", message_id)
+                .int("attempt", *attempt)
+                .base64("message", bytes);
+        }
         Event::MissingDependencies {
             channel_id,
             message_id,
             missing,
-        } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-            "messageId": message_id,
-            "missingDeps": native_deps(missing),
-        }),
+        } => {
+            o.str("channelId", channel_id)
+                .str("messageId", message_id)
+                .with("missingDeps", |out| push_native_deps(out, missing));
+        }
         Event::Lost {
             channel_id,
             message_id,
             missing,
-        } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-            "messageId": message_id,
-            "missingDeps": missing,
-        }),
+        } => {
+            o.str("channelId", channel_id)
+                .str("messageId", message_id)
+                .with("missingDeps", |out| {
+                    push_array(out, missing, |out, id| push_json_str(out, id))
+                });
+        }
         Event::RepairReady {
             channel_id,
             message_id,
             bytes,
-        } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-            "messageId": message_id,
-            "message": BASE64.encode(bytes),
-        }),
-        Event::PeriodicSync { channel_id } => json!({
-            "eventType": kind,
-            "channelId": channel_id,
-        }),
-    };
-    value.to_string()
+        } => {
+            o.str("channelId", channel_id)
+                .str("messageId", message_id)
+                .base64("message", bytes);
+        }
+        Event::PeriodicSync { channel_id } => {
+            o.str("channelId", channel_id);
+        }
+    }
 }
 
 /// The native runtime event reporting that the event queue was full and `dropped` events
 /// were discarded: `{"eventType":"event_queue_overflow","dropped":n}`.
 pub fn native_event_queue_overflow(dropped: u64) -> String {
-    json!({
-        "eventType": "event_queue_overflow",
-        "dropped": dropped,
+    object(64, |o| {
+        o.str("eventType", "event_queue_overflow")
+            .int("dropped", dropped);
     })
-    .to_string()
 }
 
 /// The native runtime event reporting a persistence problem on `channel_id` that did not
 /// stop the operation, described by `message`:
 /// `{"eventType":"persistence_warning","channelId":"..","message":".."}`.
 pub fn native_persistence_warning(channel_id: &str, message: &str) -> String {
-    json!({
-        "eventType": "persistence_warning",
-        "channelId": channel_id,
-        "message": message,
+    object(96, |o| {
+        o.str("eventType", "persistence_warning")
+            .str("channelId", channel_id)
+            .str("message", message);
     })
-    .to_string()
 }
 
 /// The `status` string of an unwrap outcome in the native dialect.
@@ -198,15 +192,14 @@ fn status_name(status: UnwrapStatus) -> &'static str {
 /// `missingDeps` a list of `{messageId, retrievalHint (base64), senderId}` (`[]` when
 /// nothing is missing).
 pub fn native_unwrap_result(u: &Unwrapped) -> String {
-    json!({
-        "channelId": u.channel_id,
-        "messageId": u.message_id,
-        "senderId": u.sender_id,
-        "content": BASE64.encode(&u.content),
-        "status": status_name(u.status),
-        "missingDeps": native_deps(&u.missing),
+    object(128 + u.content.len() / 3 * 4, |o| {
+        o.str("channelId", &u.channel_id)
+            .str("messageId", &u.message_id)
+            .str("senderId", &u.sender_id)
+            .base64("content", &u.content)
+            .str("status", status_name(u.status))
+            .with("missingDeps", |out| push_native_deps(out, &u.missing));
     })
-    .to_string()
 }
 
 /// The native JSON for one channel's statistics: `channelId`, `lamportTimestamp`,
@@ -266,101 +259,15 @@ pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
 // ---------------------------------------------------------------------------------------
 // libsds dialect
 // ---------------------------------------------------------------------------------------
-//
-// The documents are written into a `Vec<u8>` holding only ASCII and serde_json string
-// literals, then turned into a `String` once.
-
-/// Turns a written document into a `String`. The writers below append only ASCII and
-/// serde_json string literals, so the bytes are UTF-8; were that ever broken, invalid bytes
-/// would become U+FFFD rather than a panic.
-fn into_string(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
-}
-
-/// Appends `s` as a JSON string literal, escaped by serde_json.
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // Written straight into `out`; serializing a string into a Vec cannot fail, but if it
-    // ever did the document would still be valid JSON.
-    if serde_json::to_writer(&mut *out, s).is_err() {
-        out.extend_from_slice(b"\"\"");
-    }
-}
-
-/// Appends `"key":` (keys are fixed ASCII names that need no escaping).
-fn push_key(out: &mut Vec<u8>, key: &str) {
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-/// Appends `bytes` as a base64 JSON string (the base64 alphabet needs no escaping).
-fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    out.extend_from_slice(BASE64.encode(bytes).as_bytes());
-    out.push(b'"');
-}
-
-/// For each byte value: its decimal digits followed by commas, padded to 4 bytes, and how
-/// many of those bytes to keep (the digits and one comma).
-static DECIMAL: [([u8; 4], u8); 256] = decimal_table();
-
-/// Builds [`DECIMAL`].
-const fn decimal_table() -> [([u8; 4], u8); 256] {
-    let mut table = [([0u8; 4], 0u8); 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = if b >= 100 {
-            ([b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10, b','], 4)
-        } else if b >= 10 {
-            ([b'0' + b / 10, b'0' + b % 10, b',', b','], 3)
-        } else {
-            ([b'0' + b, b',', b',', b','], 2)
-        };
-        i += 1;
-    }
-    table
-}
-
-/// Appends `bytes` as comma-separated decimal numbers, no spaces (nothing when empty).
-///
-/// Each byte appends a fixed 4-byte chunk from [`DECIMAL`] and keeps only its digits and
-/// one comma: no formatting machinery and no branch on the number of digits.
-fn push_decimal_list(out: &mut Vec<u8>, bytes: &[u8]) {
-    let start = out.len();
-    // Room for 4 bytes per number, written in place; the unused tail is cut off after.
-    out.resize(start + bytes.len().saturating_mul(4), 0);
-    let mut end = start;
-    // Each number keeps at most its 4 bytes, so `end + 4` never passes the room made.
-    for &b in bytes {
-        let (chunk, keep) = &DECIMAL[usize::from(b)];
-        out[end..end + 4].copy_from_slice(chunk);
-        end += usize::from(*keep);
-    }
-    // Drop the comma after the last number (and the unused room).
-    out.truncate(
-        end.saturating_sub(usize::from(!bytes.is_empty()))
-            .max(start),
-    );
-}
 
 /// Appends libsds `missingDeps`: `[{"messageId":"..","retrievalHint":"<base64>"}]`.
 fn push_libsds_deps(out: &mut Vec<u8>, missing: &[HistoryEntry]) {
-    out.push(b'[');
-    for (i, dep) in missing.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'{');
-        push_key(out, "messageId");
-        push_json_str(out, &dep.message_id);
-        out.push(b',');
-        push_key(out, "retrievalHint");
-        push_base64(out, &dep.retrieval_hint);
-        out.push(b'}');
-    }
-    out.push(b']');
+    push_array(out, missing, |out, dep| {
+        let mut o = JsonObject::begin(out);
+        o.str("messageId", &dep.message_id)
+            .base64("retrievalHint", &dep.retrieval_hint);
+        o.end();
+    });
 }
 
 /// libsds's sync-timer event, which names no channel.
@@ -381,6 +288,7 @@ pub const LIBSDS_PERIODIC_SYNC: &str = r#"{"eventType":"periodic_sync"}"#;
 pub fn libsds_event(event: &Event) -> Option<String> {
     let kind = event_type(event);
     let mut out = Vec::with_capacity(96);
+    let mut o = JsonObject::begin(&mut out);
     match event {
         Event::MessageReady {
             channel_id,
@@ -391,56 +299,34 @@ pub fn libsds_event(event: &Event) -> Option<String> {
             channel_id,
             message_id,
         } => {
-            out.push(b'{');
-            push_key(&mut out, "messageId");
-            push_json_str(&mut out, message_id);
-            out.push(b',');
-            push_key(&mut out, "channelId");
-            push_json_str(&mut out, channel_id);
-            out.push(b',');
-            push_key(&mut out, "eventType");
-            push_json_str(&mut out, kind);
-            out.push(b'}');
+            o.str("messageId", message_id)
+                .str("channelId", channel_id)
+                .str("eventType", kind);
         }
         Event::MissingDependencies {
             channel_id,
             message_id,
             missing,
         } => {
-            out.push(b'{');
-            push_key(&mut out, "eventType");
-            push_json_str(&mut out, kind);
-            out.push(b',');
-            push_key(&mut out, "messageId");
-            push_json_str(&mut out, message_id);
-            out.push(b',');
-            push_key(&mut out, "channelId");
-            push_json_str(&mut out, channel_id);
-            out.push(b',');
-            push_key(&mut out, "missingDeps");
-            push_libsds_deps(&mut out, missing);
-            out.push(b'}');
+            o.str("eventType", kind)
+                .str("messageId", message_id)
+                .str("channelId", channel_id)
+                .with("missingDeps", |out| push_libsds_deps(out, missing));
         }
         Event::PeriodicSync { .. } => return Some(LIBSDS_PERIODIC_SYNC.to_owned()),
         Event::RepairReady {
             channel_id, bytes, ..
         } => {
-            out.push(b'{');
-            push_key(&mut out, "eventType");
-            push_json_str(&mut out, kind);
-            out.push(b',');
-            push_key(&mut out, "channelId");
-            push_json_str(&mut out, channel_id);
-            out.push(b',');
-            push_key(&mut out, "message");
-            push_base64(&mut out, bytes);
-            out.push(b'}');
+            o.str("eventType", kind)
+                .str("channelId", channel_id)
+                .base64("message", bytes);
         }
         Event::PossiblyAcknowledged { .. }
         | Event::Resend { .. }
         | Event::Expired { .. }
         | Event::Lost { .. } => return None,
     }
+    o.end();
     Some(into_string(out))
 }
 
@@ -451,25 +337,20 @@ pub fn libsds_event(event: &Event) -> Option<String> {
 /// duplicates and buffered messages); `missingDeps` is `[]` when nothing is missing, and an
 /// empty hint is `""`.
 pub fn libsds_unwrap_result(u: &Unwrapped) -> String {
-    let mut out = Vec::with_capacity(
-        u.content
-            .len()
-            .saturating_mul(4)
-            .saturating_add(u.channel_id.len() + 64),
-    );
-    out.push(b'{');
-    push_key(&mut out, "message");
-    out.push(b'[');
-    push_decimal_list(&mut out, &u.content);
-    out.push(b']');
-    out.push(b',');
-    push_key(&mut out, "channelId");
-    push_json_str(&mut out, &u.channel_id);
-    out.push(b',');
-    push_key(&mut out, "missingDeps");
-    push_libsds_deps(&mut out, &u.missing);
-    out.push(b'}');
-    into_string(out)
+    let capacity = u
+        .content
+        .len()
+        .saturating_mul(4)
+        .saturating_add(u.channel_id.len() + 64);
+    object(capacity, |o| {
+        o.with("message", |out| {
+            out.push(b'[');
+            push_decimal_list(out, &u.content);
+            out.push(b']');
+        })
+        .str("channelId", &u.channel_id)
+        .with("missingDeps", |out| push_libsds_deps(out, &u.missing));
+    })
 }
 
 /// The libsds wrap result: the wrapped bytes as comma-separated decimal numbers, no spaces
@@ -483,7 +364,10 @@ pub fn libsds_wrap_result(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine as _;
     use proptest::prelude::*;
+    use serde_json::Value;
 
     /// Ids no naive writer survives: quotes, backslashes, every kind of control character,
     /// JSON-looking text, non-ASCII, astral-plane characters.

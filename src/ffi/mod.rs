@@ -7,6 +7,7 @@ pub(crate) mod args;
 pub mod callback;
 pub(crate) mod hints;
 pub mod json;
+pub(crate) mod json_writer;
 pub mod libsds;
 pub mod native;
 pub(crate) mod panic;

@@ -235,10 +235,10 @@ impl PersistentManager {
 
     /// [`Manager::unwrap`], persisted.
     pub fn unwrap(&mut self, now_ms: u64, bytes: &[u8]) -> Result<Unwrapped, OpError> {
-        let message = self.manager.decode(bytes)?;
-        let channel_id = message.channel_id.clone();
+        let received = self.manager.decode(bytes)?;
+        let channel_id = received.message.channel_id.clone();
         self.load(now_ms, &channel_id)?;
-        let result = self.manager.unwrap_decoded(now_ms, message);
+        let result = self.manager.unwrap_decoded(now_ms, received);
         self.save(&channel_id);
         Ok(result?)
     }

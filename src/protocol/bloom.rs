@@ -213,7 +213,9 @@ pub struct BloomFilter {
     error_rate: f64,
     k: u32,
     m_bits: u64,
-    words: Vec<u64>,
+    /// The bit array as it goes on the wire: little-endian u64 words, so bit `p` is bit
+    /// `p % 8` of byte `p / 8`, and encoding is one copy.
+    bytes: Vec<u8>,
 }
 
 impl BloomFilter {
@@ -232,7 +234,7 @@ impl BloomFilter {
             error_rate,
             k,
             m_bits,
-            words: vec![0; 1 + (m_bits / 64) as usize],
+            bytes: vec![0; 8 * (1 + (m_bits / 64) as usize)],
         }
     }
 
@@ -245,8 +247,8 @@ impl BloomFilter {
     pub fn insert_hashed(&mut self, h: &IdHashes) {
         for p in h.positions(self.m_bits, self.k) {
             // In bounds: m_bits <= 64 * words is an invariant of every constructor.
-            if let Some(w) = self.words.get_mut((p / 64) as usize) {
-                *w |= 1u64 << (p % 64);
+            if let Some(byte) = self.bytes.get_mut((p / 8) as usize) {
+                *byte |= 1 << (p % 8);
             }
         }
     }
@@ -260,15 +262,15 @@ impl BloomFilter {
     /// [`contains`](Self::contains) with precomputed hashes.
     pub fn contains_hashed(&self, h: &IdHashes) -> bool {
         h.positions(self.m_bits, self.k).all(|p| {
-            self.words
-                .get((p / 64) as usize)
-                .is_some_and(|w| (w >> (p % 64)) & 1 == 1)
+            self.bytes
+                .get((p / 8) as usize)
+                .is_some_and(|byte| (byte >> (p % 8)) & 1 == 1)
         })
     }
 
     /// Clears every bit, keeping the dimensions.
     pub fn clear(&mut self) {
-        self.words.fill(0);
+        self.bytes.fill(0);
     }
 
     /// The capacity the filter was sized for (as encoded; informational).
@@ -291,9 +293,16 @@ impl BloomFilter {
         self.m_bits
     }
 
-    /// The bit array: bit `p` is bit `p % 64` of `words()[p / 64]`.
-    pub fn words(&self) -> &[u64] {
-        &self.words
+    /// A copy of the bit array as words: bit `p` is bit `p % 64` of `words()[p / 64]`.
+    pub fn words(&self) -> Vec<u64> {
+        self.bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                u64::from_le_bytes(b)
+            })
+            .collect()
     }
 
     /// The error rate as encoded in field 3: `trunc(error_rate * 1e6)`.
@@ -303,7 +312,7 @@ impl BloomFilter {
 
     /// Exact length of [`serialize`](Self::serialize)'s output.
     pub fn encoded_len(&self) -> usize {
-        let data_len = self.words.len() * 8;
+        let data_len = self.bytes.len();
         1 + encoded_len_varint(data_len as u64)
             + data_len
             + 1
@@ -319,14 +328,9 @@ impl BloomFilter {
     /// Appends the nim-sds encoding to `buf` (growing it at most once).
     pub fn encode_into(&self, buf: &mut Vec<u8>) {
         buf.reserve(self.encoded_len());
-        let data_len = self.words.len() * 8;
         buf.push(KEY_DATA);
-        encode_varint(data_len as u64, buf);
-        let start = buf.len();
-        buf.resize(start + data_len, 0);
-        for (out, w) in buf[start..].chunks_exact_mut(8).zip(&self.words) {
-            out.copy_from_slice(&w.to_le_bytes());
-        }
+        encode_varint(self.bytes.len() as u64, buf);
+        buf.extend_from_slice(&self.bytes);
         buf.push(KEY_CAPACITY);
         encode_varint(self.capacity as u64, buf);
         buf.push(KEY_ERROR_RATE);
@@ -485,21 +489,12 @@ impl<'a> PeerBloom<'a> {
     pub fn to_filter(&self) -> Result<BloomFilter, BloomError> {
         let capacity = usize::try_from(self.capacity)
             .map_err(|_| BloomError::InvalidCapacity(self.capacity))?;
-        let words = self
-            .data
-            .chunks_exact(8)
-            .map(|c| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(c);
-                u64::from_le_bytes(b)
-            })
-            .collect();
         Ok(BloomFilter {
             capacity,
             error_rate: self.error_rate(),
             k: self.k,
             m_bits: self.m_bits,
-            words,
+            bytes: self.data.to_vec(),
         })
     }
 }

@@ -18,7 +18,7 @@ use super::message::{HistoryEntry, SdsMessage};
 use super::rolling_bloom::RollingBloomFilter;
 use super::sdsr;
 use super::snapshot::{ChannelData, ChannelMeta, IncomingRepair, OutgoingEntry, OutgoingRepair};
-use super::wire;
+use super::wire::{self, Received};
 
 /// Supplies retrieval hints (for example a transport message hash) for message ids that
 /// go into causal history. Asked only while a message's hint is still unknown.
@@ -356,14 +356,14 @@ impl Manager {
     }
 
     /// Decodes a received message, refusing oversized input before parsing it.
-    pub fn decode(&self, bytes: &[u8]) -> Result<SdsMessage, ProtocolError> {
+    pub fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Received<'a>, ProtocolError> {
         if bytes.len() > self.config.max_wire_message_size {
             return Err(ProtocolError::WireMessageTooLarge {
                 size: bytes.len(),
                 max: self.config.max_wire_message_size,
             });
         }
-        Ok(wire::decode_message(bytes)?)
+        Ok(wire::decode_received(bytes)?)
     }
 
     /// Processes a decoded received message: deduplicates it, reviews acknowledgements
@@ -373,12 +373,17 @@ impl Manager {
     pub fn unwrap_decoded(
         &mut self,
         now_ms: u64,
-        message: SdsMessage,
+        received: Received<'_>,
     ) -> Result<Unwrapped, ProtocolError> {
+        let ephemeral = received.is_ephemeral();
+        let Received {
+            message,
+            bloom: peer_bloom,
+        } = received;
         if message.channel_id.is_empty() {
             return Err(ProtocolError::EmptyChannelId);
         }
-        if message.is_ephemeral() {
+        if ephemeral {
             return Ok(Unwrapped {
                 channel_id: message.channel_id,
                 message_id: message.message_id,
@@ -438,7 +443,13 @@ impl Manager {
             .lamport_timestamp
             .max(channel.lamport)
             .saturating_add(1);
-        review_acks(channel, &message, &self.config, &mut self.events);
+        review_acks(
+            channel,
+            &message,
+            peer_bloom,
+            &self.config,
+            &mut self.events,
+        );
         take_repair_requests(channel, &message, &self.config, now_ms);
         request_repairs(channel, &missing, &self.config, now_ms);
 
@@ -795,6 +806,7 @@ fn compose(
 fn review_acks(
     channel: &mut Channel,
     message: &SdsMessage,
+    peer_bloom: &[u8],
     config: &ProtocolConfig,
     events: &mut Vec<Event>,
 ) {
@@ -807,10 +819,10 @@ fn review_acks(
         .map(|e| e.message_id.as_str())
         .filter(|id| channel.outgoing.contains_key(*id))
         .collect();
-    let peer_bloom = if message.bloom_filter.is_empty() {
+    let peer_bloom = if peer_bloom.is_empty() {
         None
     } else {
-        PeerBloom::parse(&message.bloom_filter).ok()
+        PeerBloom::parse(peer_bloom).ok()
     };
     if mentioned.is_empty() && peer_bloom.is_none() {
         return;

@@ -425,6 +425,31 @@ pub fn decode_history_entry(bytes: &[u8]) -> Result<HistoryEntry, DecodeError> {
 /// (`channel_id`) and 5 (`content`) are required; a missing bloom (6) or sender (7) is
 /// empty. Never panics; allocates in proportion to the input only.
 pub fn decode_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
+    let Received { mut message, bloom } = decode_received(bytes)?;
+    message.bloom_filter = bloom.to_vec();
+    Ok(message)
+}
+
+/// A received message whose bloom filter is left in the received bytes: the bloom is
+/// only read (for acknowledgements) while the message is processed, and copying 18 KB
+/// per message would cost more than the rest of the decode.
+#[derive(Debug)]
+pub struct Received<'a> {
+    /// The message, `bloom_filter` empty.
+    pub message: SdsMessage,
+    /// The encoded bloom filter as received (field 6; empty when absent).
+    pub bloom: &'a [u8],
+}
+
+impl Received<'_> {
+    /// Whether this is an ephemeral message ([`SdsMessage::is_ephemeral`], bloom included).
+    pub fn is_ephemeral(&self) -> bool {
+        self.bloom.is_empty() && self.message.is_ephemeral()
+    }
+}
+
+/// [`decode_message`] without copying the bloom filter out of `bytes`.
+pub fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
     let mut reader = FieldReader::new(bytes);
     let mut id = None;
     let mut lamport = None;
@@ -455,16 +480,17 @@ pub fn decode_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
     let lamport = lamport.ok_or(DecodeError::MissingField("lamport_timestamp"))?;
     let channel = channel.ok_or(DecodeError::MissingField("channel_id"))?;
     let content = content.ok_or(DecodeError::MissingField("content"))?;
-    Ok(SdsMessage {
+    let message = SdsMessage {
         message_id: utf8_string(id, "message_id")?,
         lamport_timestamp: lamport as i64,
         causal_history,
         channel_id: utf8_string(channel, "channel_id")?,
         content: content.to_vec(),
-        bloom_filter: bloom.to_vec(),
+        bloom_filter: Vec::new(),
         sender_id: utf8_string(sender, "sender_id")?,
         repair_request,
-    })
+    };
+    Ok(Received { message, bloom })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub(crate) type ReentrantLane = Arc<Mutex<VecDeque<Request>>>;
 const BATCH: usize = 1024;
 
 /// How long an idle worker watches its queue before it parks.
-const SPIN_BEFORE_PARK: Duration = Duration::from_micros(20);
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 
 /// When each periodic task is next due (Unix ms), once started.
 #[derive(Debug, Clone, Copy)]
@@ -98,17 +98,21 @@ impl Worker {
         });
     }
 
-    /// Busy-waits briefly for the next request before the worker parks: under load the
-    /// next request usually arrives within microseconds, and a futex wake-up costs more.
+    /// Watches the queue briefly before the worker parks: under load the next request
+    /// usually arrives within microseconds, and a futex wake-up costs more.
     fn spin_for_request(&self) -> bool {
         let until = Instant::now() + SPIN_BEFORE_PARK;
-        while Instant::now() < until {
+        loop {
             if !self.requests.is_empty() {
                 return true;
             }
-            std::hint::spin_loop();
+            if Instant::now() >= until {
+                return false;
+            }
+            // Yield rather than spin hot: on a busy machine the thread we wait for may need
+            // this core to produce the request.
+            std::thread::yield_now();
         }
-        false
     }
 
     /// The next request: callbacks' requests first, then the queue. `Err` once every

@@ -1,0 +1,203 @@
+//! A small writer for the JSON documents the C API hands out: compact objects written
+//! straight into one buffer, keys in call order, no intermediate `serde_json::Value`.
+//!
+//! Keys are fixed ASCII names chosen by this crate and need no escaping; every string
+//! value goes through serde_json's escaping, so ids with quotes, backslashes, control
+//! characters or any UTF-8 stay valid JSON.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use std::io::Write as _;
+
+/// A JSON object being written into a buffer: `{"key":value,...}`.
+pub(crate) struct JsonObject<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> JsonObject<'a> {
+    /// Opens an object at the end of `out`; [`Self::end`] closes it.
+    pub fn begin(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, empty: true }
+    }
+
+    /// Closes the object.
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+
+    /// Appends `"key":` after a comma where needed, and gives the buffer for the value.
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        push_key(self.out, key);
+        self.out
+    }
+
+    /// A string member.
+    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
+        push_json_str(self.key(key), value);
+        self
+    }
+
+    /// A member whose value is `bytes` in base64 (standard alphabet, padded).
+    pub fn base64(&mut self, key: &str, bytes: &[u8]) -> &mut Self {
+        push_base64(self.key(key), bytes);
+        self
+    }
+
+    /// An integer member.
+    pub fn int(&mut self, key: &str, value: impl Into<serde_json::Number>) -> &mut Self {
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.key(key), "{}", value.into());
+        self
+    }
+
+    /// A member whose value `write` appends itself (an array, a nested object).
+    pub fn with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        write(self.key(key));
+        self
+    }
+}
+
+/// A whole document: one object whose members `write` adds, in a buffer of `capacity`.
+pub(crate) fn object(capacity: usize, write: impl FnOnce(&mut JsonObject)) -> String {
+    let mut out = Vec::with_capacity(capacity);
+    let mut object = JsonObject::begin(&mut out);
+    write(&mut object);
+    object.end();
+    into_string(out)
+}
+
+/// Appends a JSON array whose items `write_item` appends, separated by commas.
+pub(crate) fn push_array<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut write_item: impl FnMut(&mut Vec<u8>, &T),
+) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_item(out, item);
+    }
+    out.push(b']');
+}
+
+/// Turns a written document into a `String`. The writers here append only ASCII and
+/// serde_json string literals, so the bytes are UTF-8; were that ever broken, invalid bytes
+/// would become U+FFFD rather than a panic.
+pub(crate) fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
+/// Appends `s` as a JSON string literal, escaped by serde_json.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Written straight into `out`; serializing a string into a Vec cannot fail, but if it
+    // ever did the document would still be valid JSON.
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// Appends `"key":` (keys are fixed ASCII names that need no escaping).
+fn push_key(out: &mut Vec<u8>, key: &str) {
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Appends `bytes` as a base64 JSON string (the base64 alphabet needs no escaping),
+/// encoded in place.
+pub(crate) fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    let start = out.len();
+    let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+    out.resize(start + len, 0);
+    let written = BASE64.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
+    out.push(b'"');
+}
+
+/// For each byte value: its decimal digits followed by commas, padded to 4 bytes, and how
+/// many of those bytes to keep (the digits and one comma).
+static DECIMAL: [([u8; 4], u8); 256] = decimal_table();
+
+/// Builds [`DECIMAL`].
+const fn decimal_table() -> [([u8; 4], u8); 256] {
+    let mut table = [([0u8; 4], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b >= 100 {
+            ([b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10, b','], 4)
+        } else if b >= 10 {
+            ([b'0' + b / 10, b'0' + b % 10, b',', b','], 3)
+        } else {
+            ([b'0' + b, b',', b',', b','], 2)
+        };
+        i += 1;
+    }
+    table
+}
+
+/// Appends `bytes` as comma-separated decimal numbers, no spaces (nothing when empty).
+///
+/// Each byte appends a fixed 4-byte chunk from [`DECIMAL`] and keeps only its digits and
+/// one comma: no formatting machinery and no branch on the number of digits.
+pub(crate) fn push_decimal_list(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    // Room for 4 bytes per number, written in place; the unused tail is cut off after.
+    out.resize(start + bytes.len().saturating_mul(4), 0);
+    let mut end = start;
+    // Each number keeps at most its 4 bytes, so `end + 4` never passes the room made.
+    for &b in bytes {
+        let (chunk, keep) = &DECIMAL[usize::from(b)];
+        out[end..end + 4].copy_from_slice(chunk);
+        end += usize::from(*keep);
+    }
+    // Drop the comma after the last number (and the unused room).
+    out.truncate(
+        end.saturating_sub(usize::from(!bytes.is_empty()))
+            .max(start),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_members_in_call_order() {
+        let doc = object(0, |o| {
+            o.str("a", "x\"y")
+                .int("b", -3i64)
+                .int("c", u64::MAX)
+                .base64("d", b"hi")
+                .with("e", |out| {
+                    push_array(out, &[1u8, 2], |out, b| push_decimal_list(out, &[*b]))
+                })
+                .with("f", |out| JsonObject::begin(out).end());
+        });
+        assert_eq!(
+            doc,
+            r#"{"a":"x\"y","b":-3,"c":18446744073709551615,"d":"aGk=","e":[1,2],"f":{}}"#
+        );
+        assert_eq!(object(8, |_| {}), "{}");
+    }
+
+    #[test]
+    fn base64_in_place_matches_the_engine() {
+        for len in 0..40 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37) as u8).collect();
+            let mut out = Vec::new();
+            push_base64(&mut out, &bytes);
+            assert_eq!(out, format!("\"{}\"", BASE64.encode(&bytes)).into_bytes());
+        }
+    }
+}
