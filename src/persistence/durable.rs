@@ -143,8 +143,8 @@ impl PersistentManager {
         for change in changes.history {
             match change {
                 HistoryChange::Append(id) => {
-                    if let Some(message) = self.manager.history_message(channel_id, &id) {
-                        pending.append(&id, codec::encode_stored_message(message));
+                    if let Some(stored) = self.manager.history_stored(channel_id, &id) {
+                        pending.append(&id, stored.to_vec());
                     }
                 }
                 HistoryChange::Evict(id) => pending.evict(&id),

@@ -1,24 +1,37 @@
 //! A channel's delivered-message history: insertion-ordered, bounded by count and bytes,
 //! with O(1) lookup, append and eviction of the oldest.
+//!
+//! A record keeps the message in its stored encoding (the wire bytes without the bloom
+//! field) rather than as an [`SdsMessage`]: one allocation instead of one per id in its
+//! causal history, which is what makes a long history cheap to hold and to evict from.
+//! The encoding is what a repair rebroadcasts and what persistence stores, so both take
+//! it as it is.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::message::{HistoryEntry, SdsMessage};
+use super::wire;
 
 /// One delivered message as history keeps it (never with its bloom field).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryRecord {
-    /// The message, bloom field empty.
-    pub message: SdsMessage,
+    /// The message's wire encoding with an empty bloom field.
+    pub stored: Vec<u8>,
+    /// Participant that sent the message.
+    pub sender_id: String,
     /// Retrieval hint learned for it (empty until the host provides one).
     pub retrieval_hint: Vec<u8>,
+    /// Length of the message's content, what the byte bound counts.
+    content_len: usize,
 }
 
 /// Delivered messages of one channel, oldest first.
 #[derive(Debug, Default)]
 pub struct MessageHistory {
-    order: VecDeque<String>,
-    records: HashMap<String, HistoryRecord>,
+    /// Ids oldest first; each id's one allocation is shared with its `records` key.
+    order: VecDeque<Arc<str>>,
+    records: HashMap<Arc<str>, HistoryRecord>,
     content_bytes: usize,
     max_len: usize,
     max_bytes: usize,
@@ -54,20 +67,27 @@ impl MessageHistory {
         self.records.get(message_id)
     }
 
-    /// Appends a message (its bloom field is dropped). Re-adding a held id replaces its
+    /// Appends a message (its bloom field is not kept). Re-adding a held id replaces its
     /// record in place. Returns the ids evicted to stay within bounds, oldest first; the
     /// newest message itself is never evicted.
-    pub fn push(&mut self, mut message: SdsMessage) -> Vec<String> {
-        message.bloom_filter = Vec::new();
-        self.content_bytes += message.content.len();
-        let id = message.message_id.clone();
+    pub fn push(&mut self, message: SdsMessage) -> Vec<String> {
         let record = HistoryRecord {
-            message,
+            stored: wire::encode_message_with_bloom(&message, &[]),
+            content_len: message.content.len(),
+            sender_id: message.sender_id,
             retrieval_hint: Vec::new(),
         };
-        match self.records.insert(id.clone(), record) {
-            Some(old) => self.content_bytes -= old.message.content.len(),
-            None => self.order.push_back(id),
+        self.content_bytes += record.content_len;
+        match self.records.get_mut(message.message_id.as_str()) {
+            Some(held) => {
+                self.content_bytes -= held.content_len;
+                *held = record;
+            }
+            None => {
+                let id: Arc<str> = message.message_id.into();
+                self.order.push_back(id.clone());
+                self.records.insert(id, record);
+            }
         }
         let mut evicted = Vec::new();
         while self.order.len() > 1
@@ -77,9 +97,9 @@ impl MessageHistory {
                 break;
             };
             if let Some(old) = self.records.remove(&oldest) {
-                self.content_bytes -= old.message.content.len();
+                self.content_bytes -= old.content_len;
             }
-            evicted.push(oldest);
+            evicted.push(oldest.to_string());
         }
         evicted
     }
@@ -98,7 +118,7 @@ impl MessageHistory {
     /// Ids of the newest `n` messages, oldest first.
     pub fn newest_ids(&self, n: usize) -> impl Iterator<Item = &str> {
         let skip = self.order.len().saturating_sub(n);
-        self.order.iter().skip(skip).map(String::as_str)
+        self.order.iter().skip(skip).map(|id| &**id)
     }
 
     /// The history entry (id, hint, sender) describing a held message.
@@ -106,15 +126,15 @@ impl MessageHistory {
         self.records.get(message_id).map(|r| HistoryEntry {
             message_id: message_id.to_owned(),
             retrieval_hint: r.retrieval_hint.clone(),
-            sender_id: r.message.sender_id.clone(),
+            sender_id: r.sender_id.clone(),
         })
     }
 
-    /// All held messages, oldest first.
-    pub fn messages(&self) -> impl Iterator<Item = &SdsMessage> {
-        self.order
-            .iter()
-            .filter_map(|id| self.records.get(id).map(|r| &r.message))
+    /// A held message, decoded from its stored encoding (bloom field empty).
+    pub fn message(&self, message_id: &str) -> Option<SdsMessage> {
+        let record = self.records.get(message_id)?;
+        // History only holds what it encoded itself, so this decodes.
+        wire::decode_message(&record.stored).ok()
     }
 }
 
@@ -161,9 +181,13 @@ mod tests {
         h.push(msg("b", b"2"));
         h.push(msg("a", b"new"));
         assert_eq!(h.newest_ids(10).collect::<Vec<_>>(), vec!["a", "b"]);
-        let a = h.get("a").expect("held");
-        assert_eq!(a.message.content, b"new");
-        assert!(a.message.bloom_filter.is_empty());
+        let a = h.message("a").expect("held");
+        assert_eq!(a.content, b"new");
+        assert!(a.bloom_filter.is_empty());
+        assert_eq!(
+            h.get("a").map(|r| r.stored.clone()),
+            Some(wire::encode_message(&a))
+        );
     }
 
     #[test]

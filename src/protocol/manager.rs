@@ -625,12 +625,18 @@ impl Manager {
     }
 
     /// A delivered message held in the channel's history (without its bloom field).
-    pub fn history_message(&self, channel_id: &str, message_id: &str) -> Option<&SdsMessage> {
+    pub fn history_message(&self, channel_id: &str, message_id: &str) -> Option<SdsMessage> {
+        self.channels.get(channel_id)?.history.message(message_id)
+    }
+
+    /// The stored encoding of a delivered message held in the channel's history: its wire
+    /// bytes with an empty bloom field, as `codec::encode_stored_message` writes them.
+    pub fn history_stored(&self, channel_id: &str, message_id: &str) -> Option<&[u8]> {
         self.channels
             .get(channel_id)?
             .history
             .get(message_id)
-            .map(|r| &r.message)
+            .map(|r| r.stored.as_slice())
     }
 
     /// Ids in the channel's history, oldest first.
@@ -894,7 +900,7 @@ fn take_repair_requests(
             continue;
         }
         let t_resp = sdsr::t_resp_ms(participant, &request.sender_id, id, config.repair_t_max_ms);
-        let cached_message = wire::encode_message(&record.message);
+        let cached_message = record.stored.clone();
         channel.incoming_repair.insert(
             id.to_owned(),
             IncomingRepair {
