@@ -9,8 +9,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
-from typing_extensions import Self
-
 from ._answers import Answers
 from ._gate import Gate
 from ._hints import HintProvider, c_hint_provider
@@ -101,7 +99,7 @@ class Manager:
         """True once ``close()`` has begun."""
         return not self._gate.is_open
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Manager:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *_exc: object) -> None:
