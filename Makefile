@@ -5,13 +5,15 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-LIB_DIR := target/release
+# Cargo's output folder: honours CARGO_TARGET_DIR, as cargo does.
+LIB_DIR := $(or $(CARGO_TARGET_DIR),target)/release
+LIB_PATH := $(abspath $(LIB_DIR))
 C_TEST_DIR := target/c-tests
 C_TESTS := $(patsubst tests/c/%.c,$(C_TEST_DIR)/%,$(wildcard tests/c/test_*.c))
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 C_FLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude -pthread
 
-.PHONY: all build toolchain lint header test rust-test c-test demo bench install clean
+.PHONY: all build toolchain lint header test rust-test c-test go-test py-test demo bench install clean
 
 all: build
 
@@ -39,13 +41,54 @@ rust-test: toolchain
 
 $(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.h build
 	@mkdir -p $(C_TEST_DIR)
-	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(LIB_PATH)
 
 # C programs against libstorage.so, under AddressSanitizer and UBSan.
 c-test: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
-test: lint rust-test c-test
+test: lint rust-test c-test go-test py-test
+
+# ---- Go and Python bindings -----------------------------------------------------------
+
+GO ?= go
+PYTHON ?= python3
+# cgo compiles and links against this tree's header and freshly built library.
+GO_ENV := CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="-L$(LIB_PATH) -Wl,-rpath,$(LIB_PATH)"
+# pytest lives in a virtualenv of its own, made on first use.
+PY_VENV := target/py-venv
+PY_ENV := STORAGE_LIB=$(LIB_PATH)/libstorage.so PYTHONPATH=$(CURDIR)/bindings/python
+
+.PHONY: go-toolchain python-toolchain example-go example-python
+
+go-toolchain:
+	@command -v $(GO) >/dev/null || { echo "error: $(GO) not found: install Go 1.22 or later (https://go.dev/dl/)"; exit 1; }
+
+python-toolchain:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.9 or later"; exit 1; }
+
+$(PY_VENV)/bin/pytest: | python-toolchain
+	$(PYTHON) -m venv $(PY_VENV) || { echo "error: '$(PYTHON) -m venv' failed: install the venv module (e.g. apt-get install python3-venv)"; exit 1; }
+	$(PY_VENV)/bin/pip install --quiet pytest
+
+# The Go binding under the race detector; the example must still build against it.
+go-test: build go-toolchain
+	@unformatted="$$(gofmt -l bindings/go examples/go)"; \
+		if [ -n "$$unformatted" ]; then echo "error: not gofmt-formatted: $$unformatted"; exit 1; fi
+	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...
+	cd examples/go && $(GO_ENV) $(GO) vet ./...
+
+# The Python binding's tests, then its example as a smoke test.
+py-test: build $(PY_VENV)/bin/pytest
+	cd bindings/python && $(PY_ENV) $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q
+	$(PY_ENV) $(PY_VENV)/bin/python examples/python/chat.py >/dev/null
+
+# Two participants chatting, in Go and in Python.
+example-go: build go-toolchain
+	cd examples/go && $(GO_ENV) $(GO) run .
+
+example-python: build python-toolchain
+	$(PY_ENV) $(PYTHON) examples/python/chat.py
 
 demo: toolchain
 	$(CARGO) run --release --example lossy_bus
@@ -73,7 +116,7 @@ BENCH_C_DIR := target/c-bench
 $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h build
 	@mkdir -p $(BENCH_C_DIR)
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -pthread $< -o $@ -L$(LIB_DIR) -lstorage \
-		-Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+		-Wl,-rpath,$(LIB_PATH)
 
 .PHONY: bench-c
 bench-c: $(BENCH_C_DIR)/pingpong

@@ -1,0 +1,68 @@
+package storage
+
+import "encoding/json"
+
+// Config is the configuration document of a Manager (see the README's "Configuration"
+// table for defaults and meanings). Zero fields are left out, so the library applies its
+// default; set a key to an explicit zero, or a key this struct does not know yet, through
+// Extra. Durations are in milliseconds, as in the document.
+type Config struct {
+	ParticipantID          string  `json:"participant_id,omitempty"`
+	BloomCapacity          uint64  `json:"bloom_capacity,omitempty"`
+	BloomErrorRate         float64 `json:"bloom_error_rate,omitempty"`
+	MaxMessageHistory      uint64  `json:"max_message_history,omitempty"`
+	MaxHistoryBytes        uint64  `json:"max_history_bytes,omitempty"`
+	MaxCausalHistory       uint64  `json:"max_causal_history,omitempty"`
+	ResendIntervalMs       uint64  `json:"resend_interval_ms,omitempty"`
+	MaxResendAttempts      uint32  `json:"max_resend_attempts,omitempty"`
+	BloomAcksToConfirm     uint32  `json:"bloom_acks_to_confirm,omitempty"`
+	MaxDependencyWaitMs    uint64  `json:"max_dependency_wait_ms,omitempty"`
+	LamportUnit            string  `json:"lamport_unit,omitempty"` // "milliseconds" or "seconds"
+	RepairTMinMs           uint64  `json:"repair_t_min_ms,omitempty"`
+	RepairTMaxMs           uint64  `json:"repair_t_max_ms,omitempty"`
+	NumResponseGroups      uint32  `json:"num_response_groups,omitempty"`
+	MaxRepairRequests      uint64  `json:"max_repair_requests,omitempty"`
+	MaxChannels            uint64  `json:"max_channels,omitempty"`
+	MaxIncomingBuffer      uint64  `json:"max_incoming_buffer,omitempty"`
+	MaxIncomingBufferBytes uint64  `json:"max_incoming_buffer_bytes,omitempty"`
+	MaxOutgoingBuffer      uint64  `json:"max_outgoing_buffer,omitempty"`
+	MaxRepairBuffer        uint64  `json:"max_repair_buffer,omitempty"`
+	MaxWireMessageSize     uint64  `json:"max_wire_message_size,omitempty"`
+
+	SyncIntervalMs          uint64 `json:"sync_interval_ms,omitempty"`
+	OutgoingSweepIntervalMs uint64 `json:"outgoing_sweep_interval_ms,omitempty"`
+	IncomingSweepIntervalMs uint64 `json:"incoming_sweep_interval_ms,omitempty"`
+	RepairSweepIntervalMs   uint64 `json:"repair_sweep_interval_ms,omitempty"`
+	RequestQueueCapacity    uint64 `json:"request_queue_capacity,omitempty"`
+	EventQueueCapacity      uint64 `json:"event_queue_capacity,omitempty"`
+
+	Persistence *Persistence `json:"persistence,omitempty"`
+
+	// Extra keys written into the document as they are, over the fields above
+	// (explicit zeros, keys added to the library later such as "recording").
+	Extra map[string]any `json:"-"`
+}
+
+// Persistence selects where a Manager keeps its protocol state.
+type Persistence struct {
+	Kind       string `json:"kind"`                 // "none", "memory" or "sqlite"
+	Path       string `json:"path,omitempty"`       // sqlite: the database file
+	Durability string `json:"durability,omitempty"` // sqlite: "full" (default) or "normal"
+}
+
+// JSON renders the configuration document handed to storage_new.
+func (c Config) JSON() ([]byte, error) {
+	typed, err := json.Marshal(c)
+	if err != nil || len(c.Extra) == 0 {
+		return typed, err
+	}
+	// Merge through a map so Extra can override any typed field.
+	merged := map[string]any{}
+	if err := json.Unmarshal(typed, &merged); err != nil {
+		return nil, err
+	}
+	for key, value := range c.Extra {
+		merged[key] = value
+	}
+	return json.Marshal(merged)
+}

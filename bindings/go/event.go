@@ -1,0 +1,100 @@
+package storage
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// EventType is an event's "eventType".
+type EventType string
+
+// The event types of the native API (README, "Events").
+const (
+	MessageReady         EventType = "message_ready"
+	MessageSent          EventType = "message_sent"
+	PossiblyAcknowledged EventType = "possibly_acknowledged"
+	Resend               EventType = "resend"
+	MessageExpired       EventType = "message_expired"
+	MissingDependencies  EventType = "missing_dependencies"
+	MessageLost          EventType = "message_lost"
+	RepairReady          EventType = "repair_ready"
+	PeriodicSync         EventType = "periodic_sync"
+	EventQueueOverflow   EventType = "event_queue_overflow"
+	PersistenceWarning   EventType = "persistence_warning"
+)
+
+// Event is one event of a Manager. Only the fields its Type carries are set; Raw keeps
+// the library's JSON document for anything else.
+type Event struct {
+	Type             EventType
+	ChannelID        string
+	MessageID        string
+	SenderID         string       // message_ready
+	LamportTimestamp uint64       // message_ready
+	Content          []byte       // message_ready: the payload
+	Hits             uint64       // possibly_acknowledged: bloom hits so far
+	Attempt          uint64       // resend
+	Wire             []byte       // resend, repair_ready: the bytes to broadcast
+	MissingDeps      []Dependency // missing_dependencies, message_lost
+	Dropped          uint64       // event_queue_overflow: events discarded
+	Warning          string       // persistence_warning: what went wrong
+	Raw              json.RawMessage
+}
+
+// eventDocument is the JSON shape of every native event; "message" is base64 wire bytes
+// in resend/repair_ready but text in persistence_warning, so it is decoded by type.
+type eventDocument struct {
+	EventType        EventType       `json:"eventType"`
+	ChannelID        string          `json:"channelId"`
+	MessageID        string          `json:"messageId"`
+	SenderID         string          `json:"senderId"`
+	LamportTimestamp uint64          `json:"lamportTimestamp"`
+	Content          []byte          `json:"content"`
+	Hits             uint64          `json:"hits"`
+	Attempt          uint64          `json:"attempt"`
+	Message          json.RawMessage `json:"message"`
+	MissingDeps      []Dependency    `json:"missingDeps"`
+	Dropped          uint64          `json:"dropped"`
+}
+
+// ParseEvent decodes one native event document.
+func ParseEvent(raw []byte) (Event, error) {
+	var doc eventDocument
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return Event{}, fmt.Errorf("storage: bad event %q: %w", raw, err)
+	}
+	event := Event{
+		Type:             doc.EventType,
+		ChannelID:        doc.ChannelID,
+		MessageID:        doc.MessageID,
+		SenderID:         doc.SenderID,
+		LamportTimestamp: doc.LamportTimestamp,
+		Content:          doc.Content,
+		Hits:             doc.Hits,
+		Attempt:          doc.Attempt,
+		MissingDeps:      doc.MissingDeps,
+		Dropped:          doc.Dropped,
+		Raw:              append(json.RawMessage(nil), raw...),
+	}
+	if len(doc.Message) > 0 {
+		target := any(&event.Wire)
+		if doc.EventType == PersistenceWarning {
+			target = &event.Warning
+		}
+		if err := json.Unmarshal(doc.Message, target); err != nil {
+			return Event{}, fmt.Errorf("storage: bad event %q: %w", raw, err)
+		}
+	}
+	return event, nil
+}
+
+// UnmarshalJSON reads a dependency written either as an object (unwrap results,
+// missing_dependencies) or as a bare message id (message_lost).
+func (d *Dependency) UnmarshalJSON(data []byte) error {
+	if len(data) > 0 && data[0] == '"' {
+		*d = Dependency{}
+		return json.Unmarshal(data, &d.MessageID)
+	}
+	type plain Dependency // no UnmarshalJSON: avoids recursing into this method
+	return json.Unmarshal(data, (*plain)(d))
+}

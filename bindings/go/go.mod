@@ -1,0 +1,3 @@
+module libstorage/bindings/go/storage
+
+go 1.22

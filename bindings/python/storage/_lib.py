@@ -1,0 +1,102 @@
+"""Loading libstorage.so and declaring every function of include/storage.h for ctypes.
+
+Every function gets ``argtypes`` and ``restype`` here, in one table, so that a call with a
+wrong argument fails in Python instead of corrupting memory, and so that a test can check
+the table against the header. ``ctypes.CDLL`` releases the GIL during each call, which is
+what lets the library's worker thread run Python callbacks while ``storage_free`` joins it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    c_char_p,
+    c_int32,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Any
+
+#: ``storage_status`` (an ``int32_t``).
+STATUS = c_int32
+#: ``storage_ctx *``: an opaque token, never dereferenced.
+CTX = c_void_p
+#: ``const uint8_t *`` arguments: ``c_char_p`` accepts ``bytes`` (embedded NULs included).
+BYTES_IN = c_char_p
+
+#: ``void (*storage_callback)(storage_status, const uint8_t *, size_t, void *)``.
+CALLBACK = CFUNCTYPE(None, STATUS, POINTER(c_uint8), c_size_t, c_void_p)
+#: ``void (*storage_hint_provider)(const char *, char **, size_t *, void *)``.
+HINT_PROVIDER = CFUNCTYPE(None, c_char_p, POINTER(c_void_p), POINTER(c_size_t), c_void_p)
+
+#: name -> (argtypes, restype), one entry per function of include/storage.h.
+FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
+    "storage_version": ([], c_char_p),
+    "storage_new": ([c_char_p, CALLBACK, c_void_p, POINTER(CTX)], STATUS),
+    "storage_free": ([CTX], STATUS),
+    "storage_set_event_callback": ([CTX, CALLBACK, c_void_p], STATUS),
+    "storage_next_event": ([CTX, c_uint32, POINTER(POINTER(c_uint8)), POINTER(c_size_t)], STATUS),
+    "storage_bytes_free": ([POINTER(c_uint8), c_size_t], None),
+    "storage_set_retrieval_hint_provider": ([CTX, HINT_PROVIDER, c_void_p], STATUS),
+    "storage_wrap": ([CTX, c_char_p, c_char_p, BYTES_IN, c_size_t, CALLBACK, c_void_p], STATUS),
+    "storage_wrap_ephemeral": (
+        [CTX, c_char_p, c_char_p, BYTES_IN, c_size_t, CALLBACK, c_void_p],
+        STATUS,
+    ),
+    "storage_build_sync_message": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_unwrap": ([CTX, BYTES_IN, c_size_t, CALLBACK, c_void_p], STATUS),
+    "storage_mark_dependencies_met": (
+        [CTX, POINTER(c_char_p), c_size_t, c_char_p, CALLBACK, c_void_p],
+        STATUS,
+    ),
+    "storage_ensure_channel": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_remove_channel": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_reset": ([CTX, CALLBACK, c_void_p], STATUS),
+    "storage_start_periodic_tasks": ([CTX, CALLBACK, c_void_p], STATUS),
+    "storage_channel_stats": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+}
+
+LIBRARY_NAME = "libstorage.so"
+
+
+def candidates() -> list[Path]:
+    """Where the library is looked for, first match wins: ``$STORAGE_LIB``, next to this
+    package, ``$CARGO_TARGET_DIR/release``, then the repository's ``target/release``."""
+    here = Path(__file__).resolve().parent
+    found: list[Path] = []
+    if os.environ.get("STORAGE_LIB"):
+        found.append(Path(os.environ["STORAGE_LIB"]))
+    found.append(here / LIBRARY_NAME)
+    if os.environ.get("CARGO_TARGET_DIR"):
+        found.append(Path(os.environ["CARGO_TARGET_DIR"]) / "release" / LIBRARY_NAME)
+    found.append(here.parents[2] / "target" / "release" / LIBRARY_NAME)
+    return found
+
+
+def load() -> ctypes.CDLL:
+    """Loads libstorage and declares every function on it."""
+    path = next((p for p in candidates() if p.is_file()), None)
+    if path is None:
+        # An installed library (make install), found the way the dynamic linker would.
+        installed = ctypes.util.find_library("storage")
+        if installed is None:
+            tried = ", ".join(str(p) for p in candidates())
+            raise OSError(f"libstorage.so not found (tried {tried}); set STORAGE_LIB")
+        path = Path(installed)
+    lib = ctypes.CDLL(str(path))
+    for name, (argtypes, restype) in FUNCTIONS.items():
+        function = getattr(lib, name)
+        function.argtypes = argtypes
+        function.restype = restype
+    return lib
+
+
+#: The loaded library, shared by every Manager.
+lib = load()

@@ -1,0 +1,260 @@
+"""The Manager: one libstorage context, with synchronous requests and pulled events."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Callable
+
+from ._answers import Answers
+from ._gate import Gate
+from ._hints import HintProvider, c_hint_provider
+from ._lib import CALLBACK, CTX, HINT_PROVIDER, lib
+from .errors import ClosedError, Status, StorageError, error_for
+from .types import ChannelStats, Config, Event, UnwrapResult
+
+#: The longest single ``storage_next_event`` wait, and so how long ``close()`` can wait
+#: for a thread that is pulling events.
+PULL_SLICE_MS = 100
+
+#: A C request: (handle, callback, user_data token) -> status.
+_Submit = Callable[[int, Any, int], int]
+
+
+def _document(config: Config | Mapping[str, Any] | str | None, options: Mapping[str, Any]) -> bytes:
+    """The configuration document: a JSON string as is, or a mapping merged with options."""
+    if isinstance(config, str):
+        if options:
+            raise TypeError("keyword options cannot be combined with a JSON string")
+        return config.encode("utf-8", "surrogatepass")
+    merged = {**(config or {}), **options}
+    return json.dumps(merged).encode()
+
+
+def _text(op: str, name: str, value: str) -> bytes:
+    """``value`` as a C string. Invalid UTF-8 (lone surrogates) passes through for the
+    library to name; a NUL byte would silently cut the string short, so it is refused."""
+    if "\0" in value:
+        raise StorageError(op, Status.INVALID_UTF8, f"{name} contains a NUL byte")
+    return value.encode("utf-8", "surrogatepass")
+
+
+def version() -> str:
+    """The library's version string."""
+    version: bytes = lib.storage_version()
+    return version.decode()
+
+
+class Manager:
+    """One libstorage context: channels, protocol state and a worker thread.
+
+    Requests (``wrap``, ``unwrap``, ...) are synchronous and safe to call from any thread;
+    events are pulled with ``next_event`` or iterated with ``events()``. Use it as a context
+    manager, or call ``close()`` (idempotent)::
+
+        with storage.Manager(participant_id="alice") as alice:
+            wire = alice.wrap("room", "m1", b"hello")
+    """
+
+    def __init__(
+        self, config: Config | Mapping[str, Any] | str | None = None, **options: Any
+    ) -> None:
+        """Starts a context. ``config`` is a mapping of configuration keys (see ``Config``)
+        or a raw JSON document; keyword ``options`` are merged over a mapping. Raises
+        StorageError (status INVALID_CONFIG, message naming the key) when refused."""
+        document = _document(config, options)
+        self._answers = Answers()
+        self._hint_providers: list[Any] = []  # every C provider given, alive until close
+        self._close_lock = threading.Lock()
+        handle = CTX()
+        token, slot = self._answers.open()
+        # The answer callback doubles as the event callback here only so that a refused
+        # configuration reports its message; events then switch to the pull API.
+        status = lib.storage_new(document, self._answers.callback, token, ctypes.byref(handle))
+        if status != Status.OK:
+            code, message = self._answers.finish(token, slot, status)
+            raise error_for("new", code, message.decode("utf-8", "replace"))
+        self._answers.discard(token)
+        lib.storage_set_event_callback(handle, CALLBACK(), None)  # CALLBACK() is NULL
+        self._gate = Gate(handle.value or 0)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the context: queued requests fail with ClosedError, events not yet pulled
+        are discarded. Idempotent; safe while other threads use the Manager."""
+        with self._close_lock:
+            handle = self._gate.close()
+            if handle is None:
+                return
+            status = lib.storage_free(handle)
+        if status != Status.OK:
+            raise error_for("close", status)
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` has begun."""
+        return not self._gate.is_open
+
+    def __enter__(self) -> Manager:  # noqa: PYI034 - typing.Self needs Python 3.11
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A forgotten Manager still stops its worker thread; errors this late are moot.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - nobody is left to hear about it
+            pass
+
+    # -- requests -----------------------------------------------------------------------
+
+    def _request(self, op: str, submit: _Submit) -> bytes:
+        """Runs one C request and waits for its answer; raises StorageError on failure."""
+        token, slot = self._answers.open()
+        try:
+            with self._gate.use(op) as handle:
+                status = submit(handle, self._answers.callback, token)
+        except ClosedError:
+            self._answers.discard(token)
+            raise
+        code, data = self._answers.finish(token, slot, status)
+        if code != Status.OK:
+            raise error_for(op, code, data.decode("utf-8", "replace"))
+        return data
+
+    def wrap(self, channel_id: str, message_id: str, content: bytes) -> bytes:
+        """Wraps ``content`` as ``message_id`` on ``channel_id`` (created on first use) and
+        returns the wire bytes to broadcast."""
+        channel, mid = (
+            _text("wrap", "channel_id", channel_id),
+            _text("wrap", "message_id", message_id),
+        )
+        data = bytes(content)
+        return self._request(
+            "wrap", lambda h, cb, ud: lib.storage_wrap(h, channel, mid, data, len(data), cb, ud)
+        )
+
+    def wrap_ephemeral(self, channel_id: str, message_id: str, content: bytes) -> bytes:
+        """Wraps an ephemeral message: never buffered, stored or acknowledged; receivers
+        deliver it at once."""
+        op = "wrap_ephemeral"
+        channel, mid = _text(op, "channel_id", channel_id), _text(op, "message_id", message_id)
+        data = bytes(content)
+        return self._request(
+            op,
+            lambda h, cb, ud: lib.storage_wrap_ephemeral(h, channel, mid, data, len(data), cb, ud),
+        )
+
+    def unwrap(self, wire: bytes) -> UnwrapResult:
+        """Processes bytes received from the transport. Delivered messages also arrive as
+        ``message_ready`` events, in causal order."""
+        data = bytes(wire)
+        result = self._request(
+            "unwrap", lambda h, cb, ud: lib.storage_unwrap(h, data, len(data), cb, ud)
+        )
+        return UnwrapResult.parse(result)
+
+    def mark_dependencies_met(self, channel_id: str, message_ids: Iterable[str]) -> None:
+        """Declares ``message_ids`` present on ``channel_id`` (retrieved another way),
+        releasing messages that waited only for them."""
+        op = "mark_dependencies_met"
+        channel = _text(op, "channel_id", channel_id)
+        ids = [_text(op, "message_ids", i) for i in message_ids]
+        array = (ctypes.c_char_p * len(ids))(*ids) if ids else None
+        self._request(
+            op,
+            lambda h, cb, ud: lib.storage_mark_dependencies_met(
+                h, array, len(ids), channel, cb, ud
+            ),
+        )
+
+    def _channel_request(self, op: str, channel_id: str, function: Any) -> bytes:
+        """Runs ``function(handle, channel, callback, user_data)``, a request naming a channel."""
+        channel = _text(op, "channel_id", channel_id)
+        return self._request(op, lambda h, cb, ud: function(h, channel, cb, ud))
+
+    def build_sync_message(self, channel_id: str) -> bytes:
+        """The wire bytes of a sync message: metadata only, which lets peers acknowledge
+        and repair without new content."""
+        return self._channel_request(
+            "build_sync_message", channel_id, lib.storage_build_sync_message
+        )
+
+    def ensure_channel(self, channel_id: str) -> None:
+        """Loads ``channel_id`` from persistence, or creates it."""
+        self._channel_request("ensure_channel", channel_id, lib.storage_ensure_channel)
+
+    def remove_channel(self, channel_id: str) -> None:
+        """Deletes ``channel_id`` and its persisted state."""
+        self._channel_request("remove_channel", channel_id, lib.storage_remove_channel)
+
+    def channel_stats(self, channel_id: str) -> ChannelStats:
+        """A channel's sizes and counters (StorageError UNKNOWN_CHANNEL if it has none)."""
+        return ChannelStats.parse(
+            self._channel_request("channel_stats", channel_id, lib.storage_channel_stats)
+        )
+
+    def reset(self) -> None:
+        """Deletes every channel and its persisted state."""
+        self._request("reset", lambda h, cb, ud: lib.storage_reset(h, cb, ud))
+
+    def start_periodic_tasks(self) -> None:
+        """Starts the resend, loss and repair sweeps and the sync timer (each runs once at
+        once). Starting twice is harmless."""
+        self._request(
+            "start_periodic_tasks", lambda h, cb, ud: lib.storage_start_periodic_tasks(h, cb, ud)
+        )
+
+    def set_retrieval_hint_provider(self, provider: HintProvider | None) -> None:
+        """Sets (None: clears) the function asked for each wrapped message's retrieval
+        hint. It runs on the library's worker thread: keep it short and thread-safe."""
+        c_provider = c_hint_provider(provider) if provider is not None else HINT_PROVIDER()
+        with self._gate.use("set_retrieval_hint_provider") as handle:
+            status = lib.storage_set_retrieval_hint_provider(handle, c_provider, None)
+        if status != Status.OK:
+            raise error_for("set_retrieval_hint_provider", status)
+        # Kept until the Manager goes: the worker may still be calling an older provider.
+        self._hint_providers.append(c_provider)
+
+    # -- events -------------------------------------------------------------------------
+
+    def next_event(self, timeout: float | None = 0.0) -> Event | None:
+        """The next event, waiting up to ``timeout`` seconds (None: until one comes);
+        None if none came. Raises ClosedError once the Manager is closed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        data = ctypes.POINTER(ctypes.c_uint8)()
+        length = ctypes.c_size_t()
+        while True:
+            left_ms = PULL_SLICE_MS
+            if deadline is not None:
+                left_ms = min(left_ms, max(0, int((deadline - time.monotonic()) * 1000)))
+            with self._gate.use("next_event") as handle:
+                status = lib.storage_next_event(
+                    handle, left_ms, ctypes.byref(data), ctypes.byref(length)
+                )
+                if status == Status.OK:
+                    raw = ctypes.string_at(data, length.value)
+                    lib.storage_bytes_free(data, length)
+                    return Event.parse(raw)
+            if status != Status.TIMEOUT:
+                raise error_for("next_event", status)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Iterates over events as they come. Ends when the Manager is closed, or when
+        no event comes within ``timeout`` seconds (None: never)."""
+        while True:
+            try:
+                event = self.next_event(timeout)
+            except ClosedError:
+                return
+            if event is None:
+                return
+            yield event
