@@ -184,7 +184,7 @@ impl Channel {
     }
 
     /// Appends to history, journaling the append and any evictions.
-    pub fn add_to_history(&mut self, message: SdsMessage) {
+    pub fn add_to_history(&mut self, message: &SdsMessage) {
         let id = message.message_id.clone();
         let evicted = self.history.push(message);
         if self.journaling {
@@ -207,17 +207,17 @@ impl Channel {
     pub fn deliver(&mut self, message: SdsMessage, events: &mut Vec<Event>) {
         let mut ready = VecDeque::from([message]);
         while let Some(message) = ready.pop_front() {
-            let id = message.message_id.clone();
+            self.add_to_history(&message);
+            self.counters.delivered += 1;
+            let id = message.message_id;
+            self.unblock(&id, &mut ready);
             events.push(Event::MessageReady {
                 channel_id: self.id.clone(),
-                message_id: id.clone(),
-                sender_id: message.sender_id.clone(),
+                message_id: id,
+                sender_id: message.sender_id,
                 lamport_timestamp: message.lamport_timestamp,
-                content: message.content.clone(),
+                content: message.content,
             });
-            self.counters.delivered += 1;
-            self.add_to_history(message);
-            self.unblock(&id, &mut ready);
         }
     }
 

@@ -70,11 +70,11 @@ impl MessageHistory {
     /// Appends a message (its bloom field is not kept). Re-adding a held id replaces its
     /// record in place. Returns the ids evicted to stay within bounds, oldest first; the
     /// newest message itself is never evicted.
-    pub fn push(&mut self, message: SdsMessage) -> Vec<String> {
+    pub fn push(&mut self, message: &SdsMessage) -> Vec<String> {
         let record = HistoryRecord {
-            stored: wire::encode_message_with_bloom(&message, &[]),
+            stored: wire::encode_message_with_bloom(message, &[]),
             content_len: message.content.len(),
-            sender_id: message.sender_id,
+            sender_id: message.sender_id.clone(),
             retrieval_hint: Vec::new(),
         };
         self.content_bytes += record.content_len;
@@ -84,7 +84,7 @@ impl MessageHistory {
                 *held = record;
             }
             None => {
-                let id: Arc<str> = message.message_id.into();
+                let id: Arc<str> = message.message_id.as_str().into();
                 self.order.push_back(id.clone());
                 self.records.insert(id, record);
             }
@@ -118,15 +118,17 @@ impl MessageHistory {
     /// Ids of the newest `n` messages, oldest first.
     pub fn newest_ids(&self, n: usize) -> impl Iterator<Item = &str> {
         let skip = self.order.len().saturating_sub(n);
-        self.order.iter().skip(skip).map(|id| &**id)
+        self.order.range(skip..).map(|id| &**id)
     }
 
-    /// The history entry (id, hint, sender) describing a held message.
-    pub fn entry(&self, message_id: &str) -> Option<HistoryEntry> {
-        self.records.get(message_id).map(|r| HistoryEntry {
-            message_id: message_id.to_owned(),
-            retrieval_hint: r.retrieval_hint.clone(),
-            sender_id: r.sender_id.clone(),
+    /// The history entries (id, hint, sender) of the newest `n` messages, oldest first.
+    pub fn newest_entries(&self, n: usize) -> impl Iterator<Item = HistoryEntry> + '_ {
+        self.newest_ids(n).filter_map(|id| {
+            self.records.get(id).map(|r| HistoryEntry {
+                message_id: id.to_owned(),
+                retrieval_hint: r.retrieval_hint.clone(),
+                sender_id: r.sender_id.clone(),
+            })
         })
     }
 
@@ -154,9 +156,9 @@ mod tests {
     #[test]
     fn evicts_oldest_beyond_count() {
         let mut h = MessageHistory::new(2, usize::MAX);
-        assert!(h.push(msg("a", b"1")).is_empty());
-        assert!(h.push(msg("b", b"2")).is_empty());
-        assert_eq!(h.push(msg("c", b"3")), vec!["a".to_string()]);
+        assert!(h.push(&msg("a", b"1")).is_empty());
+        assert!(h.push(&msg("b", b"2")).is_empty());
+        assert_eq!(h.push(&msg("c", b"3")), vec!["a".to_string()]);
         assert!(!h.contains("a"));
         assert_eq!(h.newest_ids(10).collect::<Vec<_>>(), vec!["b", "c"]);
     }
@@ -164,11 +166,11 @@ mod tests {
     #[test]
     fn evicts_oldest_beyond_bytes_but_keeps_newest() {
         let mut h = MessageHistory::new(100, 4);
-        h.push(msg("a", b"12"));
-        h.push(msg("b", b"34"));
-        assert_eq!(h.push(msg("c", b"5")), vec!["a".to_string()]);
+        h.push(&msg("a", b"12"));
+        h.push(&msg("b", b"34"));
+        assert_eq!(h.push(&msg("c", b"5")), vec!["a".to_string()]);
         assert_eq!(
-            h.push(msg("big", b"123456789")),
+            h.push(&msg("big", b"123456789")),
             vec!["b".to_string(), "c".to_string()]
         );
         assert_eq!(h.len(), 1);
@@ -177,9 +179,9 @@ mod tests {
     #[test]
     fn drops_bloom_and_replaces_in_place() {
         let mut h = MessageHistory::new(10, usize::MAX);
-        h.push(msg("a", b"1"));
-        h.push(msg("b", b"2"));
-        h.push(msg("a", b"new"));
+        h.push(&msg("a", b"1"));
+        h.push(&msg("b", b"2"));
+        h.push(&msg("a", b"new"));
         assert_eq!(h.newest_ids(10).collect::<Vec<_>>(), vec!["a", "b"]);
         let a = h.message("a").expect("held");
         assert_eq!(a.content, b"new");
@@ -194,7 +196,7 @@ mod tests {
     fn newest_ids_takes_the_tail() {
         let mut h = MessageHistory::new(10, usize::MAX);
         for id in ["a", "b", "c", "d"] {
-            h.push(msg(id, b"x"));
+            h.push(&msg(id, b"x"));
         }
         assert_eq!(h.newest_ids(2).collect::<Vec<_>>(), vec!["c", "d"]);
     }

@@ -293,11 +293,12 @@ impl Manager {
         let bytes = wire::encode_message_with_bloom(&message, bloom);
         let hashes = IdHashes::of(message_id);
         channel.bloom.add_hashed(message_id, hashes);
+        channel.add_to_history(&message);
         channel.outgoing.insert(
             message_id.to_owned(),
             Outgoing {
                 entry: OutgoingEntry {
-                    message: message.clone(),
+                    message,
                     send_time_ms: now_ms,
                     resend_attempts: 0,
                     bloom_hits: 0,
@@ -305,7 +306,6 @@ impl Manager {
                 hashes,
             },
         );
-        channel.add_to_history(message);
         Ok(bytes)
     }
 
@@ -688,7 +688,7 @@ impl Manager {
         channel.lamport = meta.lamport_timestamp;
         for message in data.history {
             channel.bloom.add(&message.message_id);
-            channel.history.push(message);
+            channel.history.push(&message);
         }
         for id in &meta.met_ids {
             channel.bloom.add(id);
@@ -746,7 +746,7 @@ impl Manager {
 fn compose(
     channel: &mut Channel,
     config: &ProtocolConfig,
-    mut hints: Option<&mut (dyn RetrievalHintProvider + 'static)>,
+    hints: Option<&mut (dyn RetrievalHintProvider + 'static)>,
     now_ms: u64,
     clock: i64,
     message_id: &str,
@@ -771,26 +771,21 @@ fn compose(
     }
     channel.counters.repairs_requested += repair_request.len() as u64;
 
-    let ids: Vec<String> = channel
+    let mut causal_history: Vec<HistoryEntry> = channel
         .history
-        .newest_ids(config.max_causal_history)
-        .map(str::to_owned)
+        .newest_entries(config.max_causal_history)
         .collect();
-    let mut causal_history = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(mut entry) = channel.history.entry(&id) else {
-            continue;
-        };
-        if entry.retrieval_hint.is_empty() {
-            if let Some(provider) = hints.as_deref_mut() {
-                let hint = provider.retrieval_hint(&channel.id, &id);
-                if !hint.is_empty() {
-                    channel.learn_hint(&id, hint.clone());
-                    entry.retrieval_hint = hint;
-                }
+    if let Some(provider) = hints {
+        for entry in causal_history
+            .iter_mut()
+            .filter(|e| e.retrieval_hint.is_empty())
+        {
+            let hint = provider.retrieval_hint(&channel.id, &entry.message_id);
+            if !hint.is_empty() {
+                channel.learn_hint(&entry.message_id, hint.clone());
+                entry.retrieval_hint = hint;
             }
         }
-        causal_history.push(entry);
     }
 
     SdsMessage {
