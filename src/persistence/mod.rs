@@ -7,3 +7,4 @@ pub mod contract;
 pub mod durable;
 pub mod memory;
 pub mod pending;
+pub mod sqlite;
