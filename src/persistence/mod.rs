@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod contract;
 pub mod durable;
+pub mod host;
 pub mod memory;
 pub mod pending;
 pub mod sqlite;

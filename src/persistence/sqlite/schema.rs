@@ -14,7 +14,7 @@ use super::Synchronous;
 use crate::persistence::contract::PersistenceError;
 
 /// `PRAGMA application_id` of libstorage databases ("LSTG").
-pub const APPLICATION_ID: i32 = 0x4C53_5447;
+pub(crate) const APPLICATION_ID: i32 = 0x4C53_5447;
 
 /// Each entry migrates the schema from version `index` to `index + 1`; the schema version
 /// this build writes is their count.
