@@ -5,7 +5,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-LIB_DIR := target/release
+# Cargo's output folder: CARGO_TARGET_DIR when set (parallel builds), else target/.
+LIB_DIR := $(or $(CARGO_TARGET_DIR),target)/release
 C_TEST_DIR := target/c-tests
 C_TESTS := $(patsubst tests/c/%.c,$(C_TEST_DIR)/%,$(wildcard tests/c/test_*.c))
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
