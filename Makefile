@@ -40,7 +40,7 @@ rust-test: toolchain
 
 $(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.h build
 	@mkdir -p $(C_TEST_DIR)
-	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(abspath $(LIB_DIR))
 
 # C programs against libstorage.so, under AddressSanitizer and UBSan.
 c-test: $(C_TESTS)
@@ -74,7 +74,7 @@ BENCH_C_DIR := target/c-bench
 $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h build
 	@mkdir -p $(BENCH_C_DIR)
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -pthread $< -o $@ -L$(LIB_DIR) -lstorage \
-		-Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+		-Wl,-rpath,$(abspath $(LIB_DIR))
 
 .PHONY: bench-c
 bench-c: $(BENCH_C_DIR)/pingpong
