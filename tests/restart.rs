@@ -10,7 +10,9 @@ mod scratch;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use storage::persistence::contract::Persistence;
+use storage::persistence::contract::{
+    HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel,
+};
 use storage::persistence::durable::{OpError, PersistentManager};
 use storage::persistence::host::HostPersistence;
 use storage::persistence::memory::{Call, MemoryStore};
@@ -233,4 +235,109 @@ fn host_vtable_failures_follow_the_policy() {
     assert!(store.meta(CH).is_none());
     drop(bob);
     assert_eq!(destroyed.load(Ordering::SeqCst), 2);
+}
+
+/// A store that commits in groups over a [`MemoryStore`]: `save_op`s are staged and
+/// applied at `commit_group`, which fails while `fail_commits` is set.
+struct GroupingStore {
+    inner: MemoryStore,
+    staged: Vec<(String, Option<Vec<u8>>, Option<HistoryBatch>)>,
+    fail_commits: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Persistence for GroupingStore {
+    fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError> {
+        self.inner.save_channel_meta(channel_id, meta)
+    }
+    fn update_history(
+        &mut self,
+        channel_id: &str,
+        batch: &HistoryBatch,
+    ) -> Result<(), PersistenceError> {
+        self.inner.update_history(channel_id, batch)
+    }
+    fn load_channel(
+        &mut self,
+        channel_id: &str,
+    ) -> Result<Option<StoredChannel>, PersistenceError> {
+        self.inner.load_channel(channel_id)
+    }
+    fn drop_channel(&mut self, channel_id: &str) -> Result<(), PersistenceError> {
+        self.inner.drop_channel(channel_id)
+    }
+    fn set_retrieval_hint(
+        &mut self,
+        channel_id: &str,
+        message_id: &str,
+        hint: &[u8],
+    ) -> Result<(), PersistenceError> {
+        self.inner.set_retrieval_hint(channel_id, message_id, hint)
+    }
+    fn save_op(
+        &mut self,
+        channel_id: &str,
+        meta: Option<&[u8]>,
+        history: Option<&HistoryBatch>,
+    ) -> SaveOutcome {
+        self.staged.push((
+            channel_id.to_owned(),
+            meta.map(<[u8]>::to_vec),
+            history.cloned(),
+        ));
+        SaveOutcome {
+            meta: Ok(()),
+            history: Ok(()),
+        }
+    }
+    fn groups_commits(&self) -> bool {
+        true
+    }
+    fn commit_group(&mut self) -> Result<(), PersistenceError> {
+        let staged = std::mem::take(&mut self.staged);
+        if self.fail_commits.load(Ordering::SeqCst) {
+            return Err(PersistenceError::new("commit refused"));
+        }
+        for (channel_id, meta, batch) in staged {
+            if let Some(meta) = meta {
+                self.inner.save_channel_meta(&channel_id, &meta)?;
+            }
+            if let Some(batch) = batch {
+                self.inner.update_history(&channel_id, &batch)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_group_commit_keeps_history_queued_for_the_next_commit() {
+    let store = MemoryStore::new();
+    let fail_commits = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut bob = open(Box::new(GroupingStore {
+        inner: store.clone(),
+        staged: Vec::new(),
+        fail_commits: fail_commits.clone(),
+    }));
+    assert!(bob.begin_group());
+    bob.wrap(T0, CH, "b1", b"x").unwrap();
+    bob.wrap(T0, CH, "b2", b"x").unwrap();
+    bob.commit_group();
+    assert!(store.history_ids(CH).is_empty());
+    assert_eq!(
+        bob.health().history_failures,
+        1,
+        "one channel, one failed commit"
+    );
+    assert_eq!(
+        bob.health().last_error.as_ref().unwrap().1,
+        "commit refused"
+    );
+
+    fail_commits.store(false, Ordering::SeqCst);
+    bob.begin_group();
+    bob.wrap(T0, CH, "b3", b"x").unwrap();
+    bob.commit_group();
+    assert_eq!(store.history_ids(CH), vec!["b1", "b2", "b3"]);
+    let meta = storage::persistence::codec::decode_channel_meta(&store.meta(CH).unwrap()).unwrap();
+    assert_eq!(meta.outgoing.len(), 3);
 }
