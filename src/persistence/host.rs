@@ -207,7 +207,10 @@ impl ErrorBuffer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VtableError {
     /// `abi_version` is not one this build reads; no other field was read.
-    #[error("persistence vtable abi_version {0} is not supported (this build reads {STORAGE_PERSISTENCE_ABI_VERSION})")]
+    #[error(
+        "persistence vtable abi_version {0} is not supported \
+         (this build reads {STORAGE_PERSISTENCE_ABI_VERSION})"
+    )]
     AbiVersion(u32),
     /// A required function pointer is NULL.
     #[error("persistence vtable: `{0}` is NULL")]
@@ -257,9 +260,24 @@ impl HostPersistence {
         }
     }
 
-    /// A required call, checked non-NULL at construction.
-    fn call<F>(name: &str, f: Option<F>) -> Result<F, PersistenceError> {
-        f.ok_or_else(|| PersistenceError::new(format!("host persistence `{name}` is NULL")))
+    /// Calls one of the host's functions (checked non-NULL at construction) with a fresh
+    /// error buffer: `Ok` for status 0, else the host's message.
+    fn invoke<F>(
+        &self,
+        name: &str,
+        function: Option<F>,
+        call: impl FnOnce(F, *mut c_void, *mut c_char, usize) -> i32,
+    ) -> Result<(), PersistenceError> {
+        let function = function
+            .ok_or_else(|| PersistenceError::new(format!("host persistence `{name}` is NULL")))?;
+        let mut error = ErrorBuffer::new();
+        let status = call(
+            function,
+            self.vtable.user_data,
+            error.ptr(),
+            STORAGE_PERSISTENCE_ERROR_CAPACITY,
+        );
+        error.result(name, status)
     }
 }
 
@@ -276,22 +294,25 @@ impl Drop for HostPersistence {
 impl Persistence for HostPersistence {
     fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError> {
         let channel = CText::new(channel_id);
-        let call = Self::call("save_channel_meta", self.vtable.save_channel_meta)?;
-        let mut error = ErrorBuffer::new();
-        // SAFETY: every pointer is valid for the duration of the call (the vtable
-        // contract: the host reads them only during it); the error buffer holds
-        // `STORAGE_PERSISTENCE_ERROR_CAPACITY` writable bytes.
-        let status = unsafe {
-            call(
-                self.vtable.user_data,
-                channel.as_str(),
-                meta.as_ptr(),
-                meta.len(),
-                error.ptr(),
-                STORAGE_PERSISTENCE_ERROR_CAPACITY,
-            )
-        };
-        error.result("save_channel_meta", status)
+        self.invoke(
+            "save_channel_meta",
+            self.vtable.save_channel_meta,
+            |call, user_data, error, capacity| {
+                // SAFETY: every pointer is valid for the duration of the call (the vtable
+                // contract: the host reads them only during it); `error` holds `capacity`
+                // writable bytes.
+                unsafe {
+                    call(
+                        user_data,
+                        channel.as_str(),
+                        meta.as_ptr(),
+                        meta.len(),
+                        error,
+                        capacity,
+                    )
+                }
+            },
+        )
     }
 
     fn update_history(
@@ -317,23 +338,26 @@ impl Persistence for HostPersistence {
             .collect();
         let evict_ids: Vec<CText> = batch.evict.iter().map(|id| CText::new(id)).collect();
         let evict: Vec<storage_str> = evict_ids.iter().map(CText::as_str).collect();
-        let call = Self::call("update_history", self.vtable.update_history)?;
-        let mut error = ErrorBuffer::new();
-        // SAFETY: the arrays and every string and row they point to outlive the call;
-        // counts match the arrays; the error buffer is as in `save_channel_meta`.
-        let status = unsafe {
-            call(
-                self.vtable.user_data,
-                channel.as_str(),
-                append.as_ptr(),
-                append.len(),
-                evict.as_ptr(),
-                evict.len(),
-                error.ptr(),
-                STORAGE_PERSISTENCE_ERROR_CAPACITY,
-            )
-        };
-        error.result("update_history", status)
+        self.invoke(
+            "update_history",
+            self.vtable.update_history,
+            |call, user_data, error, capacity| {
+                // SAFETY: the arrays and every string and row they point to outlive the
+                // call; counts match the arrays; the rest as in `save_channel_meta`.
+                unsafe {
+                    call(
+                        user_data,
+                        channel.as_str(),
+                        append.as_ptr(),
+                        append.len(),
+                        evict.as_ptr(),
+                        evict.len(),
+                        error,
+                        capacity,
+                    )
+                }
+            },
+        )
     }
 
     fn load_channel(
@@ -342,38 +366,29 @@ impl Persistence for HostPersistence {
     ) -> Result<Option<StoredChannel>, PersistenceError> {
         let channel = CText::new(channel_id);
         let mut sink = storage_load_sink::default();
-        let call = Self::call("load_channel", self.vtable.load_channel)?;
-        let mut error = ErrorBuffer::new();
-        // SAFETY: `sink` is a live, exclusively borrowed sink for the duration of the call,
-        // which the host only passes to the `storage_load_sink_push_*` functions during
-        // it; the rest as in `save_channel_meta`.
-        let status = unsafe {
-            call(
-                self.vtable.user_data,
-                channel.as_str(),
-                &mut sink,
-                error.ptr(),
-                STORAGE_PERSISTENCE_ERROR_CAPACITY,
-            )
-        };
-        error.result("load_channel", status)?;
+        self.invoke(
+            "load_channel",
+            self.vtable.load_channel,
+            |call, user_data, error, capacity| {
+                // SAFETY: `sink` is live and exclusively lent for the duration of the call,
+                // during which the host only passes it to `storage_load_sink_push_*`; the
+                // rest as in `save_channel_meta`.
+                unsafe { call(user_data, channel.as_str(), &mut sink, error, capacity) }
+            },
+        )?;
         Ok(sink.pushed.then_some(sink.stored))
     }
 
     fn drop_channel(&mut self, channel_id: &str) -> Result<(), PersistenceError> {
         let channel = CText::new(channel_id);
-        let call = Self::call("drop_channel", self.vtable.drop_channel)?;
-        let mut error = ErrorBuffer::new();
-        // SAFETY: as in `save_channel_meta`.
-        let status = unsafe {
-            call(
-                self.vtable.user_data,
-                channel.as_str(),
-                error.ptr(),
-                STORAGE_PERSISTENCE_ERROR_CAPACITY,
-            )
-        };
-        error.result("drop_channel", status)
+        self.invoke(
+            "drop_channel",
+            self.vtable.drop_channel,
+            |call, user_data, error, capacity| {
+                // SAFETY: as in `save_channel_meta`.
+                unsafe { call(user_data, channel.as_str(), error, capacity) }
+            },
+        )
     }
 
     fn set_retrieval_hint(
@@ -384,20 +399,23 @@ impl Persistence for HostPersistence {
     ) -> Result<(), PersistenceError> {
         let channel = CText::new(channel_id);
         let message = CText::new(message_id);
-        let call = Self::call("set_retrieval_hint", self.vtable.set_retrieval_hint)?;
-        let mut error = ErrorBuffer::new();
-        // SAFETY: as in `save_channel_meta`.
-        let status = unsafe {
-            call(
-                self.vtable.user_data,
-                channel.as_str(),
-                message.as_str(),
-                hint.as_ptr(),
-                hint.len(),
-                error.ptr(),
-                STORAGE_PERSISTENCE_ERROR_CAPACITY,
-            )
-        };
-        error.result("set_retrieval_hint", status)
+        self.invoke(
+            "set_retrieval_hint",
+            self.vtable.set_retrieval_hint,
+            |call, user_data, error, capacity| {
+                // SAFETY: as in `save_channel_meta`.
+                unsafe {
+                    call(
+                        user_data,
+                        channel.as_str(),
+                        message.as_str(),
+                        hint.as_ptr(),
+                        hint.len(),
+                        error,
+                        capacity,
+                    )
+                }
+            },
+        )
     }
 }
