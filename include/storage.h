@@ -9,7 +9,9 @@
  * from inside a callback is queued without blocking (no deadlock); storage_free from
  * inside a callback returns STORAGE_MISUSE. Do not call storage_free on a context while
  * another thread is still using it. A queue that is full makes the calling (host) thread
- * wait: requests are never dropped.
+ * wait: requests are never dropped. The calls of a host persistence vtable run on the
+ * worker thread too, one at a time (its destroy during storage_free, or on the creating
+ * thread if storage_new_with_persistence fails).
  *
  * Ownership
  * ---------
@@ -17,7 +19,10 @@
  * keeps. Data handed to a callback (data, len) is borrowed for the duration of that
  * callback only; copy it to keep it. Buffers returned by storage_next_event belong to the
  * caller, who releases them with storage_bytes_free. Callbacks and user_data must stay
- * valid until storage_free returns; after it returns no callback runs again.
+ * valid until storage_free returns; after it returns no callback runs again. A
+ * persistence vtable is copied by value; its user_data stays in use until its destroy
+ * runs (exactly once), and everything lent to its calls (ids, bytes, the load sink, the
+ * error buffer) is valid during that call only.
  *
  * Errors
  * ------
