@@ -237,3 +237,55 @@ fn context_replies_follow_their_commit_and_state_survives_a_restart() {
     assert_eq!(after.outgoing_len, N);
     assert_eq!(after, before);
 }
+
+/// Under group commit, each unwrap's events still come before its reply, and requests
+/// are answered in the order they were made.
+#[test]
+fn group_commit_keeps_events_before_each_reply_in_request_order() {
+    use storage::protocol::config::ProtocolConfig;
+    use storage::protocol::event::Event;
+    use storage::protocol::manager::Manager;
+
+    struct Log(Arc<Mutex<Vec<String>>>);
+    impl EventSink for Log {
+        fn deliver(&mut self, event: RuntimeEvent) {
+            if let RuntimeEvent::Protocol(Event::MessageReady { message_id, .. }) = event {
+                self.0.lock().unwrap().push(format!("ready {message_id}"));
+            }
+        }
+    }
+    let dir = Scratch::new("order");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let ctx = Context::start(
+        config(&dir.file("state.db"), ""),
+        Arc::new(ManualClock::new(T0)),
+        Box::new(Log(log.clone())),
+    )
+    .unwrap();
+    let mut alice = Manager::new(ProtocolConfig {
+        participant_id: "alice".into(),
+        ..ProtocolConfig::default()
+    })
+    .unwrap();
+    let (tx, rx) = channel();
+    const N: usize = 50;
+    for i in 0..N {
+        let bytes = alice.wrap(T0, CH, &format!("a{i}"), b"x").unwrap();
+        let (log, tx) = (log.clone(), tx.clone());
+        ctx.submit(Request::Unwrap {
+            bytes,
+            reply: Box::new(move |result| {
+                let id = result.map(|u| u.message_id).unwrap_or_default();
+                log.lock().unwrap().push(format!("reply {id}"));
+                let _ = tx.send(());
+            }),
+        });
+    }
+    for _ in 0..N {
+        rx.recv_timeout(WAIT).unwrap();
+    }
+    let expected: Vec<String> = (0..N)
+        .flat_map(|i| [format!("ready a{i}"), format!("reply a{i}")])
+        .collect();
+    assert_eq!(*log.lock().unwrap(), expected);
+}

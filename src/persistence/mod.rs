@@ -1,4 +1,5 @@
-//! Snapshot persistence of protocol state: the contract, its codec and backends, and the
+//! Snapshot persistence of protocol state: the contract, its codec and backends
+//! ([`memory`], [`sqlite`], the host vtable adapter [`host`]), and the
 //! [`PersistentManager`](durable::PersistentManager) that applies the contract around
 //! every protocol operation.
 
