@@ -289,3 +289,44 @@ fn group_commit_keeps_events_before_each_reply_in_request_order() {
         .collect();
     assert_eq!(*log.lock().unwrap(), expected);
 }
+
+#[test]
+fn a_damaged_page_is_refused_at_start_and_left_untouched() {
+    let dir = Scratch::new("damaged");
+    let path = dir.file("state.db");
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    use storage::persistence::contract::{HistoryBatch, StoredMessage};
+    let append = (0..200)
+        .map(|i| StoredMessage {
+            message_id: format!("m{i}"),
+            bytes: vec![i as u8; 300],
+        })
+        .collect();
+    store
+        .update_history(
+            CH,
+            &HistoryBatch {
+                append,
+                evict: vec![],
+            },
+        )
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    // Scribble over the middle of the third page (a b-tree page, not the header).
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 4 * 4096);
+    for b in &mut bytes[2 * 4096 + 8..2 * 4096 + 600] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = refused(&path);
+    assert!(
+        err.contains("corrupt") || err.contains("malformed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}

@@ -80,6 +80,14 @@ pub fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, Persist
             "is a SQLite database of another application (application_id {application_id:#x})"
         )));
     }
+    // A damaged page fails here, at start, rather than on some later load. Quick check
+    // reads every page once; stores are small (bounded history per channel).
+    let check: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+        .map_err(|e| fail(&e))?;
+    if check != "ok" {
+        return Err(fail(&format!("is corrupt ({check})")));
+    }
     if version > current_version() {
         return Err(fail(&format!(
             "has schema version {version}, newer than this build understands (up to {}); \
