@@ -9,7 +9,9 @@
  * from inside a callback is queued without blocking (no deadlock); storage_free from
  * inside a callback returns STORAGE_MISUSE. Do not call storage_free on a context while
  * another thread is still using it. A queue that is full makes the calling (host) thread
- * wait: requests are never dropped.
+ * wait: requests are never dropped. The calls of a host persistence vtable run on the
+ * worker thread too, one at a time (its destroy during storage_free, or on the creating
+ * thread if storage_new_with_persistence fails).
  *
  * Ownership
  * ---------
@@ -17,7 +19,10 @@
  * keeps. Data handed to a callback (data, len) is borrowed for the duration of that
  * callback only; copy it to keep it. Buffers returned by storage_next_event belong to the
  * caller, who releases them with storage_bytes_free. Callbacks and user_data must stay
- * valid until storage_free returns; after it returns no callback runs again.
+ * valid until storage_free returns; after it returns no callback runs again. A
+ * persistence vtable is copied by value; its user_data stays in use until its destroy
+ * runs (exactly once), and everything lent to its calls (ids, bytes, the load sink, the
+ * error buffer) is valid during that call only.
  *
  * Errors
  * ------
@@ -37,6 +42,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+// The vtable layout this build reads (`abi_version`).
+#define STORAGE_PERSISTENCE_ABI_VERSION 1
+
+// Size of the error buffer handed to every vtable call, terminating NUL included.
+#define STORAGE_PERSISTENCE_ERROR_CAPACITY 512
 
 // The outcome of a `storage_*` call or of a request (passed to its callback).
 enum storage_status
@@ -91,6 +102,9 @@ typedef int32_t storage_status;
 // Opaque handle of a context, as C sees it (an incomplete type there).
 typedef struct storage_ctx storage_ctx;
 
+// What the host pushes during `load_channel` (opaque to C; valid during that call only).
+typedef struct storage_load_sink storage_load_sink;
+
 // Request and event callback of the native API. `data` is borrowed for the duration of
 // the call only.
 typedef void (*storage_callback)(storage_status status,
@@ -104,6 +118,88 @@ typedef void (*storage_hint_provider)(const char *message_id,
                                       char **hint,
                                       size_t *hint_len,
                                       void *user_data);
+
+// A borrowed string: `len` bytes at `ptr`, followed by a NUL (not counted in `len`).
+typedef struct {
+  // The bytes, NUL-terminated.
+  const char *ptr;
+  // Number of bytes before the terminating NUL.
+  size_t len;
+} storage_str;
+
+// Saves a channel's meta (replacing the previous one).
+typedef int32_t (*storage_save_meta_fn)(void *user_data,
+                                        storage_str channel_id,
+                                        const uint8_t *meta,
+                                        size_t meta_len,
+                                        char *error,
+                                        size_t error_capacity);
+
+// One history row to append: the message id and the message's snapshot-codec bytes.
+typedef struct {
+  // The message id.
+  storage_str message_id;
+  // The stored message (its wire encoding without the bloom filter).
+  const uint8_t *data;
+  // Length of `data`.
+  size_t len;
+} storage_history_row;
+
+// Appends rows (in order; a row whose id is stored already replaces it and moves to the
+// end) and deletes the rows (and retrieval hints) of the evicted ids.
+typedef int32_t (*storage_update_history_fn)(void *user_data,
+                                             storage_str channel_id,
+                                             const storage_history_row *append,
+                                             size_t append_count,
+                                             const storage_str *evict,
+                                             size_t evict_count,
+                                             char *error,
+                                             size_t error_capacity);
+
+// Pushes what is stored for the channel into `sink` (meta once, history rows in append
+// order); pushing nothing means the channel is not stored.
+typedef int32_t (*storage_load_channel_fn)(void *user_data,
+                                           storage_str channel_id,
+                                           storage_load_sink *sink,
+                                           char *error,
+                                           size_t error_capacity);
+
+// Deletes everything stored for the channel.
+typedef int32_t (*storage_drop_channel_fn)(void *user_data,
+                                           storage_str channel_id,
+                                           char *error,
+                                           size_t error_capacity);
+
+// Records a retrieval hint learned for a message.
+typedef int32_t (*storage_set_retrieval_hint_fn)(void *user_data,
+                                                 storage_str channel_id,
+                                                 storage_str message_id,
+                                                 const uint8_t *hint,
+                                                 size_t hint_len,
+                                                 char *error,
+                                                 size_t error_capacity);
+
+// A host persistence backend. Copied by value at registration. Calls come from the
+// context's worker thread, one at a time; `destroy` runs exactly once (see
+// `storage_new_with_persistence`).
+typedef struct {
+  // Must be `STORAGE_PERSISTENCE_ABI_VERSION`.
+  uint32_t abi_version;
+  // Passed unchanged to every call.
+  void *user_data;
+  // Required.
+  storage_save_meta_fn save_channel_meta;
+  // Required.
+  storage_update_history_fn update_history;
+  // Required.
+  storage_load_channel_fn load_channel;
+  // Required.
+  storage_drop_channel_fn drop_channel;
+  // Required.
+  storage_set_retrieval_hint_fn set_retrieval_hint;
+  // Optional: releases `user_data`; called exactly once, after the last other call.
+  void (*destroy)(void *user_data);
+} storage_persistence_vtable;
 
 #ifdef __cplusplus
 extern "C" {
@@ -255,6 +351,60 @@ storage_status storage_channel_stats(storage_ctx *ctx,
                                      const char *channel_id,
                                      storage_callback callback,
                                      void *user_data);
+
+// Creates a context whose state is saved through a host persistence vtable instead of
+// a built-in backend (the configuration must then not set `persistence.kind`, or set it
+// to `"none"`). Otherwise as `storage_new`.
+//
+// The vtable is copied by value: `*vtable` may be freed when this returns. Its calls run
+// on the context's worker thread, one at a time, never concurrently; `user_data` must be
+// usable there. A call returns 0 on success; on failure it returns any other value and
+// may write a NUL-terminated message (truncated to `error_capacity` bytes) into `error`,
+// a buffer owned by the library and valid during the call only. All pointers handed to
+// a call (channel and message ids, meta, rows, the load sink) are borrowed for that call
+// only: copy what you keep. Failure policy (DESIGN.md): a failing save_channel_meta or
+// update_history does not fail the operation (a `persistenceWarning` event reports it and
+// the history batch is retried with the next operation); a failing load_channel or
+// drop_channel fails the operation with STORAGE_PERSISTENCE_ERROR and the host's message.
+// The meta and history of one operation arrive as two consecutive calls; a host that
+// needs them atomic commits at the end of update_history (or of save_channel_meta when
+// no update_history follows).
+//
+// `destroy` (optional) runs exactly once whenever `abi_version` is
+// `STORAGE_PERSISTENCE_ABI_VERSION`: after the last other call, during `storage_free`
+// (on the worker thread, before `storage_free` returns), or before this function
+// returns if it fails (a NULL required call, a bad configuration, a start failure).
+// With an unknown `abi_version` this returns STORAGE_INVALID_CONFIG without reading any
+// other field or calling `destroy`: the host keeps ownership of `user_data`. A NULL
+// `vtable` returns STORAGE_NULL_ARGUMENT.
+//
+// # Safety
+// As `storage_new`; `vtable` is NULL or points to a readable vtable whose functions and
+// `user_data` stay valid until `destroy` is called.
+storage_status storage_new_with_persistence(const char *config_json,
+                                            const storage_persistence_vtable *vtable,
+                                            storage_callback event_callback,
+                                            void *user_data,
+                                            storage_ctx **out_ctx);
+
+// Inside `load_channel`: sets the channel's meta (snapshot-codec bytes, as received by
+// `save_channel_meta`); a second push replaces the first. The bytes are copied.
+//
+// # Safety
+// `sink` is the sink passed to the `load_channel` call in progress (it is invalid after
+// that call returns); `data` points to `len` bytes.
+storage_status storage_load_sink_push_meta(storage_load_sink *sink,
+                                           const uint8_t *data,
+                                           size_t len);
+
+// Inside `load_channel`: appends one history row (the message bytes received by
+// `update_history`); push rows in append order. The bytes are copied.
+//
+// # Safety
+// As for `storage_load_sink_push_meta`.
+storage_status storage_load_sink_push_history(storage_load_sink *sink,
+                                              const uint8_t *data,
+                                              size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,7 +1,8 @@
 //! `extern "C"` surface: the native `storage_*` API ([`native`], `include/storage.h`) and
 //! the libsds-compatible `Sds*` API ([`libsds`], `include/libsds.h`). Thin: validate,
 //! copy, enqueue on the context's runtime; no protocol logic. All `unsafe` of the crate
-//! lives here, each block with its justification.
+//! lives here, each block with its justification, except the host persistence adapter
+//! ([`crate::persistence::host`]), which calls the host's vtable.
 
 pub(crate) mod args;
 pub mod callback;
@@ -11,6 +12,7 @@ pub(crate) mod json_writer;
 pub mod libsds;
 pub mod native;
 pub(crate) mod panic;
+pub mod persistence;
 pub mod registry;
 pub(crate) mod sink;
 pub mod status;

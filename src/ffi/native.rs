@@ -13,9 +13,10 @@ use super::panic::guard;
 use super::registry::{self, storage_ctx, EventRoute, Flavour, Handle};
 use super::sink::NativeSink;
 use super::status::storage_status::{self, *};
+use crate::persistence::contract::Persistence;
 use crate::protocol::config::MAX_CONTENT_SIZE;
 use crate::runtime::clock::SystemClock;
-use crate::runtime::config::ContextConfig;
+use crate::runtime::config::{ContextConfig, PersistenceConfig};
 use crate::runtime::context::{Context, ContextError};
 use crate::runtime::event_queue::Pulled;
 use crate::runtime::request::{Reply, Request};
@@ -74,45 +75,72 @@ pub unsafe extern "C" fn storage_new(
     out_ctx: *mut *mut storage_ctx,
 ) -> storage_status {
     guard(STORAGE_PANIC, || {
-        let target = Target::native(event_callback, user_data);
-        if out_ctx.is_null() {
-            return reject(target, (STORAGE_NULL_ARGUMENT, "out_ctx is NULL".into()));
-        }
-        // SAFETY: checked non-NULL; the caller guarantees it is writable.
-        unsafe { *out_ctx = std::ptr::null_mut() };
-        let text = if config_json.is_null() {
-            ""
-        } else {
-            // SAFETY: non-NULL NUL-terminated string per the contract.
-            match unsafe { args::text(config_json, "config_json") } {
-                Ok(text) => text,
-                Err(error) => return reject(target, error),
-            }
-        };
-        let config = match ContextConfig::from_json(text) {
-            Ok(config) => config,
-            Err(error) => return reject(target, (STORAGE_INVALID_CONFIG, error.to_string())),
-        };
-        let max_wire = config.protocol.max_wire_message_size;
-        let events = Arc::new(EventRoute::new(target, config.queues.event_queue_capacity));
-        let sink = Box::new(NativeSink(events.clone()));
-        let context = match Context::start(config, Arc::new(SystemClock), sink) {
-            Ok(context) => context,
-            Err(error @ ContextError::Config(_)) => {
-                return reject(target, (STORAGE_INVALID_CONFIG, error.to_string()))
-            }
-            Err(error) => return reject(target, (STORAGE_START_FAILED, error.to_string())),
-        };
-        let handle = registry::insert(Handle {
-            context,
-            events,
-            flavour: Flavour::Native,
-            max_wire_message_size: max_wire,
-        });
-        // SAFETY: as above.
-        unsafe { *out_ctx = handle };
-        STORAGE_OK
+        // SAFETY: forwarded caller contract.
+        unsafe { create(config_json, event_callback, user_data, out_ctx, None) }
     })
+}
+
+/// Creates a native context: on `backend` if given (then the configuration must not
+/// choose a persistence kind), else on the one the configuration names. `backend` is
+/// dropped (a host vtable destroyed) if creation fails.
+///
+/// # Safety
+/// As for `storage_new`.
+pub(crate) unsafe fn create(
+    config_json: *const c_char,
+    event_callback: storage_callback,
+    user_data: *mut c_void,
+    out_ctx: *mut *mut storage_ctx,
+    backend: Option<Box<dyn Persistence>>,
+) -> storage_status {
+    let target = Target::native(event_callback, user_data);
+    if out_ctx.is_null() {
+        return reject(target, (STORAGE_NULL_ARGUMENT, "out_ctx is NULL".into()));
+    }
+    // SAFETY: checked non-NULL; the caller guarantees it is writable.
+    unsafe { *out_ctx = std::ptr::null_mut() };
+    let text = if config_json.is_null() {
+        ""
+    } else {
+        // SAFETY: non-NULL NUL-terminated string per the contract.
+        match unsafe { args::text(config_json, "config_json") } {
+            Ok(text) => text,
+            Err(error) => return reject(target, error),
+        }
+    };
+    let config = match ContextConfig::from_json(text) {
+        Ok(config) => config,
+        Err(error) => return reject(target, (STORAGE_INVALID_CONFIG, error.to_string())),
+    };
+    if backend.is_some() && config.persistence != PersistenceConfig::None {
+        let message = "persistence.kind: a host persistence vtable is given, so the \
+                       configuration must not choose a backend too";
+        return reject(target, (STORAGE_INVALID_CONFIG, message.into()));
+    }
+    let max_wire = config.protocol.max_wire_message_size;
+    let events = Arc::new(EventRoute::new(target, config.queues.event_queue_capacity));
+    let sink = Box::new(NativeSink(events.clone()));
+    let clock = Arc::new(SystemClock);
+    let started = match backend {
+        Some(backend) => Context::start_with(config, clock, sink, backend),
+        None => Context::start(config, clock, sink),
+    };
+    let context = match started {
+        Ok(context) => context,
+        Err(error @ ContextError::Config(_)) => {
+            return reject(target, (STORAGE_INVALID_CONFIG, error.to_string()))
+        }
+        Err(error) => return reject(target, (STORAGE_START_FAILED, error.to_string())),
+    };
+    let handle = registry::insert(Handle {
+        context,
+        events,
+        flavour: Flavour::Native,
+        max_wire_message_size: max_wire,
+    });
+    // SAFETY: as above.
+    unsafe { *out_ctx = handle };
+    STORAGE_OK
 }
 
 /// Frees a context: fails its queued requests, stops timers, joins the worker. After it

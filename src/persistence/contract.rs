@@ -109,6 +109,23 @@ pub trait Persistence: Send {
         };
         SaveOutcome { meta, history }
     }
+
+    /// Whether consecutive `save_op`s can share one commit through
+    /// [`Self::begin_group`] and [`Self::commit_group`] (group commit).
+    fn groups_commits(&self) -> bool {
+        false
+    }
+
+    /// Opens a group: the `save_op`s until [`Self::commit_group`] are committed together,
+    /// each still atomic on its own (a failing op leaves nothing of itself behind).
+    fn begin_group(&mut self) -> Result<(), PersistenceError> {
+        Ok(())
+    }
+
+    /// Commits the group. On failure none of the group's saves is durable.
+    fn commit_group(&mut self) -> Result<(), PersistenceError> {
+        Ok(())
+    }
 }
 
 /// The backend that stores nothing (`"persistence": {"kind": "none"}`).

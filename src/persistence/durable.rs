@@ -9,8 +9,15 @@
 //!   retried with the next op.
 //! - `drop_channel` on remove and reset; a failure fails the op.
 //! - `set_retrieval_hint` when a hint becomes known; failures are logged.
+//!
+//! Group commit: between [`PersistentManager::begin_group`] and
+//! [`PersistentManager::commit_group`] saves are deferred; the commit writes each touched
+//! channel once (its latest meta and the merged history changes) in one backend
+//! transaction. History changes leave the retry queue only once that commit succeeded.
 
 use std::collections::HashMap;
+
+use indexmap::IndexSet;
 
 use thiserror::Error;
 
@@ -61,6 +68,16 @@ pub struct PersistentManager {
     backend: Box<dyn Persistence>,
     pending: HashMap<String, PendingHistory>,
     health: SaveHealth,
+    /// While a group is open: the channels whose saves wait for its commit, in the order
+    /// they were first touched.
+    group: Option<IndexSet<String>>,
+}
+
+/// Which halves of a channel's save the backend accepted.
+#[derive(Clone, Copy, Debug, Default)]
+struct Written {
+    meta: bool,
+    history: bool,
 }
 
 impl std::fmt::Debug for PersistentManager {
@@ -81,6 +98,7 @@ impl PersistentManager {
             backend,
             pending: HashMap::new(),
             health: SaveHealth::default(),
+            group: None,
         }
     }
 
@@ -131,13 +149,39 @@ impl PersistentManager {
         Ok(())
     }
 
-    /// Saves what the last operation changed in `channel_id`.
+    /// Saves what the last operation changed in `channel_id`, or, while a group is open,
+    /// notes the channel for the group's commit.
     fn save(&mut self, channel_id: &str) {
         if !self.backend.is_durable() {
             return;
         }
-        let Some(changes) = self.manager.take_changes(channel_id) else {
+        if let Some(touched) = &mut self.group {
+            if !touched.contains(channel_id) {
+                touched.insert(channel_id.to_owned());
+            }
             return;
+        }
+        if self.write(channel_id).history {
+            self.clear_pending(channel_id);
+        }
+    }
+
+    fn clear_pending(&mut self, channel_id: &str) {
+        if let Some(pending) = self.pending.get_mut(channel_id) {
+            pending.clear();
+        }
+    }
+
+    fn record_failure(&mut self, channel_id: &str, error: PersistenceError) {
+        self.health.last_error = Some((channel_id.to_owned(), error.0));
+    }
+
+    /// Hands the channel's accumulated changes to the backend: hints, then meta and
+    /// history as one `save_op`. The history queue is left for the caller to clear.
+    fn write(&mut self, channel_id: &str) -> Written {
+        let mut written = Written::default();
+        let Some(changes) = self.manager.take_changes(channel_id) else {
+            return written;
         };
         let pending = self.pending.entry(channel_id.to_owned()).or_default();
         for change in changes.history {
@@ -150,6 +194,7 @@ impl PersistentManager {
                 HistoryChange::Evict(id) => pending.evict(&id),
             }
         }
+        let batch = (!pending.is_empty()).then(|| pending.batch());
         for (message_id, hint) in changes.hints {
             if let Err(e) = self
                 .backend
@@ -157,11 +202,11 @@ impl PersistentManager {
             {
                 self.health.hint_failures += 1;
                 log::warn!("saving retrieval hint of `{message_id}` on `{channel_id}` failed: {e}");
-                self.health.last_error = Some((channel_id.to_owned(), e.0));
+                self.record_failure(channel_id, e);
             }
         }
-        if !changes.dirty && pending.is_empty() {
-            return;
+        if !changes.dirty && batch.is_none() {
+            return written;
         }
         let meta = if changes.dirty {
             self.manager
@@ -170,21 +215,79 @@ impl PersistentManager {
         } else {
             None
         };
-        let batch = (!pending.is_empty()).then(|| pending.batch());
         let outcome = self
             .backend
             .save_op(channel_id, meta.as_deref(), batch.as_ref());
-        if let Err(e) = outcome.meta {
-            self.health.meta_failures += 1;
-            log::warn!("saving meta of `{channel_id}` failed (kept in memory): {e}");
-            self.health.last_error = Some((channel_id.to_owned(), e.0));
+        match outcome.meta {
+            Ok(()) => written.meta = meta.is_some(),
+            Err(e) => {
+                self.health.meta_failures += 1;
+                log::warn!("saving meta of `{channel_id}` failed (kept in memory): {e}");
+                self.record_failure(channel_id, e);
+            }
         }
         match outcome.history {
-            Ok(()) => pending.clear(),
+            Ok(()) => written.history = batch.is_some(),
             Err(e) => {
                 self.health.history_failures += 1;
                 log::warn!("saving history of `{channel_id}` failed (queued for retry): {e}");
-                self.health.last_error = Some((channel_id.to_owned(), e.0));
+                self.record_failure(channel_id, e);
+            }
+        }
+        written
+    }
+
+    /// Opens a group commit when the backend supports one (see the module docs); returns
+    /// whether a group is open. Until [`Self::commit_group`], nothing is written.
+    pub fn begin_group(&mut self) -> bool {
+        if self.group.is_none() && self.backend.is_durable() && self.backend.groups_commits() {
+            self.group = Some(IndexSet::new());
+        }
+        self.group.is_some()
+    }
+
+    /// Writes every channel touched since [`Self::begin_group`] in one backend
+    /// transaction. A failed commit counts as a failed save of each of those channels:
+    /// their history changes stay queued for the next save.
+    pub fn commit_group(&mut self) {
+        let Some(touched) = self.group.take() else {
+            return;
+        };
+        if touched.is_empty() {
+            return;
+        }
+        if let Err(e) = self.backend.begin_group() {
+            // No shared transaction: each channel is saved in its own, as without groups.
+            log::warn!("opening a group commit failed, saving op by op: {e}");
+            for channel_id in &touched {
+                self.save(channel_id);
+            }
+            return;
+        }
+        let written: Vec<(String, Written)> = touched
+            .into_iter()
+            .map(|channel_id| {
+                let written = self.write(&channel_id);
+                (channel_id, written)
+            })
+            .collect();
+        match self.backend.commit_group() {
+            Ok(()) => {
+                for (channel_id, written) in &written {
+                    if written.history {
+                        self.clear_pending(channel_id);
+                    }
+                }
+            }
+            Err(e) => {
+                log::warn!("group commit failed (state kept in memory, history queued): {e}");
+                for (channel_id, written) in written {
+                    self.health.meta_failures += u64::from(written.meta);
+                    self.health.history_failures += u64::from(written.history);
+                    if written.meta || written.history {
+                        self.record_failure(&channel_id, e.clone());
+                    }
+                }
             }
         }
     }

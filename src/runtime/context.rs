@@ -10,12 +10,13 @@ use thiserror::Error;
 use tokio::sync::Notify;
 
 use super::clock::Clock;
-use super::config::{ContextConfig, PersistenceConfig};
+use super::config::{ContextConfig, Durability, PersistenceConfig};
 use super::request::{EventSink, Request, RequestError};
 use super::worker::{ReentrantLane, Worker};
 use crate::persistence::contract::{NoPersistence, Persistence};
 use crate::persistence::durable::PersistentManager;
 use crate::persistence::memory::MemoryStore;
+use crate::persistence::sqlite::{SqliteStore, Synchronous};
 use crate::protocol::manager::Manager;
 
 /// Why a context could not start or stop.
@@ -57,9 +58,15 @@ fn open_backend(config: &PersistenceConfig) -> Result<Box<dyn Persistence>, Cont
     match config {
         PersistenceConfig::None => Ok(Box::new(NoPersistence)),
         PersistenceConfig::Memory => Ok(Box::new(MemoryStore::new())),
-        PersistenceConfig::Sqlite { path, .. } => Err(ContextError::Persistence(format!(
-            "sqlite persistence ({path}) is not available in this build yet"
-        ))),
+        PersistenceConfig::Sqlite { path, durability } => {
+            let synchronous = match durability {
+                Durability::Full => Synchronous::Full,
+                Durability::Normal => Synchronous::Normal,
+            };
+            let store = SqliteStore::open(path, synchronous)
+                .map_err(|e| ContextError::Persistence(e.to_string()))?;
+            Ok(Box::new(store))
+        }
     }
 }
 
@@ -73,6 +80,28 @@ impl Context {
     ) -> Result<Self, ContextError> {
         let manager = Manager::new(config.protocol.clone())?;
         let backend = open_backend(&config.persistence)?;
+        Self::start_with_backend(config, clock, sink, manager, backend)
+    }
+
+    /// Starts a context on a backend the caller opened (a host persistence vtable, or a
+    /// store shared with a later context in tests); `config.persistence` is not used.
+    pub fn start_with(
+        config: ContextConfig,
+        clock: Arc<dyn Clock>,
+        sink: Box<dyn EventSink>,
+        backend: Box<dyn Persistence>,
+    ) -> Result<Self, ContextError> {
+        let manager = Manager::new(config.protocol.clone())?;
+        Self::start_with_backend(config, clock, sink, manager, backend)
+    }
+
+    fn start_with_backend(
+        config: ContextConfig,
+        clock: Arc<dyn Clock>,
+        sink: Box<dyn EventSink>,
+        manager: Manager,
+        backend: Box<dyn Persistence>,
+    ) -> Result<Self, ContextError> {
         let manager = PersistentManager::new(manager, backend);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()

@@ -22,6 +22,10 @@ pub(crate) type ReentrantLane = Arc<Mutex<VecDeque<Request>>>;
 /// Requests handled before timers get a chance to run again.
 const BATCH: usize = 1024;
 
+/// Most requests whose saves share one group commit: bounds how long the first of them
+/// waits for its reply under sustained load.
+const GROUP_MAX: usize = 64;
+
 /// How long an idle worker watches its queue before it parks.
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 
@@ -32,6 +36,12 @@ struct Deadlines {
     incoming: u64,
     repair: u64,
     sync: u64,
+}
+
+/// Something the host is told once the group commit covering it is done.
+enum Deferred {
+    Event(RuntimeEvent),
+    Reply(Box<dyn FnOnce() + Send>),
 }
 
 pub(crate) struct Worker {
@@ -45,10 +55,9 @@ pub(crate) struct Worker {
     pub closing: Arc<AtomicBool>,
     deadlines: Option<Deadlines>,
     save_failures_seen: u64,
-}
-
-fn answer<T>(reply: Reply<T>, result: Result<T, OpError>) {
-    reply(result.map_err(RequestError::from));
+    /// While a group commit is open: events and replies held until it is committed, in
+    /// the order they were produced, so no reply claims a save that is not yet durable.
+    outbox: Option<Vec<Deferred>>,
 }
 
 impl Worker {
@@ -71,6 +80,7 @@ impl Worker {
             reentrant,
             deadlines: None,
             save_failures_seen: 0,
+            outbox: None,
         }
     }
 
@@ -81,7 +91,9 @@ impl Worker {
                 if !self.handle_pending() {
                     break;
                 }
+                self.begin_group();
                 self.run_due_timers();
+                self.end_group();
                 if self.spin_for_request() {
                     continue;
                 }
@@ -133,25 +145,77 @@ impl Worker {
         }
     }
 
-    /// Handles queued requests; false once the worker must stop.
+    /// Handles queued requests; false once the worker must stop. With a backend that
+    /// groups commits, up to [`GROUP_MAX`] consecutive requests share one commit, and
+    /// their events and replies go out, in order, right after it.
     fn handle_pending(&mut self) -> bool {
+        self.begin_group();
+        let mut in_group = 0;
         for _ in 0..BATCH {
             let request = match self.next_request() {
-                Ok(None) => return true,
+                Ok(None) => break,
                 Ok(Some(request)) => request,
                 Err(()) => {
+                    self.end_group();
                     self.fail_all();
                     return false;
                 }
             };
             if matches!(request, Request::Shutdown) || self.closing.load(Ordering::SeqCst) {
+                self.end_group();
                 request.fail(RequestError::ShuttingDown);
                 self.fail_all();
                 return false;
             }
             self.handle(request);
+            in_group += 1;
+            if in_group == GROUP_MAX {
+                self.end_group();
+                self.begin_group();
+                in_group = 0;
+            }
         }
+        self.end_group();
         true
+    }
+
+    /// Opens a group commit if the backend has them.
+    fn begin_group(&mut self) {
+        if self.outbox.is_none() && self.manager.begin_group() {
+            self.outbox = Some(Vec::new());
+        }
+    }
+
+    /// Commits the open group, then delivers what it held back.
+    fn end_group(&mut self) {
+        let Some(outbox) = self.outbox.take() else {
+            return;
+        };
+        self.manager.commit_group();
+        self.report_save_failures();
+        for item in outbox {
+            match item {
+                Deferred::Event(event) => self.sink.deliver(event),
+                Deferred::Reply(reply) => reply(),
+            }
+        }
+    }
+
+    /// Answers a request now, or after the open group's commit.
+    fn answer<T: Send + 'static>(&mut self, reply: Reply<T>, result: Result<T, OpError>) {
+        let result = result.map_err(RequestError::from);
+        match &mut self.outbox {
+            Some(outbox) => outbox.push(Deferred::Reply(Box::new(move || reply(result)))),
+            None => reply(result),
+        }
+    }
+
+    /// Hands an event to the sink now, or after the open group's commit.
+    fn emit(&mut self, event: RuntimeEvent) {
+        match &mut self.outbox {
+            Some(outbox) => outbox.push(Deferred::Event(event)),
+            None => self.sink.deliver(event),
+        }
     }
 
     fn fail_all(&mut self) {
@@ -174,7 +238,7 @@ impl Worker {
             } => {
                 let result = m.wrap(now, &channel_id, &message_id, &content);
                 self.flush_events();
-                answer(reply, result);
+                self.answer(reply, result);
             }
             Request::WrapEphemeral {
                 channel_id,
@@ -182,17 +246,18 @@ impl Worker {
                 content,
                 reply,
             } => {
-                answer(reply, m.wrap_ephemeral(&channel_id, &message_id, &content));
+                let result = m.wrap_ephemeral(&channel_id, &message_id, &content);
+                self.answer(reply, result);
             }
             Request::BuildSyncMessage { channel_id, reply } => {
                 let result = m.build_sync_message(now, &channel_id);
                 self.flush_events();
-                answer(reply, result);
+                self.answer(reply, result);
             }
             Request::Unwrap { bytes, reply } => {
                 let result = m.unwrap(now, &bytes);
                 self.flush_events();
-                answer(reply, result);
+                self.answer(reply, result);
             }
             Request::MarkDependenciesMet {
                 channel_id,
@@ -201,17 +266,21 @@ impl Worker {
             } => {
                 let result = m.mark_dependencies_met(now, &message_ids, &channel_id);
                 self.flush_events();
-                answer(reply, result);
+                self.answer(reply, result);
             }
             Request::EnsureChannel { channel_id, reply } => {
                 let result = m.ensure_channel(now, &channel_id);
                 self.flush_events();
-                answer(reply, result);
+                self.answer(reply, result);
             }
             Request::RemoveChannel { channel_id, reply } => {
-                answer(reply, m.remove_channel(&channel_id));
+                let result = m.remove_channel(&channel_id);
+                self.answer(reply, result);
             }
-            Request::Reset { reply } => answer(reply, m.reset()),
+            Request::Reset { reply } => {
+                let result = m.reset();
+                self.answer(reply, result);
+            }
             Request::StartPeriodicTasks { reply } => {
                 if self.deadlines.is_none() {
                     // As nim-sds, every task runs once right away, then at its interval.
@@ -223,15 +292,16 @@ impl Worker {
                     });
                     self.run_due_timers();
                 }
-                reply(Ok(()));
+                self.answer(reply, Ok(()));
             }
             Request::ChannelStats { channel_id, reply } => {
-                reply(Ok(m.channel_stats(&channel_id)));
+                let stats = m.channel_stats(&channel_id);
+                self.answer(reply, Ok(stats));
             }
             Request::SetRetrievalHintProvider { provider } => {
                 m.manager_mut().set_retrieval_hint_provider(provider);
             }
-            Request::Ping { reply } => reply(Ok(())),
+            Request::Ping { reply } => self.answer(reply, Ok(())),
             Request::Tick => self.run_due_timers(),
             Request::Shutdown => {}
         }
@@ -240,14 +310,19 @@ impl Worker {
     /// Hands the manager's events and any new save failure to the sink.
     fn flush_events(&mut self) {
         for event in self.manager.take_events() {
-            self.sink.deliver(RuntimeEvent::Protocol(event));
+            self.emit(RuntimeEvent::Protocol(event));
         }
+        self.report_save_failures();
+    }
+
+    /// Emits a persistence warning if saves failed since the last one.
+    fn report_save_failures(&mut self) {
         let health = self.manager.health();
         let failures = health.meta_failures + health.history_failures + health.hint_failures;
         if failures > self.save_failures_seen {
             self.save_failures_seen = failures;
             let (channel_id, message) = health.last_error.clone().unwrap_or_default();
-            self.sink.deliver(RuntimeEvent::PersistenceWarning {
+            self.emit(RuntimeEvent::PersistenceWarning {
                 channel_id,
                 message,
             });
@@ -274,12 +349,11 @@ impl Worker {
         }
         self.flush_events();
         if now >= due.sync {
-            self.sink.deliver(RuntimeEvent::SyncTick);
+            self.emit(RuntimeEvent::SyncTick);
             let mut channels = self.manager.manager().channel_ids();
             channels.sort();
             for channel_id in channels {
-                self.sink
-                    .deliver(RuntimeEvent::Protocol(Event::PeriodicSync { channel_id }));
+                self.emit(RuntimeEvent::Protocol(Event::PeriodicSync { channel_id }));
             }
             due.sync = now.saturating_add(t.sync_interval_ms);
         }

@@ -1,0 +1,244 @@
+//! The embedded SQLite backend (`"persistence": {"kind": "sqlite"}`): WAL mode, a
+//! versioned schema ([`schema`]), one transaction per operation's meta + history pair,
+//! and group commit of consecutive operations.
+//!
+//! Tables: `channel_meta` (one snapshot-codec meta per channel), `history` (stored
+//! messages without bloom, `seq` autoincrement keeps append order; a re-append moves the
+//! row to the end, as `INSERT OR REPLACE` gives it a new `seq`) and `retrieval_hint`.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::contract::{HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel};
+
+/// How hard each commit is pushed to disk (`PRAGMA synchronous`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Every commit is on stable storage before it returns: survives power loss.
+    #[default]
+    Full,
+    /// WAL commits are synced at checkpoints only: survives a crash of the process, but
+    /// the last commits can be lost on power loss or an OS crash.
+    Normal,
+}
+
+/// A SQLite database holding every channel of one context.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    /// A group transaction is open: each op runs in a savepoint inside it.
+    in_group: bool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("in_group", &self.in_group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path`. Fails, naming the file, if it
+    /// is not a libstorage database, is newer than this build, or cannot be written;
+    /// such a file is left untouched.
+    pub fn open(
+        path: impl AsRef<Path>,
+        synchronous: Synchronous,
+    ) -> Result<Self, PersistenceError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = schema::open(&path, synchronous)?;
+        Ok(Self {
+            conn,
+            path,
+            in_group: false,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, e: rusqlite::Error) -> PersistenceError {
+        schema::file_error(&self.path, e)
+    }
+
+    /// Runs `body` atomically: in its own transaction, or in a savepoint of the open
+    /// group transaction, so a failing op leaves nothing half-written either way.
+    fn atomically<T>(
+        &mut self,
+        body: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, PersistenceError> {
+        let (begin, commit, rollback) = if self.in_group {
+            ("SAVEPOINT op", "RELEASE op", "ROLLBACK TO op; RELEASE op")
+        } else {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        };
+        self.conn.execute_batch(begin).map_err(|e| self.error(e))?;
+        match body(&self.conn).and_then(|value| self.conn.execute_batch(commit).map(|()| value)) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                // The transaction may already be gone (a failed COMMIT rolls back itself).
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch(rollback);
+                }
+                Err(self.error(e))
+            }
+        }
+    }
+}
+
+fn write_meta(conn: &Connection, channel_id: &str, meta: &[u8]) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO channel_meta (channel_id, meta) VALUES (?1, ?2)
+         ON CONFLICT (channel_id) DO UPDATE SET meta = excluded.meta",
+    )?
+    .execute(params![channel_id, meta])?;
+    Ok(())
+}
+
+fn write_history(
+    conn: &Connection,
+    channel_id: &str,
+    batch: &HistoryBatch,
+) -> rusqlite::Result<()> {
+    if !batch.append.is_empty() {
+        let mut append = conn.prepare_cached(
+            "INSERT OR REPLACE INTO history (channel_id, message_id, message) VALUES (?1, ?2, ?3)",
+        )?;
+        for row in &batch.append {
+            append.execute(params![channel_id, row.message_id, row.bytes])?;
+        }
+    }
+    if !batch.evict.is_empty() {
+        let mut evict =
+            conn.prepare_cached("DELETE FROM history WHERE channel_id = ?1 AND message_id = ?2")?;
+        let mut evict_hint = conn.prepare_cached(
+            "DELETE FROM retrieval_hint WHERE channel_id = ?1 AND message_id = ?2",
+        )?;
+        for id in &batch.evict {
+            evict.execute(params![channel_id, id])?;
+            evict_hint.execute(params![channel_id, id])?;
+        }
+    }
+    Ok(())
+}
+
+impl Persistence for SqliteStore {
+    fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError> {
+        self.atomically(|conn| write_meta(conn, channel_id, meta))
+    }
+
+    fn update_history(
+        &mut self,
+        channel_id: &str,
+        batch: &HistoryBatch,
+    ) -> Result<(), PersistenceError> {
+        self.atomically(|conn| write_history(conn, channel_id, batch))
+    }
+
+    fn load_channel(
+        &mut self,
+        channel_id: &str,
+    ) -> Result<Option<StoredChannel>, PersistenceError> {
+        let read = |conn: &Connection| -> rusqlite::Result<StoredChannel> {
+            let meta = conn
+                .prepare_cached("SELECT meta FROM channel_meta WHERE channel_id = ?1")?
+                .query_row(params![channel_id], |row| row.get::<_, Vec<u8>>(0))
+                .optional()?;
+            let mut rows = conn
+                .prepare_cached("SELECT message FROM history WHERE channel_id = ?1 ORDER BY seq")?;
+            let history = rows
+                .query_map(params![channel_id], |row| row.get::<_, Vec<u8>>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(StoredChannel { meta, history })
+        };
+        // Reads need no transaction of their own: one statement each, and the worker is
+        // the only writer.
+        let stored = read(&self.conn).map_err(|e| self.error(e))?;
+        Ok((stored.meta.is_some() || !stored.history.is_empty()).then_some(stored))
+    }
+
+    fn drop_channel(&mut self, channel_id: &str) -> Result<(), PersistenceError> {
+        self.atomically(|conn| {
+            for table in ["channel_meta", "history", "retrieval_hint"] {
+                conn.prepare_cached(&format!("DELETE FROM {table} WHERE channel_id = ?1"))?
+                    .execute(params![channel_id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_retrieval_hint(
+        &mut self,
+        channel_id: &str,
+        message_id: &str,
+        hint: &[u8],
+    ) -> Result<(), PersistenceError> {
+        self.atomically(|conn| {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO retrieval_hint (channel_id, message_id, hint)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![channel_id, message_id, hint])?;
+            Ok(())
+        })
+    }
+
+    /// Meta and history of the op in one transaction (or savepoint): both land or
+    /// neither does, and a failure is reported for both halves.
+    fn save_op(
+        &mut self,
+        channel_id: &str,
+        meta: Option<&[u8]>,
+        history: Option<&HistoryBatch>,
+    ) -> SaveOutcome {
+        let result = self.atomically(|conn| {
+            if let Some(meta) = meta {
+                write_meta(conn, channel_id, meta)?;
+            }
+            if let Some(batch) = history {
+                write_history(conn, channel_id, batch)?;
+            }
+            Ok(())
+        });
+        SaveOutcome {
+            meta: result.clone(),
+            history: result,
+        }
+    }
+
+    fn groups_commits(&self) -> bool {
+        true
+    }
+
+    fn begin_group(&mut self) -> Result<(), PersistenceError> {
+        if self.in_group {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.error(e))?;
+        self.in_group = true;
+        Ok(())
+    }
+
+    fn commit_group(&mut self) -> Result<(), PersistenceError> {
+        if !self.in_group {
+            return Ok(());
+        }
+        self.in_group = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            return Err(self.error(e));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,343 @@
+//! Restart from every durable backend (memory, SQLite, a host vtable): wrap, receive,
+//! buffer and repair state survive the manager; the restarted one holds equal state and
+//! the protocol carries on.
+
+#[path = "common/host_store.rs"]
+mod host_store;
+#[path = "common/scratch.rs"]
+mod scratch;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use storage::persistence::contract::{
+    HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel,
+};
+use storage::persistence::durable::{OpError, PersistentManager};
+use storage::persistence::host::HostPersistence;
+use storage::persistence::memory::{Call, MemoryStore};
+use storage::persistence::sqlite::{SqliteStore, Synchronous};
+use storage::protocol::config::ProtocolConfig;
+use storage::protocol::event::Event;
+use storage::protocol::manager::{Manager, UnwrapStatus};
+use storage::protocol::sdsr;
+use storage::protocol::wire;
+
+const CH: &str = "chan";
+const T0: u64 = 1_700_000_000_000;
+const T_MIN: u64 = 30_000;
+const T_MAX: u64 = 300_000;
+
+fn plain(participant: &str) -> Manager {
+    Manager::new(ProtocolConfig {
+        participant_id: participant.into(),
+        ..ProtocolConfig::default()
+    })
+    .unwrap()
+}
+
+fn open(backend: Box<dyn Persistence>) -> PersistentManager {
+    PersistentManager::new(plain("bob"), backend)
+}
+
+fn ready_ids(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageReady { message_id, .. } => Some(message_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Builds every kind of state in bob, restarts him on `reopen()`, checks the state is
+/// equal and that buffering, both repair directions and delivery carry on.
+fn restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
+    let (mut alice, mut carol, mut dave) = (plain("alice"), plain("carol"), plain("dave"));
+    let mut bob = open(reopen());
+
+    // Buffered with a missing dependency (and an outgoing repair request for it).
+    let m1 = alice.wrap(T0, CH, "m1", b"1").unwrap();
+    let m2 = alice.wrap(T0, CH, "m2", b"2").unwrap();
+    assert_eq!(bob.unwrap(T0, &m2).unwrap().status, UnwrapStatus::Buffered);
+    // Outgoing, unacknowledged (sent before bob's repair request for m1 is due).
+    bob.wrap(T0, CH, "b1", b"mine").unwrap();
+    // Delivered into history.
+    let c1 = carol.wrap(T0, CH, "c1", b"c1").unwrap();
+    assert_eq!(bob.unwrap(T0, &c1).unwrap().status, UnwrapStatus::Delivered);
+    // Dave lacks c1 and asks for it; bob holds c1, so he schedules a rebroadcast.
+    let c2 = carol.wrap(T0, CH, "c2", b"c2").unwrap();
+    assert_eq!(dave.unwrap(T0, &c2).unwrap().status, UnwrapStatus::Buffered);
+    let now = T0 + sdsr::t_req_ms("dave", "c1", T_MIN, T_MAX);
+    let asking = dave.wrap(now, CH, "d1", b"d1").unwrap();
+    assert_eq!(
+        wire::decode_message(&asking).unwrap().repair_request.len(),
+        1
+    );
+    bob.unwrap(now, &asking).unwrap();
+    // A dependency declared met.
+    bob.mark_dependencies_met(now, &["declared"], CH).unwrap();
+
+    let before_meta = bob.manager().channel_meta(CH).unwrap();
+    assert!(!before_meta.outgoing.is_empty());
+    assert!(!before_meta.incoming.is_empty());
+    assert!(!before_meta.outgoing_repair.is_empty());
+    assert!(!before_meta.incoming_repair.is_empty());
+    assert!(!before_meta.met_ids.is_empty());
+    let before_history = bob.manager().history_ids(CH);
+    let before_stats = bob.channel_stats(CH).unwrap();
+    drop(bob);
+
+    let mut bob = open(reopen());
+    bob.ensure_channel(now, CH).unwrap();
+    assert_eq!(bob.manager().channel_meta(CH).unwrap(), before_meta);
+    assert_eq!(bob.manager().history_ids(CH), before_history);
+    assert_eq!(
+        bob.channel_stats(CH).unwrap().lamport_timestamp,
+        before_stats.lamport_timestamp
+    );
+    for id in ["c1", "d1", "b1", "declared"] {
+        assert!(
+            bob.manager().bloom_contains(CH, id),
+            "{id} in rebuilt bloom"
+        );
+    }
+    assert!(!bob.manager().bloom_contains(CH, "m1"));
+
+    // The rebroadcast of c1 is still due for dave.
+    bob.take_events();
+    let t_resp = sdsr::t_resp_ms("bob", "carol", "c1", T_MAX);
+    bob.sweep_repair(now + t_resp);
+    assert!(bob
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::RepairReady { message_id, .. } if message_id == "c1")));
+    // The request for m1 is still due: bob's next message carries it.
+    let later = now.max(T0 + sdsr::t_req_ms("bob", "m1", T_MIN, T_MAX));
+    let b2 = wire::decode_message(&bob.wrap(later, CH, "b2", b"x").unwrap()).unwrap();
+    assert!(b2.repair_request.iter().any(|r| r.message_id == "m1"));
+    assert_eq!(b2.lamport_timestamp, before_stats.lamport_timestamp + 1);
+    // m1 arrives and releases the buffered m2, in order.
+    bob.take_events();
+    bob.unwrap(later, &m1).unwrap();
+    assert_eq!(ready_ids(&bob.take_events()), vec!["m1", "m2"]);
+    // And a third start still sees all of it.
+    let meta = bob.manager().channel_meta(CH).unwrap();
+    let history = bob.manager().history_ids(CH);
+    drop(bob);
+    let mut bob = open(reopen());
+    bob.ensure_channel(later, CH).unwrap();
+    assert_eq!(bob.manager().channel_meta(CH).unwrap(), meta);
+    assert_eq!(bob.manager().history_ids(CH), history);
+}
+
+#[test]
+fn memory_store_restart() {
+    let store = MemoryStore::new();
+    restart_scenario(|| Box::new(store.clone()));
+}
+
+#[test]
+fn sqlite_restart_full_and_normal() {
+    for synchronous in [Synchronous::Full, Synchronous::Normal] {
+        let dir = scratch::Scratch::new("restart");
+        let path = dir.file("state.db");
+        restart_scenario(|| Box::new(SqliteStore::open(&path, synchronous).unwrap()));
+    }
+}
+
+#[test]
+fn sqlite_restart_with_group_commits() {
+    let dir = scratch::Scratch::new("restart-group");
+    let path = dir.file("state.db");
+    let mut alice = plain("alice");
+    let mut bob = open(Box::new(
+        SqliteStore::open(&path, Synchronous::Full).unwrap(),
+    ));
+    assert!(bob.begin_group());
+    for i in 0..10 {
+        bob.unwrap(T0, &alice.wrap(T0, CH, &format!("a{i}"), b"x").unwrap())
+            .unwrap();
+        bob.wrap(T0, CH, &format!("b{i}"), b"y").unwrap();
+    }
+    // Nothing is durable before the commit.
+    let mut reader = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    assert_eq!(reader.load_channel(CH).unwrap(), None);
+    bob.commit_group();
+    let stored = reader.load_channel(CH).unwrap().unwrap();
+    assert_eq!(stored.history.len(), 20);
+    let meta = bob.manager().channel_meta(CH).unwrap();
+    drop(bob);
+    let mut bob = open(Box::new(reader));
+    bob.ensure_channel(T0, CH).unwrap();
+    assert_eq!(bob.manager().channel_meta(CH).unwrap(), meta);
+    assert_eq!(bob.manager().history_ids(CH).len(), 20);
+}
+
+#[test]
+fn host_vtable_restart_and_destroy_once_per_adapter() {
+    let store = MemoryStore::new();
+    let destroyed = Arc::new(AtomicUsize::new(0));
+    let mut opened = 0;
+    restart_scenario(|| {
+        opened += 1;
+        let vtable = host_store::vtable(&store, &destroyed);
+        Box::new(HostPersistence::new(&vtable).unwrap())
+    });
+    assert_eq!(destroyed.load(Ordering::SeqCst), opened);
+}
+
+#[test]
+fn host_vtable_failures_follow_the_policy() {
+    let store = MemoryStore::new();
+    let destroyed = Arc::new(AtomicUsize::new(0));
+    let backend = HostPersistence::new(&host_store::vtable(&store, &destroyed)).unwrap();
+    let mut bob = open(Box::new(backend));
+
+    // Failing saves do not fail the op; history is retried with the next op.
+    store.fail_next(Call::SaveMeta, 1);
+    store.fail_next(Call::UpdateHistory, 1);
+    bob.wrap(T0, CH, "b1", b"x").unwrap();
+    assert_eq!(bob.health().meta_failures, 1);
+    assert_eq!(bob.health().history_failures, 1);
+    let (_, message) = bob.health().last_error.clone().unwrap();
+    assert!(
+        message.contains("injected UpdateHistory failure"),
+        "{message}"
+    );
+    bob.wrap(T0, CH, "b2", b"x").unwrap();
+    assert_eq!(store.history_ids(CH), vec!["b1", "b2"]);
+
+    // Failing hint saves are counted, not fatal.
+    bob.manager_mut()
+        .set_retrieval_hint_provider(Some(Box::new(|_: &str, id: &str| id.as_bytes().to_vec())));
+    store.fail_next(Call::SetHint, 1);
+    bob.wrap(T0, CH, "b3", b"x").unwrap();
+    assert_eq!(bob.health().hint_failures, 1);
+
+    // Failing load and drop fail the op with the host's message.
+    drop(bob);
+    let backend = HostPersistence::new(&host_store::vtable(&store, &destroyed)).unwrap();
+    let mut bob = open(Box::new(backend));
+    store.fail_next(Call::Load, 1);
+    let err = bob.wrap(T0, CH, "b4", b"x").unwrap_err();
+    assert!(matches!(err, OpError::Persistence(_)));
+    assert!(err.to_string().contains("injected Load failure"), "{err}");
+    bob.wrap(T0, CH, "b4", b"x").unwrap();
+    store.fail_next(Call::Drop, 1);
+    let err = bob.remove_channel(CH).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("host persistence `drop_channel` failed"),
+        "{err}"
+    );
+    bob.remove_channel(CH).unwrap();
+    assert!(store.meta(CH).is_none());
+    drop(bob);
+    assert_eq!(destroyed.load(Ordering::SeqCst), 2);
+}
+
+/// A store that commits in groups over a [`MemoryStore`]: `save_op`s are staged and
+/// applied at `commit_group`, which fails while `fail_commits` is set.
+struct GroupingStore {
+    inner: MemoryStore,
+    staged: Vec<(String, Option<Vec<u8>>, Option<HistoryBatch>)>,
+    fail_commits: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Persistence for GroupingStore {
+    fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError> {
+        self.inner.save_channel_meta(channel_id, meta)
+    }
+    fn update_history(
+        &mut self,
+        channel_id: &str,
+        batch: &HistoryBatch,
+    ) -> Result<(), PersistenceError> {
+        self.inner.update_history(channel_id, batch)
+    }
+    fn load_channel(
+        &mut self,
+        channel_id: &str,
+    ) -> Result<Option<StoredChannel>, PersistenceError> {
+        self.inner.load_channel(channel_id)
+    }
+    fn drop_channel(&mut self, channel_id: &str) -> Result<(), PersistenceError> {
+        self.inner.drop_channel(channel_id)
+    }
+    fn set_retrieval_hint(
+        &mut self,
+        channel_id: &str,
+        message_id: &str,
+        hint: &[u8],
+    ) -> Result<(), PersistenceError> {
+        self.inner.set_retrieval_hint(channel_id, message_id, hint)
+    }
+    fn save_op(
+        &mut self,
+        channel_id: &str,
+        meta: Option<&[u8]>,
+        history: Option<&HistoryBatch>,
+    ) -> SaveOutcome {
+        self.staged.push((
+            channel_id.to_owned(),
+            meta.map(<[u8]>::to_vec),
+            history.cloned(),
+        ));
+        SaveOutcome {
+            meta: Ok(()),
+            history: Ok(()),
+        }
+    }
+    fn groups_commits(&self) -> bool {
+        true
+    }
+    fn commit_group(&mut self) -> Result<(), PersistenceError> {
+        let staged = std::mem::take(&mut self.staged);
+        if self.fail_commits.load(Ordering::SeqCst) {
+            return Err(PersistenceError::new("commit refused"));
+        }
+        for (channel_id, meta, batch) in staged {
+            if let Some(meta) = meta {
+                self.inner.save_channel_meta(&channel_id, &meta)?;
+            }
+            if let Some(batch) = batch {
+                self.inner.update_history(&channel_id, &batch)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_group_commit_keeps_history_queued_for_the_next_commit() {
+    let store = MemoryStore::new();
+    let fail_commits = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut bob = open(Box::new(GroupingStore {
+        inner: store.clone(),
+        staged: Vec::new(),
+        fail_commits: fail_commits.clone(),
+    }));
+    assert!(bob.begin_group());
+    bob.wrap(T0, CH, "b1", b"x").unwrap();
+    bob.wrap(T0, CH, "b2", b"x").unwrap();
+    bob.commit_group();
+    assert!(store.history_ids(CH).is_empty());
+    assert_eq!(
+        bob.health().history_failures,
+        1,
+        "one channel, one failed commit"
+    );
+    assert_eq!(
+        bob.health().last_error.as_ref().unwrap().1,
+        "commit refused"
+    );
+
+    fail_commits.store(false, Ordering::SeqCst);
+    bob.begin_group();
+    bob.wrap(T0, CH, "b3", b"x").unwrap();
+    bob.commit_group();
+    assert_eq!(store.history_ids(CH), vec!["b1", "b2", "b3"]);
+    let meta = storage::persistence::codec::decode_channel_meta(&store.meta(CH).unwrap()).unwrap();
+    assert_eq!(meta.outgoing.len(), 3);
+}

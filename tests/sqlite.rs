@@ -1,0 +1,332 @@
+//! The SQLite backend: files it must refuse (and leave untouched), the schema version,
+//! and a context on `"kind": "sqlite"` whose replies come only after their commit.
+
+#[path = "common/scratch.rs"]
+mod scratch;
+
+use std::path::Path;
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use scratch::Scratch;
+use storage::persistence::contract::Persistence;
+use storage::persistence::sqlite::{schema, SqliteStore, Synchronous};
+use storage::runtime::clock::ManualClock;
+use storage::runtime::config::ContextConfig;
+use storage::runtime::context::{Context, ContextError};
+use storage::runtime::request::{EventSink, Request, RuntimeEvent};
+
+const CH: &str = "chan";
+const T0: u64 = 1_700_000_000_000;
+const WAIT: Duration = Duration::from_secs(10);
+
+struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn deliver(&mut self, _: RuntimeEvent) {}
+}
+
+fn config(path: &Path, extra: &str) -> ContextConfig {
+    let path = serde_json::to_string(&path.to_string_lossy()).unwrap();
+    ContextConfig::from_json(&format!(
+        r#"{{"participant_id": "bob", "persistence": {{"kind": "sqlite", "path": {path}{extra}}}}}"#
+    ))
+    .expect("config")
+}
+
+fn start(path: &Path) -> Result<Context, ContextError> {
+    Context::start(
+        config(path, ""),
+        Arc::new(ManualClock::new(T0)),
+        Box::new(NoEvents),
+    )
+}
+
+fn refused(path: &Path) -> String {
+    let err = SqliteStore::open(path, Synchronous::Full)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&path.display().to_string()),
+        "names the file: {err}"
+    );
+    // The context refuses to start with the same message.
+    let ctx_err = start(path).unwrap_err();
+    assert!(matches!(ctx_err, ContextError::Persistence(_)));
+    assert!(ctx_err.to_string().contains(&err), "{ctx_err}");
+    err
+}
+
+#[test]
+fn a_garbage_file_is_refused_and_left_untouched() {
+    let dir = Scratch::new("garbage");
+    let path = dir.file("state.db");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(&path, &garbage).unwrap();
+    let err = refused(&path);
+    assert!(err.contains("not a database"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    assert!(!dir.file("state.db-wal").exists());
+}
+
+#[test]
+fn a_newer_schema_version_is_refused_and_left_untouched() {
+    let dir = Scratch::new("newer");
+    let path = dir.file("state.db");
+    drop(SqliteStore::open(&path, Synchronous::Full).unwrap());
+    let newer = schema::current_version() + 1;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA user_version = {newer}; PRAGMA wal_checkpoint(TRUNCATE);"
+    ))
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(&path).unwrap();
+    let err = refused(&path);
+    assert!(err.contains(&format!("schema version {newer}")), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn another_applications_database_is_refused() {
+    let dir = Scratch::new("foreign");
+    let path = dir.file("other.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY); INSERT INTO accounts VALUES (1);",
+    )
+    .unwrap();
+    drop(conn);
+    let err = refused(&path);
+    assert!(err.contains("another application"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 0, "no migration ran");
+}
+
+#[test]
+fn a_directory_or_unreachable_path_is_refused() {
+    let dir = Scratch::new("dir");
+    let err = refused(&dir.file(""));
+    assert!(err.contains("directory"), "{err}");
+    let err = refused(&dir.file("missing/sub/state.db"));
+    assert!(err.contains("unable to open"), "{err}");
+}
+
+#[test]
+fn a_fresh_database_gets_the_current_schema_and_reopens() {
+    let dir = Scratch::new("fresh");
+    let path = dir.file("state.db");
+    let mut store = SqliteStore::open(&path, Synchronous::Normal).unwrap();
+    store.save_channel_meta(CH, b"meta").unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::current_version());
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(conn);
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    assert_eq!(
+        store.load_channel(CH).unwrap().unwrap().meta,
+        Some(b"meta".to_vec())
+    );
+}
+
+#[test]
+fn history_rows_come_back_in_append_order_and_a_re_append_moves_to_the_end() {
+    use storage::persistence::contract::{HistoryBatch, StoredMessage};
+    let dir = Scratch::new("order");
+    let mut store = SqliteStore::open(dir.file("state.db"), Synchronous::Full).unwrap();
+    let row = |id: &str| StoredMessage {
+        message_id: id.into(),
+        bytes: id.as_bytes().to_vec(),
+    };
+    let batch = HistoryBatch {
+        append: vec![row("c"), row("a"), row("b")],
+        evict: vec![],
+    };
+    store.update_history(CH, &batch).unwrap();
+    let batch = HistoryBatch {
+        append: vec![row("c")],
+        evict: vec!["a".into()],
+    };
+    store.update_history(CH, &batch).unwrap();
+    store
+        .update_history(
+            "other",
+            &HistoryBatch {
+                append: vec![row("z")],
+                evict: vec![],
+            },
+        )
+        .unwrap();
+    let history = store.load_channel(CH).unwrap().unwrap().history;
+    assert_eq!(history, vec![b"b".to_vec(), b"c".to_vec()]);
+    store.drop_channel(CH).unwrap();
+    assert_eq!(store.load_channel(CH).unwrap(), None);
+    assert!(store.load_channel("other").unwrap().is_some());
+}
+
+/// Many wraps queued at once: each reply finds its message committed (read through a
+/// second connection), and a restarted context resumes the channel.
+#[test]
+fn context_replies_follow_their_commit_and_state_survives_a_restart() {
+    let dir = Scratch::new("context");
+    let path = dir.file("state.db");
+    let ctx = start(&path).unwrap();
+    let reader = Arc::new(Mutex::new(rusqlite::Connection::open(&path).unwrap()));
+    let (tx, rx) = channel();
+    const N: usize = 200;
+    for i in 0..N {
+        let (tx, reader) = (tx.clone(), reader.clone());
+        let id = format!("m{i}");
+        ctx.submit(Request::Wrap {
+            channel_id: CH.into(),
+            message_id: id.clone(),
+            content: b"x".to_vec(),
+            reply: Box::new(move |result| {
+                let committed: i64 = reader
+                    .lock()
+                    .unwrap()
+                    .query_row(
+                        "SELECT count(*) FROM history WHERE message_id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                let _ = tx.send((result.is_ok(), committed));
+            }),
+        });
+    }
+    for _ in 0..N {
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), (true, 1));
+    }
+    let stats = |ctx: &Context| {
+        let (tx, rx) = channel();
+        ctx.submit(Request::ChannelStats {
+            channel_id: CH.into(),
+            reply: Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        });
+        rx.recv_timeout(WAIT).unwrap().unwrap()
+    };
+    let before = stats(&ctx).unwrap();
+    ctx.shutdown().unwrap();
+    drop(ctx);
+
+    let ctx = start(&path).unwrap();
+    let (tx, rx) = channel();
+    ctx.submit(Request::EnsureChannel {
+        channel_id: CH.into(),
+        reply: Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    });
+    rx.recv_timeout(WAIT).unwrap().unwrap();
+    let after = stats(&ctx).unwrap();
+    assert_eq!(after.lamport_timestamp, before.lamport_timestamp);
+    assert_eq!(after.outgoing_len, N);
+    assert_eq!(after, before);
+}
+
+/// Under group commit, each unwrap's events still come before its reply, and requests
+/// are answered in the order they were made.
+#[test]
+fn group_commit_keeps_events_before_each_reply_in_request_order() {
+    use storage::protocol::config::ProtocolConfig;
+    use storage::protocol::event::Event;
+    use storage::protocol::manager::Manager;
+
+    struct Log(Arc<Mutex<Vec<String>>>);
+    impl EventSink for Log {
+        fn deliver(&mut self, event: RuntimeEvent) {
+            if let RuntimeEvent::Protocol(Event::MessageReady { message_id, .. }) = event {
+                self.0.lock().unwrap().push(format!("ready {message_id}"));
+            }
+        }
+    }
+    let dir = Scratch::new("order");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let ctx = Context::start(
+        config(&dir.file("state.db"), ""),
+        Arc::new(ManualClock::new(T0)),
+        Box::new(Log(log.clone())),
+    )
+    .unwrap();
+    let mut alice = Manager::new(ProtocolConfig {
+        participant_id: "alice".into(),
+        ..ProtocolConfig::default()
+    })
+    .unwrap();
+    let (tx, rx) = channel();
+    const N: usize = 50;
+    for i in 0..N {
+        let bytes = alice.wrap(T0, CH, &format!("a{i}"), b"x").unwrap();
+        let (log, tx) = (log.clone(), tx.clone());
+        ctx.submit(Request::Unwrap {
+            bytes,
+            reply: Box::new(move |result| {
+                let id = result.map(|u| u.message_id).unwrap_or_default();
+                log.lock().unwrap().push(format!("reply {id}"));
+                let _ = tx.send(());
+            }),
+        });
+    }
+    for _ in 0..N {
+        rx.recv_timeout(WAIT).unwrap();
+    }
+    let expected: Vec<String> = (0..N)
+        .flat_map(|i| [format!("ready a{i}"), format!("reply a{i}")])
+        .collect();
+    assert_eq!(*log.lock().unwrap(), expected);
+}
+
+#[test]
+fn a_damaged_page_is_refused_at_start_and_left_untouched() {
+    let dir = Scratch::new("damaged");
+    let path = dir.file("state.db");
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    use storage::persistence::contract::{HistoryBatch, StoredMessage};
+    let append = (0..200)
+        .map(|i| StoredMessage {
+            message_id: format!("m{i}"),
+            bytes: vec![i as u8; 300],
+        })
+        .collect();
+    store
+        .update_history(
+            CH,
+            &HistoryBatch {
+                append,
+                evict: vec![],
+            },
+        )
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    // Scribble over the middle of the third page (a b-tree page, not the header).
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 4 * 4096);
+    for b in &mut bytes[2 * 4096 + 8..2 * 4096 + 600] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = refused(&path);
+    assert!(
+        err.contains("corrupt") || err.contains("malformed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
