@@ -61,6 +61,14 @@ FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
     "storage_reset": ([CTX, CALLBACK, c_void_p], STATUS),
     "storage_start_periodic_tasks": ([CTX, CALLBACK, c_void_p], STATUS),
     "storage_channel_stats": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    # Host persistence: the vtable (a storage_persistence_vtable *) and the load sink are
+    # passed through as opaque pointers; the Manager does not offer a Python vtable yet.
+    "storage_new_with_persistence": (
+        [c_char_p, c_void_p, CALLBACK, c_void_p, POINTER(CTX)],
+        STATUS,
+    ),
+    "storage_load_sink_push_meta": ([c_void_p, BYTES_IN, c_size_t], STATUS),
+    "storage_load_sink_push_history": ([c_void_p, BYTES_IN, c_size_t], STATUS),
 }
 
 LIBRARY_NAME = "libstorage.so"
