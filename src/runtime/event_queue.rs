@@ -24,6 +24,9 @@ struct Inner<T> {
     items: VecDeque<T>,
     dropped: u64,
     closed: bool,
+    /// Pullers blocked in `pull`: a push wakes one only when there is one, as a futex
+    /// wake-up per event would cost the worker a system call each time.
+    waiting: usize,
 }
 
 /// A bounded multi-consumer event queue.
@@ -42,6 +45,7 @@ impl<T> EventQueue<T> {
                 items: VecDeque::new(),
                 dropped: 0,
                 closed: false,
+                waiting: 0,
             }),
             ready: Condvar::new(),
             capacity: capacity.max(1),
@@ -65,8 +69,11 @@ impl<T> EventQueue<T> {
         } else {
             inner.dropped += 1;
         }
+        let wake = inner.waiting > 0;
         drop(inner);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         accepted
     }
 
@@ -90,10 +97,12 @@ impl<T> EventQueue<T> {
                 Some(_) => return Pulled::TimedOut,
                 None => Duration::from_secs(3600),
             };
+            inner.waiting += 1;
             inner = self
                 .ready
                 .wait_timeout(inner, wait)
                 .map_or_else(|p| p.into_inner().0, |(guard, _)| guard);
+            inner.waiting -= 1;
         }
     }
 
