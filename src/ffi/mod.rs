@@ -10,6 +10,7 @@ pub mod json;
 pub mod libsds;
 pub mod native;
 pub(crate) mod panic;
+pub mod recording;
 pub mod registry;
 pub(crate) mod sink;
 pub mod status;

@@ -73,6 +73,7 @@ impl RecorderStats {
 
 /// What a stopped recording amounts to.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecorderSummary {
     /// Recording name.
     pub name: String,

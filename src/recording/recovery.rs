@@ -26,6 +26,7 @@ use super::writer::{ChunkLimits, RecordingWriter};
 
 /// What recovery did to one file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecoveryAction {
     /// Recording name.
     pub recording: String,

@@ -29,6 +29,7 @@ pub struct FolderLock(#[allow(dead_code)] File);
 
 /// One entry of [`Store::list`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ListedRecording {
     /// Folder name.
     pub name: String,

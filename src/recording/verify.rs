@@ -16,6 +16,7 @@ use super::store::CHUNKS_DIR;
 
 /// The verdict on one chunk file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChunkVerdict {
     /// File name inside `chunks/`.
     pub file: String,
@@ -29,6 +30,7 @@ pub struct ChunkVerdict {
 
 /// The verdict on a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     /// Recording name.
     pub name: String,

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::config::TimerConfig;
+use super::recording::Recordings;
 use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
 use crate::persistence::durable::{OpError, PersistentManager};
 use crate::protocol::event::Event;
@@ -43,6 +44,8 @@ pub(crate) struct Worker {
     pub reentrant: ReentrantLane,
     /// Set by `Context::shutdown`: queued requests are failed, not run.
     pub closing: Arc<AtomicBool>,
+    /// Active recorders, replays and recording file jobs.
+    pub recordings: Recordings,
     deadlines: Option<Deadlines>,
     save_failures_seen: u64,
 }
@@ -52,6 +55,7 @@ fn answer<T>(reply: Reply<T>, result: Result<T, OpError>) {
 }
 
 impl Worker {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         manager: PersistentManager,
         clock: Arc<dyn Clock>,
@@ -60,9 +64,11 @@ impl Worker {
         requests: Receiver<Request>,
         reentrant: ReentrantLane,
         closing: Arc<AtomicBool>,
+        recordings: Recordings,
     ) -> Self {
         Self {
             closing,
+            recordings,
             manager,
             clock,
             timers,
@@ -76,7 +82,7 @@ impl Worker {
 
     /// Runs until a `Shutdown` request (or until every sender is gone).
     pub fn run(mut self, runtime: tokio::runtime::Runtime, wake: Arc<Notify>) {
-        runtime.block_on(async move {
+        runtime.block_on(async {
             loop {
                 if !self.handle_pending() {
                     break;
@@ -96,6 +102,21 @@ impl Worker {
                 }
             }
         });
+        self.stop_recordings();
+    }
+
+    /// Stops recorders (their files are sealed) and replays, answering whatever they post
+    /// meanwhile with `ShuttingDown`, so no helper thread outlives the worker.
+    fn stop_recordings(&mut self) {
+        self.recordings.shutdown();
+        loop {
+            self.fail_all();
+            if self.recordings.helpers_done() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.fail_all();
     }
 
     /// Busy-waits briefly for the next request before the worker parks: under load the
@@ -169,6 +190,9 @@ impl Worker {
                 reply,
             } => {
                 let result = m.wrap(now, &channel_id, &message_id, &content);
+                if let Ok(bytes) = &result {
+                    self.recordings.on_sent(&channel_id, bytes, now);
+                }
                 self.flush_events();
                 answer(reply, result);
             }
@@ -228,6 +252,19 @@ impl Worker {
                 m.manager_mut().set_retrieval_hint_provider(provider);
             }
             Request::Ping { reply } => reply(Ok(())),
+            Request::Completion(complete) => complete(Some(self.sink.as_mut())),
+            request @ (Request::RecordingStart { .. }
+            | Request::RecordingStop { .. }
+            | Request::RecordingSeal { .. }
+            | Request::RecordingsList { .. }
+            | Request::RecordingVerify { .. }
+            | Request::RecordingDelete { .. }
+            | Request::ReplayStart { .. }
+            | Request::ReplayStop { .. }) => {
+                if let Some(other) = self.recordings.handle(request) {
+                    other.fail(RequestError::ShuttingDown);
+                }
+            }
             Request::Tick => self.run_due_timers(),
             Request::Shutdown => {}
         }
@@ -235,9 +272,14 @@ impl Worker {
 
     /// Hands the manager's events and any new save failure to the sink.
     fn flush_events(&mut self) {
-        for event in self.manager.take_events() {
+        let events = self.manager.take_events();
+        let now = self.clock.now_ms();
+        for event in events {
+            // Recorded before the host sees it: the recorder only queues a copy.
+            self.recordings.on_event(&event, &self.manager, now);
             self.sink.deliver(RuntimeEvent::Protocol(event));
         }
+        self.recordings.report(self.sink.as_mut(), now);
         let health = self.manager.health();
         let failures = health.meta_failures + health.history_failures + health.hint_failures;
         if failures > self.save_failures_seen {
