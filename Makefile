@@ -5,8 +5,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-LIB_DIR := target/release
-C_TEST_DIR := target/c-tests
+# Cargo's output folder: CARGO_TARGET_DIR when set (parallel worktrees), else ./target.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+LIB_DIR := $(TARGET_DIR)/release
+C_TEST_DIR := $(TARGET_DIR)/c-tests
 C_TESTS := $(patsubst tests/c/%.c,$(C_TEST_DIR)/%,$(wildcard tests/c/test_*.c))
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 C_FLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude -pthread
@@ -39,7 +41,7 @@ rust-test: toolchain
 
 $(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.h build
 	@mkdir -p $(C_TEST_DIR)
-	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(abspath $(LIB_DIR))
 
 # C programs against libstorage.so, under AddressSanitizer and UBSan.
 c-test: $(C_TESTS)
@@ -68,12 +70,12 @@ clean:
 
 # C ping-pong benchmark of the native and libsds APIs (-O2, no sanitizers), run with 10 000
 # and 50 000 messages.
-BENCH_C_DIR := target/c-bench
+BENCH_C_DIR := $(TARGET_DIR)/c-bench
 
 $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h build
 	@mkdir -p $(BENCH_C_DIR)
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -pthread $< -o $@ -L$(LIB_DIR) -lstorage \
-		-Wl,-rpath,$(CURDIR)/$(LIB_DIR)
+		-Wl,-rpath,$(abspath $(LIB_DIR))
 
 .PHONY: bench-c
 bench-c: $(BENCH_C_DIR)/pingpong

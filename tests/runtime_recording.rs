@@ -307,10 +307,10 @@ fn replay_is_paced_by_the_clock_filtered_remapped_and_stoppable() {
         replay_id: id,
         reply,
     });
-    assert!(matches!(
+    assert_eq!(
         err,
-        Err(RequestError::Recording(RecordingError::BadOption { .. }))
-    ));
+        Err(RequestError::Recording(RecordingError::NoSuchReplay(id)))
+    );
     drop((alice, bob));
     let _ = fs::remove_dir_all(&root);
 }

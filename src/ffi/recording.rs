@@ -264,7 +264,9 @@ pub(crate) fn recording_status(error: &RecordingError) -> storage_status {
         | RecordingError::NotConfigured
         | RecordingError::BadOption { .. }
         | RecordingError::NotRing(_) => STORAGE_RECORDING_INVALID,
-        RecordingError::NotFound(_) | RecordingError::NotActive(_) => STORAGE_RECORDING_NOT_FOUND,
+        RecordingError::NotFound(_)
+        | RecordingError::NotActive(_)
+        | RecordingError::NoSuchReplay(_) => STORAGE_RECORDING_NOT_FOUND,
         RecordingError::AlreadyExists(_) | RecordingError::AlreadyActive(_) => {
             STORAGE_RECORDING_EXISTS
         }

@@ -34,6 +34,9 @@ pub enum RecordingError {
     /// No active recording of that name.
     #[error("recording `{0}` is not active")]
     NotActive(String),
+    /// No replay with that id is running.
+    #[error("no replay {0} is running")]
+    NoSuchReplay(u64),
     /// The operation needs a ring-buffer recording.
     #[error("recording `{0}` is not a ring buffer")]
     NotRing(String),

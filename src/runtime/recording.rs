@@ -262,11 +262,7 @@ impl Recordings {
                     self.helpers.extend(replay.cancel());
                     reply(Ok(()));
                 }
-                None => reply(Err(RecordingError::option(
-                    "replay_id",
-                    format!("no replay {replay_id} is running"),
-                )
-                .into())),
+                None => reply(Err(RecordingError::NoSuchReplay(replay_id).into())),
             },
             other => return Some(other),
         }
