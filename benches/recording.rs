@@ -40,11 +40,16 @@ fn telemetry(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn message(i: u64, content: fn(usize, u64) -> Vec<u8>) -> SdsMessage {
+/// Makes `len` bytes of content from a seed.
+type Content = fn(usize, u64) -> Vec<u8>;
+
+fn message(i: u64, content: Content) -> SdsMessage {
     SdsMessage {
         message_id: format!("msg-{i:08}"),
         lamport_timestamp: i as i64,
-        causal_history: (0..10).map(|k| HistoryEntry::new(format!("msg-{k:08}"))).collect(),
+        causal_history: (0..10)
+            .map(|k| HistoryEntry::new(format!("msg-{k:08}")))
+            .collect(),
         channel_id: "robot/telemetry".into(),
         content: content(CONTENT, i),
         sender_id: "robot-7".into(),
@@ -91,7 +96,7 @@ fn recording(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(MESSAGES));
     let run = AtomicU64::new(0);
-    let contents: [(&str, fn(usize, u64) -> Vec<u8>); 2] =
+    let contents: [(&str, Content); 2] =
         [("telemetry", telemetry), ("random", filler)];
     for (kind, content) in contents {
         let pool: Vec<SdsMessage> = (0..1024).map(|i| message(i, content)).collect();

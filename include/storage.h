@@ -38,24 +38,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Target size of an MCAP chunk record (uncompressed), as the issue fixes it.
-#define MCAP_CHUNK_SIZE 786432
-
-// The manifest format this build writes.
-#define MANIFEST_FORMAT 1
-
-// Longest accepted recording name.
-#define MAX_NAME_LEN 128
-
-// Default ring window: 60 s.
-#define DEFAULT_WINDOW_SECS 60
-
-// Default recorder queue capacity (messages).
-#define DEFAULT_QUEUE_CAPACITY 8192
-
-// Default byte cap of a ring buffer (256 MiB).
-#define DEFAULT_RING_MAX_BYTES ((256 * 1024) * 1024)
-
 // The outcome of a `storage_*` call or of a request (passed to its callback).
 enum storage_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L

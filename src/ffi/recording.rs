@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::args;
-use super::callback::{storage_callback, Answer};
+use super::callback::{storage_callback, Answer, Target};
 use super::native::{done, reply_with, request};
+use super::registry::storage_ctx;
 use super::status::storage_status;
 use crate::recording::RecordingError;
 use crate::runtime::request::{Request, RuntimeEvent};
@@ -41,6 +42,33 @@ unsafe fn optional_text<'a>(
     }
 }
 
+/// Runs a request on recording `name`, with an optional second string argument
+/// (`extra`, reported as `extra_name`; NULL reads as `None`), built by `make`.
+///
+/// # Safety
+/// `name` is a NUL-terminated string; `extra` is NULL or one.
+unsafe fn named_request(
+    ctx: *mut storage_ctx,
+    name: *const c_char,
+    extra: *const c_char,
+    extra_name: &str,
+    callback: storage_callback,
+    user_data: *mut c_void,
+    make: impl FnOnce(String, Option<String>, Option<Target>) -> Request,
+) -> storage_status {
+    request(callback, user_data, |target| {
+        let handle = args::context(ctx)?;
+        // SAFETY: forwarded caller contract.
+        let (name, extra) = unsafe {
+            (
+                args::text(name, "name")?.to_owned(),
+                optional_text(extra, extra_name)?.map(str::to_owned),
+            )
+        };
+        Ok((handle, make(name, extra, target)))
+    })
+}
+
 /// Starts recording delivered messages into recording `name` under the configured
 /// `recording.root`. `options_json` (NULL: defaults) may set `channels` (array or
 /// `"all"`), `record_sent`, `mode` (`"continuous"` | `"ring"`), `window_secs`,
@@ -52,30 +80,29 @@ unsafe fn optional_text<'a>(
 /// `name` is a NUL-terminated string; `options_json` is NULL or one.
 #[no_mangle]
 pub unsafe extern "C" fn storage_recording_start(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     name: *const c_char,
     options_json: *const c_char,
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
-    request(callback, user_data, |target| {
-        let handle = args::context(ctx)?;
-        // SAFETY: forwarded caller contract.
-        let (name, options) = unsafe {
-            (
-                args::text(name, "name")?.to_owned(),
-                optional_text(options_json, "options_json")?
-                    .unwrap_or("")
-                    .to_owned(),
-            )
-        };
-        let request = Request::RecordingStart {
+    let make = |name, options: Option<String>, target| Request::RecordingStart {
+        name,
+        options_json: options.unwrap_or_default(),
+        reply: done(target),
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        named_request(
+            ctx,
             name,
-            options_json: options,
-            reply: done(target),
-        };
-        Ok((handle, request))
-    })
+            options_json,
+            "options_json",
+            callback,
+            user_data,
+            make,
+        )
+    }
 }
 
 /// Stops recording `name`: queued messages are written, the open chunk sealed and the
@@ -85,18 +112,17 @@ pub unsafe extern "C" fn storage_recording_start(
 /// `name` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn storage_recording_stop(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     name: *const c_char,
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
-    request(callback, user_data, |target| {
-        let handle = args::context(ctx)?;
-        // SAFETY: forwarded caller contract.
-        let name = unsafe { args::text(name, "name")? }.to_owned();
-        let reply = reply_with(Answer::new(target), |summary| to_json(&summary));
-        Ok((handle, Request::RecordingStop { name, reply }))
-    })
+    let make = |name, _, target| Request::RecordingStop {
+        name,
+        reply: reply_with(Answer::new(target), |summary| to_json(&summary)),
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { named_request(ctx, name, std::ptr::null(), "", callback, user_data, make) }
 }
 
 /// Writes the current window of ring-buffer recording `name` as a new recording
@@ -107,38 +133,26 @@ pub unsafe extern "C" fn storage_recording_stop(
 /// `name` is a NUL-terminated string; `out_name` is NULL or one.
 #[no_mangle]
 pub unsafe extern "C" fn storage_recording_seal(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     name: *const c_char,
     out_name: *const c_char,
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
-    request(callback, user_data, |target| {
-        let handle = args::context(ctx)?;
-        // SAFETY: forwarded caller contract.
-        let (name, out_name) = unsafe {
-            (
-                args::text(name, "name")?.to_owned(),
-                optional_text(out_name, "out_name")?.map(str::to_owned),
-            )
-        };
-        let reply = reply_with(Answer::new(target), |manifest| to_json(&manifest));
-        Ok((
-            handle,
-            Request::RecordingSeal {
-                name,
-                out_name,
-                reply,
-            },
-        ))
-    })
+    let make = |name, out_name, target| Request::RecordingSeal {
+        name,
+        out_name,
+        reply: reply_with(Answer::new(target), |manifest| to_json(&manifest)),
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { named_request(ctx, name, out_name, "out_name", callback, user_data, make) }
 }
 
 /// Lists the recordings under the root. The callback receives `{"recordings": [{"name",
 /// "active", "manifest" | "error"}]}`, `manifest` being the recording's `manifest.json`.
 #[no_mangle]
 pub extern "C" fn storage_recordings_list(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
@@ -160,18 +174,17 @@ pub extern "C" fn storage_recordings_list(
 /// `name` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn storage_recording_verify(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     name: *const c_char,
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
-    request(callback, user_data, |target| {
-        let handle = args::context(ctx)?;
-        // SAFETY: forwarded caller contract.
-        let name = unsafe { args::text(name, "name")? }.to_owned();
-        let reply = reply_with(Answer::new(target), |report| to_json(&report));
-        Ok((handle, Request::RecordingVerify { name, reply }))
-    })
+    let make = |name, _, target| Request::RecordingVerify {
+        name,
+        reply: reply_with(Answer::new(target), |report| to_json(&report)),
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { named_request(ctx, name, std::ptr::null(), "", callback, user_data, make) }
 }
 
 /// Deletes recording `name` and its files; refused while it is being written.
@@ -180,18 +193,17 @@ pub unsafe extern "C" fn storage_recording_verify(
 /// `name` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn storage_recording_delete(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     name: *const c_char,
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
-    request(callback, user_data, |target| {
-        let handle = args::context(ctx)?;
-        // SAFETY: forwarded caller contract.
-        let name = unsafe { args::text(name, "name")? }.to_owned();
-        let reply = done(target);
-        Ok((handle, Request::RecordingDelete { name, reply }))
-    })
+    let make = |name, _, target| Request::RecordingDelete {
+        name,
+        reply: done(target),
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { named_request(ctx, name, std::ptr::null(), "", callback, user_data, make) }
 }
 
 /// Replays recording `name` as `replay_message` events, then one `replay_finished`.
@@ -204,42 +216,38 @@ pub unsafe extern "C" fn storage_recording_delete(
 /// `name` is a NUL-terminated string; `options_json` is NULL or one.
 #[no_mangle]
 pub unsafe extern "C" fn storage_replay_start(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     name: *const c_char,
     options_json: *const c_char,
     callback: storage_callback,
     user_data: *mut c_void,
 ) -> storage_status {
-    request(callback, user_data, |target| {
-        let handle = args::context(ctx)?;
-        // SAFETY: forwarded caller contract.
-        let (name, options) = unsafe {
-            (
-                args::text(name, "name")?.to_owned(),
-                optional_text(options_json, "options_json")?
-                    .unwrap_or("")
-                    .to_owned(),
-            )
-        };
-        let reply = reply_with(Answer::new(target), |id: u64| {
+    let make = |name, options: Option<String>, target| Request::ReplayStart {
+        name,
+        options_json: options.unwrap_or_default(),
+        reply: reply_with(Answer::new(target), |id: u64| {
             json!({ "replayId": id }).to_string().into_bytes()
-        });
-        Ok((
-            handle,
-            Request::ReplayStart {
-                name,
-                options_json: options,
-                reply,
-            },
-        ))
-    })
+        }),
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        named_request(
+            ctx,
+            name,
+            options_json,
+            "options_json",
+            callback,
+            user_data,
+            make,
+        )
+    }
 }
 
 /// Cancels replay `replay_id` promptly; its `replay_finished` event follows with
 /// `"cancelled": true`.
 #[no_mangle]
 pub extern "C" fn storage_replay_stop(
-    ctx: *mut super::registry::storage_ctx,
+    ctx: *mut storage_ctx,
     replay_id: u64,
     callback: storage_callback,
     user_data: *mut c_void,

@@ -82,6 +82,23 @@ impl Default for RecordingOptions {
     }
 }
 
+/// The object of an options document; `None` for empty text or `null` (the defaults).
+pub fn options_object(text: &str) -> Result<Option<Map<String, Value>>, RecordingError> {
+    let text = text.trim();
+    if text.is_empty() || text == "null" {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| RecordingError::option("(document)", e.to_string()))?;
+    match value {
+        Value::Object(map) => Ok(Some(map)),
+        _ => Err(RecordingError::option(
+            "(document)",
+            "expected a JSON object",
+        )),
+    }
+}
+
 fn positive(key: &str, value: &Value) -> Result<u64, RecordingError> {
     match value.as_u64() {
         Some(n) if n > 0 => Ok(n),
@@ -99,19 +116,9 @@ impl RecordingOptions {
     /// `queue_capacity`, `when_full` (`"block"` | `"drop"`), `chunk_max_bytes`,
     /// `chunk_max_age_ms`.
     pub fn with_json(mut self, text: &str) -> Result<Self, RecordingError> {
-        let text = text.trim();
-        if text.is_empty() || text == "null" {
-            return Ok(self);
+        if let Some(map) = options_object(text)? {
+            self.apply(&map)?;
         }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| RecordingError::option("(document)", e.to_string()))?;
-        let Value::Object(map) = value else {
-            return Err(RecordingError::option(
-                "(document)",
-                "expected a JSON object",
-            ));
-        };
-        self.apply(&map)?;
         Ok(self)
     }
 

@@ -276,19 +276,25 @@ impl Thread {
                     return;
                 }
             };
-            match command {
-                Command::Record {
-                    message,
-                    log_time_ns,
-                    publish_time_ns,
-                } => self.record(&Frame::new(&message, log_time_ns, publish_time_ns)),
-                Command::Seal { name, done } => done(self.seal_window(&name)),
-                Command::Stop { done } => {
-                    done(self.finish());
-                    return;
-                }
+            if let Some(done) = self.carry_out(command) {
+                done(self.finish());
+                return;
             }
         }
+    }
+
+    /// Carries out a record or seal command; hands a stop command's `done` back.
+    fn carry_out(&mut self, command: Command) -> Option<Done<RecorderSummary>> {
+        match command {
+            Command::Record {
+                message,
+                log_time_ns,
+                publish_time_ns,
+            } => self.record(&Frame::new(&message, log_time_ns, publish_time_ns)),
+            Command::Seal { name, done } => done(self.seal_window(&name)),
+            Command::Stop { done } => return Some(done),
+        }
+        None
     }
 
     /// How long to wait for the next command before checking the open chunk's age.
@@ -364,16 +370,8 @@ impl Thread {
     fn finish(&mut self) -> Result<RecorderSummary, RecordingError> {
         // Commands still queued were accepted: they are carried out before the end.
         while let Ok(command) = self.queue.try_recv() {
-            match command {
-                Command::Record {
-                    message,
-                    log_time_ns,
-                    publish_time_ns,
-                } => self.record(&Frame::new(&message, log_time_ns, publish_time_ns)),
-                Command::Seal { name, done } => done(self.seal_window(&name)),
-                Command::Stop { done } => {
-                    done(Err(RecordingError::NotActive(self.name.clone())));
-                }
+            if let Some(done) = self.carry_out(command) {
+                done(Err(RecordingError::NotActive(self.name.clone())));
             }
         }
         let target = std::mem::replace(&mut self.target, Target::Failed);

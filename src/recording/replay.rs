@@ -66,17 +66,8 @@ impl ReplayOptions {
     /// (number ≥ 0), `loop` (bool), `remap` (object of channel id → channel id).
     pub fn from_json(text: &str) -> Result<Self, RecordingError> {
         let mut options = Self::default();
-        let text = text.trim();
-        if text.is_empty() || text == "null" {
+        let Some(map) = super::options::options_object(text)? else {
             return Ok(options);
-        }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| RecordingError::option("(document)", e.to_string()))?;
-        let Value::Object(map) = value else {
-            return Err(RecordingError::option(
-                "(document)",
-                "expected a JSON object",
-            ));
         };
         for (key, value) in &map {
             let time = || {

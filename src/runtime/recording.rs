@@ -108,33 +108,25 @@ impl Recordings {
         else {
             return;
         };
-        let wanting: Vec<&Active> = self
-            .active
-            .values()
-            .filter(|a| a.recorder.wants(channel_id, false))
-            .collect();
-        if wanting.is_empty() {
-            return;
-        }
-        let message = match manager.manager().history_message(channel_id, message_id) {
-            Some(stored) => SdsMessage {
-                bloom_filter: Vec::new(),
-                ..stored.clone()
-            },
-            None => SdsMessage {
-                message_id: message_id.clone(),
-                lamport_timestamp: *lamport_timestamp,
-                channel_id: channel_id.clone(),
-                content: content.clone(),
-                sender_id: sender_id.clone(),
-                ..SdsMessage::default()
-            },
-        };
         // Delivery time; the send time is not known for received messages.
-        let t = ns(now_ms);
-        for active in wanting {
-            active.recorder.record(message.clone(), t, t);
-        }
+        self.feed(channel_id, false, now_ms, || {
+            Some(
+                match manager.manager().history_message(channel_id, message_id) {
+                    Some(stored) => SdsMessage {
+                        bloom_filter: Vec::new(),
+                        ..stored.clone()
+                    },
+                    None => SdsMessage {
+                        message_id: message_id.clone(),
+                        lamport_timestamp: *lamport_timestamp,
+                        channel_id: channel_id.clone(),
+                        content: content.clone(),
+                        sender_id: sender_id.clone(),
+                        ..SdsMessage::default()
+                    },
+                },
+            )
+        });
     }
 
     /// Hands a message this node just wrapped to recorders that record sent messages.
@@ -142,22 +134,39 @@ impl Recordings {
         if !self.any_record_sent {
             return;
         }
-        let wanting: Vec<&Active> = self
+        self.feed(channel_id, true, now_ms, || {
+            let mut message = wire::decode_message(wire_bytes).ok()?;
+            message.bloom_filter = Vec::new();
+            Some(message)
+        });
+    }
+
+    /// Queues the message `make` builds (only if some recorder wants it) on every recorder
+    /// recording `channel_id`, stamped `now_ms` as log and publish time.
+    fn feed(
+        &self,
+        channel_id: &str,
+        sent: bool,
+        now_ms: u64,
+        make: impl FnOnce() -> Option<SdsMessage>,
+    ) {
+        let wanting: Vec<&Recorder> = self
             .active
             .values()
-            .filter(|a| a.recorder.wants(channel_id, true))
+            .map(|a| &a.recorder)
+            .filter(|r| r.wants(channel_id, sent))
             .collect();
-        if wanting.is_empty() {
-            return;
-        }
-        let Ok(mut message) = wire::decode_message(wire_bytes) else {
+        let Some((last, others)) = wanting.split_last() else {
             return;
         };
-        message.bloom_filter = Vec::new();
+        let Some(message) = make() else {
+            return;
+        };
         let t = ns(now_ms);
-        for active in wanting {
-            active.recorder.record(message.clone(), t, t);
+        for recorder in others {
+            recorder.record(message.clone(), t, t);
         }
+        last.record(message, t, t);
     }
 
     /// Reports new drops (rate-limited) and failures of active recorders.
