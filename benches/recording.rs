@@ -96,8 +96,7 @@ fn recording(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(MESSAGES));
     let run = AtomicU64::new(0);
-    let contents: [(&str, Content); 2] =
-        [("telemetry", telemetry), ("random", filler)];
+    let contents: [(&str, Content); 2] = [("telemetry", telemetry), ("random", filler)];
     for (kind, content) in contents {
         let pool: Vec<SdsMessage> = (0..1024).map(|i| message(i, content)).collect();
         group.bench_function(format!("record_1KiB_{kind}_zstd_mcap"), |b| {

@@ -202,7 +202,11 @@ impl Worker {
                 content,
                 reply,
             } => {
-                answer(reply, m.wrap_ephemeral(&channel_id, &message_id, &content));
+                let result = m.wrap_ephemeral(&channel_id, &message_id, &content);
+                if let Ok(bytes) = &result {
+                    self.recordings.on_sent(&channel_id, bytes, now);
+                }
+                answer(reply, result);
             }
             Request::BuildSyncMessage { channel_id, reply } => {
                 let result = m.build_sync_message(now, &channel_id);
