@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use storage::protocol::message::{HistoryEntry, SdsMessage};
+use storage::recording::frame::Frame;
 use storage::recording::options::RecordingOptions;
 use storage::recording::recorder::{Now, Recorder};
 use storage::recording::replay::{ReplayOptions, ReplayReader};
@@ -75,7 +76,8 @@ fn record(store: &Store, name: &str, pool: &[SdsMessage], count: u64) -> Duratio
     let started = Instant::now();
     for i in 0..count {
         let t = clock.fetch_add(1_000, Ordering::Relaxed);
-        recorder.record(pool[(i % pool.len() as u64) as usize].clone(), t, t);
+        // What the worker does per delivered message: encode it from the history.
+        recorder.record(Frame::new(&pool[(i % pool.len() as u64) as usize], t, t));
     }
     let (tx, rx) = mpsc::channel();
     let thread = recorder.stop(Box::new(move |r| {

@@ -88,7 +88,7 @@ fn record(root: &Path, name: &str, messages: &[SdsMessage], json: &str) -> Recor
     let recorder = Recorder::start(&store, name, "alice", options(json), now).expect("start");
     for m in messages {
         let at = t.fetch_add(1_000_000, Ordering::SeqCst);
-        recorder.record(m.clone(), at, at);
+        recorder.record(Frame::new(m, at, at));
     }
     stop(recorder).expect("stop")
 }
@@ -303,7 +303,7 @@ fn drop_policy_counts_what_a_full_queue_refuses() {
     )
     .expect("start");
     for i in 0..20_000 {
-        recorder.record(message("c", i, 64), i, i);
+        recorder.record(Frame::new(&message("c", i, 64), i, i));
     }
     let stats = recorder.stats().clone();
     let summary = stop(recorder).expect("stop");
@@ -337,7 +337,7 @@ fn ring_buffer_seals_its_window_without_clearing_it() {
     let base = t.load(Ordering::SeqCst);
     for i in 0..30u64 {
         // One message every 100 ms: a 1 s window keeps the last 11.
-        recorder.record(message("c", i, 16), base + i * 100_000_000, 0);
+        recorder.record(Frame::new(&message("c", i, 16), base + i * 100_000_000, 0));
     }
     let seal = |name: &str| {
         let (tx, rx) = mpsc::channel();
@@ -394,7 +394,7 @@ fn chunk_files_roll_at_the_age_limit() {
     for i in 0..10u64 {
         // The recorder's clock moves 300 ms per message: a new file every 4 messages.
         let at = t.fetch_add(300_000_000, Ordering::SeqCst);
-        recorder.record(message("c", i, 16), at, at);
+        recorder.record(Frame::new(&message("c", i, 16), at, at));
     }
     let manifest = stop(recorder).expect("stop").manifest.expect("m");
     let counts: Vec<u64> = manifest.chunks.iter().map(|c| c.message_count).collect();
@@ -580,7 +580,7 @@ fn block_policy_loses_nothing() {
     .expect("start");
     assert_eq!(recorder.options().when_full, FullPolicy::Block);
     for i in 0..2000 {
-        recorder.record(message("c", i, 64), i, i);
+        recorder.record(Frame::new(&message("c", i, 64), i, i));
     }
     let summary = stop(recorder).expect("stop");
     assert_eq!((summary.written, summary.dropped), (2000, 0));

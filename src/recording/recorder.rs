@@ -1,8 +1,9 @@
 //! The recorder: one I/O thread per active recording, fed by a bounded queue so the
 //! protocol worker never waits on disk.
 //!
-//! The worker calls [`Recorder::record`] for each delivered (or sent) message; the thread
-//! encodes it and writes it to the recording (continuous mode) or keeps it in a
+//! The worker calls [`Recorder::record`] with each delivered (or sent) message already
+//! encoded as a [`Frame`] (encoding from a borrowed message costs the worker what a copy
+//! would, and leaves the recorder thread only compression and I/O); the thread writes it to the recording (continuous mode) or keeps it in a
 //! [`RingBuffer`] until [`Recorder::seal`] writes the window out (ring mode). When the
 //! queue is full, [`FullPolicy`] decides: wait, or drop the message and count it.
 
@@ -21,7 +22,6 @@ use super::options::{FullPolicy, Mode, RecordingOptions};
 use super::ring::RingBuffer;
 use super::store::Store;
 use super::writer::{ChunkLimits, RecordingWriter};
-use crate::protocol::message::SdsMessage;
 
 /// The recorder's source of time, Unix ns (the runtime passes its clock).
 pub type Now = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -34,18 +34,9 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// What the recorder thread is asked to do.
 enum Command {
-    Record {
-        message: SdsMessage,
-        log_time_ns: u64,
-        publish_time_ns: u64,
-    },
-    Seal {
-        name: String,
-        done: Done<Manifest>,
-    },
-    Stop {
-        done: Done<RecorderSummary>,
-    },
+    Record(Frame),
+    Seal { name: String, done: Done<Manifest> },
+    Stop { done: Done<RecorderSummary> },
 }
 
 /// Counters shared between the worker's handle and the thread.
@@ -173,12 +164,8 @@ impl Recorder {
 
     /// Queues a message. Under [`FullPolicy::Drop`] never waits: a full queue drops the
     /// message and counts it; under [`FullPolicy::Block`] waits for room.
-    pub fn record(&self, message: SdsMessage, log_time_ns: u64, publish_time_ns: u64) {
-        let command = Command::Record {
-            message,
-            log_time_ns,
-            publish_time_ns,
-        };
+    pub fn record(&self, frame: Frame) {
+        let command = Command::Record(frame);
         let sent = match self.options.when_full {
             FullPolicy::Drop => match self.commands.try_send(command) {
                 Ok(()) => true,
@@ -286,11 +273,7 @@ impl Thread {
     /// Carries out a record or seal command; hands a stop command's `done` back.
     fn carry_out(&mut self, command: Command) -> Option<Done<RecorderSummary>> {
         match command {
-            Command::Record {
-                message,
-                log_time_ns,
-                publish_time_ns,
-            } => self.record(&Frame::new(&message, log_time_ns, publish_time_ns)),
+            Command::Record(frame) => self.record(frame),
             Command::Seal { name, done } => done(self.seal_window(&name)),
             Command::Stop { done } => return Some(done),
         }
@@ -311,12 +294,12 @@ impl Thread {
         }
     }
 
-    fn record(&mut self, frame: &Frame) {
+    fn record(&mut self, frame: Frame) {
         match &mut self.target {
             Target::Continuous(writer) => {
                 // Age is measured in log time, so it follows the runtime's (injectable)
                 // clock exactly, however late the thread gets to the message.
-                let result = writer.write(frame, frame.log_time_ns);
+                let result = writer.write(&frame, frame.log_time_ns);
                 if self.check(result) {
                     self.stats.written.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -324,7 +307,7 @@ impl Thread {
                 }
             }
             Target::Ring(ring) => {
-                ring.push(frame.clone());
+                ring.push(frame);
                 self.stats.written.fetch_add(1, Ordering::Relaxed);
             }
             Target::Failed => {

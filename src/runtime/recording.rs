@@ -16,6 +16,7 @@ use crate::persistence::durable::PersistentManager;
 use crate::protocol::event::Event;
 use crate::protocol::message::SdsMessage;
 use crate::protocol::wire;
+use crate::recording::frame::Frame;
 use crate::recording::recorder::{Now, Recorder};
 use crate::recording::recovery::recover_store;
 use crate::recording::replay::ReplayOptions;
@@ -108,22 +109,23 @@ impl Recordings {
         else {
             return;
         };
-        // Delivery time; the send time is not known for received messages.
-        self.feed(channel_id, false, now_ms, || {
+        // Delivery time; the send time is not known for received messages. The message
+        // in the history has its causal history; an ephemeral one is not kept there.
+        self.feed(channel_id, false, now_ms, |t| {
             Some(
                 match manager.manager().history_message(channel_id, message_id) {
-                    Some(stored) => SdsMessage {
-                        bloom_filter: Vec::new(),
-                        ..stored.clone()
-                    },
-                    None => SdsMessage {
-                        message_id: message_id.clone(),
-                        lamport_timestamp: *lamport_timestamp,
-                        channel_id: channel_id.clone(),
-                        content: content.clone(),
-                        sender_id: sender_id.clone(),
-                        ..SdsMessage::default()
-                    },
+                    Some(stored) => Frame::new(stored, t, t),
+                    None => {
+                        let message = SdsMessage {
+                            message_id: message_id.clone(),
+                            lamport_timestamp: *lamport_timestamp,
+                            channel_id: channel_id.clone(),
+                            content: content.clone(),
+                            sender_id: sender_id.clone(),
+                            ..SdsMessage::default()
+                        };
+                        Frame::new(&message, t, t)
+                    }
                 },
             )
         });
@@ -134,21 +136,20 @@ impl Recordings {
         if !self.any_record_sent {
             return;
         }
-        self.feed(channel_id, true, now_ms, || {
-            let mut message = wire::decode_message(wire_bytes).ok()?;
-            message.bloom_filter = Vec::new();
-            Some(message)
+        self.feed(channel_id, true, now_ms, |t| {
+            let message = wire::decode_message(wire_bytes).ok()?;
+            Some(Frame::new(&message, t, t))
         });
     }
 
-    /// Queues the message `make` builds (only if some recorder wants it) on every recorder
-    /// recording `channel_id`, stamped `now_ms` as log and publish time.
+    /// Queues the frame `make` encodes (only if some recorder wants it, stamped with the
+    /// time in ns it is given) on every recorder recording `channel_id`.
     fn feed(
         &self,
         channel_id: &str,
         sent: bool,
         now_ms: u64,
-        make: impl FnOnce() -> Option<SdsMessage>,
+        make: impl FnOnce(u64) -> Option<Frame>,
     ) {
         let wanting: Vec<&Recorder> = self
             .active
@@ -159,14 +160,13 @@ impl Recordings {
         let Some((last, others)) = wanting.split_last() else {
             return;
         };
-        let Some(message) = make() else {
+        let Some(frame) = make(ns(now_ms)) else {
             return;
         };
-        let t = ns(now_ms);
         for recorder in others {
-            recorder.record(message.clone(), t, t);
+            recorder.record(frame.clone());
         }
-        last.record(message, t, t);
+        last.record(frame);
     }
 
     /// Reports new drops (rate-limited) and failures of active recorders.
