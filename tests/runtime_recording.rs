@@ -480,3 +480,55 @@ fn a_killed_recorder_is_recovered_on_restart() {
     drop(ctx);
     let _ = fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_writer_failure_stops_the_recording_with_an_event_and_keeps_what_was_sealed() {
+    let root = temp_root("failure");
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let (bob, events) = start("bob", Some(&root), &clock);
+    recording_start(&bob, "f", r#"{"chunk_max_age_ms": 1000}"#).expect("start");
+    for i in 0..3 {
+        unwrap(&bob, &wrap(&alice, "c", &format!("ok{i}"), b"sealed"));
+        clock.advance(600);
+    }
+    // The second message rolled the first file; the third is in the open one. Pull the
+    // chunks folder away (as a lost mount would): the next file cannot be created.
+    let chunks = root.join("f").join(CHUNKS_DIR);
+    let deadline = std::time::Instant::now() + WAIT;
+    let sealed = loop {
+        // The recorder thread seals on its own time: wait for its manifest update.
+        let chunks = Manifest::read(&root.join("f")).expect("manifest").chunks;
+        if !chunks.is_empty() || std::time::Instant::now() > deadline {
+            break chunks;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(sealed.len(), 1);
+    let kept = root.join("kept-chunks");
+    fs::rename(&chunks, &kept).expect("move chunks away");
+    let deadline = std::time::Instant::now() + WAIT;
+    let message = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recording_failed event"
+        );
+        clock.advance(1000);
+        unwrap(&bob, &wrap(&alice, "c", "more", b"lost"));
+        if let Some(message) = events.try_iter().find_map(|e| match e {
+            RuntimeEvent::RecordingFailed { name, message } if name == "f" => Some(message),
+            _ => None,
+        }) {
+            break message;
+        }
+    };
+    assert!(message.contains("chunks"), "{message}");
+    let err = recording_stop(&bob, "f").expect_err("the recorder failed");
+    assert!(err.to_string().contains("chunks"), "{err}");
+    // What was sealed before the failure is intact.
+    fs::rename(&kept, &chunks).expect("put back");
+    let manifest = Manifest::read(&root.join("f")).expect("manifest");
+    assert_eq!(manifest.chunks[..1], sealed[..]);
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}

@@ -368,3 +368,77 @@ fn complete<T: Send + 'static>(
         None => reply(Err(RequestError::ShuttingDown)),
     })));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::ManualClock;
+    use crossbeam_channel::bounded;
+    use tokio::sync::Notify;
+
+    struct Collect(Vec<RuntimeEvent>);
+
+    impl EventSink for Collect {
+        fn deliver(&mut self, event: RuntimeEvent) {
+            self.0.push(event);
+        }
+    }
+
+    fn root(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rtrec-unit-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("root");
+        dir
+    }
+
+    #[test]
+    fn drops_and_failures_are_reported_once_and_rate_limited() {
+        let dir = root("report");
+        let (requests, _queue) = bounded(16);
+        let poster = Poster {
+            requests,
+            wake: Arc::new(Notify::new()),
+        };
+        let config = RecordingConfig {
+            root: Some(dir.display().to_string()),
+            ..RecordingConfig::default()
+        };
+        let clock = Arc::new(ManualClock::new(1_000));
+        let mut recordings = Recordings::new(config, "p".into(), clock, poster);
+        recordings.start("r", "").expect("start");
+        let mut sink = Collect(Vec::new());
+        recordings.report(&mut sink, 1_000);
+        assert!(sink.0.is_empty());
+
+        let stats = recordings.active["r"].recorder.stats().clone();
+        stats.dropped.fetch_add(3, Ordering::Relaxed);
+        recordings.report(&mut sink, 1_000);
+        stats.dropped.fetch_add(2, Ordering::Relaxed);
+        recordings.report(&mut sink, 1_500); // within the interval: not reported
+        recordings.report(&mut sink, 2_000);
+        let dropped: Vec<u64> = sink
+            .0
+            .iter()
+            .filter_map(|e| match e {
+                RuntimeEvent::RecordingDropped { dropped, .. } => Some(*dropped),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dropped, [3, 5]);
+
+        *stats.failure.lock().expect("lock") = Some(RecordingError::RecorderFailed("disk".into()));
+        recordings.report(&mut sink, 3_000);
+        recordings.report(&mut sink, 4_000);
+        let failures = sink
+            .0
+            .iter()
+            .filter(|e| matches!(e, RuntimeEvent::RecordingFailed { name, .. } if name == "r"))
+            .count();
+        assert_eq!(failures, 1);
+        recordings.shutdown();
+        while !recordings.helpers_done() {
+            std::thread::yield_now();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
