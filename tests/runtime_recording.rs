@@ -532,3 +532,48 @@ fn a_writer_failure_stops_the_recording_with_an_event_and_keeps_what_was_sealed(
     drop((alice, bob));
     let _ = fs::remove_dir_all(&root);
 }
+
+/// A recorder the worker is waiting on (block policy, full queue) must still be able to
+/// hand its results back while the host floods the request queue: no deadlock.
+#[test]
+fn seals_complete_while_the_worker_waits_on_a_full_recorder_queue() {
+    let root = temp_root("flood");
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let config = ContextConfig::from_json(&format!(
+        r#"{{"participant_id": "bob", "request_queue_capacity": 1,
+            "recording": {{"root": "{}", "queue_capacity": 1, "when_full": "block"}}}}"#,
+        root.display()
+    ))
+    .expect("config");
+    let (tx, _events) = channel();
+    let bob =
+        Context::start(config, Arc::new(clock.clone()), Box::new(ChannelSink(tx))).expect("bob");
+    recording_start(&bob, "ring", r#"{"mode": "ring"}"#).expect("start");
+    let wire: Vec<Vec<u8>> = (0..300)
+        .map(|i| wrap(&alice, "c", &format!("f{i}"), &[7; 2000]))
+        .collect();
+    let (done_tx, done_rx) = channel();
+    for round in 0..20 {
+        // Seals (each writes the whole window) interleaved with a flood of deliveries.
+        let done = done_tx.clone();
+        bob.submit(Request::RecordingSeal {
+            name: "ring".into(),
+            out_name: Some(format!("copy-{round}")),
+            reply: Box::new(move |r: Result<Manifest, RequestError>| {
+                let _ = done.send(r.is_ok());
+            }),
+        });
+        for bytes in &wire[round * 15..round * 15 + 15] {
+            bob.submit(Request::Unwrap {
+                bytes: bytes.clone(),
+                reply: Box::new(|_| {}),
+            });
+        }
+    }
+    for _ in 0..20 {
+        assert!(done_rx.recv_timeout(WAIT).expect("every seal answers"));
+    }
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}

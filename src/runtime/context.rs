@@ -86,6 +86,7 @@ impl Context {
         let closing = Arc::new(AtomicBool::new(false));
         let poster = Poster {
             requests: sender.clone(),
+            lane: reentrant.clone(),
             wake: wake.clone(),
         };
         let recordings = Recordings::new(

@@ -363,7 +363,7 @@ fn complete<T: Send + 'static>(
     reply: Reply<T>,
     result: Result<T, RecordingError>,
 ) {
-    poster.post(Request::Completion(Box::new(move |sink| match sink {
+    poster.post_without_waiting(Request::Completion(Box::new(move |sink| match sink {
         Some(_) => reply(result.map_err(RequestError::from)),
         None => reply(Err(RequestError::ShuttingDown)),
     })));
@@ -397,6 +397,7 @@ mod tests {
         let (requests, _queue) = bounded(16);
         let poster = Poster {
             requests,
+            lane: Default::default(),
             wake: Arc::new(Notify::new()),
         };
         let config = RecordingConfig {
