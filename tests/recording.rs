@@ -264,13 +264,18 @@ fn bad_names_missing_root_and_unwritable_folders_give_clear_errors() {
     assert!(verify_folder(&root.join("kept"), "kept").expect("v").ok);
 
     // An unwritable root (a full disk behaves the same for creation): a clear I/O error.
-    // Root ignores permissions, so the test only checks it where they apply.
+    // Root ignores permission bits, so then a folder the kernel refuses (sysfs) stands in.
     let locked = root.join("locked");
     fs::create_dir(&locked).expect("mkdir");
     set_mode(&locked, 0o500);
-    if fs::write(locked.join("probe"), b"x").is_err() {
+    let unwritable = if fs::write(locked.join("probe"), b"x").is_err() {
+        locked.clone()
+    } else {
+        PathBuf::from("/sys")
+    };
+    if unwritable.is_dir() {
         let err = Recorder::start(
-            &Store::new(&locked),
+            &Store::new(&unwritable),
             "r",
             "p",
             RecordingOptions::default(),

@@ -47,7 +47,9 @@ pub fn recover_store(store: &Store) -> Vec<RecoveryAction> {
         return Vec::new();
     };
     let mut actions = Vec::new();
-    for recording in listed.iter().filter(|r| !r.active) {
+    // A folder without a manifest is one being created right now (or abandoned before
+    // anything was recorded): nothing to recover.
+    for recording in listed.iter().filter(|r| !r.active && r.manifest.is_some()) {
         let Ok(folder) = store.folder(&recording.name) else {
             continue;
         };

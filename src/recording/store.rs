@@ -91,10 +91,18 @@ impl Store {
             }
             Err(e) => return Err(RecordingError::io("create folder", &folder, e)),
         }
+        // The folder is new, so nobody writes it; a list or a recovery may be probing its
+        // lock for an instant, so wait for it rather than fail.
+        let lock_path = folder.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|file| file.lock().map(|()| FolderLock(file)))
+            .map_err(|e| RecordingError::io("lock", &lock_path, e))?;
         let chunks = folder.join(CHUNKS_DIR);
         fs::create_dir(&chunks).map_err(|e| RecordingError::io("create folder", &chunks, e))?;
-        let lock =
-            lock_folder(&folder)?.ok_or_else(|| RecordingError::AlreadyActive(name.to_owned()))?;
         Ok((folder, lock))
     }
 
