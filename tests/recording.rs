@@ -536,6 +536,7 @@ proptest! {
         chunk in prop::collection::vec(any::<u8>(), 0..3000),
         prefix_magic in any::<bool>(),
         as_json in any::<bool>(),
+        index in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()],
     ) {
         static CASE: AtomicU64 = AtomicU64::new(0);
         let root = temp_root(&format!("fuzz{}", CASE.fetch_add(1, Ordering::SeqCst)));
@@ -549,7 +550,7 @@ proptest! {
         let manifest_bytes = if as_json {
             format!(
                 r#"{{"format":1,"name":"x","participant":"","mode":"continuous","channels":[],
-                "start_time_ns":0,"end_time_ns":null,"chunks":[{{"index":0,"file":"{file}",
+                "start_time_ns":0,"end_time_ns":null,"chunks":[{{"index":{index},"file":"{file}",
                 "sha256":"00","size":{},"message_count":{},"first_log_time_ns":0,
                 "last_log_time_ns":0}}]}}"#,
                 chunk_bytes.len(), manifest.len()

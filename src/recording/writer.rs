@@ -66,7 +66,7 @@ impl RecordingWriter {
         let next_index = manifest
             .chunks
             .iter()
-            .map(|c| c.index + 1)
+            .map(|c| c.index.saturating_add(1))
             .max()
             .unwrap_or(0);
         Self {
@@ -102,7 +102,7 @@ impl RecordingWriter {
                     &self.manifest.participant,
                     now_ns,
                 )?;
-                self.next_index += 1;
+                self.next_index = self.next_index.saturating_add(1);
                 self.current.insert(chunk)
             }
         };
@@ -143,7 +143,7 @@ impl RecordingWriter {
     /// Lists an already sealed chunk (crash recovery), keeping the list in index order,
     /// and rewrites the manifest.
     pub fn add_chunk(&mut self, entry: super::manifest::ChunkEntry) -> Result<(), RecordingError> {
-        self.next_index = self.next_index.max(entry.index + 1);
+        self.next_index = self.next_index.max(entry.index.saturating_add(1));
         self.manifest.chunks.push(entry);
         self.manifest.chunks.sort_by_key(|c| c.index);
         self.manifest.write(&self.folder)
