@@ -111,7 +111,7 @@ clean:
 
 # C ping-pong benchmark of the native and libsds APIs (-O2, no sanitizers), run with 10 000
 # and 50 000 messages.
-BENCH_C_DIR := target/c-bench
+BENCH_C_DIR := $(TARGET_DIR)/c-bench
 
 $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h build
 	@mkdir -p $(BENCH_C_DIR)

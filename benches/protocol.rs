@@ -47,7 +47,7 @@ fn bench_pair(c: &mut Criterion) {
         let mut i = 0u64;
         bench.iter(|| {
             i += 1;
-            let (from, to) = if i % 2 == 0 {
+            let (from, to) = if i.is_multiple_of(2) {
                 (&mut a, &mut b)
             } else {
                 (&mut b, &mut a)

@@ -90,6 +90,15 @@ enum storage_status
   STORAGE_PERSISTENCE_ERROR = 15,
   // The context could not be started (thread or persistence).
   STORAGE_START_FAILED = 16,
+  // A recording name or option is invalid, or recordings are not configured.
+  STORAGE_RECORDING_INVALID = 17,
+  // No such recording (or no such active recording or replay).
+  STORAGE_RECORDING_NOT_FOUND = 18,
+  // A recording of that name exists or is being written.
+  STORAGE_RECORDING_EXISTS = 19,
+  // A recording file could not be written or read (missing root, full disk, damaged
+  // file).
+  STORAGE_RECORDING_IO = 20,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -405,6 +414,91 @@ storage_status storage_load_sink_push_meta(storage_load_sink *sink,
 storage_status storage_load_sink_push_history(storage_load_sink *sink,
                                               const uint8_t *data,
                                               size_t len);
+
+// Starts recording delivered messages into recording `name` under the configured
+// `recording.root`. `options_json` (NULL: defaults) may set `channels` (array or
+// `"all"`), `record_sent`, `mode` (`"continuous"` | `"ring"`), `window_secs`,
+// `max_bytes`, `queue_capacity`, `when_full` (`"block"` | `"drop"`), `chunk_max_bytes`,
+// `chunk_max_age_ms`. A continuous recording's folder is created now; a name in use is
+// refused.
+//
+// # Safety
+// `name` is a NUL-terminated string; `options_json` is NULL or one.
+storage_status storage_recording_start(storage_ctx *ctx,
+                                       const char *name,
+                                       const char *options_json,
+                                       storage_callback callback,
+                                       void *user_data);
+
+// Stops recording `name`: queued messages are written, the open chunk sealed and the
+// final manifest written. The callback receives `{"name","written","dropped","manifest"}`.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+storage_status storage_recording_stop(storage_ctx *ctx,
+                                      const char *name,
+                                      storage_callback callback,
+                                      void *user_data);
+
+// Writes the current window of ring-buffer recording `name` as a new recording
+// `out_name` (NULL: `{name}-{unix ms}`), without clearing the window. The callback
+// receives the new recording's manifest.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out_name` is NULL or one.
+storage_status storage_recording_seal(storage_ctx *ctx,
+                                      const char *name,
+                                      const char *out_name,
+                                      storage_callback callback,
+                                      void *user_data);
+
+// Lists the recordings under the root. The callback receives `{"recordings": [{"name",
+// "active", "manifest" | "error"}]}`, `manifest` being the recording's `manifest.json`.
+storage_status storage_recordings_list(storage_ctx *ctx,
+                                       storage_callback callback,
+                                       void *user_data);
+
+// Checks recording `name`: every chunk's SHA-256 against its name and the manifest, its
+// size, message count and MCAP CRCs. The callback receives `{"name","ok","chunks":
+// [{"file","status","reason"}]}` with status `ok`, `corrupt`, `missing`, `unlisted` or
+// `active`; `STORAGE_OK` means the check ran, `ok` says whether the recording is intact.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+storage_status storage_recording_verify(storage_ctx *ctx,
+                                        const char *name,
+                                        storage_callback callback,
+                                        void *user_data);
+
+// Deletes recording `name` and its files; refused while it is being written.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+storage_status storage_recording_delete(storage_ctx *ctx,
+                                        const char *name,
+                                        storage_callback callback,
+                                        void *user_data);
+
+// Replays recording `name` as `replay_message` events, then one `replay_finished`.
+// `options_json` (NULL: defaults) may set `include`/`exclude` (channel id arrays),
+// `start_time_ns`/`end_time_ns` (log-time trim), `rate` (1 = recorded pace, 0 = as fast
+// as possible), `loop`, `remap` (object channel → channel). The callback receives
+// `{"replayId": n}`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `options_json` is NULL or one.
+storage_status storage_replay_start(storage_ctx *ctx,
+                                    const char *name,
+                                    const char *options_json,
+                                    storage_callback callback,
+                                    void *user_data);
+
+// Cancels replay `replay_id` promptly; its `replay_finished` event follows with
+// `"cancelled": true`.
+storage_status storage_replay_stop(storage_ctx *ctx,
+                                   uint64_t replay_id,
+                                   storage_callback callback,
+                                   void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -243,7 +243,7 @@ fn embedded_nim_vectors() {
 /// The ids bloom.json inserts: `id-{cap}-{i}`, every third one followed by `-` and
 /// `i mod 70` x's (the fixture's pattern, checked against the file below).
 fn fixture_id(cap: usize, i: usize) -> String {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         format!("id-{cap}-{i}-{}", "x".repeat(i % 70))
     } else {
         format!("id-{cap}-{i}")

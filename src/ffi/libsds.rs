@@ -45,7 +45,7 @@ fn reliability_error(error: &RequestError) -> &'static str {
         RequestError::Op(OpError::Persistence(_) | OpError::CorruptState { .. }) => {
             "rePersistenceError"
         }
-        RequestError::ShuttingDown => "reInternalError",
+        RequestError::ShuttingDown | RequestError::Recording(_) => "reInternalError",
     }
 }
 

@@ -13,6 +13,7 @@ pub mod libsds;
 pub mod native;
 pub(crate) mod panic;
 pub mod persistence;
+pub mod recording;
 pub mod registry;
 pub(crate) mod sink;
 pub mod status;

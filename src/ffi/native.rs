@@ -35,7 +35,7 @@ pub(crate) fn reply_with<T: 'static>(
 
 /// Runs an exported request function: catches panics, reports bad arguments through the
 /// callback, and otherwise submits the request `build` makes.
-fn request(
+pub(crate) fn request(
     callback: storage_callback,
     user_data: *mut c_void,
     build: impl FnOnce(Option<Target>) -> Result<(Arc<Handle>, Request), ArgError>,
@@ -52,7 +52,7 @@ fn request(
     })
 }
 
-fn done(target: Option<Target>) -> Reply<()> {
+pub(crate) fn done(target: Option<Target>) -> Reply<()> {
     reply_with(Answer::new(target), |()| Vec::new())
 }
 

@@ -22,6 +22,10 @@ impl EventSink for NativeSink {
             } => json::native_persistence_warning(&channel_id, &message),
             // Native hosts get one `periodic_sync` per channel instead.
             RuntimeEvent::SyncTick => return,
+            other => match super::recording::native_recording_event(&other) {
+                Some(text) => text,
+                None => return,
+            },
         };
         match self.0.target() {
             Some(target) => target.call(storage_status::STORAGE_OK, 0, text.as_bytes()),
@@ -42,7 +46,11 @@ impl EventSink for LibsdsSink {
             // libsds emits one channel-less `periodic_sync` per tick.
             RuntimeEvent::SyncTick => json::LIBSDS_PERIODIC_SYNC.to_owned(),
             RuntimeEvent::Protocol(Event::PeriodicSync { .. })
-            | RuntimeEvent::PersistenceWarning { .. } => return,
+            | RuntimeEvent::PersistenceWarning { .. }
+            | RuntimeEvent::RecordingDropped { .. }
+            | RuntimeEvent::RecordingFailed { .. }
+            | RuntimeEvent::ReplayMessage { .. }
+            | RuntimeEvent::ReplayFinished { .. } => return,
             RuntimeEvent::Protocol(event) => match json::libsds_event(&event) {
                 Some(text) => text,
                 None => return,

@@ -44,6 +44,15 @@ pub enum storage_status {
     STORAGE_PERSISTENCE_ERROR = 15,
     /// The context could not be started (thread or persistence).
     STORAGE_START_FAILED = 16,
+    /// A recording name or option is invalid, or recordings are not configured.
+    STORAGE_RECORDING_INVALID = 17,
+    /// No such recording (or no such active recording or replay).
+    STORAGE_RECORDING_NOT_FOUND = 18,
+    /// A recording of that name exists or is being written.
+    STORAGE_RECORDING_EXISTS = 19,
+    /// A recording file could not be written or read (missing root, full disk, damaged
+    /// file).
+    STORAGE_RECORDING_IO = 20,
 }
 
 impl From<&ProtocolError> for storage_status {
@@ -71,6 +80,7 @@ impl From<&RequestError> for storage_status {
             RequestError::Op(OpError::Persistence(_) | OpError::CorruptState { .. }) => {
                 storage_status::STORAGE_PERSISTENCE_ERROR
             }
+            RequestError::Recording(e) => super::recording::recording_status(e),
             RequestError::ShuttingDown => storage_status::STORAGE_SHUTTING_DOWN,
         }
     }

@@ -1,2 +1,27 @@
-//! MCAP recordings of delivered messages (recorder, ring buffer, manifest, integrity,
-//! replay planning). Not built yet: see the recordings issue.
+//! MCAP recordings of delivered (and optionally sent) messages: the recorder thread and
+//! its bounded queue, ring buffers, the manifest, integrity checks, crash recovery and
+//! replay planning. No FFI types; the only thread is each recorder's I/O thread.
+//!
+//! On disk, a recording is a folder named by a validated name ([`name`]) under the
+//! configured root, holding `manifest.json` ([`manifest`]) and
+//! `chunks/chunk-{index:06}-{sha8}.mcap` files ([`chunk_writer`]): zstd-compressed MCAP
+//! with 786 432-byte chunks and CRCs, one MCAP channel per SDS channel, the SdsMessage
+//! protobuf schema embedded ([`schema`]).
+
+pub mod chunk_writer;
+pub mod error;
+pub mod frame;
+pub mod manifest;
+pub mod name;
+pub mod options;
+pub mod recorder;
+pub mod recovery;
+pub mod replay;
+pub mod ring;
+pub mod scan;
+pub mod schema;
+pub mod store;
+pub mod verify;
+pub mod writer;
+
+pub use error::RecordingError;

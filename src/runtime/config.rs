@@ -1,5 +1,5 @@
 //! The one JSON configuration document of a context: protocol knobs, timers, queue
-//! capacities, persistence and the reserved recording section.
+//! capacities, persistence and recordings.
 //!
 //! Every key is optional and top-level, spelled exactly like the Rust field it sets:
 //!
@@ -10,7 +10,10 @@
 //! - `persistence`: an object `{"kind": "none" | "memory" | "sqlite", "path": string,
 //!   "durability": "full" | "normal"}`; `kind` defaults to `"none"`, `path` is required
 //!   for `"sqlite"` and refused otherwise, `durability` is accepted for `"sqlite"` only;
-//! - `recording`: any JSON object, kept as-is for the recordings layer.
+//! - `recording`: an object `{"root": string, "queue_capacity": integer,
+//!   "when_full": "block" | "drop", "chunk_max_bytes": integer, "chunk_max_age_ms":
+//!   integer}`: where recordings live and the defaults of each recording (see
+//!   [`RecordingConfig`]).
 //!
 //! The document is read as a [`serde_json::Value`] and each key is dispatched through a
 //! table, so that every refusal (unknown key, wrong type, out-of-range value) names the key.
@@ -18,6 +21,9 @@
 use serde_json::{Map, Value};
 
 use crate::protocol::config::{ConfigError, LamportUnit, ProtocolConfig};
+use crate::recording::options::{
+    FullPolicy, RecordingOptions, MAX_QUEUE_CAPACITY as MAX_RECORDER_QUEUE,
+};
 
 /// Everything a context is configured with, parsed from one JSON object.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,8 +36,75 @@ pub struct ContextConfig {
     pub queues: QueueConfig,
     /// Where protocol state is persisted.
     pub persistence: PersistenceConfig,
-    /// Section reserved for recordings: a JSON object when present, stored as-is.
-    pub recording: Option<Value>,
+    /// Where recordings live, and their defaults.
+    pub recording: RecordingConfig,
+}
+
+/// The `recording` section: the root folder of recordings and the defaults every
+/// recording starts from (`storage_recording_start`'s options override them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingConfig {
+    /// Folder holding one sub-folder per recording; it must exist. `None`: recordings
+    /// are off for this context.
+    pub root: Option<String>,
+    /// Messages the queue in front of each recorder thread holds (default 8192).
+    pub queue_capacity: usize,
+    /// What a full recorder queue does (default block).
+    pub when_full: FullPolicy,
+    /// Chunk files are sealed at this size (default 64 MiB).
+    pub chunk_max_bytes: u64,
+    /// ... or at this age (default 60 000 ms).
+    pub chunk_max_age_ms: u64,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        let base = RecordingOptions::default();
+        Self {
+            root: None,
+            queue_capacity: base.queue_capacity,
+            when_full: base.when_full,
+            chunk_max_bytes: base.chunk_limits.max_bytes,
+            chunk_max_age_ms: base.chunk_limits.max_age_ns / 1_000_000,
+        }
+    }
+}
+
+impl RecordingConfig {
+    /// The options a recording starts from.
+    pub fn base_options(&self) -> RecordingOptions {
+        let mut options = RecordingOptions {
+            queue_capacity: self.queue_capacity,
+            when_full: self.when_full,
+            ..RecordingOptions::default()
+        };
+        options.chunk_limits.max_bytes = self.chunk_max_bytes;
+        options.chunk_limits.max_age_ns = self.chunk_max_age_ms.saturating_mul(1_000_000);
+        options
+    }
+
+    /// Checks the values; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.root.as_deref() == Some("") {
+            return Err(error("recording.root", "must not be empty"));
+        }
+        if !(1..=MAX_RECORDER_QUEUE).contains(&self.queue_capacity) {
+            return Err(error(
+                "recording.queue_capacity",
+                format!("must be between 1 and {MAX_RECORDER_QUEUE}"),
+            ));
+        }
+        if self.chunk_max_bytes == 0 {
+            return Err(error("recording.chunk_max_bytes", "must be greater than 0"));
+        }
+        if self.chunk_max_age_ms == 0 {
+            return Err(error(
+                "recording.chunk_max_age_ms",
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Periods of the sweeps the worker thread runs, in milliseconds.
@@ -183,13 +256,7 @@ impl ContextConfig {
                 return Err(error("persistence.path", "must not be empty"));
             }
         }
-        match &self.recording {
-            Some(value) if !value.is_object() => Err(error(
-                "recording",
-                format!("expected an object, got {}", describe(value)),
-            )),
-            _ => Ok(()),
-        }
+        self.recording.validate()
     }
 }
 
@@ -248,11 +315,33 @@ const KEYS: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("recording", |config, value| {
-        object("recording", value)?;
-        config.recording = Some(value.clone());
+        config.recording = recording(value)?;
         Ok(())
     }),
 ];
+
+/// Reads the `recording` section.
+fn recording(value: &Value) -> Result<RecordingConfig, ConfigError> {
+    let mut config = RecordingConfig::default();
+    for (key, value) in object("recording", value)? {
+        match key.as_str() {
+            "root" => config.root = Some(string("recording.root", value)?),
+            "queue_capacity" => config.queue_capacity = integer("recording.queue_capacity", value)?,
+            "when_full" => {
+                let policies = [("block", FullPolicy::Block), ("drop", FullPolicy::Drop)];
+                config.when_full = one_of("recording.when_full", value, &policies)?;
+            }
+            "chunk_max_bytes" => {
+                config.chunk_max_bytes = integer("recording.chunk_max_bytes", value)?;
+            }
+            "chunk_max_age_ms" => {
+                config.chunk_max_age_ms = integer("recording.chunk_max_age_ms", value)?;
+            }
+            _ => return Err(unknown_key(&format!("recording.{key}"))),
+        }
+    }
+    Ok(config)
+}
 
 /// Backend named by `persistence.kind`.
 #[derive(Clone, Copy)]
@@ -476,7 +565,8 @@ mod tests {
         "request_queue_capacity": 10,
         "event_queue_capacity": 20,
         "persistence": {"kind": "sqlite", "path": "/var/lib/storage.db", "durability": "normal"},
-        "recording": {"folder": "rec", "ring": true}
+        "recording": {"root": "/var/lib/rec", "queue_capacity": 100, "when_full": "drop",
+            "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000}
     }"#;
 
     fn full_expected() -> ContextConfig {
@@ -518,7 +608,13 @@ mod tests {
                 path: "/var/lib/storage.db".into(),
                 durability: Durability::Normal,
             },
-            recording: Some(json!({"folder": "rec", "ring": true})),
+            recording: RecordingConfig {
+                root: Some("/var/lib/rec".into()),
+                queue_capacity: 100,
+                when_full: FullPolicy::Drop,
+                chunk_max_bytes: 1000,
+                chunk_max_age_ms: 5000,
+            },
         }
     }
 
@@ -571,8 +667,21 @@ mod tests {
                 }),
             },
         });
-        if let (Some(recording), Some(map)) = (&config.recording, doc.as_object_mut()) {
-            map.insert("recording".into(), recording.clone());
+        let r = &config.recording;
+        let mut recording = json!({
+            "queue_capacity": r.queue_capacity,
+            "when_full": match r.when_full {
+                FullPolicy::Block => "block",
+                FullPolicy::Drop => "drop",
+            },
+            "chunk_max_bytes": r.chunk_max_bytes,
+            "chunk_max_age_ms": r.chunk_max_age_ms,
+        });
+        if let (Some(root), Some(map)) = (&r.root, recording.as_object_mut()) {
+            map.insert("root".into(), json!(root));
+        }
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("recording".into(), recording);
         }
         doc.to_string()
     }
@@ -607,7 +716,8 @@ mod tests {
         assert_eq!(defaults.queues.request_queue_capacity, 1024);
         assert_eq!(defaults.queues.event_queue_capacity, 4096);
         assert_eq!(defaults.persistence, PersistenceConfig::None);
-        assert_eq!(defaults.recording, None);
+        assert_eq!(defaults.recording, RecordingConfig::default());
+        assert_eq!(defaults.recording.root, None);
         assert_eq!(Durability::default(), Durability::Full);
     }
 
@@ -697,6 +807,44 @@ mod tests {
         assert_refused(text, "persistence.kind", "persistence.kind");
         let text = r#"{"persistence": {"kind": "sqlite", "path": 1}}"#;
         assert_refused(text, "persistence.path", "persistence.path");
+    }
+
+    #[test]
+    fn recording_section_refusals_name_the_key() {
+        for (text, key) in [
+            (r#"{"recording": {"root": 1}}"#, "recording.root"),
+            (r#"{"recording": {"root": ""}}"#, "recording.root"),
+            (
+                r#"{"recording": {"queue_capacity": 0}}"#,
+                "recording.queue_capacity",
+            ),
+            (
+                r#"{"recording": {"queue_capacity": -1}}"#,
+                "recording.queue_capacity",
+            ),
+            (
+                r#"{"recording": {"when_full": "wait"}}"#,
+                "recording.when_full",
+            ),
+            (
+                r#"{"recording": {"chunk_max_bytes": 0}}"#,
+                "recording.chunk_max_bytes",
+            ),
+            (
+                r#"{"recording": {"chunk_max_age_ms": "1"}}"#,
+                "recording.chunk_max_age_ms",
+            ),
+        ] {
+            assert_refused(text, key, key);
+        }
+        assert_refused(
+            r#"{"recording": {"folder": "x"}}"#,
+            UNKNOWN_KEY,
+            "recording.folder",
+        );
+        let config = ContextConfig::from_json(r#"{"recording": {"root": "/r"}}"#);
+        let base = config.map(|c| c.recording.base_options());
+        assert_eq!(base, Ok(RecordingOptions::default()));
     }
 
     #[test]
@@ -803,12 +951,16 @@ mod tests {
     #[test]
     fn validate_checks_configs_built_in_code() {
         assert_eq!(full_expected().validate(), Ok(()));
-        let mut config = ContextConfig {
-            recording: Some(json!(1)),
-            ..ContextConfig::default()
-        };
-        assert_eq!(config.validate().map_err(|e| e.key), Err("recording"));
-        config.recording = None;
+        let mut config = ContextConfig::default();
+        config.recording.root = Some(String::new());
+        assert_eq!(config.validate().map_err(|e| e.key), Err("recording.root"));
+        config.recording = RecordingConfig::default();
+        config.recording.queue_capacity = 0;
+        assert_eq!(
+            config.validate().map_err(|e| e.key),
+            Err("recording.queue_capacity")
+        );
+        config.recording = RecordingConfig::default();
         config.persistence = PersistenceConfig::Sqlite {
             path: String::new(),
             durability: Durability::Full,
@@ -862,10 +1014,26 @@ mod tests {
                 },
             }),
         ];
-        let recording = prop::option::of(
-            prop::collection::btree_map("[a-z]{1,8}", any::<i64>(), 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k, v.into())).collect())),
-        );
+        let recording = (
+            prop::option::of(".{1,20}"),
+            1..=MAX_RECORDER_QUEUE,
+            any::<bool>(),
+            1..u64::MAX,
+            1..u64::MAX,
+        )
+            .prop_map(
+                |(root, queue_capacity, drop, chunk_max_bytes, chunk_max_age_ms)| RecordingConfig {
+                    root,
+                    queue_capacity,
+                    when_full: if drop {
+                        FullPolicy::Drop
+                    } else {
+                        FullPolicy::Block
+                    },
+                    chunk_max_bytes,
+                    chunk_max_age_ms,
+                },
+            );
         (
             any::<String>(),
             1u32..1_000_000,

@@ -11,6 +11,8 @@ use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::config::{ContextConfig, Durability, PersistenceConfig};
+use super::poster::Poster;
+use super::recording::Recordings;
 use super::request::{EventSink, Request, RequestError};
 use super::worker::{ReentrantLane, Worker};
 use crate::persistence::contract::{NoPersistence, Persistence};
@@ -111,6 +113,17 @@ impl Context {
         let reentrant: ReentrantLane = Arc::new(Mutex::new(VecDeque::new()));
         let wake = Arc::new(Notify::new());
         let closing = Arc::new(AtomicBool::new(false));
+        let poster = Poster {
+            requests: sender.clone(),
+            lane: reentrant.clone(),
+            wake: wake.clone(),
+        };
+        let recordings = Recordings::new(
+            config.recording.clone(),
+            config.protocol.participant_id.clone(),
+            clock.clone(),
+            poster,
+        );
         let worker = Worker::new(
             manager,
             clock,
@@ -119,6 +132,7 @@ impl Context {
             receiver,
             reentrant.clone(),
             closing.clone(),
+            recordings,
         );
         let worker_wake = wake.clone();
         let handle = std::thread::Builder::new()

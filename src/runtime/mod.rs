@@ -12,5 +12,8 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod event_queue;
+pub(crate) mod poster;
+pub(crate) mod recording;
+pub(crate) mod replay;
 pub mod request;
 pub(crate) mod worker;

@@ -5,6 +5,12 @@ use thiserror::Error;
 use crate::persistence::durable::OpError;
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, RetrievalHintProvider, Unwrapped};
+use crate::protocol::message::SdsMessage;
+use crate::recording::manifest::Manifest;
+use crate::recording::recorder::RecorderSummary;
+use crate::recording::store::ListedRecording;
+use crate::recording::verify::VerifyReport;
+use crate::recording::RecordingError;
 
 /// Called once, on the worker thread, with a request's outcome.
 pub type Reply<T> = Box<dyn FnOnce(Result<T, RequestError>) + Send>;
@@ -15,10 +21,19 @@ pub enum RequestError {
     /// The operation failed.
     #[error(transparent)]
     Op(#[from] OpError),
+    /// A recording operation failed.
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
     /// The context was freed before the request ran.
     #[error("the context was freed before the request ran")]
     ShuttingDown,
 }
+
+/// Work finished on another thread (a recorder, a replay, a file job), run on the worker
+/// so the host hears of it there. Called with the sink, or with `None` when the context
+/// is shutting down (the closure then answers its request with
+/// [`RequestError::ShuttingDown`]).
+pub type Completion = Box<dyn FnOnce(Option<&mut dyn EventSink>) + Send>;
 
 /// A request for the worker. Every variant with a reply gets exactly one answer.
 pub enum Request {
@@ -103,6 +118,68 @@ pub enum Request {
         /// The provider, called on the worker thread.
         provider: Option<Box<dyn RetrievalHintProvider>>,
     },
+    /// Start recording into a new recording folder (or a ring buffer).
+    RecordingStart {
+        /// Recording name.
+        name: String,
+        /// Options JSON (may be empty).
+        options_json: String,
+        /// Receives the outcome.
+        reply: Reply<()>,
+    },
+    /// Stop an active recording: seal, write the final manifest.
+    RecordingStop {
+        /// Recording name.
+        name: String,
+        /// Receives the summary.
+        reply: Reply<RecorderSummary>,
+    },
+    /// Write a ring buffer's current window as recording `out_name`.
+    RecordingSeal {
+        /// The ring recording.
+        name: String,
+        /// The recording to create; `None`: `{name}-{unix ms}`.
+        out_name: Option<String>,
+        /// Receives the new recording's manifest.
+        reply: Reply<Manifest>,
+    },
+    /// List the recordings under the root.
+    RecordingsList {
+        /// Receives the list.
+        reply: Reply<Vec<ListedRecording>>,
+    },
+    /// Check a recording's integrity.
+    RecordingVerify {
+        /// Recording name.
+        name: String,
+        /// Receives the report.
+        reply: Reply<VerifyReport>,
+    },
+    /// Delete a recording that is not being written.
+    RecordingDelete {
+        /// Recording name.
+        name: String,
+        /// Receives the outcome.
+        reply: Reply<()>,
+    },
+    /// Replay a recording as `replay_message` events.
+    ReplayStart {
+        /// Recording name.
+        name: String,
+        /// Options JSON (may be empty).
+        options_json: String,
+        /// Receives the replay id.
+        reply: Reply<u64>,
+    },
+    /// Cancel a replay.
+    ReplayStop {
+        /// The id `ReplayStart` answered with.
+        replay_id: u64,
+        /// Receives the outcome.
+        reply: Reply<()>,
+    },
+    /// Internal: see [`Completion`].
+    Completion(Completion),
     /// Answer once every request queued before it has run.
     Ping {
         /// Receives `Ok(())`.
@@ -129,6 +206,15 @@ impl Request {
             | Request::Ping { reply }
             | Request::StartPeriodicTasks { reply } => reply(Err(error)),
             Request::ChannelStats { reply, .. } => reply(Err(error)),
+            Request::RecordingStart { reply, .. }
+            | Request::RecordingDelete { reply, .. }
+            | Request::ReplayStop { reply, .. } => reply(Err(error)),
+            Request::RecordingStop { reply, .. } => reply(Err(error)),
+            Request::RecordingSeal { reply, .. } => reply(Err(error)),
+            Request::RecordingsList { reply } => reply(Err(error)),
+            Request::RecordingVerify { reply, .. } => reply(Err(error)),
+            Request::ReplayStart { reply, .. } => reply(Err(error)),
+            Request::Completion(complete) => complete(None),
             Request::SetRetrievalHintProvider { .. } | Request::Tick | Request::Shutdown => {}
         }
     }
@@ -147,6 +233,42 @@ pub enum RuntimeEvent {
         channel_id: String,
         /// The backend's message.
         message: String,
+    },
+    /// A recorder dropped messages (queue full under the drop policy, or after a failure).
+    RecordingDropped {
+        /// Recording name.
+        name: String,
+        /// Messages dropped so far.
+        dropped: u64,
+    },
+    /// A recorder stopped writing after an error (disk full, folder gone).
+    RecordingFailed {
+        /// Recording name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A replayed message.
+    ReplayMessage {
+        /// The replay.
+        replay_id: u64,
+        /// Channel it is replayed on (after remapping).
+        channel_id: String,
+        /// The recorded message.
+        message: SdsMessage,
+        /// Its recorded log time (Unix ns).
+        log_time_ns: u64,
+    },
+    /// A replay ended: all messages replayed, cancelled, or failed.
+    ReplayFinished {
+        /// The replay.
+        replay_id: u64,
+        /// Messages replayed.
+        messages: u64,
+        /// Stopped by `storage_replay_stop` (or the context's end).
+        cancelled: bool,
+        /// Why it failed, if it did.
+        error: Option<String>,
     },
 }
 

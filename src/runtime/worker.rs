@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::config::TimerConfig;
+use super::recording::Recordings;
 use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
 use crate::persistence::durable::{OpError, PersistentManager};
 use crate::protocol::event::Event;
@@ -53,6 +54,8 @@ pub(crate) struct Worker {
     pub reentrant: ReentrantLane,
     /// Set by `Context::shutdown`: queued requests are failed, not run.
     pub closing: Arc<AtomicBool>,
+    /// Active recorders, replays and recording file jobs.
+    pub recordings: Recordings,
     deadlines: Option<Deadlines>,
     save_failures_seen: u64,
     /// While a group commit is open: events and replies held until it is committed, in
@@ -61,6 +64,7 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         manager: PersistentManager,
         clock: Arc<dyn Clock>,
@@ -69,9 +73,11 @@ impl Worker {
         requests: Receiver<Request>,
         reentrant: ReentrantLane,
         closing: Arc<AtomicBool>,
+        recordings: Recordings,
     ) -> Self {
         Self {
             closing,
+            recordings,
             manager,
             clock,
             timers,
@@ -86,7 +92,7 @@ impl Worker {
 
     /// Runs until a `Shutdown` request (or until every sender is gone).
     pub fn run(mut self, runtime: tokio::runtime::Runtime, wake: Arc<Notify>) {
-        runtime.block_on(async move {
+        runtime.block_on(async {
             loop {
                 if !self.handle_pending() {
                     break;
@@ -108,6 +114,21 @@ impl Worker {
                 }
             }
         });
+        self.stop_recordings();
+    }
+
+    /// Stops recorders (their files are sealed) and replays, answering whatever they post
+    /// meanwhile with `ShuttingDown`, so no helper thread outlives the worker.
+    fn stop_recordings(&mut self) {
+        self.recordings.shutdown();
+        loop {
+            self.fail_all();
+            if self.recordings.helpers_done() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.fail_all();
     }
 
     /// Watches the queue briefly before the worker parks: under load the next request
@@ -237,6 +258,9 @@ impl Worker {
                 reply,
             } => {
                 let result = m.wrap(now, &channel_id, &message_id, &content);
+                if let Ok(bytes) = &result {
+                    self.recordings.on_sent(&channel_id, bytes, now);
+                }
                 self.flush_events();
                 self.answer(reply, result);
             }
@@ -247,6 +271,9 @@ impl Worker {
                 reply,
             } => {
                 let result = m.wrap_ephemeral(&channel_id, &message_id, &content);
+                if let Ok(bytes) = &result {
+                    self.recordings.on_sent(&channel_id, bytes, now);
+                }
                 self.answer(reply, result);
             }
             Request::BuildSyncMessage { channel_id, reply } => {
@@ -302,6 +329,19 @@ impl Worker {
                 m.manager_mut().set_retrieval_hint_provider(provider);
             }
             Request::Ping { reply } => self.answer(reply, Ok(())),
+            Request::Completion(complete) => complete(Some(self.sink.as_mut())),
+            request @ (Request::RecordingStart { .. }
+            | Request::RecordingStop { .. }
+            | Request::RecordingSeal { .. }
+            | Request::RecordingsList { .. }
+            | Request::RecordingVerify { .. }
+            | Request::RecordingDelete { .. }
+            | Request::ReplayStart { .. }
+            | Request::ReplayStop { .. }) => {
+                if let Some(other) = self.recordings.handle(request) {
+                    other.fail(RequestError::ShuttingDown);
+                }
+            }
             Request::Tick => self.run_due_timers(),
             Request::Shutdown => {}
         }
@@ -309,9 +349,14 @@ impl Worker {
 
     /// Hands the manager's events and any new save failure to the sink.
     fn flush_events(&mut self) {
-        for event in self.manager.take_events() {
+        let events = self.manager.take_events();
+        let now = self.clock.now_ms();
+        for event in events {
+            // Recorded before the host sees it: the recorder only queues a copy.
+            self.recordings.on_event(&event, &self.manager, now);
             self.emit(RuntimeEvent::Protocol(event));
         }
+        self.recordings.report(self.sink.as_mut(), now);
         self.report_save_failures();
     }
 

@@ -1,0 +1,138 @@
+//! Recording and replay speed, without the protocol: 1 KiB messages (random content,
+//! which zstd cannot shrink, and 10 causal-history entries as a delivered message has)
+//! pushed through the recorder's queue and thread into zstd MCAP chunk files, then read
+//! back by the replay reader (CRC checks and decoding included).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use storage::protocol::message::{HistoryEntry, SdsMessage};
+use storage::recording::frame::Frame;
+use storage::recording::options::RecordingOptions;
+use storage::recording::recorder::{Now, Recorder};
+use storage::recording::replay::{ReplayOptions, ReplayReader};
+use storage::recording::store::Store;
+
+const MESSAGES: u64 = 100_000;
+const CONTENT: usize = 1024;
+
+fn filler(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Telemetry-like content: a slowly changing record of 32-bit readings, which zstd
+/// shrinks the way it shrinks real sensor data (to about a third).
+fn telemetry(len: usize, seed: u64) -> Vec<u8> {
+    let noise = filler(len / 4, seed);
+    (0..len / 4)
+        .flat_map(|k| (((k as u32) << 8) | u32::from(noise[k] & 0x0f)).to_le_bytes())
+        .collect()
+}
+
+/// Makes `len` bytes of content from a seed.
+type Content = fn(usize, u64) -> Vec<u8>;
+
+fn message(i: u64, content: Content) -> SdsMessage {
+    SdsMessage {
+        message_id: format!("msg-{i:08}"),
+        lamport_timestamp: i as i64,
+        causal_history: (0..10)
+            .map(|k| HistoryEntry::new(format!("msg-{k:08}")))
+            .collect(),
+        channel_id: "robot/telemetry".into(),
+        content: content(CONTENT, i),
+        sender_id: "robot-7".into(),
+        ..SdsMessage::default()
+    }
+}
+
+fn root(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bench-rec-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("bench root");
+    dir
+}
+
+/// Records `count` messages (cycling through `pool`) and stops; the time includes
+/// sealing the last chunk file and writing the manifest.
+fn record(store: &Store, name: &str, pool: &[SdsMessage], count: u64) -> Duration {
+    let clock = Arc::new(AtomicU64::new(1_700_000_000_000_000_000));
+    let read = clock.clone();
+    let now: Now = Arc::new(move || read.load(Ordering::Relaxed));
+    let recorder =
+        Recorder::start(store, name, "bench", RecordingOptions::default(), now).expect("start");
+    let started = Instant::now();
+    for i in 0..count {
+        let t = clock.fetch_add(1_000, Ordering::Relaxed);
+        // What the worker does per delivered message: encode it from the history.
+        recorder.record(Frame::new(&pool[(i % pool.len() as u64) as usize], t, t));
+    }
+    let (tx, rx) = mpsc::channel();
+    let thread = recorder.stop(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    rx.recv().expect("stopped").expect("recorded");
+    let elapsed = started.elapsed();
+    if let Some(thread) = thread {
+        thread.join().expect("recorder thread");
+    }
+    elapsed
+}
+
+fn recording(c: &mut Criterion) {
+    let dir = root("write");
+    let store = Store::new(&dir);
+    let mut group = c.benchmark_group("recording");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(MESSAGES));
+    let run = AtomicU64::new(0);
+    let contents: [(&str, Content); 2] = [("telemetry", telemetry), ("random", filler)];
+    for (kind, content) in contents {
+        let pool: Vec<SdsMessage> = (0..1024).map(|i| message(i, content)).collect();
+        group.bench_function(format!("record_1KiB_{kind}_zstd_mcap"), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let name = format!("r{}", run.fetch_add(1, Ordering::Relaxed));
+                        let elapsed = record(&store, &name, &pool, MESSAGES);
+                        let _ = store.delete(&name);
+                        elapsed
+                    })
+                    .sum()
+            })
+        });
+    }
+
+    let pool: Vec<SdsMessage> = (0..1024).map(|i| message(i, telemetry)).collect();
+    record(&store, "replay-source", &pool, MESSAGES);
+    let folder = dir.join("replay-source");
+    group.bench_function("replay_read_1KiB", |b| {
+        b.iter(|| {
+            let reader =
+                ReplayReader::open(&folder, ReplayOptions::default()).expect("open recording");
+            let mut n = 0u64;
+            for m in reader {
+                black_box(m.expect("message"));
+                n += 1;
+            }
+            assert_eq!(n, MESSAGES);
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, recording);
+criterion_main!(benches);

@@ -1,0 +1,445 @@
+//! The worker's recordings: active recorders fed from delivered (and sent) messages,
+//! replays, and file jobs (list, verify, delete) run on helper threads so the worker
+//! never waits on disk. Results come back as [`Request::Completion`]s.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::clock::Clock;
+use super::config::RecordingConfig;
+use super::poster::Poster;
+use super::replay::Replay;
+use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
+use crate::persistence::durable::PersistentManager;
+use crate::protocol::event::Event;
+use crate::protocol::message::SdsMessage;
+use crate::protocol::wire;
+use crate::recording::frame::Frame;
+use crate::recording::recorder::{Now, Recorder};
+use crate::recording::recovery::recover_store;
+use crate::recording::replay::ReplayOptions;
+use crate::recording::store::Store;
+use crate::recording::RecordingError;
+
+/// Least time between two `recording_dropped` events of one recording.
+const DROP_REPORT_INTERVAL_MS: u64 = 1000;
+
+/// An active recorder and what was last reported about it.
+struct Active {
+    recorder: Recorder,
+    reported_dropped: u64,
+    reported_at_ms: u64,
+    failure_reported: bool,
+}
+
+/// Recordings state owned by the worker.
+pub(crate) struct Recordings {
+    store: Option<Store>,
+    config: RecordingConfig,
+    participant: String,
+    clock: Arc<dyn Clock>,
+    poster: Poster,
+    active: HashMap<String, Active>,
+    replays: HashMap<u64, Replay>,
+    next_replay_id: u64,
+    /// Threads whose results the worker must collect before it exits.
+    helpers: Vec<JoinHandle<()>>,
+    /// Whether any active recorder records sent messages (saves a lookup per wrap).
+    any_record_sent: bool,
+}
+
+fn ns(ms: u64) -> u64 {
+    ms.saturating_mul(1_000_000)
+}
+
+impl Recordings {
+    /// Recordings under `config.root`; recovers what a crash left there.
+    pub fn new(
+        config: RecordingConfig,
+        participant: String,
+        clock: Arc<dyn Clock>,
+        poster: Poster,
+    ) -> Self {
+        let store = config.root.as_ref().map(Store::new);
+        if let Some(store) = store.as_ref().filter(|s| s.check_root().is_ok()) {
+            for action in recover_store(store) {
+                log::warn!(
+                    "recording `{}`: {} {} ({} messages): {}",
+                    action.recording,
+                    action.action,
+                    action.file,
+                    action.messages,
+                    action.detail
+                );
+            }
+        }
+        Self {
+            store,
+            config,
+            participant,
+            clock,
+            poster,
+            active: HashMap::new(),
+            replays: HashMap::new(),
+            next_replay_id: 1,
+            helpers: Vec::new(),
+            any_record_sent: false,
+        }
+    }
+
+    fn store(&self) -> Result<&Store, RecordingError> {
+        self.store.as_ref().ok_or(RecordingError::NotConfigured)
+    }
+
+    /// Hands a delivered message to every recorder that wants its channel. The full
+    /// message (with causal history) comes from the history when it is there.
+    pub fn on_event(&self, event: &Event, manager: &PersistentManager, now_ms: u64) {
+        if self.active.is_empty() {
+            return;
+        }
+        let Event::MessageReady {
+            channel_id,
+            message_id,
+            sender_id,
+            lamport_timestamp,
+            content,
+        } = event
+        else {
+            return;
+        };
+        // Delivery time; the send time is not known for received messages. The message
+        // in the history has its causal history; an ephemeral one is not kept there.
+        self.feed(channel_id, false, now_ms, |t| {
+            Some(
+                match manager.manager().history_stored(channel_id, message_id) {
+                    Some(stored) => Frame::from_stored(channel_id, stored, t, t),
+                    None => {
+                        let message = SdsMessage {
+                            message_id: message_id.clone(),
+                            lamport_timestamp: *lamport_timestamp,
+                            channel_id: channel_id.clone(),
+                            content: content.clone(),
+                            sender_id: sender_id.clone(),
+                            ..SdsMessage::default()
+                        };
+                        Frame::new(&message, t, t)
+                    }
+                },
+            )
+        });
+    }
+
+    /// Hands a message this node just wrapped to recorders that record sent messages.
+    pub fn on_sent(&self, channel_id: &str, wire_bytes: &[u8], now_ms: u64) {
+        if !self.any_record_sent {
+            return;
+        }
+        self.feed(channel_id, true, now_ms, |t| {
+            let message = wire::decode_message(wire_bytes).ok()?;
+            Some(Frame::new(&message, t, t))
+        });
+    }
+
+    /// Queues the frame `make` encodes (only if some recorder wants it, stamped with the
+    /// time in ns it is given) on every recorder recording `channel_id`.
+    fn feed(
+        &self,
+        channel_id: &str,
+        sent: bool,
+        now_ms: u64,
+        make: impl FnOnce(u64) -> Option<Frame>,
+    ) {
+        let wanting: Vec<&Recorder> = self
+            .active
+            .values()
+            .map(|a| &a.recorder)
+            .filter(|r| r.wants(channel_id, sent))
+            .collect();
+        let Some((last, others)) = wanting.split_last() else {
+            return;
+        };
+        let Some(frame) = make(ns(now_ms)) else {
+            return;
+        };
+        for recorder in others {
+            recorder.record(frame.clone());
+        }
+        last.record(frame);
+    }
+
+    /// Reports new drops (rate-limited) and failures of active recorders.
+    pub fn report(&mut self, sink: &mut dyn EventSink, now_ms: u64) {
+        for (name, active) in &mut self.active {
+            let stats = active.recorder.stats();
+            let dropped = stats.dropped.load(Ordering::Relaxed);
+            if dropped > active.reported_dropped
+                && (active.reported_dropped == 0
+                    || now_ms.saturating_sub(active.reported_at_ms) >= DROP_REPORT_INTERVAL_MS)
+            {
+                active.reported_dropped = dropped;
+                active.reported_at_ms = now_ms;
+                sink.deliver(RuntimeEvent::RecordingDropped {
+                    name: name.clone(),
+                    dropped,
+                });
+            }
+            if !active.failure_reported {
+                if let Some(error) = stats.failure() {
+                    active.failure_reported = true;
+                    sink.deliver(RuntimeEvent::RecordingFailed {
+                        name: name.clone(),
+                        message: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs a recording request; returns it back if it is not one.
+    pub fn handle(&mut self, request: Request) -> Option<Request> {
+        match request {
+            Request::RecordingStart {
+                name,
+                options_json,
+                reply,
+            } => reply(self.start(&name, &options_json).map_err(RequestError::from)),
+            Request::RecordingStop { name, reply } => match self.active.remove(&name) {
+                Some(active) => {
+                    self.refresh_record_sent();
+                    let poster = self.poster.clone();
+                    let thread = active.recorder.stop(Box::new(move |result| {
+                        complete(&poster, reply, result);
+                    }));
+                    self.helpers.extend(thread);
+                }
+                None => reply(Err(RecordingError::NotActive(name).into())),
+            },
+            Request::RecordingSeal {
+                name,
+                out_name,
+                reply,
+            } => match self.active.get(&name) {
+                Some(active) => {
+                    let out = out_name.unwrap_or_else(|| format!("{name}-{}", self.clock.now_ms()));
+                    let poster = self.poster.clone();
+                    active.recorder.seal(
+                        out,
+                        Box::new(move |result| complete(&poster, reply, result)),
+                    );
+                }
+                None => reply(Err(RecordingError::NotActive(name).into())),
+            },
+            Request::RecordingsList { reply } => match self.store() {
+                Ok(store) => {
+                    let store = store.clone();
+                    self.job(reply, move || store.list());
+                }
+                Err(e) => reply(Err(e.into())),
+            },
+            Request::RecordingVerify { name, reply } => match self.store() {
+                Ok(store) => {
+                    let store = store.clone();
+                    self.job(reply, move || {
+                        let folder = store.existing(&name)?;
+                        crate::recording::verify::verify_folder(&folder, &name)
+                    });
+                }
+                Err(e) => reply(Err(e.into())),
+            },
+            Request::RecordingDelete { name, reply } => match self.store() {
+                Ok(_) if self.active.contains_key(&name) => {
+                    reply(Err(RecordingError::AlreadyActive(name).into()));
+                }
+                Ok(store) => {
+                    let store = store.clone();
+                    self.job(reply, move || store.delete(&name));
+                }
+                Err(e) => reply(Err(e.into())),
+            },
+            Request::ReplayStart {
+                name,
+                options_json,
+                reply,
+            } => reply(
+                self.start_replay(&name, &options_json)
+                    .map_err(RequestError::from),
+            ),
+            Request::ReplayStop { replay_id, reply } => match self.replays.remove(&replay_id) {
+                Some(replay) => {
+                    self.helpers.extend(replay.cancel());
+                    reply(Ok(()));
+                }
+                None => reply(Err(RecordingError::NoSuchReplay(replay_id).into())),
+            },
+            other => return Some(other),
+        }
+        None
+    }
+
+    fn start(&mut self, name: &str, options_json: &str) -> Result<(), RecordingError> {
+        let store = self.store()?.clone();
+        crate::recording::name::validate_name(name)?;
+        if self.active.contains_key(name) {
+            return Err(RecordingError::AlreadyActive(name.to_owned()));
+        }
+        let options = self.config.base_options().with_json(options_json)?;
+        let clock = self.clock.clone();
+        let now: Now = Arc::new(move || ns(clock.now_ms()));
+        let recorder = Recorder::start(&store, name, &self.participant, options, now)?;
+        self.active.insert(
+            name.to_owned(),
+            Active {
+                recorder,
+                reported_dropped: 0,
+                reported_at_ms: 0,
+                failure_reported: false,
+            },
+        );
+        self.refresh_record_sent();
+        Ok(())
+    }
+
+    fn refresh_record_sent(&mut self) {
+        self.any_record_sent = self
+            .active
+            .values()
+            .any(|a| a.recorder.options().record_sent);
+    }
+
+    fn start_replay(&mut self, name: &str, options_json: &str) -> Result<u64, RecordingError> {
+        let folder = self.store()?.existing(name)?;
+        let options = ReplayOptions::from_json(options_json)?;
+        self.replays.retain(|_, r| !r.is_finished());
+        let id = self.next_replay_id;
+        let replay = Replay::start(id, folder, options, self.clock.clone(), self.poster.clone())?;
+        self.next_replay_id += 1;
+        self.replays.insert(id, replay);
+        Ok(id)
+    }
+
+    /// Runs `work` on a helper thread; its result answers `reply` on the worker.
+    fn job<T: Send + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        work: impl FnOnce() -> Result<T, RecordingError> + Send + 'static,
+    ) {
+        let poster = self.poster.clone();
+        let spawned = std::thread::Builder::new()
+            .name("storage-recording-job".into())
+            .spawn(move || complete(&poster, reply, work()));
+        match spawned {
+            Ok(thread) => self.helpers.push(thread),
+            // The closure (and the reply inside it) was dropped with the failed spawn; the
+            // reply's own drop guard reports the loss to the host.
+            Err(e) => log::error!("cannot start a recording job thread: {e}"),
+        }
+        self.helpers.retain(|t| !t.is_finished());
+    }
+
+    /// Stops every recorder (sealing its files) and cancels every replay. The worker then
+    /// drains its queue until [`Recordings::helpers_done`].
+    pub fn shutdown(&mut self) {
+        for (_, active) in self.active.drain() {
+            self.helpers.extend(active.recorder.stop(Box::new(|_| {})));
+        }
+        for (_, replay) in self.replays.drain() {
+            self.helpers.extend(replay.cancel());
+        }
+    }
+
+    /// Whether every helper thread has ended (joining those that have).
+    pub fn helpers_done(&mut self) -> bool {
+        self.helpers.retain(|t| !t.is_finished());
+        self.helpers.is_empty()
+    }
+}
+
+/// Posts `result` back to the worker, which answers `reply` with it (or with
+/// `ShuttingDown` if the context is closing).
+fn complete<T: Send + 'static>(
+    poster: &Poster,
+    reply: Reply<T>,
+    result: Result<T, RecordingError>,
+) {
+    poster.post_without_waiting(Request::Completion(Box::new(move |sink| match sink {
+        Some(_) => reply(result.map_err(RequestError::from)),
+        None => reply(Err(RequestError::ShuttingDown)),
+    })));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::ManualClock;
+    use crossbeam_channel::bounded;
+    use tokio::sync::Notify;
+
+    struct Collect(Vec<RuntimeEvent>);
+
+    impl EventSink for Collect {
+        fn deliver(&mut self, event: RuntimeEvent) {
+            self.0.push(event);
+        }
+    }
+
+    fn root(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rtrec-unit-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("root");
+        dir
+    }
+
+    #[test]
+    fn drops_and_failures_are_reported_once_and_rate_limited() {
+        let dir = root("report");
+        let (requests, _queue) = bounded(16);
+        let poster = Poster {
+            requests,
+            lane: Default::default(),
+            wake: Arc::new(Notify::new()),
+        };
+        let config = RecordingConfig {
+            root: Some(dir.display().to_string()),
+            ..RecordingConfig::default()
+        };
+        let clock = Arc::new(ManualClock::new(1_000));
+        let mut recordings = Recordings::new(config, "p".into(), clock, poster);
+        recordings.start("r", "").expect("start");
+        let mut sink = Collect(Vec::new());
+        recordings.report(&mut sink, 1_000);
+        assert!(sink.0.is_empty());
+
+        let stats = recordings.active["r"].recorder.stats().clone();
+        stats.dropped.fetch_add(3, Ordering::Relaxed);
+        recordings.report(&mut sink, 1_000);
+        stats.dropped.fetch_add(2, Ordering::Relaxed);
+        recordings.report(&mut sink, 1_500); // within the interval: not reported
+        recordings.report(&mut sink, 2_000);
+        let dropped: Vec<u64> = sink
+            .0
+            .iter()
+            .filter_map(|e| match e {
+                RuntimeEvent::RecordingDropped { dropped, .. } => Some(*dropped),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dropped, [3, 5]);
+
+        *stats.failure.lock().expect("lock") = Some(RecordingError::RecorderFailed("disk".into()));
+        recordings.report(&mut sink, 3_000);
+        recordings.report(&mut sink, 4_000);
+        let failures = sink
+            .0
+            .iter()
+            .filter(|e| matches!(e, RuntimeEvent::RecordingFailed { name, .. } if name == "r"))
+            .count();
+        assert_eq!(failures, 1);
+        recordings.shutdown();
+        while !recordings.helpers_done() {
+            std::thread::yield_now();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

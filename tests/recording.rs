@@ -1,0 +1,594 @@
+//! The recording layer on its own: record → seal → verify → replay, the files read by
+//! the `mcap` crate, corruption found by verify, bad names and folders refused, ring
+//! buffers, and hostile files never panicking verify, list or recovery.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use proptest::prelude::*;
+use storage::protocol::message::{HistoryEntry, SdsMessage};
+use storage::recording::chunk_writer::{active_file_name, ChunkWriter};
+use storage::recording::frame::Frame;
+use storage::recording::manifest::{Manifest, MANIFEST_FILE};
+use storage::recording::options::{FullPolicy, RecordingOptions};
+use storage::recording::recorder::{Now, Recorder, RecorderSummary};
+use storage::recording::recovery::recover_store;
+use storage::recording::replay::{ReplayOptions, ReplayReader};
+use storage::recording::store::{Store, CHUNKS_DIR};
+use storage::recording::verify::verify_folder;
+use storage::recording::RecordingError;
+
+/// A fresh, empty folder for one test.
+fn temp_root(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rec-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("temp root");
+    dir
+}
+
+/// A clock tests move by hand (ns).
+fn manual_now() -> (Arc<AtomicU64>, Now) {
+    let t = Arc::new(AtomicU64::new(1_700_000_000_000_000_000));
+    let read = t.clone();
+    (t, Arc::new(move || read.load(Ordering::SeqCst)))
+}
+
+fn message(channel: &str, i: u64, size: usize) -> SdsMessage {
+    SdsMessage {
+        message_id: format!("{channel}-{i}"),
+        lamport_timestamp: i as i64 + 1,
+        causal_history: vec![HistoryEntry::new(format!(
+            "{channel}-{}",
+            i.saturating_sub(1)
+        ))],
+        channel_id: channel.to_owned(),
+        content: noise(i, size),
+        bloom_filter: vec![0xff; 32],
+        sender_id: "bob".into(),
+        ..SdsMessage::default()
+    }
+}
+
+/// Bytes zstd cannot shrink much (xorshift), so files grow as real sensor data does.
+fn noise(seed: u64, size: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn stop(recorder: Recorder) -> Result<RecorderSummary, RecordingError> {
+    let (tx, rx) = mpsc::channel();
+    let thread = recorder.stop(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    if let Some(thread) = thread {
+        thread.join().expect("recorder thread");
+    }
+    rx.recv().expect("stop answered")
+}
+
+fn options(json: &str) -> RecordingOptions {
+    RecordingOptions::default()
+        .with_json(json)
+        .expect("options")
+}
+
+/// Records `messages` (log time 1 ms apart) into `name` with small chunk files.
+fn record(root: &Path, name: &str, messages: &[SdsMessage], json: &str) -> RecorderSummary {
+    let (t, now) = manual_now();
+    let store = Store::new(root);
+    let recorder = Recorder::start(&store, name, "alice", options(json), now).expect("start");
+    for m in messages {
+        let at = t.fetch_add(1_000_000, Ordering::SeqCst);
+        recorder.record(Frame::new(m, at, at));
+    }
+    stop(recorder).expect("stop")
+}
+
+fn replay_all(folder: &Path, options: ReplayOptions) -> Vec<SdsMessage> {
+    ReplayReader::open(folder, options)
+        .expect("open")
+        .map(|m| m.expect("replayed").message)
+        .collect()
+}
+
+fn without_bloom(m: &SdsMessage) -> SdsMessage {
+    SdsMessage {
+        bloom_filter: Vec::new(),
+        ..m.clone()
+    }
+}
+
+#[test]
+fn record_seal_verify_replay_round_trip() {
+    let root = temp_root("roundtrip");
+    let sent: Vec<SdsMessage> = (0..3000)
+        .map(|i| message(if i % 3 == 0 { "a" } else { "b" }, i, 1024))
+        .collect();
+    // 1 MiB chunk files: several files, each with several 768 KiB MCAP chunks.
+    let summary = record(&root, "trip", &sent, r#"{"chunk_max_bytes": 1048576}"#);
+    assert_eq!((summary.written, summary.dropped), (3000, 0));
+    let manifest = summary.manifest.expect("manifest");
+    assert!(
+        manifest.chunks.len() >= 2,
+        "{} chunk files",
+        manifest.chunks.len()
+    );
+    assert_eq!(manifest.message_count(), 3000);
+    assert_eq!(manifest.channels, ["a", "b"]);
+    assert!(manifest.end_time_ns.is_some());
+    let folder = root.join("trip");
+    assert_eq!(Manifest::read(&folder).expect("read"), manifest);
+
+    let report = verify_folder(&folder, "trip").expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert!(report.chunks.iter().all(|c| c.status == "ok"));
+
+    let replayed = replay_all(&folder, ReplayOptions::default());
+    let expected: Vec<SdsMessage> = sent.iter().map(without_bloom).collect();
+    assert_eq!(replayed, expected);
+
+    // Filters, trims and remaps.
+    let only_a = ReplayOptions::from_json(r#"{"include":["a"],"remap":{"a":"z"}}"#).expect("o");
+    let got: Vec<_> = ReplayReader::open(&folder, only_a)
+        .expect("open")
+        .map(|m| m.expect("m"))
+        .collect();
+    assert_eq!(got.len(), 1000);
+    assert!(got
+        .iter()
+        .all(|m| m.channel_id == "z" && m.message.channel_id == "a"));
+    let first = manifest.chunks[0].first_log_time_ns;
+    let trimmed = format!(
+        r#"{{"exclude":["a"],"start_time_ns":{},"end_time_ns":{}}}"#,
+        first + 10_000_000,
+        first + 19_000_000
+    );
+    let got = replay_all(&folder, ReplayOptions::from_json(&trimmed).expect("o"));
+    let ids: Vec<&str> = got.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["b-10", "b-11", "b-13", "b-14", "b-16", "b-17", "b-19"]
+    );
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn chunk_files_open_with_the_mcap_reader_and_carry_the_schema() {
+    let root = temp_root("mcapread");
+    let sent: Vec<SdsMessage> = (0..50).map(|i| message("robot/odom", i, 100)).collect();
+    let summary = record(&root, "m", &sent, "");
+    let entry = &summary.manifest.expect("manifest").chunks[0];
+    assert!(entry.file.starts_with("chunk-000000-") && entry.file.ends_with(".mcap"));
+    assert_eq!(&entry.file[13..21], &entry.sha256[..8]);
+    let bytes = fs::read(root.join("m").join(CHUNKS_DIR).join(&entry.file)).expect("read");
+    let summary = mcap::Summary::read(&bytes)
+        .expect("summary")
+        .expect("has summary");
+    assert_eq!(summary.stats.expect("stats").message_count, 50);
+    let messages: Vec<_> = mcap::MessageStream::new(&bytes)
+        .expect("stream")
+        .map(|m| m.expect("message"))
+        .collect();
+    assert_eq!(messages.len(), 50);
+    let channel = &messages[0].channel;
+    assert_eq!(channel.topic, "robot/odom");
+    assert_eq!(channel.message_encoding, "protobuf");
+    assert_eq!(channel.metadata["sds_channel"], "robot/odom");
+    assert_eq!(channel.metadata["participant"], "alice");
+    let schema = channel.schema.as_ref().expect("schema");
+    assert_eq!(
+        (schema.name.as_str(), schema.encoding.as_str()),
+        ("sds.SdsMessage", "protobuf")
+    );
+    let decoded = storage::persistence::codec::decode_stored_message(&messages[7].data).expect("d");
+    assert_eq!(decoded, without_bloom(&sent[7]));
+    assert!(messages[1].log_time > messages[0].log_time);
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_flipped_bit_is_reported_by_verify() {
+    let root = temp_root("bitflip");
+    let sent: Vec<SdsMessage> = (0..2000).map(|i| message("c", i, 512)).collect();
+    let summary = record(&root, "f", &sent, r#"{"chunk_max_bytes": 400000}"#);
+    let manifest = summary.manifest.expect("manifest");
+    assert!(manifest.chunks.len() >= 2);
+    let folder = root.join("f");
+    let victim = folder.join(CHUNKS_DIR).join(&manifest.chunks[1].file);
+    let mut bytes = fs::read(&victim).expect("read");
+    // Every byte position matters: try one in the middle and one near the end.
+    for at in [bytes.len() / 2, bytes.len() - 30] {
+        bytes[at] ^= 0x10;
+        fs::write(&victim, &bytes).expect("write");
+        let report = verify_folder(&folder, "f").expect("verify");
+        assert!(!report.ok);
+        assert_eq!(report.chunks[0].status, "ok");
+        assert_eq!(report.chunks[1].status, "corrupt", "{report:?}");
+        bytes[at] ^= 0x10;
+    }
+    fs::write(&victim, &bytes).expect("restore");
+    assert!(verify_folder(&folder, "f").expect("verify").ok);
+    fs::remove_file(&victim).expect("remove");
+    let report = verify_folder(&folder, "f").expect("verify");
+    assert_eq!(report.chunks[1].status, "missing");
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn bad_names_missing_root_and_unwritable_folders_give_clear_errors() {
+    let root = temp_root("errors");
+    let store = Store::new(&root);
+    let (_, now) = manual_now();
+    for name in ["../escape", "a/b", "..", ".", "", "x y"] {
+        let err = Recorder::start(&store, name, "p", RecordingOptions::default(), now.clone())
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(err, RecordingError::InvalidName { .. }),
+            "{name}: {err}"
+        );
+    }
+    assert!(!root.parent().expect("parent").join("escape").exists());
+
+    let missing = Store::new(root.join("nope"));
+    let err = Recorder::start(&missing, "r", "p", RecordingOptions::default(), now.clone())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(matches!(
+        missing.list(),
+        Err(RecordingError::RootMissing(_))
+    ));
+
+    // A name in use is refused, and the existing recording is untouched.
+    record(&root, "kept", &[message("c", 0, 10)], "");
+    let err = Recorder::start(
+        &store,
+        "kept",
+        "p",
+        RecordingOptions::default(),
+        now.clone(),
+    )
+    .err()
+    .expect("refused");
+    assert_eq!(err, RecordingError::AlreadyExists("kept".into()));
+    assert!(verify_folder(&root.join("kept"), "kept").expect("v").ok);
+
+    // An unwritable root (a full disk behaves the same for creation): a clear I/O error.
+    // Root ignores permission bits, so then a folder the kernel refuses (sysfs) stands in.
+    let locked = root.join("locked");
+    fs::create_dir(&locked).expect("mkdir");
+    set_mode(&locked, 0o500);
+    let unwritable = if fs::write(locked.join("probe"), b"x").is_err() {
+        locked.clone()
+    } else {
+        PathBuf::from("/sys")
+    };
+    if unwritable.is_dir() {
+        let err = Recorder::start(
+            &Store::new(&unwritable),
+            "r",
+            "p",
+            RecordingOptions::default(),
+            now,
+        )
+        .err()
+        .expect("refused");
+        assert!(err.to_string().starts_with("cannot create folder"), "{err}");
+    }
+    set_mode(&locked, 0o700);
+    let _ = fs::remove_dir_all(&root);
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn drop_policy_counts_what_a_full_queue_refuses() {
+    let root = temp_root("drop");
+    let (_, now) = manual_now();
+    let store = Store::new(&root);
+    let recorder = Recorder::start(
+        &store,
+        "d",
+        "p",
+        options(r#"{"queue_capacity": 1, "when_full": "drop"}"#),
+        now,
+    )
+    .expect("start");
+    for i in 0..20_000 {
+        recorder.record(Frame::new(&message("c", i, 64), i, i));
+    }
+    let stats = recorder.stats().clone();
+    let summary = stop(recorder).expect("stop");
+    assert_eq!(summary.written + summary.dropped, 20_000);
+    assert!(summary.dropped > 0, "nothing dropped with a queue of 1");
+    assert_eq!(stats.dropped.load(Ordering::Relaxed), summary.dropped);
+    assert_eq!(
+        summary.manifest.expect("m").message_count(),
+        summary.written
+    );
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn ring_buffer_seals_its_window_without_clearing_it() {
+    let root = temp_root("ring");
+    let (t, now) = manual_now();
+    let store = Store::new(&root);
+    let recorder = Recorder::start(
+        &store,
+        "ring",
+        "p",
+        options(r#"{"mode": "ring", "window_secs": 1}"#),
+        now,
+    )
+    .expect("start");
+    assert!(
+        !root.join("ring").exists(),
+        "a ring writes nothing until sealed"
+    );
+    let base = t.load(Ordering::SeqCst);
+    for i in 0..30u64 {
+        // One message every 100 ms: a 1 s window keeps the last 11.
+        recorder.record(Frame::new(&message("c", i, 16), base + i * 100_000_000, 0));
+    }
+    let seal = |name: &str| {
+        let (tx, rx) = mpsc::channel();
+        recorder.seal(
+            name.to_owned(),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().expect("sealed")
+    };
+    let first = seal("window-1").expect("seal");
+    assert_eq!(first.mode, "ring");
+    assert_eq!(first.message_count(), 11);
+    let second = seal("window-2").expect("seal again");
+    assert_eq!(
+        second.message_count(),
+        11,
+        "sealing does not clear the window"
+    );
+    assert_eq!(
+        seal("window-1"),
+        Err(RecordingError::AlreadyExists("window-1".into()))
+    );
+    let ids: Vec<String> = replay_all(&root.join("window-1"), ReplayOptions::default())
+        .into_iter()
+        .map(|m| m.message_id)
+        .collect();
+    assert_eq!(ids.first().map(String::as_str), Some("c-19"));
+    assert_eq!(ids.last().map(String::as_str), Some("c-29"));
+    assert!(
+        verify_folder(&root.join("window-2"), "window-2")
+            .expect("v")
+            .ok
+    );
+    let summary = stop(recorder).expect("stop");
+    assert!(summary.manifest.is_none());
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn chunk_files_roll_at_the_age_limit() {
+    let root = temp_root("age");
+    let (t, now) = manual_now();
+    let store = Store::new(&root);
+    let recorder = Recorder::start(
+        &store,
+        "age",
+        "p",
+        options(r#"{"chunk_max_age_ms": 1000}"#),
+        now,
+    )
+    .expect("start");
+    for i in 0..10u64 {
+        // The recorder's clock moves 300 ms per message: a new file every 4 messages.
+        let at = t.fetch_add(300_000_000, Ordering::SeqCst);
+        recorder.record(Frame::new(&message("c", i, 16), at, at));
+    }
+    let manifest = stop(recorder).expect("stop").manifest.expect("m");
+    let counts: Vec<u64> = manifest.chunks.iter().map(|c| c.message_count).collect();
+    assert_eq!(counts, [4, 4, 2]);
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn recovery_reseals_complete_chunks_and_quarantines_garbage() {
+    let root = temp_root("recover");
+    let store = Store::new(&root);
+    record(
+        &root,
+        "r",
+        &(0..10).map(|i| message("c", i, 100)).collect::<Vec<_>>(),
+        "",
+    );
+    let chunks = root.join("r").join(CHUNKS_DIR);
+    // A writer that died after two full MCAP chunks and part of a third.
+    let mut writer = ChunkWriter::create(&chunks, 1, "p", 0).expect("create");
+    for i in 0..4000u64 {
+        writer
+            .write(&Frame::new(&message("c", 100 + i, 512), 10_000 + i, 0))
+            .expect("w");
+    }
+    std::mem::forget(writer); // no finish: the file ends mid-chunk, as after SIGKILL
+    let active = chunks.join(active_file_name(1));
+    let len = fs::metadata(&active).expect("active").len();
+    assert!(len > 786_432, "{len}");
+    // And an active file with nothing usable.
+    fs::write(chunks.join(active_file_name(7)), b"\x89MCAP0\r\ngarbage").expect("w");
+
+    let actions = recover_store(&store);
+    let recovered: Vec<_> = actions.iter().filter(|a| a.action == "recovered").collect();
+    assert_eq!(recovered.len(), 1, "{actions:?}");
+    assert!(
+        recovered[0].messages > 1000 && recovered[0].messages < 4000,
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a.action == "quarantined"),
+        "{actions:?}"
+    );
+    assert!(root.join("r/quarantine/chunk-000007.mcap.active").exists());
+    let report = verify_folder(&root.join("r"), "r").expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.chunks.len(), 2);
+    let manifest = Manifest::read(&root.join("r")).expect("m");
+    assert_eq!(manifest.message_count(), 10 + recovered[0].messages);
+    // Replay reads the recovered messages in order after the sealed ones.
+    let ids = replay_all(&root.join("r"), ReplayOptions::default());
+    assert_eq!(ids[10].message_id, "c-100");
+    // A second run finds nothing to do.
+    assert!(recover_store(&store).is_empty());
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn an_unlisted_sealed_chunk_is_listed_by_recovery() {
+    let root = temp_root("unlisted");
+    let summary = record(
+        &root,
+        "u",
+        &(0..5).map(|i| message("c", i, 10)).collect::<Vec<_>>(),
+        "",
+    );
+    let folder = root.join("u");
+    let full = summary.manifest.expect("m");
+    // As if the process died between the chunk's rename and the manifest write.
+    let mut stale = full.clone();
+    stale.chunks.clear();
+    stale.end_time_ns = None;
+    stale.write(&folder).expect("write");
+    assert_eq!(
+        verify_folder(&folder, "u").expect("v").chunks[0].status,
+        "unlisted"
+    );
+    let actions = recover_store(&Store::new(&root));
+    assert_eq!(actions[0].action, "listed", "{actions:?}");
+    let after = Manifest::read(&folder).expect("m");
+    assert_eq!(after.chunks, full.chunks);
+    assert!(verify_folder(&folder, "u").expect("v").ok);
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn list_and_delete() {
+    let root = temp_root("list");
+    let store = Store::new(&root);
+    record(&root, "one", &[message("c", 0, 1)], "");
+    record(&root, "two", &[message("c", 0, 1)], "");
+    fs::create_dir(root.join("broken")).expect("mkdir");
+    fs::write(root.join("broken").join(MANIFEST_FILE), "{").expect("w");
+    let listed = store.list().expect("list");
+    let names: Vec<&str> = listed.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["broken", "one", "two"]);
+    assert!(listed[0].error.is_some() && listed[0].manifest.is_none());
+    assert_eq!(listed[1].manifest.as_ref().expect("m").message_count(), 1);
+    store.delete("one").expect("delete");
+    assert!(!root.join("one").exists());
+    assert_eq!(
+        store.delete("one"),
+        Err(RecordingError::NotFound("one".into()))
+    );
+    assert!(matches!(
+        store.delete("../list"),
+        Err(RecordingError::InvalidName { .. })
+    ));
+    // An active recording cannot be deleted.
+    let (_, now) = manual_now();
+    let active = Recorder::start(&store, "live", "p", RecordingOptions::default(), now).expect("s");
+    assert_eq!(
+        store.delete("live"),
+        Err(RecordingError::AlreadyActive("live".into()))
+    );
+    assert!(store
+        .list()
+        .expect("list")
+        .iter()
+        .any(|r| r.name == "live" && r.active));
+    stop(active).expect("stop");
+    store.delete("live").expect("delete after stop");
+    let _ = fs::remove_dir_all(&root);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Whatever bytes sit in a manifest or a chunk file, verify, list, replay and recovery
+    /// answer without panicking.
+    #[test]
+    fn hostile_files_never_panic(
+        manifest in prop::collection::vec(any::<u8>(), 0..300),
+        chunk in prop::collection::vec(any::<u8>(), 0..3000),
+        prefix_magic in any::<bool>(),
+        as_json in any::<bool>(),
+        index in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()],
+    ) {
+        static CASE: AtomicU64 = AtomicU64::new(0);
+        let root = temp_root(&format!("fuzz{}", CASE.fetch_add(1, Ordering::SeqCst)));
+        let folder = root.join("x");
+        fs::create_dir_all(folder.join(CHUNKS_DIR)).expect("mkdir");
+        let mut chunk_bytes = if prefix_magic { b"\x89MCAP0\r\n".to_vec() } else { Vec::new() };
+        chunk_bytes.extend_from_slice(&chunk);
+        let file = "chunk-000000-00000000.mcap";
+        fs::write(folder.join(CHUNKS_DIR).join(file), &chunk_bytes).expect("w");
+        fs::write(folder.join(CHUNKS_DIR).join(active_file_name(1)), &chunk_bytes).expect("w");
+        let manifest_bytes = if as_json {
+            format!(
+                r#"{{"format":1,"name":"x","participant":"","mode":"continuous","channels":[],
+                "start_time_ns":0,"end_time_ns":null,"chunks":[{{"index":{index},"file":"{file}",
+                "sha256":"00","size":{},"message_count":{},"first_log_time_ns":0,
+                "last_log_time_ns":0}}]}}"#,
+                chunk_bytes.len(), manifest.len()
+            ).into_bytes()
+        } else {
+            manifest
+        };
+        fs::write(folder.join(MANIFEST_FILE), &manifest_bytes).expect("w");
+        if let Ok(report) = verify_folder(&folder, "x") {
+            prop_assert!(!report.ok);
+        }
+        let _ = Store::new(&root).list();
+        if let Ok(reader) = ReplayReader::open(&folder, ReplayOptions::default()) {
+            for _ in reader {}
+        }
+        let _ = recover_store(&Store::new(&root));
+        let _ = fs::remove_dir_all(&root);
+    }
+}
+
+#[test]
+fn block_policy_loses_nothing() {
+    let root = temp_root("block");
+    let (_, now) = manual_now();
+    let store = Store::new(&root);
+    let recorder = Recorder::start(
+        &store,
+        "b",
+        "p",
+        options(r#"{"queue_capacity": 2, "when_full": "block"}"#),
+        now,
+    )
+    .expect("start");
+    assert_eq!(recorder.options().when_full, FullPolicy::Block);
+    for i in 0..2000 {
+        recorder.record(Frame::new(&message("c", i, 64), i, i));
+    }
+    let summary = stop(recorder).expect("stop");
+    assert_eq!((summary.written, summary.dropped), (2000, 0));
+    let _ = fs::remove_dir_all(&root);
+}

@@ -1,0 +1,579 @@
+//! Recordings through the runtime: delivered (and sent) messages recorded without the
+//! worker waiting, replayed as events paced by the injected clock, management requests,
+//! and a recording process killed with SIGKILL whose files are recovered on restart.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use storage::protocol::event::Event;
+use storage::recording::manifest::Manifest;
+use storage::recording::recorder::RecorderSummary;
+use storage::recording::store::{ListedRecording, CHUNKS_DIR};
+use storage::recording::verify::VerifyReport;
+use storage::recording::RecordingError;
+use storage::runtime::clock::ManualClock;
+use storage::runtime::config::ContextConfig;
+use storage::runtime::context::Context;
+use storage::runtime::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
+
+const T0: u64 = 1_700_000_000_000;
+const WAIT: Duration = Duration::from_secs(10);
+const CRASH_ENV: &str = "STORAGE_RECORDING_CRASH_CHILD";
+
+struct ChannelSink(Sender<RuntimeEvent>);
+
+impl EventSink for ChannelSink {
+    fn deliver(&mut self, event: RuntimeEvent) {
+        let _ = self.0.send(event);
+    }
+}
+
+fn temp_root(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtrec-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("temp root");
+    dir
+}
+
+fn start(
+    participant: &str,
+    root: Option<&Path>,
+    clock: &ManualClock,
+) -> (Context, Receiver<RuntimeEvent>) {
+    let recording = match root {
+        Some(root) => format!(r#", "recording": {{"root": "{}"}}"#, root.display()),
+        None => String::new(),
+    };
+    let config = ContextConfig::from_json(&format!(
+        r#"{{"participant_id": "{participant}"{recording}}}"#
+    ))
+    .expect("config");
+    let (tx, rx) = channel();
+    let context = Context::start(config, Arc::new(clock.clone()), Box::new(ChannelSink(tx)))
+        .expect("context starts");
+    (context, rx)
+}
+
+fn ask<T: Send + 'static>(
+    ctx: &Context,
+    make: impl FnOnce(Reply<T>) -> Request,
+) -> Result<T, RequestError> {
+    let (tx, rx) = channel();
+    ctx.submit(make(Box::new(move |result| {
+        let _ = tx.send(result);
+    })));
+    rx.recv_timeout(WAIT).expect("answered")
+}
+
+fn recording_start(ctx: &Context, name: &str, options: &str) -> Result<(), RequestError> {
+    ask(ctx, |reply| Request::RecordingStart {
+        name: name.into(),
+        options_json: options.into(),
+        reply,
+    })
+}
+
+fn recording_stop(ctx: &Context, name: &str) -> Result<RecorderSummary, RequestError> {
+    ask(ctx, |reply| Request::RecordingStop {
+        name: name.into(),
+        reply,
+    })
+}
+
+fn verify(ctx: &Context, name: &str) -> Result<VerifyReport, RequestError> {
+    ask(ctx, |reply| Request::RecordingVerify {
+        name: name.into(),
+        reply,
+    })
+}
+
+fn wrap(ctx: &Context, channel_id: &str, id: &str, content: &[u8]) -> Vec<u8> {
+    ask(ctx, |reply| Request::Wrap {
+        channel_id: channel_id.into(),
+        message_id: id.into(),
+        content: content.to_vec(),
+        reply,
+    })
+    .expect("wrap")
+}
+
+fn unwrap(ctx: &Context, bytes: &[u8]) {
+    ask(ctx, |reply| Request::Unwrap {
+        bytes: bytes.to_vec(),
+        reply,
+    })
+    .expect("unwrap");
+}
+
+/// (channel, id, sender, lamport, content) of a delivered or replayed message.
+type Seen = (String, String, String, i64, Vec<u8>);
+
+fn delivered(rx: &Receiver<RuntimeEvent>) -> Vec<Seen> {
+    rx.try_iter()
+        .filter_map(|e| match e {
+            RuntimeEvent::Protocol(Event::MessageReady {
+                channel_id,
+                message_id,
+                sender_id,
+                lamport_timestamp,
+                content,
+            }) => Some((
+                channel_id,
+                message_id,
+                sender_id,
+                lamport_timestamp,
+                content,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Replay events until `replay_finished`: (messages, log times, cancelled).
+fn replayed(rx: &Receiver<RuntimeEvent>) -> (Vec<Seen>, Vec<u64>, bool) {
+    let mut seen = Vec::new();
+    let mut times = Vec::new();
+    loop {
+        match rx.recv_timeout(WAIT).expect("replay event") {
+            RuntimeEvent::ReplayMessage {
+                channel_id,
+                message,
+                log_time_ns,
+                ..
+            } => {
+                seen.push((
+                    channel_id,
+                    message.message_id,
+                    message.sender_id,
+                    message.lamport_timestamp,
+                    message.content,
+                ));
+                times.push(log_time_ns);
+            }
+            RuntimeEvent::ReplayFinished {
+                cancelled, error, ..
+            } => {
+                assert_eq!(error, None);
+                return (seen, times, cancelled);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn replay_start(ctx: &Context, name: &str, options: &str) -> Result<u64, RequestError> {
+    ask(ctx, |reply| Request::ReplayStart {
+        name: name.into(),
+        options_json: options.into(),
+        reply,
+    })
+}
+
+#[test]
+fn delivered_messages_are_recorded_verified_and_replayed_in_order() {
+    let root = temp_root("roundtrip");
+    let clock = ManualClock::new(T0);
+    let (alice, _alice_events) = start("alice", Some(&root), &clock);
+    let (bob, bob_events) = start("bob", Some(&root), &clock);
+    recording_start(&bob, "bob-log", r#"{"chunk_max_age_ms": 500}"#).expect("start");
+    recording_start(
+        &alice,
+        "alice-sent",
+        r#"{"record_sent": true, "channels": ["b"]}"#,
+    )
+    .expect("start");
+    let mut wire = Vec::new();
+    for i in 0..200u64 {
+        let channel_id = if i % 4 == 0 { "a" } else { "b" };
+        let content: Vec<u8> = (0..300).map(|b| (b * 7 + i * 13) as u8).collect();
+        wire.push(wrap(&alice, channel_id, &format!("m{i}"), &content));
+    }
+    // Delivered out of order: the buffered ones come out when their dependency arrives.
+    wire.swap(10, 11);
+    for bytes in &wire {
+        unwrap(&bob, bytes);
+        clock.advance(10);
+    }
+    let delivered = delivered(&bob_events);
+    assert_eq!(delivered.len(), 200);
+    let summary = recording_stop(&bob, "bob-log").expect("stop");
+    assert_eq!((summary.written, summary.dropped), (200, 0));
+    let manifest = summary.manifest.expect("manifest");
+    assert!(manifest.chunks.len() > 1);
+    assert_eq!(manifest.participant, "bob");
+    let report = verify(&bob, "bob-log").expect("verify");
+    assert!(report.ok, "{report:?}");
+
+    let id = replay_start(&bob, "bob-log", r#"{"rate": 0}"#).expect("replay");
+    assert_eq!(id, 1);
+    let (seen, times, cancelled) = replayed(&bob_events);
+    assert!(!cancelled);
+    assert_eq!(seen, delivered, "the replay equals what was delivered");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+
+    let sent = recording_stop(&alice, "alice-sent").expect("stop");
+    assert_eq!(sent.written, 150, "only channel b's sent messages");
+    let listed: Vec<ListedRecording> =
+        ask(&bob, |reply| Request::RecordingsList { reply }).expect("list");
+    let names: Vec<&str> = listed.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["alice-sent", "bob-log"]);
+    ask(&bob, |reply| Request::RecordingDelete {
+        name: "alice-sent".into(),
+        reply,
+    })
+    .expect("delete");
+    assert!(!root.join("alice-sent").exists());
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn replay_is_paced_by_the_clock_filtered_remapped_and_stoppable() {
+    let root = temp_root("pacing");
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let (bob, events) = start("bob", Some(&root), &clock);
+    recording_start(&bob, "paced", "").expect("start");
+    for i in 0..4 {
+        let channel_id = if i == 2 { "skip" } else { "c" };
+        unwrap(&bob, &wrap(&alice, channel_id, &format!("p{i}"), b"x"));
+        clock.advance(1000);
+    }
+    recording_stop(&bob, "paced").expect("stop");
+    let _ = events.try_iter().count();
+
+    // Twice the recorded pace: the second message is due 500 ms after the first.
+    replay_start(
+        &bob,
+        "paced",
+        r#"{"rate": 2, "exclude": ["skip"], "remap": {"c": "sim"}}"#,
+    )
+    .expect("replay");
+    let next = |events: &Receiver<RuntimeEvent>, within: Duration| loop {
+        match events.recv_timeout(within) {
+            Ok(RuntimeEvent::ReplayMessage {
+                channel_id,
+                message,
+                ..
+            }) => break Some((channel_id, message.message_id)),
+            Ok(RuntimeEvent::ReplayFinished { .. }) => break None,
+            Ok(_) => {}
+            Err(_) => break None,
+        }
+    };
+    assert_eq!(next(&events, WAIT), Some(("sim".into(), "p0".into())));
+    // The clock has not moved: nothing more is due.
+    assert_eq!(next(&events, Duration::from_millis(100)), None);
+    clock.advance(499);
+    assert_eq!(next(&events, Duration::from_millis(100)), None);
+    clock.advance(1);
+    assert_eq!(next(&events, WAIT), Some(("sim".into(), "p1".into())));
+    // p2 is excluded; p3 is due 1500 ms after p0.
+    clock.advance(1000);
+    assert_eq!(next(&events, WAIT), Some(("sim".into(), "p3".into())));
+    match events.recv_timeout(WAIT).expect("finished") {
+        RuntimeEvent::ReplayFinished {
+            messages,
+            cancelled,
+            ..
+        } => {
+            assert_eq!((messages, cancelled), (3, false));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A looping replay runs until stopped; stop cancels it at once, mid-wait.
+    let id = replay_start(&bob, "paced", r#"{"loop": true}"#).expect("replay");
+    assert_eq!(next(&events, WAIT), Some(("c".into(), "p0".into())));
+    ask(&bob, |reply| Request::ReplayStop {
+        replay_id: id,
+        reply,
+    })
+    .expect("stop");
+    let cancelled = loop {
+        if let RuntimeEvent::ReplayFinished { cancelled, .. } =
+            events.recv_timeout(WAIT).expect("e")
+        {
+            break cancelled;
+        }
+    };
+    assert!(cancelled);
+    let err = ask(&bob, |reply| Request::ReplayStop {
+        replay_id: id,
+        reply,
+    });
+    assert_eq!(
+        err,
+        Err(RequestError::Recording(RecordingError::NoSuchReplay(id)))
+    );
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn recording_requests_refuse_clearly() {
+    let clock = ManualClock::new(T0);
+    let (off, _e) = start("x", None, &clock);
+    assert_eq!(
+        recording_start(&off, "r", ""),
+        Err(RequestError::Recording(RecordingError::NotConfigured))
+    );
+    let missing = std::env::temp_dir().join("rtrec-does-not-exist");
+    let (ctx, _e) = start("x", Some(&missing), &clock);
+    let err = recording_start(&ctx, "r", "").expect_err("no root");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    let root = temp_root("refuse");
+    let (ctx, _e) = start("x", Some(&root), &clock);
+    for name in ["../up", "", ".."] {
+        let err = recording_start(&ctx, name, "").expect_err("bad name");
+        assert!(
+            err.to_string().starts_with("invalid recording name"),
+            "{err}"
+        );
+    }
+    let err = recording_start(&ctx, "r", r#"{"mode": "tape"}"#).expect_err("bad option");
+    assert!(err.to_string().contains("`mode`"), "{err}");
+    recording_start(&ctx, "r", "").expect("start");
+    let err = recording_start(&ctx, "r", "").expect_err("twice");
+    assert_eq!(
+        err,
+        RequestError::Recording(RecordingError::AlreadyActive("r".into()))
+    );
+    let err = ask(&ctx, |reply| Request::RecordingDelete {
+        name: "r".into(),
+        reply,
+    });
+    assert_eq!(
+        err,
+        Err(RequestError::Recording(RecordingError::AlreadyActive(
+            "r".into()
+        )))
+    );
+    let err = ask(&ctx, |reply| Request::RecordingSeal {
+        name: "r".into(),
+        out_name: None,
+        reply,
+    });
+    assert_eq!(
+        err,
+        Err(RequestError::Recording(RecordingError::NotRing("r".into())))
+    );
+    assert!(matches!(
+        verify(&ctx, "nope"),
+        Err(RequestError::Recording(RecordingError::NotFound(_)))
+    ));
+    assert!(matches!(
+        recording_stop(&ctx, "nope"),
+        Err(RequestError::Recording(RecordingError::NotActive(_)))
+    ));
+    // Freeing the context finishes the recording: its manifest has an end time.
+    drop(ctx);
+    let manifest = Manifest::read(&root.join("r")).expect("manifest");
+    assert!(manifest.end_time_ns.is_some());
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn ring_recording_through_the_runtime() {
+    let root = temp_root("ring");
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let (bob, _b) = start("bob", Some(&root), &clock);
+    recording_start(&bob, "ring", r#"{"mode": "ring", "window_secs": 2}"#).expect("start");
+    for i in 0..10 {
+        unwrap(&bob, &wrap(&alice, "c", &format!("r{i}"), b"payload"));
+        clock.advance(500);
+    }
+    let manifest: Manifest = ask(&bob, |reply| Request::RecordingSeal {
+        name: "ring".into(),
+        out_name: Some("incident-1".into()),
+        reply,
+    })
+    .expect("seal");
+    // Delivered at 0, 500, ... 4500 ms: a 2 s window ending at 4500 keeps 2500..=4500.
+    assert_eq!(manifest.message_count(), 5);
+    assert!(verify(&bob, "incident-1").expect("verify").ok);
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// Run as a child process by `a_killed_recorder_is_recovered_on_restart`: records as fast
+/// as it can, says when two chunk files are sealed, and goes on until killed.
+#[test]
+fn crash_child() {
+    let Ok(root) = std::env::var(CRASH_ENV) else {
+        return; // Only meaningful as the child.
+    };
+    let root = PathBuf::from(root);
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let (bob, _b) = start("bob", Some(&root), &clock);
+    recording_start(&bob, "crash", r#"{"chunk_max_bytes": 200000}"#).expect("start");
+    let mut announced = false;
+    for i in 0u64.. {
+        let content: Vec<u8> = (0..1024u64)
+            .map(|b| (b.wrapping_mul(i | 1) >> 3) as u8)
+            .collect();
+        unwrap(&bob, &wrap(&alice, "c", &format!("k{i}"), &content));
+        clock.advance(1);
+        if !announced && i % 100 == 0 {
+            let sealed = Manifest::read(&root.join("crash")).map_or(0, |m| m.chunks.len());
+            if sealed >= 2 {
+                println!("SEALED");
+                announced = true;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_killed_recorder_is_recovered_on_restart() {
+    let root = temp_root("crash");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(CRASH_ENV, &root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("child starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let announced = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("SEALED"));
+    assert!(announced, "the child never sealed two chunks");
+    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+    child.wait().expect("reaped");
+    let chunks = root.join("crash").join(CHUNKS_DIR);
+    let before = Manifest::read(&root.join("crash")).expect("manifest survives");
+    assert!(
+        before.end_time_ns.is_none(),
+        "the child was killed mid-recording"
+    );
+
+    // Restarting a context on the same root recovers the recording.
+    let clock = ManualClock::new(T0);
+    let (ctx, _e) = start("bob", Some(&root), &clock);
+    let actives = fs::read_dir(&chunks)
+        .expect("chunks")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".active"))
+        .count();
+    assert_eq!(actives, 0, "no active file is left behind");
+    let report = verify(&ctx, "crash").expect("verify");
+    assert!(report.ok, "{report:?}");
+    let after = Manifest::read(&root.join("crash")).expect("manifest");
+    assert!(after.end_time_ns.is_some());
+    assert!(after.chunks.len() >= before.chunks.len());
+    assert_eq!(
+        after.chunks[..before.chunks.len()],
+        before.chunks[..],
+        "sealed chunks kept"
+    );
+    // Every recorded message replays.
+    let _ = replay_start(&ctx, "crash", r#"{"rate": 0}"#).expect("replay");
+    drop(ctx);
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_writer_failure_stops_the_recording_with_an_event_and_keeps_what_was_sealed() {
+    let root = temp_root("failure");
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let (bob, events) = start("bob", Some(&root), &clock);
+    recording_start(&bob, "f", r#"{"chunk_max_age_ms": 1000}"#).expect("start");
+    for i in 0..3 {
+        unwrap(&bob, &wrap(&alice, "c", &format!("ok{i}"), b"sealed"));
+        clock.advance(600);
+    }
+    // The second message rolled the first file; the third is in the open one. Pull the
+    // chunks folder away (as a lost mount would): the next file cannot be created.
+    let chunks = root.join("f").join(CHUNKS_DIR);
+    let deadline = std::time::Instant::now() + WAIT;
+    let sealed = loop {
+        // The recorder thread seals on its own time: wait for its manifest update.
+        let chunks = Manifest::read(&root.join("f")).expect("manifest").chunks;
+        if !chunks.is_empty() || std::time::Instant::now() > deadline {
+            break chunks;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(sealed.len(), 1);
+    let kept = root.join("kept-chunks");
+    fs::rename(&chunks, &kept).expect("move chunks away");
+    let deadline = std::time::Instant::now() + WAIT;
+    let message = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recording_failed event"
+        );
+        clock.advance(1000);
+        unwrap(&bob, &wrap(&alice, "c", "more", b"lost"));
+        if let Some(message) = events.try_iter().find_map(|e| match e {
+            RuntimeEvent::RecordingFailed { name, message } if name == "f" => Some(message),
+            _ => None,
+        }) {
+            break message;
+        }
+    };
+    assert!(message.contains("chunks"), "{message}");
+    let err = recording_stop(&bob, "f").expect_err("the recorder failed");
+    assert!(err.to_string().contains("chunks"), "{err}");
+    // What was sealed before the failure is intact.
+    fs::rename(&kept, &chunks).expect("put back");
+    let manifest = Manifest::read(&root.join("f")).expect("manifest");
+    assert_eq!(manifest.chunks[..1], sealed[..]);
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// A recorder the worker is waiting on (block policy, full queue) must still be able to
+/// hand its results back while the host floods the request queue: no deadlock.
+#[test]
+fn seals_complete_while_the_worker_waits_on_a_full_recorder_queue() {
+    let root = temp_root("flood");
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let config = ContextConfig::from_json(&format!(
+        r#"{{"participant_id": "bob", "request_queue_capacity": 1,
+            "recording": {{"root": "{}", "queue_capacity": 1, "when_full": "block"}}}}"#,
+        root.display()
+    ))
+    .expect("config");
+    let (tx, _events) = channel();
+    let bob =
+        Context::start(config, Arc::new(clock.clone()), Box::new(ChannelSink(tx))).expect("bob");
+    recording_start(&bob, "ring", r#"{"mode": "ring"}"#).expect("start");
+    let wire: Vec<Vec<u8>> = (0..300)
+        .map(|i| wrap(&alice, "c", &format!("f{i}"), &[7; 2000]))
+        .collect();
+    let (done_tx, done_rx) = channel();
+    for round in 0..20 {
+        // Seals (each writes the whole window) interleaved with a flood of deliveries.
+        let done = done_tx.clone();
+        bob.submit(Request::RecordingSeal {
+            name: "ring".into(),
+            out_name: Some(format!("copy-{round}")),
+            reply: Box::new(move |r: Result<Manifest, RequestError>| {
+                let _ = done.send(r.is_ok());
+            }),
+        });
+        for bytes in &wire[round * 15..round * 15 + 15] {
+            bob.submit(Request::Unwrap {
+                bytes: bytes.clone(),
+                reply: Box::new(|_| {}),
+            });
+        }
+    }
+    for _ in 0..20 {
+        assert!(done_rx.recv_timeout(WAIT).expect("every seal answers"));
+    }
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}
