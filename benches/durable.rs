@@ -42,7 +42,7 @@ fn sqlite(dir: &Path, name: &str, synchronous: Synchronous) -> Box<dyn Persisten
 
 /// One ping-pong step: `i` even, alice → bob; odd, bob → alice (acks keep buffers small).
 fn step(a: &mut PersistentManager, b: &mut PersistentManager, i: u64, content: &[u8]) {
-    let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
+    let (from, to) = if i.is_multiple_of(2) { (a, b) } else { (b, a) };
     let bytes = from
         .wrap(T0 + i, CH, &format!("m{i}"), content)
         .expect("wrap");

@@ -21,6 +21,10 @@ const (
 	PeriodicSync         EventType = "periodic_sync"
 	EventQueueOverflow   EventType = "event_queue_overflow"
 	PersistenceWarning   EventType = "persistence_warning"
+	RecordingDropped     EventType = "recording_dropped"
+	RecordingFailed      EventType = "recording_failed"
+	ReplayMessage        EventType = "replay_message"
+	ReplayFinished       EventType = "replay_finished"
 )
 
 // Event is one event of a Manager. Only the fields its Type carries are set; Raw keeps
@@ -31,7 +35,7 @@ type Event struct {
 	MessageID        string
 	SenderID         string       // message_ready
 	LamportTimestamp uint64       // message_ready
-	Content          []byte       // message_ready: the payload
+	Content          []byte       // message_ready, replay_message: the payload
 	Hits             uint64       // possibly_acknowledged: bloom hits so far
 	Attempt          uint64       // resend
 	Wire             []byte       // resend, repair_ready: the bytes to broadcast

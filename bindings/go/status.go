@@ -27,14 +27,19 @@ const (
 	StatusLimitReached      Status = 14 // A configured limit (channels, buffers) is reached.
 	StatusPersistenceError  Status = 15 // The persistence backend failed.
 	StatusStartFailed       Status = 16 // The context could not be started.
-	statusAfterLastKnownOne Status = 17
+	StatusRecordingInvalid  Status = 17 // A recording name or option is invalid, or recordings are not configured.
+	StatusRecordingNotFound Status = 18 // No such recording (or active recording, or replay).
+	StatusRecordingExists   Status = 19 // A recording of that name exists or is being written.
+	StatusRecordingIO       Status = 20 // A recording file could not be written or read.
+	statusAfterLastKnownOne Status = 21
 )
 
 var statusNames = [statusAfterLastKnownOne]string{
 	"ok", "invalid handle", "null argument", "invalid utf-8", "empty channel id",
 	"invalid config", "misuse", "panic", "shutting down", "timeout", "empty content",
 	"too large", "decode error", "unknown channel", "limit reached", "persistence error",
-	"start failed",
+	"start failed", "recording invalid", "recording not found", "recording exists",
+	"recording io",
 }
 
 // String names the status, e.g. "empty channel id".

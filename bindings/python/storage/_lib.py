@@ -19,6 +19,7 @@ from ctypes import (
     c_size_t,
     c_uint8,
     c_uint32,
+    c_uint64,
     c_void_p,
 )
 from pathlib import Path
@@ -69,6 +70,14 @@ FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
     ),
     "storage_load_sink_push_meta": ([c_void_p, BYTES_IN, c_size_t], STATUS),
     "storage_load_sink_push_history": ([c_void_p, BYTES_IN, c_size_t], STATUS),
+    "storage_recording_start": ([CTX, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_recording_stop": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_recording_seal": ([CTX, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_recordings_list": ([CTX, CALLBACK, c_void_p], STATUS),
+    "storage_recording_verify": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_recording_delete": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_replay_start": ([CTX, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_replay_stop": ([CTX, c_uint64, CALLBACK, c_void_p], STATUS),
 }
 
 LIBRARY_NAME = "libstorage.so"

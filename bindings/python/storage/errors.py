@@ -25,6 +25,10 @@ class Status(enum.IntEnum):
     LIMIT_REACHED = 14
     PERSISTENCE_ERROR = 15
     START_FAILED = 16
+    RECORDING_INVALID = 17
+    RECORDING_NOT_FOUND = 18
+    RECORDING_EXISTS = 19
+    RECORDING_IO = 20
 
     @classmethod
     def of(cls, code: int) -> Status | int:

@@ -211,6 +211,64 @@ class Manager:
             "start_periodic_tasks", lambda h, cb, ud: lib.storage_start_periodic_tasks(h, cb, ud)
         )
 
+    # ---- Recordings (MCAP files under the configured ``recording.root``) ----
+
+    def _recording_request(
+        self, op: str, name: str, function: Any, *extra: bytes | None
+    ) -> dict[str, Any]:
+        """Runs ``function(handle, name, *extra, callback, user_data)``; the JSON answer."""
+        encoded = _text(op, "name", name)
+        answer = self._request(op, lambda h, cb, ud: function(h, encoded, *extra, cb, ud))
+        result: dict[str, Any] = json.loads(answer) if answer else {}
+        return result
+
+    def recording_start(self, name: str, options: Mapping[str, Any] | None = None) -> None:
+        """Starts recording delivered messages as recording ``name`` (options: see
+        ``storage_recording_start``: ``channels``, ``record_sent``, ``mode``, ...)."""
+        document = json.dumps(options).encode() if options is not None else None
+        self._recording_request(
+            "recording_start", name, lib.storage_recording_start, document
+        )
+
+    def recording_stop(self, name: str) -> dict[str, Any]:
+        """Stops recording ``name``; ``{"name","written","dropped","manifest"}``."""
+        return self._recording_request("recording_stop", name, lib.storage_recording_stop)
+
+    def recording_seal(self, name: str, out_name: str | None = None) -> dict[str, Any]:
+        """Writes ring-buffer recording ``name``'s window as a recording; its manifest."""
+        out = _text("recording_seal", "out_name", out_name) if out_name is not None else None
+        return self._recording_request("recording_seal", name, lib.storage_recording_seal, out)
+
+    def recordings(self) -> list[dict[str, Any]]:
+        """The recordings under the root: ``[{"name","active","manifest" | "error"}]``."""
+        answer = self._request(
+            "recordings_list", lambda h, cb, ud: lib.storage_recordings_list(h, cb, ud)
+        )
+        listed: list[dict[str, Any]] = json.loads(answer)["recordings"]
+        return listed
+
+    def recording_verify(self, name: str) -> dict[str, Any]:
+        """Checks every chunk of ``name``: ``{"name","ok","chunks":[...]}``."""
+        return self._recording_request("recording_verify", name, lib.storage_recording_verify)
+
+    def recording_delete(self, name: str) -> None:
+        """Deletes recording ``name`` and its files."""
+        self._recording_request("recording_delete", name, lib.storage_recording_delete)
+
+    def replay_start(self, name: str, options: Mapping[str, Any] | None = None) -> int:
+        """Replays ``name`` as ``replay_message`` events then ``replay_finished``; the
+        replay's id (options: ``include``, ``exclude``, ``rate``, ``loop``, ``remap``, ...)."""
+        document = json.dumps(options).encode() if options is not None else None
+        answer = self._recording_request("replay_start", name, lib.storage_replay_start, document)
+        replay_id: int = answer["replayId"]
+        return replay_id
+
+    def replay_stop(self, replay_id: int) -> None:
+        """Cancels a replay; its ``replay_finished`` event follows."""
+        self._request(
+            "replay_stop", lambda h, cb, ud: lib.storage_replay_stop(h, replay_id, cb, ud)
+        )
+
     def set_retrieval_hint_provider(self, provider: HintProvider | None) -> None:
         """Sets (None: clears) the function asked for each wrapped message's retrieval
         hint. It runs on the library's worker thread: keep it short and thread-safe."""
