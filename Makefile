@@ -9,11 +9,12 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 LIB_DIR := $(or $(CARGO_TARGET_DIR),target)/release
 LIB_PATH := $(abspath $(LIB_DIR))
 C_TEST_DIR := target/c-tests
+DEMO := target/examples/fleet_demo
 C_TESTS := $(patsubst tests/c/%.c,$(C_TEST_DIR)/%,$(wildcard tests/c/test_*.c))
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 C_FLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude -pthread
 
-.PHONY: all build toolchain lint header test rust-test c-test go-test py-test demo bench install clean
+.PHONY: all build toolchain lint header test rust-test c-test go-test py-test demo demo-rust bench install clean
 
 all: build
 
@@ -44,7 +45,7 @@ $(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.
 	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(LIB_PATH)
 
 # C programs against libstorage.so, under AddressSanitizer and UBSan.
-c-test: $(C_TESTS)
+c-test: $(C_TESTS) $(DEMO)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
 test: lint rust-test c-test go-test py-test
@@ -90,7 +91,17 @@ example-go: build go-toolchain
 example-python: build python-toolchain
 	$(PY_ENV) $(PYTHON) examples/python/chat.py
 
-demo: toolchain
+# The fleet demo (examples/c/fleet_demo.c): three robots, a lossy link, SQLite, MCAP.
+$(DEMO): examples/c/fleet_demo.c include/storage.h build
+	@mkdir -p $(dir $(DEMO))
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -pthread $< -o $@ -L$(LIB_DIR) -lstorage \
+		-Wl,-rpath,$(LIB_PATH)
+
+demo: $(DEMO)
+	$(DEMO)
+
+# The same story in pure Rust, on the protocol layer alone.
+demo-rust: toolchain
 	$(CARGO) run --release --example lossy_bus
 
 bench: build bench-c
