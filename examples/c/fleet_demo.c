@@ -89,6 +89,12 @@ static void await(storage_status accepted, reply *r, const char *what) {
     sem_destroy(&r->done);
 }
 
+/* As await, for a request that must succeed: dies with the library's message otherwise. */
+static void await_ok(storage_status accepted, reply *r, const char *what) {
+    await(accepted, r, what);
+    if (r->status != STORAGE_OK) die(what, r->data);
+}
+
 static reply *reply_new(void) {
     reply *r = calloc(1, sizeof *r);
     if (r == NULL || sem_init(&r->done, 0, 0) != 0) die("out of memory", NULL);
@@ -160,7 +166,7 @@ typedef struct {
     bool online;
     char db_path[512];
     /* what the demo observed */
-    int sent, delivered, acked, resends, buffered, repairs_answered, syncs;
+    int sent, delivered, acked, resends, buffered, repairs_answered;
 } robot;
 
 typedef struct {
@@ -244,10 +250,7 @@ static void handle_event(int i, const char *json) {
         /* A sync message carries causal history, bloom and repair requests. */
         reply *wrapped = reply_new();
         await(storage_build_sync_message(r->ctx, CHANNEL, on_reply, wrapped), wrapped, "sync");
-        if (wrapped->status == STORAGE_OK) {
-            broadcast(i, (const uint8_t *)wrapped->data, wrapped->len);
-            r->syncs++;
-        }
+        if (wrapped->status == STORAGE_OK) broadcast(i, (const uint8_t *)wrapped->data, wrapped->len);
         reply_free(wrapped);
     }
 }
@@ -292,11 +295,10 @@ static void robot_start(int i) {
              r->name, r->db_path, work_dir);
     if (storage_new(config, NULL, NULL, &r->ctx) != STORAGE_OK) die("storage_new failed", r->name);
     reply *answer = reply_new();
-    await(storage_ensure_channel(r->ctx, CHANNEL, on_reply, answer), answer, "ensure_channel");
-    if (answer->status != STORAGE_OK) die("cannot open the channel", answer->data);
+    await_ok(storage_ensure_channel(r->ctx, CHANNEL, on_reply, answer), answer, "ensure_channel");
     reply_free(answer);
     answer = reply_new();
-    await(storage_start_periodic_tasks(r->ctx, on_reply, answer), answer, "periodic tasks");
+    await_ok(storage_start_periodic_tasks(r->ctx, on_reply, answer), answer, "periodic tasks");
     reply_free(answer);
     r->online = true;
 }
@@ -314,9 +316,9 @@ static void say(int i, int n) {
     snprintf(id, sizeof id, "%s-%d", r->name, n);
     snprintf(text, sizeof text, "robot %s, status report %d", r->name, n);
     reply *wrapped = reply_new();
-    await(storage_wrap(r->ctx, CHANNEL, id, (const uint8_t *)text, strlen(text), on_reply, wrapped),
-          wrapped, "wrap");
-    if (wrapped->status != STORAGE_OK) die("wrap failed", wrapped->data);
+    await_ok(storage_wrap(r->ctx, CHANNEL, id, (const uint8_t *)text, strlen(text), on_reply,
+                          wrapped),
+             wrapped, "wrap");
     broadcast(i, (const uint8_t *)wrapped->data, wrapped->len);
     r->sent++;
     reply_free(wrapped);
@@ -349,13 +351,6 @@ static void report(const char *title) {
     }
 }
 
-/* Calls a recording function with a name and prints the JSON answer's summary. */
-static reply *recording_call(storage_status accepted, reply *r, const char *what) {
-    await(accepted, r, what);
-    if (r->status != STORAGE_OK) die(what, r->data);
-    return r;
-}
-
 int main(int argc, char **argv) {
     if (argc > 1) {
         snprintf(work_dir, sizeof work_dir, "%s", argv[1]);
@@ -380,7 +375,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < ROBOTS; i++) robot_start(i);
 
     reply *r = reply_new();
-    recording_call(storage_recording_start(robots[0].ctx, "robot-a", "{\"channels\":\"all\"}",
+    await_ok(storage_recording_start(robots[0].ctx, "robot-a", "{\"channels\":\"all\"}",
                                            on_reply, r),
                    r, "recording_start");
     reply_free(r);
@@ -425,7 +420,7 @@ int main(int argc, char **argv) {
 
     /* Phase 4: A's recording is sealed, verified and replayed. */
     r = reply_new();
-    recording_call(storage_recording_stop(robots[0].ctx, "robot-a", on_reply, r), r,
+    await_ok(storage_recording_stop(robots[0].ctx, "robot-a", on_reply, r), r,
                    "recording_stop");
     long written = -1;
     const char *w = strstr(r->data, "\"written\":");
@@ -436,12 +431,12 @@ int main(int argc, char **argv) {
            written, chunks, recordings);
     reply_free(r);
     r = reply_new();
-    recording_call(storage_recording_verify(robots[0].ctx, "robot-a", on_reply, r), r,
+    await_ok(storage_recording_verify(robots[0].ctx, "robot-a", on_reply, r), r,
                    "recording_verify");
     printf("verify: %s\n", strstr(r->data, "\"ok\":true") ? "every chunk intact" : r->data);
     reply_free(r);
     r = reply_new();
-    recording_call(storage_replay_start(robots[0].ctx, "robot-a", "{\"rate\":0}", on_reply, r),
+    await_ok(storage_replay_start(robots[0].ctx, "robot-a", "{\"rate\":0}", on_reply, r),
                    r, "replay_start");
     reply_free(r);
     int replayed = 0;

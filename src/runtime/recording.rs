@@ -11,7 +11,7 @@ use super::clock::Clock;
 use super::config::RecordingConfig;
 use super::poster::Poster;
 use super::replay::Replay;
-use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
+use super::request::{Reply, Request, RequestError, RuntimeEvent};
 use crate::persistence::durable::PersistentManager;
 use crate::protocol::event::Event;
 use crate::protocol::message::SdsMessage;
@@ -169,8 +169,9 @@ impl Recordings {
         last.record(frame);
     }
 
-    /// Reports new drops (rate-limited) and failures of active recorders.
-    pub fn report(&mut self, sink: &mut dyn EventSink, now_ms: u64) {
+    /// New drops (rate-limited) and failures of active recorders, as events to emit.
+    pub fn report(&mut self, now_ms: u64) -> Vec<RuntimeEvent> {
+        let mut events = Vec::new();
         for (name, active) in &mut self.active {
             let stats = active.recorder.stats();
             let dropped = stats.dropped.load(Ordering::Relaxed);
@@ -180,7 +181,7 @@ impl Recordings {
             {
                 active.reported_dropped = dropped;
                 active.reported_at_ms = now_ms;
-                sink.deliver(RuntimeEvent::RecordingDropped {
+                events.push(RuntimeEvent::RecordingDropped {
                     name: name.clone(),
                     dropped,
                 });
@@ -188,13 +189,14 @@ impl Recordings {
             if !active.failure_reported {
                 if let Some(error) = stats.failure() {
                     active.failure_reported = true;
-                    sink.deliver(RuntimeEvent::RecordingFailed {
+                    events.push(RuntimeEvent::RecordingFailed {
                         name: name.clone(),
                         message: error.to_string(),
                     });
                 }
             }
         }
+        events
     }
 
     /// Runs a recording request; returns it back if it is not one.
@@ -376,14 +378,6 @@ mod tests {
     use crossbeam_channel::bounded;
     use tokio::sync::Notify;
 
-    struct Collect(Vec<RuntimeEvent>);
-
-    impl EventSink for Collect {
-        fn deliver(&mut self, event: RuntimeEvent) {
-            self.0.push(event);
-        }
-    }
-
     fn root(tag: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("rtrec-unit-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -407,18 +401,17 @@ mod tests {
         let clock = Arc::new(ManualClock::new(1_000));
         let mut recordings = Recordings::new(config, "p".into(), clock, poster);
         recordings.start("r", "").expect("start");
-        let mut sink = Collect(Vec::new());
-        recordings.report(&mut sink, 1_000);
-        assert!(sink.0.is_empty());
+        let mut sink = Vec::new();
+        sink.extend(recordings.report(1_000));
+        assert!(sink.is_empty());
 
         let stats = recordings.active["r"].recorder.stats().clone();
         stats.dropped.fetch_add(3, Ordering::Relaxed);
-        recordings.report(&mut sink, 1_000);
+        sink.extend(recordings.report(1_000));
         stats.dropped.fetch_add(2, Ordering::Relaxed);
-        recordings.report(&mut sink, 1_500); // within the interval: not reported
-        recordings.report(&mut sink, 2_000);
+        sink.extend(recordings.report(1_500)); // within the interval: not reported
+        sink.extend(recordings.report(2_000));
         let dropped: Vec<u64> = sink
-            .0
             .iter()
             .filter_map(|e| match e {
                 RuntimeEvent::RecordingDropped { dropped, .. } => Some(*dropped),
@@ -428,10 +421,9 @@ mod tests {
         assert_eq!(dropped, [3, 5]);
 
         *stats.failure.lock().expect("lock") = Some(RecordingError::RecorderFailed("disk".into()));
-        recordings.report(&mut sink, 3_000);
-        recordings.report(&mut sink, 4_000);
+        sink.extend(recordings.report(3_000));
+        sink.extend(recordings.report(4_000));
         let failures = sink
-            .0
             .iter()
             .filter(|e| matches!(e, RuntimeEvent::RecordingFailed { name, .. } if name == "r"))
             .count();

@@ -356,7 +356,9 @@ impl Worker {
             self.recordings.on_event(&event, &self.manager, now);
             self.emit(RuntimeEvent::Protocol(event));
         }
-        self.recordings.report(self.sink.as_mut(), now);
+        for event in self.recordings.report(now) {
+            self.emit(event);
+        }
         self.report_save_failures();
     }
 
