@@ -1,25 +1,25 @@
-//! One chunk file being written: a hidden `.active` MCAP file, hashed while it is written,
-//! sealed by renaming it to `chunk-{index:06}-{sha8}.mcap`.
+//! One chunk file being written: a hidden `.active` MCAP file (zstd, 786 432-byte MCAP
+//! chunks compressed on the pool's threads, CRCs), hashed while it is written, sealed by
+//! renaming it to `chunk-{index:06}-{sha8}.mcap`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use mcap::records::MessageHeader;
-use mcap::write::NoSeek;
-use mcap::{WriteOptions, Writer};
+use mcap::records::{Channel, MessageHeader, SchemaHeader};
 use sha2::{Digest, Sha256};
 
+use super::compressor::{CompressorPool, PendingChunk};
 use super::error::RecordingError;
 use super::frame::Frame;
 use super::manifest::{sync_folder, ChunkEntry};
+use super::mcap_chunk::{CompressedChunk, OpenChunk};
+use super::mcap_stream::McapStream;
 use super::schema::{schema_bytes, MESSAGE_ENCODING, SCHEMA_ENCODING, SCHEMA_NAME};
 
-/// Target size of an MCAP chunk record (uncompressed), as the issue fixes it.
-pub const MCAP_CHUNK_SIZE: u64 = 786_432;
+/// The id of the one schema in each file.
+const SCHEMA_ID: u16 = 1;
 
 /// Name of the file a chunk is written to before it is sealed. Hidden, so tools listing
 /// the folder do not take it for a finished chunk.
@@ -55,20 +55,16 @@ pub fn parse_active_file_name(name: &str) -> Option<u64> {
         .then(|| index.parse().ok())?
 }
 
-/// Output that hashes and counts every byte on its way to the file, so sealing needs no
-/// second read.
+/// Output that hashes every byte on its way to the file, so sealing needs no second read.
 struct HashingFile {
     file: BufWriter<File>,
     hasher: Sha256,
-    /// Shared with the [`ChunkWriter`]: the MCAP writer owns this value.
-    written: Arc<AtomicU64>,
 }
 
 impl Write for HashingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.written.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 
@@ -77,34 +73,20 @@ impl Write for HashingFile {
     }
 }
 
-/// zstd level: 1 compresses about twice as fast as the default (3) on sensor-like data
-/// at a few percent larger files, which keeps one recorder thread ahead of a busy node.
-pub const ZSTD_LEVEL: u32 = 1;
+/// Name of the library in each file's MCAP Header.
+const LIBRARY: &str = concat!("libstorage-", env!("CARGO_PKG_VERSION"));
 
-/// The MCAP writer settings every chunk file uses: zstd, 786 432-byte chunks, CRCs,
-/// single-threaded compression (the recorder is one thread by design), and no seeking so
-/// the output is one forward stream that can be hashed as it is written.
-pub fn write_options() -> WriteOptions {
-    WriteOptions::new()
-        .compression(Some(mcap::Compression::Zstd))
-        .compression_level(ZSTD_LEVEL)
-        .chunk_size(Some(MCAP_CHUNK_SIZE))
-        .compression_threads(0)
-        .calculate_chunk_crcs(true)
-        .calculate_data_section_crc(true)
-        .calculate_summary_section_crc(true)
-        .disable_seeking(true)
-        .library(concat!("libstorage-", env!("CARGO_PKG_VERSION")))
-}
-
-/// A chunk file being written.
+/// A chunk file being written. Full MCAP chunks go to the compression threads; the
+/// compressed ones are appended in order, at most [`CompressorPool::threads`] + 1 of
+/// them in flight.
 pub struct ChunkWriter {
     index: u64,
     chunks_dir: PathBuf,
     active_path: PathBuf,
-    writer: Writer<NoSeek<HashingFile>>,
-    written: Arc<AtomicU64>,
-    schema_id: u16,
+    stream: McapStream<HashingFile>,
+    open: OpenChunk,
+    in_flight: VecDeque<PendingChunk>,
+    compressor: CompressorPool,
     participant: String,
     channels: HashMap<String, u16>,
     sequence: u32,
@@ -117,12 +99,13 @@ pub struct ChunkWriter {
 
 impl ChunkWriter {
     /// Creates `chunks_dir/.chunk-{index}.mcap.active` (refusing to overwrite one) and
-    /// writes the MCAP header and schema.
+    /// writes the MCAP header and schema; full MCAP chunks are compressed by `compressor`.
     pub fn create(
         chunks_dir: &Path,
         index: u64,
         participant: &str,
         opened_at_ns: u64,
+        compressor: &CompressorPool,
     ) -> Result<Self, RecordingError> {
         let active_path = chunks_dir.join(active_file_name(index));
         let file = OpenOptions::new()
@@ -130,26 +113,28 @@ impl ChunkWriter {
             .create_new(true)
             .open(&active_path)
             .map_err(|e| RecordingError::io("create", &active_path, e))?;
-        let written = Arc::new(AtomicU64::new(0));
         let out = HashingFile {
             file: BufWriter::with_capacity(256 * 1024, file),
             hasher: Sha256::new(),
-            written: written.clone(),
         };
-        let mcap_error = |e| RecordingError::mcap(&active_path, e);
-        let mut writer = write_options()
-            .create(NoSeek::new(out))
-            .map_err(mcap_error)?;
-        let schema_id = writer
-            .add_schema(SCHEMA_NAME, SCHEMA_ENCODING, schema_bytes())
-            .map_err(mcap_error)?;
+        let io_error = |e| RecordingError::io("write", &active_path, e);
+        let mut stream = McapStream::new(out, LIBRARY).map_err(io_error)?;
+        let schema = SchemaHeader {
+            id: SCHEMA_ID,
+            name: SCHEMA_NAME.into(),
+            encoding: SCHEMA_ENCODING.into(),
+        };
+        stream
+            .write_schema(schema, schema_bytes())
+            .map_err(io_error)?;
         Ok(Self {
             index,
             chunks_dir: chunks_dir.to_owned(),
             active_path,
-            writer,
-            written,
-            schema_id,
+            stream,
+            open: OpenChunk::new(),
+            in_flight: VecDeque::new(),
+            compressor: compressor.clone(),
             participant: participant.to_owned(),
             channels: HashMap::new(),
             sequence: 0,
@@ -165,23 +150,7 @@ impl ChunkWriter {
     pub fn write(&mut self, frame: &Frame) -> Result<(), RecordingError> {
         let channel_id = match self.channels.get(&frame.channel_id) {
             Some(&id) => id,
-            None => {
-                let metadata = BTreeMap::from([
-                    ("sds_channel".to_owned(), frame.channel_id.clone()),
-                    ("participant".to_owned(), self.participant.clone()),
-                ]);
-                let id = self
-                    .writer
-                    .add_channel(
-                        self.schema_id,
-                        &frame.channel_id,
-                        MESSAGE_ENCODING,
-                        &metadata,
-                    )
-                    .map_err(|e| RecordingError::mcap(&self.active_path, e))?;
-                self.channels.insert(frame.channel_id.clone(), id);
-                id
-            }
+            None => self.add_channel(&frame.channel_id),
         };
         let header = MessageHeader {
             channel_id,
@@ -189,9 +158,7 @@ impl ChunkWriter {
             log_time: frame.log_time_ns,
             publish_time: frame.publish_time_ns,
         };
-        self.writer
-            .write_to_known_channel(&header, &frame.data)
-            .map_err(|e| RecordingError::mcap(&self.active_path, e))?;
+        self.open.push_message(&header, &frame.data);
         self.sequence = self.sequence.wrapping_add(1);
         if self.count == 0 {
             self.first_log_time_ns = frame.log_time_ns;
@@ -199,7 +166,58 @@ impl ChunkWriter {
         self.first_log_time_ns = self.first_log_time_ns.min(frame.log_time_ns);
         self.last_log_time_ns = self.last_log_time_ns.max(frame.log_time_ns);
         self.count += 1;
+        if self.open.is_full() {
+            self.hand_over_open_chunk()?;
+        }
         Ok(())
+    }
+
+    fn add_channel(&mut self, topic: &str) -> u16 {
+        // Ids start at 1 (0 is no channel) and stay far below u16::MAX: a recording has
+        // one channel per SDS channel.
+        let id = u16::try_from(self.channels.len() + 1).unwrap_or(u16::MAX);
+        let channel = Channel {
+            id,
+            schema_id: SCHEMA_ID,
+            topic: topic.to_owned(),
+            message_encoding: MESSAGE_ENCODING.into(),
+            metadata: BTreeMap::from([
+                ("sds_channel".to_owned(), topic.to_owned()),
+                ("participant".to_owned(), self.participant.clone()),
+            ]),
+        };
+        self.open.push_channel(&channel);
+        self.stream.note_channel(channel);
+        self.channels.insert(topic.to_owned(), id);
+        id
+    }
+
+    /// Sends the open MCAP chunk to be compressed and appends every chunk that is ready,
+    /// waiting for the oldest while too many are in flight.
+    fn hand_over_open_chunk(&mut self) -> Result<(), RecordingError> {
+        let chunk = std::mem::replace(&mut self.open, OpenChunk::new());
+        self.in_flight.push_back(self.compressor.submit(chunk));
+        while let Some(oldest) = self.in_flight.pop_front() {
+            let compressed = if self.in_flight.len() >= self.compressor.threads() {
+                oldest.wait()
+            } else {
+                match oldest.try_take() {
+                    Ok(done) => done,
+                    Err(pending) => {
+                        self.in_flight.push_front(pending);
+                        break;
+                    }
+                }
+            };
+            self.append(compressed)?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, compressed: io::Result<CompressedChunk>) -> Result<(), RecordingError> {
+        compressed
+            .and_then(|chunk| self.stream.write_chunk(&chunk))
+            .map_err(|e| RecordingError::io("write", &self.active_path, e))
     }
 
     /// Messages written so far.
@@ -207,9 +225,24 @@ impl ChunkWriter {
         self.count
     }
 
-    /// Bytes that reached the file so far (MCAP chunks are buffered until full).
-    pub fn bytes_written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
+    /// Whether the file is at least `max_bytes` long once the MCAP chunks handed over so
+    /// far are written. Waits for them only when they could make it so, which keeps the
+    /// answer the same however fast the compression threads are.
+    pub fn reached_size(&mut self, max_bytes: u64) -> Result<bool, RecordingError> {
+        let in_flight: u64 = self.in_flight.iter().map(|p| p.max_file_bytes()).sum();
+        if self.stream.position().saturating_add(in_flight) < max_bytes {
+            return Ok(false);
+        }
+        self.append_in_flight()?;
+        Ok(self.stream.position() >= max_bytes)
+    }
+
+    /// Waits for every chunk in flight and appends them.
+    fn append_in_flight(&mut self) -> Result<(), RecordingError> {
+        while let Some(pending) = self.in_flight.pop_front() {
+            self.append(pending.wait())?;
+        }
+        Ok(())
     }
 
     /// When the chunk was opened (Unix ns).
@@ -220,13 +253,16 @@ impl ChunkWriter {
     /// Finishes the MCAP file, fsyncs it, renames it to its sealed name and fsyncs the
     /// folder. Returns its manifest entry.
     pub fn seal(mut self) -> Result<ChunkEntry, RecordingError> {
-        let active = self.active_path.clone();
-        self.writer
+        if !self.open.is_empty() {
+            let last = std::mem::take(&mut self.open);
+            self.in_flight.push_back(self.compressor.submit(last));
+        }
+        self.append_in_flight()?;
+        let active = self.active_path;
+        let (HashingFile { file, hasher }, size) = self
+            .stream
             .finish()
-            .map_err(|e| RecordingError::mcap(&active, e))?;
-        let out = self.writer.into_inner().into_inner();
-        let HashingFile { file, hasher, .. } = out;
-        let size = self.written.load(Ordering::Relaxed);
+            .map_err(|e| RecordingError::io("write", &active, e))?;
         let file = file
             .into_inner()
             .map_err(|e| RecordingError::io("write", &active, e.into_error()))?;

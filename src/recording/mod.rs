@@ -1,17 +1,23 @@
 //! MCAP recordings of delivered (and optionally sent) messages: the recorder thread and
 //! its bounded queue, ring buffers, the manifest, integrity checks, crash recovery and
-//! replay planning. No FFI types; the only thread is each recorder's I/O thread.
+//! replay planning. No FFI types; the only threads are each recorder's I/O thread and its
+//! compression threads.
 //!
 //! On disk, a recording is a folder named by a validated name ([`name`]) under the
 //! configured root, holding `manifest.json` ([`manifest`]) and
 //! `chunks/chunk-{index:06}-{sha8}.mcap` files ([`chunk_writer`]): zstd-compressed MCAP
-//! with 786 432-byte chunks and CRCs, one MCAP channel per SDS channel, the SdsMessage
-//! protobuf schema embedded ([`schema`]).
+//! with 786 432-byte chunks ([`mcap_chunk`], compressed side by side by [`compressor`],
+//! appended in order by [`mcap_stream`]) and CRCs, one MCAP channel per SDS channel,
+//! the SdsMessage protobuf schema embedded ([`schema`]).
 
 pub mod chunk_writer;
+pub mod compressor;
 pub mod error;
 pub mod frame;
 pub mod manifest;
+pub mod mcap_chunk;
+mod mcap_records;
+pub mod mcap_stream;
 pub mod name;
 pub mod options;
 pub mod recorder;

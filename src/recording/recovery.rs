@@ -104,7 +104,7 @@ pub fn recover_folder(
             max_bytes: u64::MAX,
             max_age_ns: u64::MAX,
         },
-    );
+    )?;
     let act = |file: &str, action, messages, detail: String| RecoveryAction {
         recording: name.to_owned(),
         file: file.to_owned(),

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::chunk_writer::ChunkWriter;
+use super::compressor::CompressorPool;
 use super::error::RecordingError;
 use super::frame::Frame;
 use super::manifest::Manifest;
@@ -36,6 +37,7 @@ pub struct RecordingWriter {
     current: Option<ChunkWriter>,
     next_index: u64,
     limits: ChunkLimits,
+    compressor: CompressorPool,
     _lock: FolderLock,
 }
 
@@ -53,31 +55,36 @@ impl RecordingWriter {
         let (folder, lock) = store.create(name)?;
         let manifest = Manifest::new(name, participant, mode, now_ns);
         manifest.write(&folder)?;
-        Ok(Self::resume(folder, manifest, lock, limits))
+        Self::resume(folder, manifest, lock, limits)
     }
 
     /// Continues an existing folder whose `manifest` was read and whose lock is held.
+    /// Starts the recording's compression threads.
     pub fn resume(
         folder: PathBuf,
         manifest: Manifest,
         lock: FolderLock,
         limits: ChunkLimits,
-    ) -> Self {
+    ) -> Result<Self, RecordingError> {
+        let compressor = CompressorPool::for_this_machine().map_err(|e| {
+            RecordingError::RecorderFailed(format!("cannot start compression threads: {e}"))
+        })?;
         let next_index = manifest
             .chunks
             .iter()
             .map(|c| c.index.saturating_add(1))
             .max()
             .unwrap_or(0);
-        Self {
+        Ok(Self {
             chunks_dir: folder.join(CHUNKS_DIR),
             folder,
             manifest,
             current: None,
             next_index,
             limits,
+            compressor,
             _lock: lock,
-        }
+        })
     }
 
     /// The folder.
@@ -101,6 +108,7 @@ impl RecordingWriter {
                     self.next_index,
                     &self.manifest.participant,
                     now_ns,
+                    &self.compressor,
                 )?;
                 self.next_index = self.next_index.saturating_add(1);
                 self.current.insert(chunk)
@@ -113,11 +121,11 @@ impl RecordingWriter {
 
     /// Seals the open chunk if it is over its size or age limit.
     pub fn roll_if_due(&mut self, now_ns: u64) -> Result<(), RecordingError> {
-        let due = self.current.as_ref().is_some_and(|c| {
-            c.bytes_written() >= self.limits.max_bytes
-                || now_ns.saturating_sub(c.opened_at_ns()) >= self.limits.max_age_ns
-        });
-        if due {
+        let Some(chunk) = self.current.as_mut() else {
+            return Ok(());
+        };
+        let too_old = now_ns.saturating_sub(chunk.opened_at_ns()) >= self.limits.max_age_ns;
+        if too_old || chunk.reached_size(self.limits.max_bytes)? {
             self.seal_current()?;
         }
         Ok(())
