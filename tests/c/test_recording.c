@@ -13,13 +13,6 @@ static const char *ask(waiter *w, storage_status expected) {
     return expect_answer(w, expected);
 }
 
-/* Creation callback that keeps what it is given, whatever the status (a refusal). */
-static void record_event_on_error_cb(storage_status status, const uint8_t *data, size_t len,
-                                     void *user_data) {
-    CHECK(status != STORAGE_OK);
-    events_push((collector *)user_data, data, len);
-}
-
 static char *bob_config(void) {
     static char config[256];
     snprintf(config, sizeof config,
@@ -201,19 +194,6 @@ static char *autostart_config(void) {
     return config;
 }
 
-/* The next event pulled with storage_next_event (malloc'ed, NUL-terminated). */
-static char *pull_event(storage_ctx *ctx) {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    CHECK_EQ_INT(storage_next_event(ctx, HARNESS_TIMEOUT_MS, &data, &len), STORAGE_OK);
-    char *event = malloc(len + 1);
-    CHECK(event != NULL);
-    memcpy(event, data, len);
-    event[len] = '\0';
-    storage_bytes_free(data, len);
-    return event;
-}
-
 /* The autostarted recording records the room, stops by its generated name, and is then
  * deleted with the crashed one, so the root ends empty. */
 static void record_stop_and_clean_up(storage_ctx *bob, const char *autostarted) {
@@ -284,26 +264,29 @@ static void startup_events_reach_the_creation_callback(void) {
     events_destroy(&events);
 }
 
+/* The refusal reaches the event callback given to storage_new. */
 static void autostart_refusals(void) {
-    collector complaints;
-    events_init(&complaints);
+    waiter w;
+    waiter_init(&w);
     storage_ctx *ctx = NULL;
     /* Nowhere to record: the configuration is refused. */
-    CHECK_EQ_INT(storage_new("{\"recording\":{\"autostart\":{\"name\":\"r\"}}}",
-                             record_event_on_error_cb, &complaints, &ctx),
+    CHECK_EQ_INT(storage_new("{\"recording\":{\"autostart\":{\"name\":\"r\"}}}", record_cb,
+                             &w, &ctx),
                  STORAGE_INVALID_CONFIG);
     CHECK(ctx == NULL);
-    CHECK_CONTAINS(events_get(&complaints, 0), "recording.autostart");
+    CHECK_CONTAINS(expect_answer(&w, STORAGE_INVALID_CONFIG), "recording.autostart");
     /* A root that does not exist: the recording cannot start, so neither does the context. */
+    waiter_reset(&w);
     CHECK_EQ_INT(storage_new("{\"recording\":{\"root\":\"/nonexistent/storage-c-test\","
                              "\"autostart\":{\"name\":\"lost\"}}}",
-                             record_event_on_error_cb, &complaints, &ctx),
+                             record_cb, &w, &ctx),
                  STORAGE_START_FAILED);
     CHECK(ctx == NULL);
-    CHECK_CONTAINS(events_get(&complaints, 1), "cannot start recording `lost-");
-    CHECK_CONTAINS(events_get(&complaints, 1), "recording.autostart");
-    CHECK_CONTAINS(events_get(&complaints, 1), "does not exist");
-    events_destroy(&complaints);
+    const char *message = expect_answer(&w, STORAGE_START_FAILED);
+    CHECK_CONTAINS(message, "cannot start recording `lost-");
+    CHECK_CONTAINS(message, "recording.autostart");
+    CHECK_CONTAINS(message, "does not exist");
+    waiter_destroy(&w);
 }
 
 int main(void) {
