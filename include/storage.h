@@ -49,6 +49,10 @@
 // Size of the error buffer handed to every vtable call, terminating NUL included.
 #define STORAGE_PERSISTENCE_ERROR_CAPACITY 512
 
+// Longest `recording.autostart.name`: room is left for `-` and any 64-bit time in ms,
+// so every generated name is a valid recording name.
+#define MAX_AUTOSTART_NAME_LEN ((MAX_NAME_LEN - 1) - 20)
+
 // The outcome of a `storage_*` call or of a request (passed to its callback).
 enum storage_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -217,7 +221,12 @@ extern "C" {
 // The library version, a static NUL-terminated string.
 const char *storage_version(void);
 
-// Creates a context from a JSON configuration document.
+// Creates a context from a JSON configuration document. If creation fails,
+// `event_callback` (if any) receives the failure's status and message before this
+// returns. A context emits events as soon as it starts, possibly before this returns:
+// one `recording_recovered` per file crash recovery acted on, then `recording_started`
+// for the `recording.autostart` recording. Like every event they go to `event_callback`,
+// or, when it is NULL, wait in the queue for `storage_next_event`.
 //
 // # Safety
 // `config_json` is NULL (defaults) or a NUL-terminated string; `out_ctx` is a valid
@@ -235,7 +244,7 @@ storage_status storage_new(const char *config_json,
 storage_status storage_free(storage_ctx *ctx);
 
 // Sets (or, with NULL, clears) the event callback. Without one, events queue for
-// `storage_next_event`.
+// `storage_next_event`; events queued before a callback is set stay queued for it.
 //
 // # Safety
 // `callback` must stay callable with `user_data` until the context is freed.

@@ -1,6 +1,7 @@
 //! Recordings through the runtime: delivered (and sent) messages recorded without the
 //! worker waiting, replayed as events paced by the injected clock, management requests,
-//! and a recording process killed with SIGKILL whose files are recovered on restart.
+//! a recording process killed with SIGKILL whose files are recovered on restart, recovery
+//! reported as events, and the recording `recording.autostart` starts with the context.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -16,9 +17,9 @@ use storage::recording::recorder::RecorderSummary;
 use storage::recording::store::{ListedRecording, CHUNKS_DIR};
 use storage::recording::verify::VerifyReport;
 use storage::recording::RecordingError;
-use storage::runtime::clock::ManualClock;
+use storage::runtime::clock::{Clock, ManualClock};
 use storage::runtime::config::ContextConfig;
-use storage::runtime::context::Context;
+use storage::runtime::context::{Context, ContextError};
 use storage::runtime::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
 
 const T0: u64 = 1_700_000_000_000;
@@ -49,14 +50,32 @@ fn start(
         Some(root) => format!(r#", "recording": {{"root": "{}"}}"#, root.display()),
         None => String::new(),
     };
-    let config = ContextConfig::from_json(&format!(
-        r#"{{"participant_id": "{participant}"{recording}}}"#
-    ))
-    .expect("config");
+    start_configured(
+        &format!(r#"{{"participant_id": "{participant}"{recording}}}"#),
+        clock,
+    )
+    .expect("context starts")
+}
+
+/// A context configured by the document `config`, with its events.
+fn start_configured(
+    config: &str,
+    clock: &ManualClock,
+) -> Result<(Context, Receiver<RuntimeEvent>), ContextError> {
+    let config = ContextConfig::from_json(config).expect("config");
     let (tx, rx) = channel();
-    let context = Context::start(config, Arc::new(clock.clone()), Box::new(ChannelSink(tx)))
-        .expect("context starts");
-    (context, rx)
+    let context = Context::start(config, Arc::new(clock.clone()), Box::new(ChannelSink(tx)))?;
+    Ok((context, rx))
+}
+
+/// The document of a context `participant` recording under `root`, with
+/// `recording.autostart` set to `autostart`.
+fn autostart_config(participant: &str, root: &Path, autostart: &str) -> String {
+    format!(
+        r#"{{"participant_id": "{participant}",
+            "recording": {{"root": "{}", "autostart": {autostart}}}}}"#,
+        root.display()
+    )
 }
 
 fn ask<T: Send + 'static>(
@@ -458,7 +477,7 @@ fn a_killed_recorder_is_recovered_on_restart() {
 
     // Restarting a context on the same root recovers the recording.
     let clock = ManualClock::new(T0);
-    let (ctx, _e) = start("bob", Some(&root), &clock);
+    let (ctx, events) = start("bob", Some(&root), &clock);
     let actives = fs::read_dir(&chunks)
         .expect("chunks")
         .flatten()
@@ -467,6 +486,21 @@ fn a_killed_recorder_is_recovered_on_restart() {
     assert_eq!(actives, 0, "no active file is left behind");
     let report = verify(&ctx, "crash").expect("verify");
     assert!(report.ok, "{report:?}");
+    // Emitted before the worker ran any request, so already here.
+    let recovered: Vec<_> = events
+        .try_iter()
+        .filter_map(|e| match e {
+            RuntimeEvent::RecordingRecovered(action) => Some(action),
+            _ => None,
+        })
+        .collect();
+    // Whether the cut-short file held a complete MCAP chunk depends on when it was killed.
+    assert!(
+        recovered.iter().any(|a| a.recording == "crash"
+            && a.file.ends_with(".active")
+            && matches!(a.action, "recovered" | "quarantined")),
+        "{recovered:?}"
+    );
     let after = Manifest::read(&root.join("crash")).expect("manifest");
     assert!(after.end_time_ns.is_some());
     assert!(after.chunks.len() >= before.chunks.len());
@@ -576,4 +610,128 @@ fn seals_complete_while_the_worker_waits_on_a_full_recorder_queue() {
     }
     drop((alice, bob));
     let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn recovery_actions_reach_the_host_as_events_before_the_autostart() {
+    let root = temp_root("recovered-events");
+    let clock = ManualClock::new(T0);
+    let (ctx, _e) = start("bob", Some(&root), &clock);
+    recording_start(&ctx, "crashed", "").expect("start");
+    recording_stop(&ctx, "crashed").expect("stop");
+    drop(ctx);
+    // A writer killed before its first MCAP chunk was complete leaves such a file.
+    let chunks = root.join("crashed").join(CHUNKS_DIR);
+    fs::write(
+        chunks.join(".chunk-000003.mcap.active"),
+        b"\x89MCAP0\r\ngarbage",
+    )
+    .expect("w");
+
+    let config = autostart_config("bob", &root, r#"{"name": "next"}"#);
+    let (ctx, events) = start_configured(&config, &clock).expect("starts");
+    let first = events.recv_timeout(WAIT).expect("recovery event");
+    let RuntimeEvent::RecordingRecovered(action) = first else {
+        panic!("expected recording_recovered first, got {first:?}");
+    };
+    assert_eq!(action.recording, "crashed");
+    assert_eq!(action.file, ".chunk-000003.mcap.active");
+    assert_eq!(action.action, "quarantined");
+    assert_eq!(action.messages, 0);
+    assert!(!action.detail.is_empty());
+    assert!(root
+        .join("crashed/quarantine/chunk-000003.mcap.active")
+        .exists());
+    assert_eq!(
+        events.recv_timeout(WAIT).expect("started event"),
+        RuntimeEvent::RecordingStarted {
+            name: format!("next-{T0}")
+        }
+    );
+    // Reported once: a restart finds nothing more to recover.
+    drop(ctx);
+    let (_ctx, events) = start("bob", Some(&root), &clock);
+    assert!(events.recv_timeout(Duration::from_millis(200)).is_err());
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn autostart_records_like_an_api_started_recording() {
+    let root = temp_root("autostart");
+    let clock = ManualClock::new(T0);
+    let (alice, _a) = start("alice", None, &clock);
+    let config = autostart_config(
+        "bob",
+        &root,
+        r#"{"name": "bob-run", "channels": ["b"], "chunk_max_age_ms": 500}"#,
+    );
+    let (bob, events) = start_configured(&config, &clock).expect("bob starts");
+    let name = format!("bob-run-{T0}");
+    assert_eq!(
+        events.recv_timeout(WAIT).expect("started"),
+        RuntimeEvent::RecordingStarted { name: name.clone() }
+    );
+    for i in 0..30u64 {
+        let channel_id = if i % 3 == 0 { "a" } else { "b" };
+        unwrap(
+            &bob,
+            &wrap(&alice, channel_id, &format!("m{i}"), b"payload"),
+        );
+        clock.advance(100);
+    }
+    let listed: Vec<ListedRecording> =
+        ask(&bob, |reply| Request::RecordingsList { reply }).expect("list");
+    assert!(
+        listed.iter().any(|r| r.name == name && r.active),
+        "{listed:?}"
+    );
+    assert_eq!(
+        recording_start(&bob, &name, ""),
+        Err(RequestError::Recording(RecordingError::AlreadyActive(
+            name.clone()
+        )))
+    );
+    let summary = recording_stop(&bob, &name).expect("stopped by its generated name");
+    assert_eq!(
+        (summary.written, summary.dropped),
+        (20, 0),
+        "channel b only"
+    );
+    assert!(verify(&bob, &name).expect("verify").ok);
+    drop(bob);
+
+    // A restart later records into a new recording, next to the first.
+    clock.advance(5_000);
+    let (bob, events) = start_configured(&config, &clock).expect("bob restarts");
+    let second = format!("bob-run-{}", clock.now_ms());
+    assert_eq!(
+        events.recv_timeout(WAIT).expect("started"),
+        RuntimeEvent::RecordingStarted {
+            name: second.clone()
+        }
+    );
+    let listed: Vec<ListedRecording> =
+        ask(&bob, |reply| Request::RecordingsList { reply }).expect("list");
+    let names: Vec<&str> = listed.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, [name.as_str(), second.as_str()]);
+    drop((alice, bob));
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn an_autostart_that_cannot_start_fails_the_context_naming_the_recording() {
+    let clock = ManualClock::new(T0);
+    let missing = std::env::temp_dir().join(format!("rtrec-missing-{}", std::process::id()));
+    let config = autostart_config("bob", &missing, r#"{"name": "lost"}"#);
+    let err = start_configured(&config, &clock).expect_err("refused");
+    assert!(
+        matches!(&err, ContextError::Autostart { name, error: RecordingError::RootMissing(_) }
+            if *name == format!("lost-{T0}")),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&format!("`lost-{T0}`")), "{message}");
+    assert!(message.contains("recording.autostart"), "{message}");
+    assert!(message.contains("does not exist"), "{message}");
+    assert!(!missing.exists());
 }

@@ -23,12 +23,15 @@ const (
 	PersistenceWarning   EventType = "persistence_warning"
 	RecordingDropped     EventType = "recording_dropped"
 	RecordingFailed      EventType = "recording_failed"
+	RecordingRecovered   EventType = "recording_recovered" // at start: a file crash recovery acted on
+	RecordingStarted     EventType = "recording_started"   // at start: the recording.autostart recording
 	ReplayMessage        EventType = "replay_message"
 	ReplayFinished       EventType = "replay_finished"
 )
 
 // Event is one event of a Manager. Only the fields its Type carries are set; Raw keeps
-// the library's JSON document for anything else.
+// the library's JSON document for anything else (the recording events' "name", and
+// recording_recovered's "file", "action", "messages" and "detail").
 type Event struct {
 	Type             EventType
 	ChannelID        string

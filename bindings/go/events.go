@@ -23,7 +23,8 @@ type eventPump struct {
 	done     chan struct{}
 }
 
-// Events returns the Manager's events, in the order the library emitted them. The
+// Events returns the Manager's events, in the order the library emitted them, starting
+// with those of the context's start (recording_recovered, recording_started). The
 // channel is closed by Close. Read it, or events pile up and the oldest are dropped.
 func (m *Manager) Events() <-chan Event { return m.pump.events }
 
@@ -47,7 +48,15 @@ func (p *eventPump) run(m *Manager) {
 			return
 		default:
 		}
+		if !p.sendEarly(m) {
+			return
+		}
 		raw, status := pullOne(m)
+		// The worker hands an event to the creation callback before it queues any later
+		// one, so early events received by now all come before the one just pulled.
+		if !p.sendEarly(m) {
+			return
+		}
 		switch status {
 		case StatusOK:
 		case StatusTimeout:
@@ -55,15 +64,34 @@ func (p *eventPump) run(m *Manager) {
 		default: // closed
 			return
 		}
-		event, err := ParseEvent(raw)
-		if err != nil {
-			event = Event{Raw: raw} // never drop an event, even one this binding cannot read
-		}
-		select {
-		case p.events <- event:
-		case <-p.stopping:
+		if !p.send(raw) {
 			return
 		}
+	}
+}
+
+// sendEarly sends the events the creation callback received, if any; false once the
+// pump must stop.
+func (p *eventPump) sendEarly(m *Manager) bool {
+	for _, raw := range m.creation.take() {
+		if !p.send(raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// send parses raw and sends it on the events channel; false once the pump must stop.
+func (p *eventPump) send(raw []byte) bool {
+	event, err := ParseEvent(raw)
+	if err != nil {
+		event = Event{Raw: raw} // never drop an event, even one this binding cannot read
+	}
+	select {
+	case p.events <- event:
+		return true
+	case <-p.stopping:
+		return false
 	}
 }
 

@@ -18,11 +18,13 @@ type Manager struct {
 	mu  sync.RWMutex
 	ctx *C.storage_ctx // nil once closed
 
-	// newAnswers receives storage_new's complaints; kept until the context is freed
+	// creation receives storage_new's refusal and the events emitted before the switch
+	// to pulling; creationHandle, its user_data, is kept until the context is freed
 	// because the library may hold it as the event callback's user_data until then.
-	newAnswers cgo.Handle
-	closeOnce  sync.Once
-	pump       eventPump
+	creation       *creationEvents
+	creationHandle cgo.Handle
+	closeOnce      sync.Once
+	pump           eventPump
 }
 
 // New starts a Manager configured by config.
@@ -42,23 +44,24 @@ func NewFromJSON(document string) (*Manager, error) {
 		return nil, err
 	}
 	defer freeCString(text)
-	answers := make(chan answer, 1)
-	handle := cgo.NewHandle(answers)
+	creation := newCreationEvents()
+	handle := cgo.NewHandle(creation)
 	var ctx *C.storage_ctx
-	// The answer callback doubles as the event callback here only so that a refused
-	// configuration reports its message; events are switched to the pull API below.
-	status := Status(C.storage_new(text, C.storage_go_answer(), C.storage_go_user_data(C.uintptr_t(handle)), &ctx))
+	// An event callback is given here only so that a refused configuration reports its
+	// message; events are switched to the pull API below, and the pump hands out those
+	// the callback received meanwhile first.
+	status := Status(C.storage_new(text, C.storage_go_creation_event(), C.storage_go_user_data(C.uintptr_t(handle)), &ctx))
 	if status != StatusOK {
 		handle.Delete() // no context, so no later callback
 		a := answer{status: status}
 		select {
-		case a = <-answers:
+		case a = <-creation.refusal:
 		default:
 		}
 		return nil, a.asError("New")
 	}
 	C.storage_set_event_callback(ctx, nil, nil)
-	m := &Manager{ctx: ctx, newAnswers: handle}
+	m := &Manager{ctx: ctx, creation: creation, creationHandle: handle}
 	m.pump.start(m)
 	return m, nil
 }
@@ -78,7 +81,7 @@ func (m *Manager) Close() error {
 		if status := Status(C.storage_free(ctx)); status != StatusOK {
 			err = &Error{Op: "Close", Status: status}
 		}
-		m.newAnswers.Delete()
+		m.creationHandle.Delete()
 		m.pump.wait()
 	})
 	return err

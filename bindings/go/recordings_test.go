@@ -3,6 +3,9 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,4 +57,61 @@ func TestRecordVerifyReplayDelete(t *testing.T) {
 	}
 	wantError(t, bob.RecordingDelete("bob-log"), StatusRecordingNotFound, "bob-log")
 	wantError(t, bob.RecordingStart("../escape", nil), StatusRecordingInvalid, "name")
+}
+
+// A Manager pulls its events, but the events a context emits as it starts (crash
+// recovery, the autostarted recording) come before it switches to pulling: none is lost.
+func TestStartupEventsReachEvents(t *testing.T) {
+	root := t.TempDir()
+	recording := map[string]any{"root": root}
+	first, err := New(Config{ParticipantID: "bob", Extra: map[string]any{"recording": recording}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := first.RecordingStart("crashed", nil); err != nil {
+		t.Fatalf("RecordingStart: %v", err)
+	}
+	if _, err := first.RecordingStop("crashed"); err != nil {
+		t.Fatalf("RecordingStop: %v", err)
+	}
+	_ = first.Close()
+	// A chunk file still being written, with nothing recoverable: as after a crash.
+	active := filepath.Join(root, "crashed", "chunks", ".chunk-000005.mcap.active")
+	if err := os.WriteFile(active, []byte("\x89MCAP0\r\ncut short"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	recording["autostart"] = map[string]any{"name": "auto", "channels": []string{"room"}}
+	bob, err := New(Config{ParticipantID: "bob", Extra: map[string]any{"recording": recording}})
+	if err != nil {
+		t.Fatalf("New with autostart: %v", err)
+	}
+	t.Cleanup(func() { _ = bob.Close() })
+	var recovered struct{ Name, File, Action string }
+	if err := json.Unmarshal(nextEvent(t, bob, RecordingRecovered).Raw, &recovered); err != nil {
+		t.Fatal(err)
+	}
+	if recovered.Name != "crashed" || recovered.File != ".chunk-000005.mcap.active" || recovered.Action != "quarantined" {
+		t.Fatalf("recording_recovered %+v", recovered)
+	}
+	var started struct{ Name string }
+	if err := json.Unmarshal(nextEvent(t, bob, RecordingStarted).Raw, &started); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(started.Name, "auto-") {
+		t.Fatalf("recording_started names %q", started.Name)
+	}
+	alice := open(t, "alice")
+	mustUnwrap(t, bob, mustWrap(t, alice, "room", "m1", "recorded"), Delivered)
+	stopped, err := bob.RecordingStop(started.Name)
+	var summary struct{ Written int }
+	if err != nil || json.Unmarshal(stopped, &summary) != nil || summary.Written != 1 {
+		t.Fatalf("RecordingStop(%s): %s, %v", started.Name, stopped, err)
+	}
+
+	// Starting a recording is part of starting the Manager: a failure refuses it.
+	_, err = New(Config{Extra: map[string]any{"recording": map[string]any{
+		"root": filepath.Join(root, "missing"), "autostart": map[string]any{"name": "lost"},
+	}}})
+	wantError(t, err, StatusStartFailed, "lost-")
 }

@@ -62,7 +62,12 @@ pub extern "C" fn storage_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// Creates a context from a JSON configuration document.
+/// Creates a context from a JSON configuration document. If creation fails,
+/// `event_callback` (if any) receives the failure's status and message before this
+/// returns. A context emits events as soon as it starts, possibly before this returns:
+/// one `recording_recovered` per file crash recovery acted on, then `recording_started`
+/// for the `recording.autostart` recording. Like every event they go to `event_callback`,
+/// or, when it is NULL, wait in the queue for `storage_next_event`.
 ///
 /// # Safety
 /// `config_json` is NULL (defaults) or a NUL-terminated string; `out_ctx` is a valid
@@ -169,7 +174,7 @@ pub unsafe extern "C" fn storage_free(ctx: *mut storage_ctx) -> storage_status {
 }
 
 /// Sets (or, with NULL, clears) the event callback. Without one, events queue for
-/// `storage_next_event`.
+/// `storage_next_event`; events queued before a callback is set stay queued for it.
 ///
 /// # Safety
 /// `callback` must stay callable with `user_data` until the context is freed.

@@ -299,6 +299,18 @@ pub(crate) fn native_recording_event(event: &RuntimeEvent) -> Option<String> {
             "name": name,
             "message": message,
         }),
+        RuntimeEvent::RecordingRecovered(action) => json!({
+            "eventType": "recording_recovered",
+            "name": action.recording,
+            "file": action.file,
+            "action": action.action,
+            "messages": action.messages,
+            "detail": action.detail,
+        }),
+        RuntimeEvent::RecordingStarted { name } => json!({
+            "eventType": "recording_started",
+            "name": name,
+        }),
         RuntimeEvent::ReplayMessage {
             replay_id,
             channel_id,
@@ -329,4 +341,44 @@ pub(crate) fn native_recording_event(event: &RuntimeEvent) -> Option<String> {
         _ => return None,
     };
     Some(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::recovery::RecoveryAction;
+
+    fn parsed(event: &RuntimeEvent) -> serde_json::Value {
+        let text = native_recording_event(event).expect("a recording event");
+        serde_json::from_str(&text).expect("JSON")
+    }
+
+    #[test]
+    fn recovery_and_autostart_events_have_their_native_shape() {
+        let recovered = RuntimeEvent::RecordingRecovered(RecoveryAction {
+            recording: "run-1".into(),
+            file: ".chunk-000007.mcap.active".into(),
+            action: "quarantined",
+            messages: 0,
+            detail: "no complete MCAP chunk".into(),
+        });
+        assert_eq!(
+            parsed(&recovered),
+            json!({
+                "eventType": "recording_recovered",
+                "name": "run-1",
+                "file": ".chunk-000007.mcap.active",
+                "action": "quarantined",
+                "messages": 0,
+                "detail": "no complete MCAP chunk",
+            })
+        );
+        let started = RuntimeEvent::RecordingStarted {
+            name: "robot-1700000000000".into(),
+        };
+        assert_eq!(
+            parsed(&started),
+            json!({"eventType": "recording_started", "name": "robot-1700000000000"})
+        );
+    }
 }

@@ -49,6 +49,8 @@ impl EventSink for LibsdsSink {
             | RuntimeEvent::PersistenceWarning { .. }
             | RuntimeEvent::RecordingDropped { .. }
             | RuntimeEvent::RecordingFailed { .. }
+            | RuntimeEvent::RecordingRecovered(_)
+            | RuntimeEvent::RecordingStarted { .. }
             | RuntimeEvent::ReplayMessage { .. }
             | RuntimeEvent::ReplayFinished { .. } => return,
             RuntimeEvent::Protocol(event) => match json::libsds_event(&event) {

@@ -12,8 +12,9 @@
 //!   for `"sqlite"` and refused otherwise, `durability` is accepted for `"sqlite"` only;
 //! - `recording`: an object `{"root": string, "queue_capacity": integer,
 //!   "when_full": "block" | "drop", "chunk_max_bytes": integer, "chunk_max_age_ms":
-//!   integer}`: where recordings live and the defaults of each recording (see
-//!   [`RecordingConfig`]).
+//!   integer, "autostart": object}`: where recordings live, the defaults of each
+//!   recording, and a recording to start with the context (see [`RecordingConfig`] and
+//!   [`Autostart`]).
 //!
 //! The document is read as a [`serde_json::Value`] and each key is dispatched through a
 //! table, so that every refusal (unknown key, wrong type, out-of-range value) names the key.
@@ -21,9 +22,11 @@
 use serde_json::{Map, Value};
 
 use crate::protocol::config::{ConfigError, LamportUnit, ProtocolConfig};
+use crate::recording::name::{validate_name, MAX_NAME_LEN};
 use crate::recording::options::{
     FullPolicy, RecordingOptions, MAX_QUEUE_CAPACITY as MAX_RECORDER_QUEUE,
 };
+use crate::recording::RecordingError;
 
 /// Everything a context is configured with, parsed from one JSON object.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -55,7 +58,61 @@ pub struct RecordingConfig {
     pub chunk_max_bytes: u64,
     /// ... or at this age (default 60 000 ms).
     pub chunk_max_age_ms: u64,
+    /// A recording the context starts by itself (default none).
+    pub autostart: Option<Autostart>,
 }
+
+/// `recording.autostart`: a recording started when the context starts, right after crash
+/// recovery, exactly as if `storage_recording_start` had been called then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Autostart {
+    /// Prefix of the recording's name: the recording is `{name}-{unix_ms}`, `unix_ms`
+    /// being the context's clock at start, so a restarted context never collides with
+    /// the recording of its previous run.
+    pub name: String,
+    /// The object's other keys, as a JSON object: `storage_recording_start`'s options,
+    /// read by the same parser over the section's defaults.
+    pub options_json: String,
+}
+
+/// Longest `recording.autostart.name`: room is left for `-` and any 64-bit time in ms,
+/// so every generated name is a valid recording name.
+pub const MAX_AUTOSTART_NAME_LEN: usize = MAX_NAME_LEN - 1 - 20;
+
+impl Autostart {
+    /// The name of the recording started at `now_ms` (Unix ms).
+    pub fn recording_name(&self, now_ms: u64) -> String {
+        format!("{}-{now_ms}", self.name)
+    }
+
+    /// Checks the name and the options; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        const NAME: &str = "recording.autostart.name";
+        validate_name(&self.name).map_err(|e| error(NAME, e.to_string()))?;
+        if self.name.len() > MAX_AUTOSTART_NAME_LEN {
+            return Err(error(
+                NAME,
+                format!(
+                    "must be at most {MAX_AUTOSTART_NAME_LEN} characters, so that \
+                     `-{{unix_ms}}` fits in a recording name"
+                ),
+            ));
+        }
+        // Checked now, so a bad option refuses the configuration instead of failing the
+        // start; the values do not depend on the base the options apply to.
+        match RecordingOptions::default().with_json(&self.options_json) {
+            Ok(_) => Ok(()),
+            Err(RecordingError::BadOption { key, reason }) => Err(error(
+                AUTOSTART,
+                format!("`{AUTOSTART}.{}`: {reason}", shorten(&key)),
+            )),
+            Err(other) => Err(error(AUTOSTART, other.to_string())),
+        }
+    }
+}
+
+/// The key of the autostart object.
+const AUTOSTART: &str = "recording.autostart";
 
 impl Default for RecordingConfig {
     fn default() -> Self {
@@ -66,6 +123,7 @@ impl Default for RecordingConfig {
             when_full: base.when_full,
             chunk_max_bytes: base.chunk_limits.max_bytes,
             chunk_max_age_ms: base.chunk_limits.max_age_ns / 1_000_000,
+            autostart: None,
         }
     }
 }
@@ -103,7 +161,14 @@ impl RecordingConfig {
                 "must be greater than 0",
             ));
         }
-        Ok(())
+        match &self.autostart {
+            Some(_) if self.root.is_none() => Err(error(
+                AUTOSTART,
+                "needs `recording.root`: there is nowhere to record",
+            )),
+            Some(autostart) => autostart.validate(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -337,10 +402,25 @@ fn recording(value: &Value) -> Result<RecordingConfig, ConfigError> {
             "chunk_max_age_ms" => {
                 config.chunk_max_age_ms = integer("recording.chunk_max_age_ms", value)?;
             }
+            "autostart" => config.autostart = Some(autostart(value)?),
             _ => return Err(unknown_key(&format!("recording.{key}"))),
         }
     }
     Ok(config)
+}
+
+/// Reads `recording.autostart`: a required `name`, and `storage_recording_start`'s
+/// options beside it, kept as text for that function's parser (see
+/// [`Autostart::validate`]).
+fn autostart(value: &Value) -> Result<Autostart, ConfigError> {
+    let mut options = object(AUTOSTART, value)?.clone();
+    let name = options
+        .remove("name")
+        .ok_or_else(|| error("recording.autostart.name", "is required"))?;
+    Ok(Autostart {
+        name: string("recording.autostart.name", &name)?,
+        options_json: Value::Object(options).to_string(),
+    })
 }
 
 /// Backend named by `persistence.kind`.
@@ -566,7 +646,8 @@ mod tests {
         "event_queue_capacity": 20,
         "persistence": {"kind": "sqlite", "path": "/var/lib/storage.db", "durability": "normal"},
         "recording": {"root": "/var/lib/rec", "queue_capacity": 100, "when_full": "drop",
-            "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000}
+            "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000,
+            "autostart": {"name": "robot-1", "channels": ["odom"], "record_sent": true}}
     }"#;
 
     fn full_expected() -> ContextConfig {
@@ -614,6 +695,10 @@ mod tests {
                 when_full: FullPolicy::Drop,
                 chunk_max_bytes: 1000,
                 chunk_max_age_ms: 5000,
+                autostart: Some(Autostart {
+                    name: "robot-1".into(),
+                    options_json: json!({"channels": ["odom"], "record_sent": true}).to_string(),
+                }),
             },
         }
     }
@@ -679,6 +764,12 @@ mod tests {
         });
         if let (Some(root), Some(map)) = (&r.root, recording.as_object_mut()) {
             map.insert("root".into(), json!(root));
+        }
+        if let (Some(autostart), Some(map)) = (&r.autostart, recording.as_object_mut()) {
+            let mut object: Map<String, Value> =
+                serde_json::from_str(&autostart.options_json).unwrap_or_default();
+            object.insert("name".into(), json!(autostart.name));
+            map.insert("autostart".into(), Value::Object(object));
         }
         if let Some(map) = doc.as_object_mut() {
             map.insert("recording".into(), recording);
@@ -847,6 +938,106 @@ mod tests {
         assert_eq!(base, Ok(RecordingOptions::default()));
     }
 
+    /// `{"recording": {"root": "/r", "autostart": <autostart>}}`.
+    fn with_autostart(autostart: &str) -> String {
+        format!(r#"{{"recording": {{"root": "/r", "autostart": {autostart}}}}}"#)
+    }
+
+    #[test]
+    fn autostart_takes_a_name_and_the_recording_options() {
+        let text = with_autostart(r#"{"name": "robot", "mode": "ring", "window_secs": 30}"#);
+        let config = ContextConfig::from_json(&text).expect("valid");
+        let autostart = config.recording.autostart.clone().expect("autostart");
+        assert_eq!(autostart.name, "robot");
+        let options = config
+            .recording
+            .base_options()
+            .with_json(&autostart.options_json);
+        assert_eq!(
+            options.map(|o| o.mode),
+            Ok(crate::recording::options::Mode::Ring {
+                window_ns: 30_000_000_000,
+                max_bytes: crate::recording::ring::DEFAULT_RING_MAX_BYTES,
+            })
+        );
+        assert_eq!(
+            autostart.recording_name(1_700_000_000_123),
+            "robot-1700000000123"
+        );
+        // A name alone records every channel with the section's defaults.
+        let config = ContextConfig::from_json(&with_autostart(r#"{"name": "r"}"#));
+        let autostart = config.map(|c| c.recording.autostart);
+        assert_eq!(
+            autostart,
+            Ok(Some(Autostart {
+                name: "r".into(),
+                options_json: "{}".into(),
+            }))
+        );
+        // The longest name still leaves room for any time.
+        let longest = "n".repeat(MAX_AUTOSTART_NAME_LEN);
+        let config =
+            ContextConfig::from_json(&with_autostart(&format!(r#"{{"name": "{longest}"}}"#)));
+        let generated = config.map(|c| c.recording.autostart.map(|a| a.recording_name(u64::MAX)));
+        let generated = generated.ok().flatten().expect("accepted");
+        assert_eq!(validate_name(&generated), Ok(()));
+    }
+
+    #[test]
+    fn autostart_refusals_name_the_key() {
+        let too_long = format!(
+            r#"{{"name": "{}"}}"#,
+            "n".repeat(MAX_AUTOSTART_NAME_LEN + 1)
+        );
+        for (autostart, key, named) in [
+            (r#""run""#, AUTOSTART, AUTOSTART),
+            (r#"{}"#, "recording.autostart.name", "required"),
+            (r#"{"name": 1}"#, "recording.autostart.name", "a string"),
+            (
+                r#"{"name": "../up"}"#,
+                "recording.autostart.name",
+                "invalid recording name",
+            ),
+            (
+                r#"{"name": ".."}"#,
+                "recording.autostart.name",
+                "recording.autostart.name",
+            ),
+            (r#"{"name": ""}"#, "recording.autostart.name", "empty"),
+            (&too_long, "recording.autostart.name", "at most 107"),
+            (
+                r#"{"name": "r", "bogus": 1}"#,
+                AUTOSTART,
+                "`recording.autostart.bogus`: unknown key",
+            ),
+            (
+                r#"{"name": "r", "channels": 1}"#,
+                AUTOSTART,
+                "recording.autostart.channels",
+            ),
+            (
+                r#"{"name": "r", "window_secs": 5}"#,
+                AUTOSTART,
+                "recording.autostart.window_secs",
+            ),
+        ] {
+            assert_refused(&with_autostart(autostart), key, named);
+        }
+        // Starting needs somewhere to record.
+        let err = assert_refused(
+            r#"{"recording": {"autostart": {"name": "r"}}}"#,
+            AUTOSTART,
+            "recording.root",
+        );
+        assert!(err.reason.contains("needs"), "{err}");
+        let mut config = ContextConfig::default();
+        config.recording.autostart = Some(Autostart {
+            name: "r".into(),
+            options_json: String::new(),
+        });
+        assert_eq!(config.validate().map_err(|e| e.key), Err(AUTOSTART));
+    }
+
     #[test]
     fn integers_out_of_range_are_named() {
         let err = assert_value_refused("max_channels", "-1");
@@ -1000,6 +1191,32 @@ mod tests {
         ]
     }
 
+    /// A valid autostart: a name, and some of the recording options.
+    fn any_autostart() -> impl Strategy<Value = Autostart> {
+        (
+            "[A-Za-z0-9_-][A-Za-z0-9._-]{0,106}",
+            prop::option::of(prop::collection::vec("[a-z]{1,8}", 0..4)),
+            prop::option::of(any::<bool>()),
+            prop::option::of(1..=MAX_RECORDER_QUEUE),
+        )
+            .prop_map(|(name, channels, record_sent, queue_capacity)| {
+                let mut options = Map::new();
+                if let Some(channels) = channels {
+                    options.insert("channels".into(), json!(channels));
+                }
+                if let Some(record_sent) = record_sent {
+                    options.insert("record_sent".into(), json!(record_sent));
+                }
+                if let Some(capacity) = queue_capacity {
+                    options.insert("queue_capacity".into(), json!(capacity));
+                }
+                Autostart {
+                    name,
+                    options_json: Value::Object(options).to_string(),
+                }
+            })
+    }
+
     /// A valid configuration with values spread over each field's range.
     fn any_config() -> impl Strategy<Value = ContextConfig> {
         let persistence = prop_oneof![
@@ -1020,18 +1237,23 @@ mod tests {
             any::<bool>(),
             1..u64::MAX,
             1..u64::MAX,
+            prop::option::of(any_autostart()),
         )
             .prop_map(
-                |(root, queue_capacity, drop, chunk_max_bytes, chunk_max_age_ms)| RecordingConfig {
-                    root,
-                    queue_capacity,
-                    when_full: if drop {
-                        FullPolicy::Drop
-                    } else {
-                        FullPolicy::Block
-                    },
-                    chunk_max_bytes,
-                    chunk_max_age_ms,
+                |(root, queue_capacity, drop, chunk_max_bytes, chunk_max_age_ms, autostart)| {
+                    RecordingConfig {
+                        // An autostart needs a root.
+                        autostart: autostart.filter(|_| root.is_some()),
+                        root,
+                        queue_capacity,
+                        when_full: if drop {
+                            FullPolicy::Drop
+                        } else {
+                            FullPolicy::Block
+                        },
+                        chunk_max_bytes,
+                        chunk_max_age_ms,
+                    }
                 },
             );
         (

@@ -20,6 +20,7 @@ use crate::persistence::durable::PersistentManager;
 use crate::persistence::memory::MemoryStore;
 use crate::persistence::sqlite::{SqliteStore, Synchronous};
 use crate::protocol::manager::Manager;
+use crate::recording::RecordingError;
 
 /// Why a context could not start or stop.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -36,6 +37,16 @@ pub enum ContextError {
     /// `shutdown` was called from the context's own worker thread (inside a callback).
     #[error("a context cannot be freed from inside its own callback")]
     ShutdownFromCallback,
+    /// The recording `recording.autostart` asks for could not be started: the context
+    /// does not start, since running without the recording the host asked for would lose
+    /// what it meant to keep.
+    #[error("cannot start recording `{name}` (recording.autostart): {error}")]
+    Autostart {
+        /// The generated recording name.
+        name: String,
+        /// Why it could not start.
+        error: RecordingError,
+    },
 }
 
 /// A context: one worker thread owning one participant's protocol state.
@@ -118,12 +129,14 @@ impl Context {
             lane: reentrant.clone(),
             wake: wake.clone(),
         };
-        let recordings = Recordings::new(
+        let mut recordings = Recordings::new(
             config.recording.clone(),
             config.protocol.participant_id.clone(),
             clock.clone(),
             poster,
         );
+        // Before the worker runs, so that an autostart failure fails the start.
+        let startup_events = recordings.start_up()?;
         let worker = Worker::new(
             manager,
             clock,
@@ -137,7 +150,7 @@ impl Context {
         let worker_wake = wake.clone();
         let handle = std::thread::Builder::new()
             .name("storage-worker".into())
-            .spawn(move || worker.run(runtime, worker_wake))
+            .spawn(move || worker.run(runtime, worker_wake, startup_events))
             .map_err(|e| ContextError::Thread(e.to_string()))?;
         Ok(Self {
             requests: sender,

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 
 use super::clock::Clock;
 use super::config::RecordingConfig;
+use super::context::ContextError;
 use super::poster::Poster;
 use super::replay::Replay;
 use super::request::{Reply, Request, RequestError, RuntimeEvent};
@@ -55,7 +56,8 @@ fn ns(ms: u64) -> u64 {
 }
 
 impl Recordings {
-    /// Recordings under `config.root`; recovers what a crash left there.
+    /// Recordings under `config.root`; nothing is touched on disk before
+    /// [`Recordings::start_up`].
     pub fn new(
         config: RecordingConfig,
         participant: String,
@@ -63,18 +65,6 @@ impl Recordings {
         poster: Poster,
     ) -> Self {
         let store = config.root.as_ref().map(Store::new);
-        if let Some(store) = store.as_ref().filter(|s| s.check_root().is_ok()) {
-            for action in recover_store(store) {
-                log::warn!(
-                    "recording `{}`: {} {} ({} messages): {}",
-                    action.recording,
-                    action.action,
-                    action.file,
-                    action.messages,
-                    action.detail
-                );
-            }
-        }
         Self {
             store,
             config,
@@ -87,6 +77,46 @@ impl Recordings {
             helpers: Vec::new(),
             any_record_sent: false,
         }
+    }
+
+    /// Run once as the context starts: recovers what a crash left under the root, then
+    /// starts the `recording.autostart` recording, if any. Returns the events for the
+    /// host, in order: one `RecordingRecovered` per file recovery acted on, then
+    /// `RecordingStarted`.
+    pub fn start_up(&mut self) -> Result<Vec<RuntimeEvent>, ContextError> {
+        let mut events = self.recover();
+        if let Some(autostart) = self.config.autostart.clone() {
+            let name = autostart.recording_name(self.clock.now_ms());
+            self.start(&name, &autostart.options_json)
+                .map_err(|error| ContextError::Autostart {
+                    name: name.clone(),
+                    error,
+                })?;
+            log::info!("recording `{name}` started (recording.autostart)");
+            events.push(RuntimeEvent::RecordingStarted { name });
+        }
+        Ok(events)
+    }
+
+    /// Crash recovery under the root (when it exists), one event per action.
+    fn recover(&self) -> Vec<RuntimeEvent> {
+        let Some(store) = self.store.as_ref().filter(|s| s.check_root().is_ok()) else {
+            return Vec::new();
+        };
+        recover_store(store)
+            .into_iter()
+            .map(|action| {
+                log::warn!(
+                    "recording `{}`: {} {} ({} messages): {}",
+                    action.recording,
+                    action.action,
+                    action.file,
+                    action.messages,
+                    action.detail
+                );
+                RuntimeEvent::RecordingRecovered(action)
+            })
+            .collect()
     }
 
     fn store(&self) -> Result<&Store, RecordingError> {

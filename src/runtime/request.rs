@@ -8,6 +8,7 @@ use crate::protocol::manager::{ChannelStats, RetrievalHintProvider, Unwrapped};
 use crate::protocol::message::SdsMessage;
 use crate::recording::manifest::Manifest;
 use crate::recording::recorder::RecorderSummary;
+use crate::recording::recovery::RecoveryAction;
 use crate::recording::store::ListedRecording;
 use crate::recording::verify::VerifyReport;
 use crate::recording::RecordingError;
@@ -247,6 +248,14 @@ pub enum RuntimeEvent {
         name: String,
         /// What went wrong.
         message: String,
+    },
+    /// Crash recovery acted on a file left by an earlier run (reported once per file,
+    /// when the context starts).
+    RecordingRecovered(RecoveryAction),
+    /// The recording `recording.autostart` asks for started, under this generated name.
+    RecordingStarted {
+        /// Recording name (`{autostart name}-{unix ms}`).
+        name: String,
     },
     /// A replayed message.
     ReplayMessage {

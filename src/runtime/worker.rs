@@ -90,8 +90,17 @@ impl Worker {
         }
     }
 
-    /// Runs until a `Shutdown` request (or until every sender is gone).
-    pub fn run(mut self, runtime: tokio::runtime::Runtime, wake: Arc<Notify>) {
+    /// Hands `startup_events` (what happened while the context started) to the sink,
+    /// then runs until a `Shutdown` request (or until every sender is gone).
+    pub fn run(
+        mut self,
+        runtime: tokio::runtime::Runtime,
+        wake: Arc<Notify>,
+        startup_events: Vec<RuntimeEvent>,
+    ) {
+        for event in startup_events {
+            self.emit(event);
+        }
         runtime.block_on(async {
             loop {
                 if !self.handle_pending() {

@@ -539,6 +539,21 @@ static inline char *stats_json(storage_ctx *ctx, const char *channel) {
     return json;
 }
 
+/* Pulls one event (OK) and returns a malloc'ed copy; the library's buffer is released. */
+static inline char *pull_event(storage_ctx *ctx) {
+    uint8_t *data = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(storage_next_event(ctx, HARNESS_TIMEOUT_MS, &data, &len), STORAGE_OK);
+    CHECK(data != NULL);
+    CHECK(len > 0);
+    char *copy = malloc(len + 1);
+    CHECK(copy != NULL);
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    storage_bytes_free(data, len);
+    return copy;
+}
+
 static inline void free_ctx(storage_ctx *ctx) {
     CHECK_EQ_INT(storage_free(ctx), STORAGE_OK);
 }

@@ -94,21 +94,6 @@ static void stats_of_unknown_channel(void) {
     free_ctx(ctx);
 }
 
-/* Pulls one event (OK) and returns a malloc'ed copy; the library's buffer is released. */
-static char *pull_event(storage_ctx *ctx) {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    CHECK_EQ_INT(storage_next_event(ctx, HARNESS_TIMEOUT_MS, &data, &len), STORAGE_OK);
-    CHECK(data != NULL);
-    CHECK(len > 0);
-    char *copy = malloc(len + 1);
-    CHECK(copy != NULL);
-    memcpy(copy, data, len);
-    copy[len] = '\0';
-    storage_bytes_free(data, len);
-    return copy;
-}
-
 static void expect_no_event(storage_ctx *ctx) {
     uint8_t *data = (uint8_t *)"sentinel";
     size_t len = 99;

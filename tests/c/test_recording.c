@@ -1,5 +1,8 @@
-/* Recordings through the C API: start, stop, list, verify, replay, seal, delete, and the
- * refusals (bad names, no root configured, unknown recordings, bad handles). */
+/* Recordings through the C API: start, stop, list, verify, replay, seal, delete, the
+ * refusals (bad names, no root configured, unknown recordings, bad handles), and what a
+ * context does with its recordings as it starts: crash recovery reported as
+ * recording_recovered events, and the recording.autostart recording announced by
+ * recording_started (pulled, or handed to the callback given at creation). */
 #include "harness.h"
 
 #include <unistd.h>
@@ -160,12 +163,141 @@ static void refusals(void) {
     free_ctx(off);
 }
 
+/* Leaves recording `name` as a crashed writer would: a manifest, and a chunk file still
+ * `.active` that holds no complete MCAP chunk (recovery quarantines it). */
+static void plant_crashed_recording(const char *name) {
+    storage_ctx *ctx = new_ctx(bob_config(), NULL);
+    waiter w;
+    waiter_init(&w);
+    CHECK_EQ_INT(storage_recording_start(ctx, name, NULL, record_cb, &w), STORAGE_OK);
+    ask(&w, STORAGE_OK);
+    waiter_reset(&w);
+    CHECK_EQ_INT(storage_recording_stop(ctx, name, record_cb, &w), STORAGE_OK);
+    ask(&w, STORAGE_OK);
+    waiter_destroy(&w);
+    free_ctx(ctx);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/chunks/.chunk-000005.mcap.active", root, name);
+    FILE *file = fopen(path, "wb");
+    CHECK(file != NULL);
+    CHECK(fputs("\x89MCAP0\r\ncut short", file) >= 0);
+    CHECK_EQ_INT(fclose(file), 0);
+}
+
+/* bob's configuration with recording.autostart = {"name": "auto", "channels": ["room"]}. */
+static char *autostart_config(void) {
+    static char config[320];
+    snprintf(config, sizeof config,
+             "{\"participant_id\":\"bob\",\"recording\":{\"root\":\"%s\","
+             "\"autostart\":{\"name\":\"auto\",\"channels\":[\"room\"]}}}",
+             root);
+    return config;
+}
+
+/* The autostarted recording records the room, stops by its generated name, and is then
+ * deleted with the crashed one, so the root ends empty. */
+static void record_stop_and_clean_up(storage_ctx *bob, const char *autostarted) {
+    storage_ctx *alice = new_ctx("{\"participant_id\":\"alice\"}", NULL);
+    buffer m = wrap_msg(alice, "room", "a1", "recorded");
+    free(unwrap_msg(bob, m));
+    buffer_free(&m);
+    buffer other = wrap_msg(alice, "elsewhere", "o1", "not recorded");
+    free(unwrap_msg(bob, other));
+    buffer_free(&other);
+    waiter w;
+    waiter_init(&w);
+    CHECK_EQ_INT(storage_recordings_list(bob, record_cb, &w), STORAGE_OK);
+    CHECK_CONTAINS(ask(&w, STORAGE_OK), autostarted);
+    waiter_reset(&w);
+    CHECK_EQ_INT(storage_recording_stop(bob, autostarted, record_cb, &w), STORAGE_OK);
+    CHECK_CONTAINS(ask(&w, STORAGE_OK), "\"written\":1");
+    const char *names[] = {autostarted, "crashed"};
+    for (size_t i = 0; i < 2; i++) {
+        waiter_reset(&w);
+        CHECK_EQ_INT(storage_recording_delete(bob, names[i], record_cb, &w), STORAGE_OK);
+        ask(&w, STORAGE_OK);
+    }
+    waiter_destroy(&w);
+    free_ctx(alice);
+}
+
+static void startup_events_wait_to_be_pulled(void) {
+    plant_crashed_recording("crashed");
+    storage_ctx *bob = new_ctx(autostart_config(), NULL);
+    /* Pulled after creation: nothing was lost while no one was listening. */
+    char *recovered = pull_event(bob);
+    CHECK_CONTAINS(recovered, "\"eventType\":\"recording_recovered\"");
+    CHECK_CONTAINS(recovered, "\"name\":\"crashed\"");
+    CHECK_CONTAINS(recovered, "\"file\":\".chunk-000005.mcap.active\"");
+    CHECK_CONTAINS(recovered, "\"action\":\"quarantined\"");
+    CHECK_CONTAINS(recovered, "\"messages\":0");
+    CHECK_CONTAINS(recovered, "\"detail\":\"");
+    char *started = pull_event(bob);
+    CHECK_CONTAINS(started, "\"eventType\":\"recording_started\"");
+    char *name = json_string(started, "name");
+    CHECK(name != NULL);
+    CHECKF(strncmp(name, "auto-", 5) == 0 && strlen(name) > 5 &&
+               strspn(name + 5, "0123456789") == strlen(name + 5),
+           "generated name %s", name);
+    record_stop_and_clean_up(bob, name);
+    free(name);
+    free(started);
+    free(recovered);
+    free_ctx(bob);
+}
+
+static void startup_events_reach_the_creation_callback(void) {
+    plant_crashed_recording("crashed");
+    collector events;
+    events_init(&events);
+    storage_ctx *bob = new_ctx(autostart_config(), &events);
+    long recovered = events_wait_match(&events, 0, "\"eventType\":\"recording_recovered\"",
+                                       "\"action\":\"quarantined\"", HARNESS_TIMEOUT_MS);
+    long started = events_wait_match(&events, 0, "\"eventType\":\"recording_started\"",
+                                     "\"name\":\"auto-", HARNESS_TIMEOUT_MS);
+    CHECK(recovered < started); /* recovery runs first */
+    char *name = json_string(events_get(&events, (size_t)started), "name");
+    CHECK(name != NULL);
+    record_stop_and_clean_up(bob, name);
+    free(name);
+    free_ctx(bob);
+    events_destroy(&events);
+}
+
+/* The refusal reaches the event callback given to storage_new. */
+static void autostart_refusals(void) {
+    waiter w;
+    waiter_init(&w);
+    storage_ctx *ctx = NULL;
+    /* Nowhere to record: the configuration is refused. */
+    CHECK_EQ_INT(storage_new("{\"recording\":{\"autostart\":{\"name\":\"r\"}}}", record_cb,
+                             &w, &ctx),
+                 STORAGE_INVALID_CONFIG);
+    CHECK(ctx == NULL);
+    CHECK_CONTAINS(expect_answer(&w, STORAGE_INVALID_CONFIG), "recording.autostart");
+    /* A root that does not exist: the recording cannot start, so neither does the context. */
+    waiter_reset(&w);
+    CHECK_EQ_INT(storage_new("{\"recording\":{\"root\":\"/nonexistent/storage-c-test\","
+                             "\"autostart\":{\"name\":\"lost\"}}}",
+                             record_cb, &w, &ctx),
+                 STORAGE_START_FAILED);
+    CHECK(ctx == NULL);
+    const char *message = expect_answer(&w, STORAGE_START_FAILED);
+    CHECK_CONTAINS(message, "cannot start recording `lost-");
+    CHECK_CONTAINS(message, "recording.autostart");
+    CHECK_CONTAINS(message, "does not exist");
+    waiter_destroy(&w);
+}
+
 int main(void) {
     snprintf(root, sizeof root, "/tmp/storage-c-recording-XXXXXX");
     CHECK(mkdtemp(root) != NULL);
     RUN_TEST(record_verify_replay_delete);
     RUN_TEST(ring_seal);
     RUN_TEST(refusals);
+    RUN_TEST(startup_events_wait_to_be_pulled);
+    RUN_TEST(startup_events_reach_the_creation_callback);
+    RUN_TEST(autostart_refusals);
     CHECK_EQ_INT(rmdir(root), 0); /* every recording was deleted through the API */
     return harness_report();
 }

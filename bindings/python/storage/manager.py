@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
 from ._answers import Answers
+from ._creation import CreationEvents
 from ._gate import Gate
 from ._hints import HintProvider, c_hint_provider
 from ._lib import CALLBACK, CTX, HINT_PROVIDER, lib
@@ -70,14 +71,13 @@ class Manager:
         self._hint_providers: list[Any] = []  # every C provider given, alive until close
         self._close_lock = threading.Lock()
         handle = CTX()
-        token, slot = self._answers.open()
-        # The answer callback doubles as the event callback here only so that a refused
-        # configuration reports its message; events then switch to the pull API.
-        status = lib.storage_new(document, self._answers.callback, token, ctypes.byref(handle))
+        # An event callback is given only so that a refused configuration reports its
+        # message; events then switch to the pull API, early ones kept (see _creation).
+        self._creation = CreationEvents()
+        status = lib.storage_new(document, self._creation.callback, None, ctypes.byref(handle))
         if status != Status.OK:
-            code, message = self._answers.finish(token, slot, status)
+            code, message = self._creation.refusal or (status, b"")
             raise error_for("new", code, message.decode("utf-8", "replace"))
-        self._answers.discard(token)
         lib.storage_set_event_callback(handle, CALLBACK(), None)  # CALLBACK() is NULL
         self._gate = Gate(handle.value or 0)
 
@@ -288,6 +288,10 @@ class Manager:
         deadline = None if timeout is None else time.monotonic() + timeout
         data = ctypes.POINTER(ctypes.c_uint8)()
         length = ctypes.c_size_t()
+        with self._gate.use("next_event"):
+            early = self._creation.take()
+        if early is not None:
+            return Event.parse(early)
         while True:
             left_ms = PULL_SLICE_MS
             if deadline is not None:
@@ -299,7 +303,7 @@ class Manager:
                 if status == Status.OK:
                     raw = ctypes.string_at(data, length.value)
                     lib.storage_bytes_free(data, length)
-                    return Event.parse(raw)
+                    return Event.parse(self._creation.take_before(raw))
             if status != Status.TIMEOUT:
                 raise error_for("next_event", status)
             if deadline is not None and time.monotonic() >= deadline:

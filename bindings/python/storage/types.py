@@ -131,8 +131,11 @@ class Event:
     """One event. ``type`` is its ``eventType`` (``message_ready``, ``message_sent``,
     ``possibly_acknowledged``, ``resend``, ``message_expired``, ``missing_dependencies``,
     ``message_lost``, ``repair_ready``, ``periodic_sync``, ``event_queue_overflow``,
-    ``persistence_warning``); only the fields that type carries are set, and ``raw`` keeps
-    the whole document."""
+    ``persistence_warning``, ``recording_dropped``, ``recording_failed``,
+    ``recording_recovered``, ``recording_started``, ``replay_message``,
+    ``replay_finished``); only the fields that type carries are set, and ``raw`` keeps
+    the whole document (the recording events' ``name``, ``recording_recovered``'s
+    ``file``, ``action``, ``messages`` and ``detail``, ...)."""
 
     type: str
     channel_id: str = ""

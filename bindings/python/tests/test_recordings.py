@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from conftest import OpenManager, next_event_of
+import pytest
+import storage
+from conftest import EVENT_TIMEOUT, OpenManager, next_event_of
 
 
 def test_record_verify_and_replay(open_manager: OpenManager, tmp_path: Path) -> None:
@@ -28,3 +31,51 @@ def test_record_verify_and_replay(open_manager: OpenManager, tmp_path: Path) -> 
 
     bob.recording_delete("bob-log")
     assert bob.recordings() == []
+
+
+def test_startup_events_are_pulled_first(open_manager: OpenManager, tmp_path: Path) -> None:
+    """A context emits as it starts (crash recovery, recording.autostart), before the
+    Manager switches to pulling events: none of those events is lost."""
+    first = storage.Manager(participant_id="bob", recording={"root": str(tmp_path)})
+    first.recording_start("crashed")
+    first.recording_stop("crashed")
+    first.close()
+    # A chunk file still being written, with nothing recoverable: as after a crash.
+    active = tmp_path / "crashed" / "chunks" / ".chunk-000005.mcap.active"
+    active.write_bytes(b"\x89MCAP0\r\ncut short")
+
+    autostart = {"name": "auto", "channels": ["room"]}
+    bob = open_manager(
+        participant_id="bob", recording={"root": str(tmp_path), "autostart": autostart}
+    )
+    recovered = next_event_of(bob, "recording_recovered").raw
+    assert recovered["name"] == "crashed"
+    assert recovered["file"] == ".chunk-000005.mcap.active"
+    assert recovered["action"] == "quarantined"
+    assert recovered["messages"] == 0
+    name = next_event_of(bob, "recording_started").raw["name"]
+    assert name.startswith("auto-") and name[len("auto-") :].isdigit()
+
+    alice = open_manager(participant_id="alice")
+    assert bob.unwrap(alice.wrap("room", "m1", b"recorded")).status == "delivered"
+    assert bob.recording_stop(name)["written"] == 1
+
+
+def test_an_autostart_that_cannot_start_refuses_the_manager(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    with pytest.raises(storage.StorageError) as refused:
+        storage.Manager(recording={"root": missing, "autostart": {"name": "lost"}})
+    assert refused.value.status == storage.Status.START_FAILED
+    assert "lost-" in refused.value.message and "recording.autostart" in refused.value.message
+
+
+def test_events_received_at_creation_come_first(open_manager: OpenManager) -> None:
+    """Events the creation callback received come out before anything pulled later."""
+    alice = open_manager(participant_id="alice")
+    early = b'{"eventType":"recording_started","name":"auto-1"}'
+    alice._creation._early.append(early)
+    alice.wrap("room", "m1", b"hi")
+    alice.start_periodic_tasks()
+    first = alice.next_event(timeout=EVENT_TIMEOUT)
+    assert first is not None and first.raw == json.loads(early)
+    next_event_of(alice, "periodic_sync")
