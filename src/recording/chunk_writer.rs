@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use mcap::records::{Channel, MessageHeader, SchemaHeader};
 use sha2::{Digest, Sha256};
 
+use super::background_sync::BackgroundSync;
 use super::compressor::{CompressorPool, PendingChunk};
 use super::error::RecordingError;
 use super::frame::Frame;
@@ -77,8 +78,9 @@ impl Write for HashingFile {
 const LIBRARY: &str = concat!("libstorage-", env!("CARGO_PKG_VERSION"));
 
 /// A chunk file being written. Full MCAP chunks go to the compression threads; the
-/// compressed ones are appended in order, at most [`CompressorPool::threads`] + 1 of
-/// them in flight.
+/// compressed ones are appended in order. Up to two chunks per compression thread are in
+/// flight (one being compressed, one waiting), so a thread that finishes has its next
+/// chunk at hand instead of waiting for the recorder to gather it.
 pub struct ChunkWriter {
     index: u64,
     chunks_dir: PathBuf,
@@ -87,6 +89,7 @@ pub struct ChunkWriter {
     open: OpenChunk,
     in_flight: VecDeque<PendingChunk>,
     compressor: CompressorPool,
+    sync: BackgroundSync,
     participant: String,
     channels: HashMap<String, u16>,
     sequence: u32,
@@ -135,6 +138,7 @@ impl ChunkWriter {
             open: OpenChunk::new(),
             in_flight: VecDeque::new(),
             compressor: compressor.clone(),
+            sync: BackgroundSync::default(),
             participant: participant.to_owned(),
             channels: HashMap::new(),
             sequence: 0,
@@ -198,7 +202,7 @@ impl ChunkWriter {
         let chunk = std::mem::replace(&mut self.open, OpenChunk::new());
         self.in_flight.push_back(self.compressor.submit(chunk));
         while let Some(oldest) = self.in_flight.pop_front() {
-            let compressed = if self.in_flight.len() >= self.compressor.threads() {
+            let compressed = if self.in_flight.len() >= 2 * self.compressor.threads() {
                 oldest.wait()
             } else {
                 match oldest.try_take() {
@@ -214,9 +218,17 @@ impl ChunkWriter {
         Ok(())
     }
 
+    /// Appends a compressed chunk and, every few megabytes, starts writing the file back
+    /// to disk in the background.
     fn append(&mut self, compressed: io::Result<CompressedChunk>) -> Result<(), RecordingError> {
+        let stream = &mut self.stream;
         compressed
-            .and_then(|chunk| self.stream.write_chunk(&chunk))
+            .and_then(|chunk| stream.write_chunk(&chunk))
+            .and_then(|()| {
+                let file = stream.get_ref().file.get_ref();
+                self.sync
+                    .maybe_start(stream.position(), || file.try_clone())
+            })
             .map_err(|e| RecordingError::io("write", &self.active_path, e))
     }
 
@@ -258,6 +270,9 @@ impl ChunkWriter {
             self.in_flight.push_back(self.compressor.submit(last));
         }
         self.append_in_flight()?;
+        self.sync
+            .wait()
+            .map_err(|e| RecordingError::io("sync", &self.active_path, e))?;
         let active = self.active_path;
         let (HashingFile { file, hasher }, size) = self
             .stream

@@ -75,6 +75,11 @@ impl<W: Write> McapStream<W> {
         self.out.position
     }
 
+    /// The output.
+    pub fn get_ref(&self) -> &W {
+        &self.out.out
+    }
+
     /// Writes a Schema record (outside any chunk) and keeps it for the summary.
     pub fn write_schema(&mut self, header: SchemaHeader, data: &[u8]) -> io::Result<()> {
         self.out.put(&schema_record(&header, data))?;

@@ -10,6 +10,7 @@
 //! appended in order by [`mcap_stream`]) and CRCs, one MCAP channel per SDS channel,
 //! the SdsMessage protobuf schema embedded ([`schema`]).
 
+mod background_sync;
 pub mod chunk_writer;
 pub mod compressor;
 pub mod error;
