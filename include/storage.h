@@ -49,10 +49,6 @@
 // Size of the error buffer handed to every vtable call, terminating NUL included.
 #define STORAGE_PERSISTENCE_ERROR_CAPACITY 512
 
-// Longest `recording.autostart.name`: room is left for `-` and any 64-bit time in ms,
-// so every generated name is a valid recording name.
-#define MAX_AUTOSTART_NAME_LEN ((MAX_NAME_LEN - 1) - 20)
-
 // The outcome of a `storage_*` call or of a request (passed to its callback).
 enum storage_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L

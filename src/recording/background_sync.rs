@@ -8,7 +8,7 @@ use std::io;
 use std::thread::JoinHandle;
 
 /// Bytes written between two background syncs.
-pub const SYNC_EVERY_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const SYNC_EVERY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// At most one `sync_data` at a time, on a short-lived thread of its own.
 #[derive(Default)]

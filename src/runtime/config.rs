@@ -77,7 +77,7 @@ pub struct Autostart {
 
 /// Longest `recording.autostart.name`: room is left for `-` and any 64-bit time in ms,
 /// so every generated name is a valid recording name.
-pub const MAX_AUTOSTART_NAME_LEN: usize = MAX_NAME_LEN - 1 - 20;
+pub(crate) const MAX_AUTOSTART_NAME_LEN: usize = MAX_NAME_LEN - 1 - 20;
 
 impl Autostart {
     /// The name of the recording started at `now_ms` (Unix ms).
