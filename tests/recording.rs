@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use storage::protocol::message::{HistoryEntry, SdsMessage};
@@ -424,6 +425,32 @@ fn chunk_files_roll_at_the_age_limit() {
     let manifest = stop(recorder).expect("stop").manifest.expect("m");
     let counts: Vec<u64> = manifest.chunks.iter().map(|c| c.message_count).collect();
     assert_eq!(counts, [4, 4, 2]);
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_compressed_chunk_reaches_the_file_without_waiting_for_more_messages() {
+    let root = temp_root("ready");
+    let pool = CompressorPool::new(1).expect("pool");
+    let mut writer = ChunkWriter::create(&root, 0, "p", 0, &pool).expect("create");
+    // Just over one MCAP chunk of incompressible messages: one chunk is handed over.
+    for i in 0..1500u64 {
+        writer
+            .write(&Frame::new(&message("c", i, 512), i, i))
+            .expect("write");
+    }
+    let active = root.join(active_file_name(0));
+    // What the recorder does when idle; the chunk is in the file once compressed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fs::metadata(&active).expect("active").len() < 700_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the chunk never reached the file"
+        );
+        writer.append_ready().expect("append");
+        std::thread::yield_now();
+    }
+    writer.seal().expect("seal");
     let _ = fs::remove_dir_all(&root);
 }
 

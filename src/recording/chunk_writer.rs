@@ -196,11 +196,18 @@ impl ChunkWriter {
         id
     }
 
-    /// Sends the open MCAP chunk to be compressed and appends every chunk that is ready,
-    /// waiting for the oldest while too many are in flight.
+    /// Sends the open MCAP chunk to be compressed and appends every chunk that is ready.
     fn hand_over_open_chunk(&mut self) -> Result<(), RecordingError> {
         let chunk = std::mem::replace(&mut self.open, OpenChunk::new());
         self.in_flight.push_back(self.compressor.submit(chunk));
+        self.append_ready()
+    }
+
+    /// Appends the chunks whose compression finished, oldest first, up to the first one
+    /// still being compressed; waits for that one while too many are in flight. Called
+    /// for every message and when the recorder is idle, so a compressed chunk reaches
+    /// the file soon even when messages are rare.
+    pub fn append_ready(&mut self) -> Result<(), RecordingError> {
         while let Some(oldest) = self.in_flight.pop_front() {
             let compressed = if self.in_flight.len() >= 2 * self.compressor.threads() {
                 oldest.wait()

@@ -119,11 +119,13 @@ impl RecordingWriter {
         Ok(())
     }
 
-    /// Seals the open chunk if it is over its size or age limit.
+    /// Appends the compressed MCAP chunks that are ready, and seals the open chunk file
+    /// if it is over its size or age limit.
     pub fn roll_if_due(&mut self, now_ns: u64) -> Result<(), RecordingError> {
         let Some(chunk) = self.current.as_mut() else {
             return Ok(());
         };
+        chunk.append_ready()?;
         let too_old = now_ns.saturating_sub(chunk.opened_at_ns()) >= self.limits.max_age_ns;
         if too_old || chunk.reached_size(self.limits.max_bytes)? {
             self.seal_current()?;
