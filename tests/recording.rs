@@ -455,6 +455,26 @@ fn a_compressed_chunk_reaches_the_file_without_waiting_for_more_messages() {
 }
 
 #[test]
+fn a_chunk_file_refuses_more_channels_than_mcap_can_number() {
+    let root = temp_root("channels");
+    let pool = CompressorPool::new(1).expect("pool");
+    let mut writer = ChunkWriter::create(&root, 0, "p", 0, &pool).expect("create");
+    let frame = |channel: String| Frame::from_stored(&channel, b"x", 1, 1);
+    for c in 0..u64::from(u16::MAX) {
+        writer
+            .write(&frame(format!("c{c}")))
+            .expect("a channel id is left");
+    }
+    let error = writer
+        .write(&frame("one-too-many".into()))
+        .expect_err("no channel id is left");
+    assert!(error.to_string().contains("65535 MCAP channels"), "{error}");
+    // Channels it already has still take messages.
+    writer.write(&frame("c7".into())).expect("known channel");
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
 fn recovery_reseals_complete_chunks_and_quarantines_garbage() {
     let root = temp_root("recover");
     let store = Store::new(&root);

@@ -154,7 +154,7 @@ impl ChunkWriter {
     pub fn write(&mut self, frame: &Frame) -> Result<(), RecordingError> {
         let channel_id = match self.channels.get(&frame.channel_id) {
             Some(&id) => id,
-            None => self.add_channel(&frame.channel_id),
+            None => self.add_channel(&frame.channel_id)?,
         };
         let header = MessageHeader {
             channel_id,
@@ -176,10 +176,15 @@ impl ChunkWriter {
         Ok(())
     }
 
-    fn add_channel(&mut self, topic: &str) -> u16 {
-        // Ids start at 1 (0 is no channel) and stay far below u16::MAX: a recording has
-        // one channel per SDS channel.
-        let id = u16::try_from(self.channels.len() + 1).unwrap_or(u16::MAX);
+    fn add_channel(&mut self, topic: &str) -> Result<u16, RecordingError> {
+        // Ids start at 1 (0 is no channel); MCAP has 16 bits for them.
+        let id = u16::try_from(self.channels.len() + 1).map_err(|_| {
+            RecordingError::RecorderFailed(format!(
+                "`{}` would need more than {} MCAP channels",
+                self.active_path.display(),
+                u16::MAX
+            ))
+        })?;
         let channel = Channel {
             id,
             schema_id: SCHEMA_ID,
@@ -193,7 +198,7 @@ impl ChunkWriter {
         self.open.push_channel(&channel);
         self.stream.note_channel(channel);
         self.channels.insert(topic.to_owned(), id);
-        id
+        Ok(id)
     }
 
     /// Sends the open MCAP chunk to be compressed and appends every chunk that is ready.
@@ -237,6 +242,11 @@ impl ChunkWriter {
                     .maybe_start(stream.position(), || file.try_clone())
             })
             .map_err(|e| RecordingError::io("write", &self.active_path, e))
+    }
+
+    /// MCAP channels in the file so far.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
     }
 
     /// Messages written so far.

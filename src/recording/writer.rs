@@ -114,8 +114,12 @@ impl RecordingWriter {
                 self.current.insert(chunk)
             }
         };
+        let channels = chunk.channel_count();
         chunk.write(frame)?;
-        self.manifest.note_channel(&frame.channel_id);
+        // Only a channel new to this file can be new to the manifest.
+        if chunk.channel_count() > channels {
+            self.manifest.note_channel(&frame.channel_id);
+        }
         Ok(())
     }
 
