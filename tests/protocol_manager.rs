@@ -1,6 +1,10 @@
 //! Behaviour of the protocol manager: wrap, unwrap, acknowledgements, dependencies,
 //! resends, sync and ephemeral messages, loss, SDS-R, limits.
 
+#[path = "common/events.rs"]
+mod events;
+
+use events::ready_ids;
 use storage::protocol::config::{LamportUnit, ProtocolConfig};
 use storage::protocol::error::ProtocolError;
 use storage::protocol::event::Event;
@@ -23,16 +27,6 @@ fn manager_with(participant: &str, tweak: impl FnOnce(&mut ProtocolConfig)) -> M
     };
     tweak(&mut config);
     Manager::new(config).expect("valid config")
-}
-
-fn ready_ids(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::MessageReady { message_id, .. } => Some(message_id.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn sent_ids(events: &[Event]) -> Vec<String> {

@@ -2,6 +2,8 @@
 //! buffer and repair state survive the manager; the restarted one holds equal state and
 //! the protocol carries on.
 
+#[path = "common/events.rs"]
+mod events;
 #[path = "common/host_store.rs"]
 mod host_store;
 #[path = "common/scratch.rs"]
@@ -10,6 +12,7 @@ mod scratch;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use events::ready_ids;
 use storage::persistence::contract::{
     HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel,
 };
@@ -38,16 +41,6 @@ fn plain(participant: &str) -> Manager {
 
 fn open(backend: Box<dyn Persistence>) -> PersistentManager {
     PersistentManager::new(plain("bob"), backend)
-}
-
-fn ready_ids(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::MessageReady { message_id, .. } => Some(message_id.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Builds every kind of state in bob, restarts him on `reopen()`, checks the state is

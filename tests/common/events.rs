@@ -1,0 +1,14 @@
+//! Reading protocol events in tests.
+
+use storage::protocol::event::Event;
+
+/// The ids of the `MessageReady` events among `events`, in order.
+pub fn ready_ids(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageReady { message_id, .. } => Some(message_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
