@@ -2,7 +2,7 @@
 //! its bounded queue, ring buffers, the manifest, integrity checks, crash recovery and
 //! replay planning. No FFI types; the only threads are each recorder's I/O thread, the
 //! compression threads of the recording it writes, and a short-lived one that writes a
-//! growing file back to disk ([`background_sync`]).
+//! growing file back to disk (`background_sync`).
 //!
 //! On disk, a recording is a folder named by a validated name ([`name`]) under the
 //! configured root, holding `manifest.json` ([`manifest`]) and
