@@ -51,7 +51,7 @@ impl Drop for Joiner {
 }
 
 impl CompressorPool {
-    /// One thread per core, at most [`MAX_THREADS`].
+    /// One thread per core, at most `MAX_THREADS`.
     pub fn for_this_machine() -> io::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self::new(cores.min(MAX_THREADS))
