@@ -93,9 +93,6 @@ pub struct ChunkWriter {
     participant: String,
     channels: HashMap<String, u16>,
     sequence: u32,
-    count: u64,
-    first_log_time_ns: u64,
-    last_log_time_ns: u64,
     /// When the chunk was opened (recorder time, Unix ns), for the age limit.
     opened_at_ns: u64,
 }
@@ -142,9 +139,6 @@ impl ChunkWriter {
             participant: participant.to_owned(),
             channels: HashMap::new(),
             sequence: 0,
-            count: 0,
-            first_log_time_ns: 0,
-            last_log_time_ns: 0,
             opened_at_ns,
         })
     }
@@ -164,12 +158,6 @@ impl ChunkWriter {
         };
         self.open.push_message(&header, &frame.data);
         self.sequence = self.sequence.wrapping_add(1);
-        if self.count == 0 {
-            self.first_log_time_ns = frame.log_time_ns;
-        }
-        self.first_log_time_ns = self.first_log_time_ns.min(frame.log_time_ns);
-        self.last_log_time_ns = self.last_log_time_ns.max(frame.log_time_ns);
-        self.count += 1;
         if self.open.is_full() {
             self.hand_over_open_chunk()?;
         }
@@ -235,7 +223,7 @@ impl ChunkWriter {
     fn append(&mut self, compressed: io::Result<CompressedChunk>) -> Result<(), RecordingError> {
         let stream = &mut self.stream;
         compressed
-            .and_then(|chunk| stream.write_chunk(&chunk))
+            .and_then(|chunk| stream.write_chunk(chunk))
             .and_then(|()| {
                 let file = stream.get_ref().file.get_ref();
                 self.sync
@@ -247,11 +235,6 @@ impl ChunkWriter {
     /// MCAP channels in the file so far.
     pub fn channel_count(&self) -> usize {
         self.channels.len()
-    }
-
-    /// Messages written so far.
-    pub fn message_count(&self) -> u64 {
-        self.count
     }
 
     /// Whether the file is at least `max_bytes` long once the MCAP chunks handed over so
@@ -291,6 +274,8 @@ impl ChunkWriter {
             .wait()
             .map_err(|e| RecordingError::io("sync", &self.active_path, e))?;
         let active = self.active_path;
+        // Every message is in an appended chunk now: the file's statistics count them.
+        let statistics = self.stream.statistics().clone();
         let (HashingFile { file, hasher }, size) = self
             .stream
             .finish()
@@ -311,9 +296,9 @@ impl ChunkWriter {
             file: name,
             sha256,
             size,
-            message_count: self.count,
-            first_log_time_ns: self.first_log_time_ns,
-            last_log_time_ns: self.last_log_time_ns,
+            message_count: statistics.message_count,
+            first_log_time_ns: statistics.message_start_time,
+            last_log_time_ns: statistics.message_end_time,
             extra: Default::default(),
         })
     }

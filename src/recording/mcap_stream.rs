@@ -80,6 +80,12 @@ impl<W: Write> McapStream<W> {
         &self.out.out
     }
 
+    /// The Statistics record so far: messages, channels and times of the chunks
+    /// appended.
+    pub fn statistics(&self) -> &Statistics {
+        &self.statistics
+    }
+
     /// Writes a Schema record (outside any chunk) and keeps it for the summary.
     pub fn write_schema(&mut self, header: SchemaHeader, data: &[u8]) -> io::Result<()> {
         self.out.put(&schema_record(&header, data))?;
@@ -96,7 +102,7 @@ impl<W: Write> McapStream<W> {
     }
 
     /// Appends a Chunk record and its Message Index records.
-    pub fn write_chunk(&mut self, chunk: &CompressedChunk) -> io::Result<()> {
+    pub fn write_chunk(&mut self, chunk: CompressedChunk) -> io::Result<()> {
         let chunk_start_offset = self.position();
         let header = record_bytes(op::CHUNK, &chunk.header);
         let record_len = (header.len() - 9 + chunk.data.len()) as u64;
@@ -106,19 +112,20 @@ impl<W: Write> McapStream<W> {
         self.out.put(&chunk.data)?;
         let message_index_start = self.position();
         let mut message_index_offsets = BTreeMap::new();
-        for (&channel_id, records) in &chunk.indexes {
+        let message_count = chunk.message_count();
+        for (channel_id, records) in chunk.indexes {
             message_index_offsets.insert(channel_id, self.position());
-            let index = MessageIndex {
-                channel_id,
-                records: records.clone(),
-            };
-            self.out.put(&record_bytes(op::MESSAGE_INDEX, &index))?;
             let count = self
                 .statistics
                 .channel_message_counts
                 .entry(channel_id)
                 .or_default();
             *count += records.len() as u64;
+            let index = MessageIndex {
+                channel_id,
+                records,
+            };
+            self.out.put(&record_bytes(op::MESSAGE_INDEX, &index))?;
         }
         let h = &chunk.header;
         let stats = &mut self.statistics;
@@ -127,7 +134,7 @@ impl<W: Write> McapStream<W> {
         }
         stats.message_start_time = stats.message_start_time.min(h.message_start_time);
         stats.message_end_time = stats.message_end_time.max(h.message_end_time);
-        stats.message_count += chunk.message_count();
+        stats.message_count += message_count;
         stats.chunk_count = stats.chunk_count.saturating_add(1);
         self.chunk_indexes.push(ChunkIndex {
             message_start_time: h.message_start_time,
@@ -283,7 +290,7 @@ mod tests {
                 chunk.push_message(&header, format!("m{}", header.log_time).as_bytes());
             }
             stream
-                .write_chunk(&chunk.compress(&mut zstd).expect("compress"))
+                .write_chunk(chunk.compress(&mut zstd).expect("compress"))
                 .expect("chunk");
         }
         let (bytes, size) = stream.finish().expect("finish");
