@@ -37,7 +37,8 @@ typedef void (*SdsRetrievalHintProvider)(const char *messageId, char **hint, siz
 /* Returns the context at once (NULL if callback is NULL); later callback(RET_OK, "", 0). */
 void *SdsNewReliabilityManager(SdsCallBack callback, void *userData);
 
-/* Events go to callback(RET_OK, json, len); a NULL callback drops events. */
+/* Events go to callback(RET_OK, json, len); a NULL callback drops events. Called from
+   another thread while the old callback runs, waits for it to return. */
 void SdsSetEventCallback(void *ctx, SdsCallBack callback, void *userData);
 
 /* Asked, on the worker thread, for the hint of each causal-history entry of a wrap. */

@@ -241,9 +241,12 @@ storage_status storage_free(storage_ctx *ctx);
 
 // Sets (or, with NULL, clears) the event callback. Without one, events queue for
 // `storage_next_event`; events queued before a callback is set stay queued for it.
+// Called from another thread while the old callback is running, it waits for that call
+// to return: afterwards the old callback is never called again.
 //
 // # Safety
-// `callback` must stay callable with `user_data` until the context is freed.
+// `callback` must stay callable with `user_data` until a later call replacing it has
+// returned, or the context is freed.
 storage_status storage_set_event_callback(storage_ctx *ctx,
                                           storage_callback callback,
                                           void *user_data);

@@ -47,11 +47,16 @@ func TestParseEventReadsEveryShape(t *testing.T) {
 // Events the creation callback received (a context can emit before New switches it to
 // pulling) come out of Events before anything pulled later.
 func TestEventsReceivedAtCreationComeFirst(t *testing.T) {
-	alice := open(t, "alice")
+	alice, err := create(`{"participant_id": "alice"}`)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
 	early := `{"eventType":"recording_started","name":"auto-1"}`
 	alice.creation.mu.Lock()
 	alice.creation.early = append(alice.creation.early, []byte(early))
 	alice.creation.mu.Unlock()
+	alice.pump.start(alice)
+	t.Cleanup(func() { _ = alice.Close() })
 	if _, err := alice.Wrap("room", "m1", []byte("hi")); err != nil {
 		t.Fatalf("Wrap: %v", err)
 	}

@@ -42,21 +42,20 @@ func (p *eventPump) wait() { <-p.done }
 func (p *eventPump) run(m *Manager) {
 	defer close(p.done)
 	defer close(p.events)
+	// Events the creation callback received come first. storage_set_event_callback has
+	// returned by now, so no more reach it: every later event is pulled.
+	for _, raw := range m.creation.take() {
+		if !p.send(raw) {
+			return
+		}
+	}
 	for {
 		select {
 		case <-p.stopping:
 			return
 		default:
 		}
-		if !p.sendEarly(m) {
-			return
-		}
 		raw, status := pullOne(m)
-		// The worker hands an event to the creation callback before it queues any later
-		// one, so early events received by now all come before the one just pulled.
-		if !p.sendEarly(m) {
-			return
-		}
 		switch status {
 		case StatusOK:
 		case StatusTimeout:
@@ -68,17 +67,6 @@ func (p *eventPump) run(m *Manager) {
 			return
 		}
 	}
-}
-
-// sendEarly sends the events the creation callback received, if any; false once the
-// pump must stop.
-func (p *eventPump) sendEarly(m *Manager) bool {
-	for _, raw := range m.creation.take() {
-		if !p.send(raw) {
-			return false
-		}
-	}
-	return true
 }
 
 // send parses raw and sends it on the events channel; false once the pump must stop.

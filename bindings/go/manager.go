@@ -39,6 +39,17 @@ func New(config Config) (*Manager, error) {
 // NewFromJSON starts a Manager from a raw configuration document ("" for the defaults):
 // the escape hatch for documents Config cannot express.
 func NewFromJSON(document string) (*Manager, error) {
+	m, err := create(document)
+	if err != nil {
+		return nil, err
+	}
+	m.pump.start(m)
+	return m, nil
+}
+
+// create makes the context and switches its events to pulling; the caller starts the
+// pump, which first hands out the events the creation callback received.
+func create(document string) (*Manager, error) {
 	text, err := cString("New", "configuration", document)
 	if err != nil {
 		return nil, err
@@ -48,8 +59,8 @@ func NewFromJSON(document string) (*Manager, error) {
 	handle := cgo.NewHandle(creation)
 	var ctx *C.storage_ctx
 	// An event callback is given here only so that a refused configuration reports its
-	// message; events are switched to the pull API below, and the pump hands out those
-	// the callback received meanwhile first.
+	// message; events are switched to the pull API below. Once that switch returns, the
+	// callback gets no more events, so the pump hands out those it received first.
 	status := Status(C.storage_new(text, C.storage_go_creation_event(), C.storage_go_user_data(C.uintptr_t(handle)), &ctx))
 	if status != StatusOK {
 		handle.Delete() // no context, so no later callback
@@ -61,9 +72,7 @@ func NewFromJSON(document string) (*Manager, error) {
 		return nil, a.asError("New")
 	}
 	C.storage_set_event_callback(ctx, nil, nil)
-	m := &Manager{ctx: ctx, creation: creation, creationHandle: handle}
-	m.pump.start(m)
-	return m, nil
+	return &Manager{ctx: ctx, creation: creation, creationHandle: handle}, nil
 }
 
 // Close frees the context: requests still queued fail with an error matching ErrClosed,

@@ -214,7 +214,8 @@ pub extern "C" fn SdsNewReliabilityManager(
     })
 }
 
-/// Sets the event callback (NULL drops events). An invalid ctx is ignored.
+/// Sets the event callback (NULL drops events). An invalid ctx is ignored. Like
+/// `storage_set_event_callback`, waits for a call of the old callback in progress.
 #[no_mangle]
 pub extern "C" fn SdsSetEventCallback(
     ctx: *mut c_void,
@@ -222,9 +223,12 @@ pub extern "C" fn SdsSetEventCallback(
     user_data: *mut c_void,
 ) {
     guard((), || match registry::get(ctx as *const storage_ctx) {
-        Some(handle) => handle
-            .events
-            .set_target(Target::libsds(callback, user_data)),
+        Some(handle) => {
+            let on_worker_thread = handle.context.on_worker_thread();
+            handle
+                .events
+                .set_target(Target::libsds(callback, user_data), on_worker_thread)
+        }
         None => eprintln!("libsds error: SdsSetEventCallback on an invalid context"),
     })
 }

@@ -175,9 +175,12 @@ pub unsafe extern "C" fn storage_free(ctx: *mut storage_ctx) -> storage_status {
 
 /// Sets (or, with NULL, clears) the event callback. Without one, events queue for
 /// `storage_next_event`; events queued before a callback is set stay queued for it.
+/// Called from another thread while the old callback is running, it waits for that call
+/// to return: afterwards the old callback is never called again.
 ///
 /// # Safety
-/// `callback` must stay callable with `user_data` until the context is freed.
+/// `callback` must stay callable with `user_data` until a later call replacing it has
+/// returned, or the context is freed.
 #[no_mangle]
 pub unsafe extern "C" fn storage_set_event_callback(
     ctx: *mut storage_ctx,
@@ -186,9 +189,10 @@ pub unsafe extern "C" fn storage_set_event_callback(
 ) -> storage_status {
     guard(STORAGE_PANIC, || match args::native_handle(ctx) {
         Some(handle) => {
+            let on_worker_thread = handle.context.on_worker_thread();
             handle
                 .events
-                .set_target(Target::native(callback, user_data));
+                .set_target(Target::native(callback, user_data), on_worker_thread);
             STORAGE_OK
         }
         None => STORAGE_INVALID_HANDLE,

@@ -29,7 +29,10 @@ pub(crate) enum Flavour {
 #[derive(Debug)]
 pub(crate) struct EventRoute {
     /// The event callback, if set; copied out before each call, never called under the lock.
-    pub target: Mutex<Option<Target>>,
+    target: Mutex<Option<Target>>,
+    /// Held while an event is handed to the target (the callback runs under it), so that
+    /// changing the target from another thread waits for a delivery in progress.
+    delivery: Mutex<()>,
     /// Events waiting for `storage_next_event` (native contexts without a callback).
     pub queue: EventQueue<Vec<u8>>,
 }
@@ -38,15 +41,26 @@ impl EventRoute {
     pub fn new(target: Option<Target>, capacity: usize) -> Self {
         Self {
             target: Mutex::new(target),
+            delivery: Mutex::new(()),
             queue: EventQueue::new(capacity),
         }
     }
 
-    pub fn target(&self) -> Option<Target> {
-        *self.target.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `deliver` with the current target, as one delivery (see [`Self::set_target`]).
+    pub fn deliver<R>(&self, deliver: impl FnOnce(Option<Target>) -> R) -> R {
+        let _delivering = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        let target = *self.target.lock().unwrap_or_else(|p| p.into_inner());
+        deliver(target)
     }
 
-    pub fn set_target(&self, target: Option<Target>) {
+    /// Replaces the target. From any thread but the worker's, first waits for a delivery
+    /// in progress: once this returns, every event went wholly to the old target or will
+    /// go to the new one, never to the old one later. On the worker thread (a callback
+    /// changing the callback) the delivery in progress is the caller's own, so it does
+    /// not wait.
+    pub fn set_target(&self, target: Option<Target>, on_worker_thread: bool) {
+        let _delivering =
+            (!on_worker_thread).then(|| self.delivery.lock().unwrap_or_else(|p| p.into_inner()));
         *self.target.lock().unwrap_or_else(|p| p.into_inner()) = target;
     }
 }
@@ -93,4 +107,98 @@ pub(crate) fn get(handle: *const storage_ctx) -> Option<Arc<Handle>> {
 /// Unregisters a context; later lookups of the handle fail.
 pub(crate) fn remove(handle: *const storage_ctx) -> Option<Arc<Handle>> {
     table().remove(&(handle as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::c_void;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use crate::ffi::status::storage_status;
+
+    /// What the blocking callback below sees; one test uses it.
+    struct Probe {
+        entered: AtomicBool,
+        release: AtomicBool,
+        target_changed_meanwhile: AtomicBool,
+        route: OnceLock<Arc<EventRoute>>,
+        changed: AtomicBool,
+    }
+
+    static PROBE: Probe = Probe {
+        entered: AtomicBool::new(false),
+        release: AtomicBool::new(false),
+        target_changed_meanwhile: AtomicBool::new(false),
+        route: OnceLock::new(),
+        changed: AtomicBool::new(false),
+    };
+
+    /// Enters, waits to be released, and notes whether the target changed meanwhile.
+    unsafe extern "C" fn blocking(_: storage_status, _: *const u8, _: usize, _: *mut c_void) {
+        PROBE.entered.store(true, Ordering::SeqCst);
+        while !PROBE.release.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let changed = PROBE.changed.load(Ordering::SeqCst);
+        PROBE
+            .target_changed_meanwhile
+            .store(changed, Ordering::SeqCst);
+    }
+
+    /// Clears the target from inside the callback, as the worker thread.
+    unsafe extern "C" fn clearing(_: storage_status, _: *const u8, _: usize, _: *mut c_void) {
+        if let Some(route) = PROBE.route.get() {
+            route.set_target(None, true);
+        }
+    }
+
+    #[test]
+    fn changing_the_target_waits_for_a_delivery_in_progress() {
+        let target = Target::native(Some(blocking), std::ptr::null_mut());
+        let route = Arc::new(EventRoute::new(target, 8));
+        let delivering = {
+            let route = route.clone();
+            std::thread::spawn(move || {
+                route.deliver(|t| {
+                    if let Some(t) = t {
+                        t.call(storage_status::STORAGE_OK, 0, b"e")
+                    }
+                })
+            })
+        };
+        while !PROBE.entered.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let changing = {
+            let route = route.clone();
+            std::thread::spawn(move || {
+                route.set_target(None, false);
+                PROBE.changed.store(true, Ordering::SeqCst);
+            })
+        };
+        // Give the other thread every chance to change the target under the callback.
+        std::thread::sleep(Duration::from_millis(50));
+        PROBE.release.store(true, Ordering::SeqCst);
+        delivering.join().expect("delivered");
+        changing.join().expect("changed");
+        assert!(!PROBE.target_changed_meanwhile.load(Ordering::SeqCst));
+        assert!(route.deliver(|t| t.is_none()));
+    }
+
+    #[test]
+    fn a_callback_changing_the_target_does_not_wait_for_itself() {
+        let target = Target::native(Some(clearing), std::ptr::null_mut());
+        let route = PROBE
+            .route
+            .get_or_init(|| Arc::new(EventRoute::new(target, 8)))
+            .clone();
+        route.deliver(|t| {
+            if let Some(t) = t {
+                t.call(storage_status::STORAGE_OK, 0, b"e")
+            }
+        });
+        assert!(route.deliver(|t| t.is_none()));
+    }
 }

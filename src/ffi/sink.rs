@@ -27,12 +27,12 @@ impl EventSink for NativeSink {
                 None => return,
             },
         };
-        match self.0.target() {
+        self.0.deliver(|target| match target {
             Some(target) => target.call(storage_status::STORAGE_OK, 0, text.as_bytes()),
             None => {
                 self.0.queue.push(text.into_bytes());
             }
-        }
+        });
     }
 }
 
@@ -58,8 +58,10 @@ impl EventSink for LibsdsSink {
                 None => return,
             },
         };
-        if let Some(target) = self.0.target() {
-            target.call(storage_status::STORAGE_OK, 0, text.as_bytes());
-        }
+        self.0.deliver(|target| {
+            if let Some(target) = target {
+                target.call(storage_status::STORAGE_OK, 0, text.as_bytes());
+            }
+        });
     }
 }

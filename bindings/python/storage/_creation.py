@@ -5,6 +5,7 @@ message: that is the one way the message reaches the caller. Once created, the M
 switches its events to the pull API, but a context starts emitting at once (crash
 recovery's ``recording_recovered``, ``recording_started`` for ``recording.autostart``), so
 events that reach the callback before the switch are kept here and handed out first.
+Once ``storage_set_event_callback`` has returned, no more reach it.
 """
 
 from __future__ import annotations
@@ -44,14 +45,3 @@ class CreationEvents:
         """The oldest early event not handed out yet, if any."""
         with self._lock:
             return self._early.popleft() if self._early else None
-
-    def take_before(self, pulled: bytes) -> bytes:
-        """The next event in emission order now that ``pulled`` was pulled: the oldest
-        early event if any (``pulled`` then waits behind the others), else ``pulled``. The
-        worker hands an event to the callback before it queues any later one, so every
-        early event received by the time ``pulled`` was pulled was emitted before it."""
-        with self._lock:
-            if not self._early:
-                return pulled
-            self._early.append(pulled)
-            return self._early.popleft()

@@ -303,7 +303,7 @@ class Manager:
                 if status == Status.OK:
                     raw = ctypes.string_at(data, length.value)
                     lib.storage_bytes_free(data, length)
-                    return Event.parse(self._creation.take_before(raw))
+                    return Event.parse(raw)
             if status != Status.TIMEOUT:
                 raise error_for("next_event", status)
             if deadline is not None and time.monotonic() >= deadline:
