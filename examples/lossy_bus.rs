@@ -256,7 +256,7 @@ fn main() {
                     }
                     Event::Lost { .. } => log.lost += 1,
                     Event::Expired { .. } => log.expired += 1,
-                    Event::PeriodicSync { .. } => {}
+                    Event::PeriodicSync { .. } | Event::LimitReached { .. } => {}
                 }
             }
         }

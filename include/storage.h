@@ -67,7 +67,7 @@ enum storage_status
   STORAGE_EMPTY_CHANNEL_ID = 4,
   // The configuration document is malformed or has a bad key or value.
   STORAGE_INVALID_CONFIG = 5,
-  // A context cannot be freed from inside its own callback.
+  // A context cannot be freed, nor its events pulled, from inside its own callback.
   STORAGE_MISUSE = 6,
   // The library hit an internal error (a bug); the request was not carried out. If the
   // worker itself stopped, later requests get `STORAGE_SHUTTING_DOWN`.
@@ -78,13 +78,15 @@ enum storage_status
   STORAGE_TIMEOUT = 9,
   // Message content is empty.
   STORAGE_EMPTY_CONTENT = 10,
-  // Message content is over 1 MiB, or a received message over the size limit.
+  // Message content is over 1 MiB, an id or hint over `max_id_bytes`, or a received
+  // message over `max_wire_message_size` or the causal-history and repair-request
+  // entry limits.
   STORAGE_TOO_LARGE = 11,
   // A received message could not be decoded.
   STORAGE_DECODE_ERROR = 12,
   // The channel is not known to this context.
   STORAGE_UNKNOWN_CHANNEL = 13,
-  // A configured limit (channels, buffers) is reached.
+  // A configured limit (channels, buffers, the memory budget) is reached.
   STORAGE_LIMIT_REACHED = 14,
   // The persistence backend failed to load or drop state, or holds unreadable state.
   STORAGE_PERSISTENCE_ERROR = 15,
@@ -253,7 +255,8 @@ storage_status storage_set_event_callback(storage_ctx *ctx,
 
 // Waits up to `timeout_ms` for the next event (when no event callback is set). On
 // success `*out_data`/`*out_len` receive a JSON buffer the caller releases with
-// `storage_bytes_free`.
+// `storage_bytes_free`. Called inside one of this context's callbacks it returns
+// `STORAGE_MISUSE` at once: the worker that would produce the event is the one waiting.
 //
 // # Safety
 // `out_data` and `out_len` are valid pointers to write to.

@@ -225,7 +225,10 @@ fn embedded_nim_vectors() {
         rbf.add(&fixture_id(100, i));
     }
     assert_eq!(rbf.len(), 109);
-    assert_eq!(rbf.ids().next(), Some(fixture_id(100, 41).as_str()));
+    assert_eq!(
+        rbf.tracked().next(),
+        Some(IdHashes::of(&fixture_id(100, 41)))
+    );
     assert_eq!(rbf.serialize(), want);
     let owned = BloomFilter::deserialize(&want).expect("decode");
     assert_eq!(

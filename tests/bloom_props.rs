@@ -103,16 +103,16 @@ proptest! {
             r.add(id);
             prop_assert!(r.len() <= r.max_capacity());
         }
-        let tracked: Vec<&str> = r.ids().collect();
         // The tracked ids are a suffix of what was added, and all are found.
-        let start = ids.len() - tracked.len();
-        prop_assert!(tracked.iter().copied().eq(ids[start..].iter().map(String::as_str)));
-        for id in &tracked {
+        let start = ids.len() - r.len();
+        let tracked = &ids[start..];
+        prop_assert!(r.tracked().eq(tracked.iter().map(|id| IdHashes::of(id))));
+        for id in tracked {
             prop_assert!(r.contains(id));
         }
         let enc = r.serialize();
         let peer = PeerBloom::parse(&enc).expect("parses");
-        for id in &tracked {
+        for id in tracked {
             prop_assert!(peer.contains(id));
         }
     }

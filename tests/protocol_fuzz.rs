@@ -14,6 +14,7 @@ fn small_manager() -> Manager {
         bloom_capacity: 100,
         max_channels: 3,
         max_incoming_buffer: 5,
+        max_incoming_buffer_bytes: 8192,
         max_repair_buffer: 4,
         max_message_history: 8,
         max_dependency_wait_ms: 5_000,
@@ -109,7 +110,7 @@ proptest! {
         prop_assert!(channels.len() <= 3);
         for channel in channels {
             let stats = m.channel_stats(&channel).expect("listed channel");
-            prop_assert!(stats.incoming_len <= 5 && stats.incoming_bytes <= 4096);
+            prop_assert!(stats.incoming_len <= 5 && stats.incoming_bytes <= 8192);
             prop_assert!(stats.history_len <= 8);
             prop_assert!(stats.outgoing_repair_len <= 4 && stats.incoming_repair_len <= 4);
         }

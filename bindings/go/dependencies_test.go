@@ -64,3 +64,30 @@ func TestMarkDependenciesMetOnUnknownChannel(t *testing.T) {
 	err := open(t, "").MarkDependenciesMet("never-used", "x", "y")
 	wantError(t, err, StatusUnknownChannel, "never-used")
 }
+
+// A full incoming buffer refuses the message with LIMIT_REACHED, counts it in the
+// channel's statistics and reports it with a limit_reached event.
+func TestAFullBufferRefusesCountsAndReports(t *testing.T) {
+	alice := open(t, "alice")
+	bob, err := New(Config{ParticipantID: "bob", Extra: map[string]any{"max_incoming_buffer": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bob.Close() })
+	mustWrap(t, alice, "room", "lost", "never arrives")
+	mustUnwrap(t, bob, mustWrap(t, alice, "room", "w1", "waits"), Buffered)
+	_, err = bob.Unwrap(mustWrap(t, alice, "room", "w2", "no room"))
+	wantError(t, err, StatusLimitReached, "incoming buffer")
+	report := nextEvent(t, bob, LimitReached)
+	if report.ChannelID != "room" || report.Refused != 1 || report.Reason == "" {
+		t.Fatalf("limit_reached %s", report.Raw)
+	}
+	stats, err := bob.ChannelStats("room")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Counters.Refusals.BufferFull != 1 || stats.Memory.Channel.Buffered == 0 ||
+		stats.Memory.Budget != 256<<20 {
+		t.Fatalf("stats %+v", stats)
+	}
+}

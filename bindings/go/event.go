@@ -19,6 +19,7 @@ const (
 	MessageLost          EventType = "message_lost"
 	RepairReady          EventType = "repair_ready"
 	PeriodicSync         EventType = "periodic_sync"
+	LimitReached         EventType = "limit_reached" // received messages refused for a limit
 	EventQueueOverflow   EventType = "event_queue_overflow"
 	PersistenceWarning   EventType = "persistence_warning"
 	RecordingDropped     EventType = "recording_dropped"
@@ -37,7 +38,7 @@ type Event struct {
 	ChannelID        string
 	MessageID        string
 	SenderID         string       // message_ready
-	LamportTimestamp uint64       // message_ready
+	LamportTimestamp int64        // message_ready
 	Content          []byte       // message_ready, replay_message: the payload
 	Hits             uint64       // possibly_acknowledged: bloom hits so far
 	Attempt          uint64       // resend
@@ -45,6 +46,8 @@ type Event struct {
 	MissingDeps      []Dependency // missing_dependencies, message_lost
 	Dropped          uint64       // event_queue_overflow: events discarded
 	Warning          string       // persistence_warning: what went wrong
+	Refused          uint64       // limit_reached: messages refused since the last one
+	Reason           string       // limit_reached: why the latest was refused
 	Raw              json.RawMessage
 }
 
@@ -55,13 +58,15 @@ type eventDocument struct {
 	ChannelID        string          `json:"channelId"`
 	MessageID        string          `json:"messageId"`
 	SenderID         string          `json:"senderId"`
-	LamportTimestamp uint64          `json:"lamportTimestamp"`
+	LamportTimestamp int64           `json:"lamportTimestamp"`
 	Content          []byte          `json:"content"`
 	Hits             uint64          `json:"hits"`
 	Attempt          uint64          `json:"attempt"`
 	Message          json.RawMessage `json:"message"`
 	MissingDeps      []Dependency    `json:"missingDeps"`
 	Dropped          uint64          `json:"dropped"`
+	Refused          uint64          `json:"refused"`
+	Reason           string          `json:"reason"`
 }
 
 // ParseEvent decodes one native event document.
@@ -81,6 +86,8 @@ func ParseEvent(raw []byte) (Event, error) {
 		Attempt:          doc.Attempt,
 		MissingDeps:      doc.MissingDeps,
 		Dropped:          doc.Dropped,
+		Refused:          doc.Refused,
+		Reason:           doc.Reason,
 		Raw:              append(json.RawMessage(nil), raw...),
 	}
 	if len(doc.Message) > 0 {

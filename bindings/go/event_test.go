@@ -27,6 +27,10 @@ func TestParseEventReadsEveryShape(t *testing.T) {
 			func(e Event) bool { return e.Hits == 1 }},
 		{`{"eventType":"event_queue_overflow","dropped":3}`,
 			func(e Event) bool { return e.Dropped == 3 }},
+		{`{"eventType":"message_ready","channelId":"c","messageId":"m","senderId":"s","lamportTimestamp":-9,"content":""}`,
+			func(e Event) bool { return e.Type == MessageReady && e.LamportTimestamp == -9 }},
+		{`{"eventType":"limit_reached","channelId":"c","refused":4,"reason":"full"}`,
+			func(e Event) bool { return e.Type == LimitReached && e.Refused == 4 && e.Reason == "full" }},
 	}
 	for _, c := range cases {
 		event, err := ParseEvent([]byte(c.raw))

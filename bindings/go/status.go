@@ -24,7 +24,7 @@ const (
 	StatusTooLarge          Status = 11 // Content over 1 MiB, or a received message too large.
 	StatusDecodeError       Status = 12 // A received message could not be decoded.
 	StatusUnknownChannel    Status = 13 // The channel is not known to this context.
-	StatusLimitReached      Status = 14 // A configured limit (channels, buffers) is reached.
+	StatusLimitReached      Status = 14 // A configured limit (channels, buffers, the memory budget) is reached.
 	StatusPersistenceError  Status = 15 // The persistence backend failed.
 	StatusStartFailed       Status = 16 // The context could not be started.
 	StatusRecordingInvalid  Status = 17 // A recording name or option is invalid, or recordings are not configured.

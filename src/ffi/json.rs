@@ -20,7 +20,8 @@ use super::json_writer::{
     into_string, object, push_array, push_decimal_list, push_json_str, JsonObject,
 };
 
-use crate::protocol::channel::ChannelCounters;
+use crate::protocol::budget::Usage;
+use crate::protocol::channel::{ChannelCounters, RefusalCounts};
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, UnwrapStatus, Unwrapped};
 use crate::protocol::message::HistoryEntry;
@@ -37,6 +38,7 @@ fn event_type(event: &Event) -> &'static str {
         Event::Lost { .. } => "message_lost",
         Event::RepairReady { .. } => "repair_ready",
         Event::PeriodicSync { .. } => "periodic_sync",
+        Event::LimitReached { .. } => "limit_reached",
     }
 }
 
@@ -152,6 +154,15 @@ fn native_event_members(o: &mut JsonObject, event: &Event) {
         Event::PeriodicSync { channel_id } => {
             o.str("channelId", channel_id);
         }
+        Event::LimitReached {
+            channel_id,
+            refused,
+            reason,
+        } => {
+            o.str("channelId", channel_id)
+                .int("refused", *refused)
+                .str("reason", reason);
+        }
     }
 }
 
@@ -204,8 +215,9 @@ pub fn native_unwrap_result(u: &Unwrapped) -> String {
 
 /// The native JSON for one channel's statistics: `channelId`, `lamportTimestamp`,
 /// `historyLen`, `outgoingLen`, `incomingLen`, `incomingBytes`, `outgoingRepairLen`,
-/// `incomingRepairLen`, and `counters`, an object with every [`ChannelCounters`] field in
-/// camelCase.
+/// `incomingRepairLen`, `memory` (what the channel and the whole context hold against
+/// the memory budget, and the budget), and `counters`, an object with every
+/// [`ChannelCounters`] field in camelCase (`refusals` an object by reason).
 pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
     // Exhaustive destructuring: a field added to either struct fails to compile here
     // until it is reported.
@@ -217,6 +229,9 @@ pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
         incoming_bytes,
         outgoing_repair_len,
         incoming_repair_len,
+        memory,
+        manager_memory,
+        memory_budget,
         counters,
     } = s;
     let ChannelCounters {
@@ -226,11 +241,37 @@ pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
         resends,
         expired,
         lost,
+        evicted,
         duplicates,
         repairs_requested,
         repairs_sent,
         dropped_by_limits,
+        refusals,
     } = counters;
+    let RefusalCounts {
+        too_large,
+        too_many_entries,
+        id_too_long,
+        buffer_full,
+        memory_budget: refused_memory_budget,
+        too_many_channels,
+        repair_entries,
+    } = refusals;
+    let usage = |u: &Usage| {
+        let Usage {
+            base,
+            history,
+            buffered,
+            repair,
+        } = u;
+        json!({
+            "total": u.total(),
+            "base": base,
+            "history": history,
+            "buffered": buffered,
+            "repair": repair,
+        })
+    };
     json!({
         "channelId": channel_id,
         "lamportTimestamp": lamport_timestamp,
@@ -240,6 +281,11 @@ pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
         "incomingBytes": incoming_bytes,
         "outgoingRepairLen": outgoing_repair_len,
         "incomingRepairLen": incoming_repair_len,
+        "memory": {
+            "channel": usage(memory),
+            "context": usage(manager_memory),
+            "budget": memory_budget,
+        },
         "counters": {
             "delivered": delivered,
             "acknowledged": acknowledged,
@@ -247,10 +293,20 @@ pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
             "resends": resends,
             "expired": expired,
             "lost": lost,
+            "evicted": evicted,
             "duplicates": duplicates,
             "repairsRequested": repairs_requested,
             "repairsSent": repairs_sent,
             "droppedByLimits": dropped_by_limits,
+            "refusals": {
+                "tooLarge": too_large,
+                "tooManyEntries": too_many_entries,
+                "idTooLong": id_too_long,
+                "bufferFull": buffer_full,
+                "memoryBudget": refused_memory_budget,
+                "tooManyChannels": too_many_channels,
+                "repairEntries": repair_entries,
+            },
         },
     })
     .to_string()
@@ -324,7 +380,8 @@ pub fn libsds_event(event: &Event) -> Option<String> {
         Event::PossiblyAcknowledged { .. }
         | Event::Resend { .. }
         | Event::Expired { .. }
-        | Event::Lost { .. } => return None,
+        | Event::Lost { .. }
+        | Event::LimitReached { .. } => return None,
     }
     o.end();
     Some(into_string(out))
@@ -445,6 +502,11 @@ mod tests {
             Event::PeriodicSync {
                 channel_id: ch.into(),
             },
+            Event::LimitReached {
+                channel_id: ch.into(),
+                refused: 7,
+                reason: id.into(),
+            },
         ]
     }
 
@@ -480,6 +542,8 @@ mod tests {
             json!({"eventType": "repair_ready", "channelId": "ch", "messageId": "m1",
                    "message": "CQgHBg=="}),
             json!({"eventType": "periodic_sync", "channelId": "ch"}),
+            json!({"eventType": "limit_reached", "channelId": "ch", "refused": 7,
+                   "reason": "m1"}),
         ];
         let events = all_events("ch", "m1");
         assert_eq!(events.len(), expected.len());
@@ -540,6 +604,7 @@ mod tests {
             None,
             Some(r#"{"eventType":"repair_ready","channelId":"ch","message":"CQgHBg=="}"#),
             Some(r#"{"eventType":"periodic_sync"}"#),
+            None,
         ];
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(want) {
@@ -647,6 +712,19 @@ mod tests {
             incoming_bytes: 4,
             outgoing_repair_len: 5,
             incoming_repair_len: 6,
+            memory: Usage {
+                base: 1,
+                history: 2,
+                buffered: 3,
+                repair: 4,
+            },
+            manager_memory: Usage {
+                base: 10,
+                history: 20,
+                buffered: 30,
+                repair: 40,
+            },
+            memory_budget: 1000,
             counters: ChannelCounters {
                 delivered: 11,
                 acknowledged: 12,
@@ -654,10 +732,20 @@ mod tests {
                 resends: 14,
                 expired: 15,
                 lost: 16,
+                evicted: 20,
                 duplicates: 17,
                 repairs_requested: 18,
                 repairs_sent: 19,
                 dropped_by_limits: u64::MAX,
+                refusals: RefusalCounts {
+                    too_large: 21,
+                    too_many_entries: 22,
+                    id_too_long: 23,
+                    buffer_full: 24,
+                    memory_budget: 25,
+                    too_many_channels: 26,
+                    repair_entries: 27,
+                },
             },
         };
         assert_eq!(
@@ -671,6 +759,11 @@ mod tests {
                 "incomingBytes": 4,
                 "outgoingRepairLen": 5,
                 "incomingRepairLen": 6,
+                "memory": {
+                    "channel": {"total": 10, "base": 1, "history": 2, "buffered": 3, "repair": 4},
+                    "context": {"total": 100, "base": 10, "history": 20, "buffered": 30, "repair": 40},
+                    "budget": 1000,
+                },
                 "counters": {
                     "delivered": 11,
                     "acknowledged": 12,
@@ -678,10 +771,20 @@ mod tests {
                     "resends": 14,
                     "expired": 15,
                     "lost": 16,
+                    "evicted": 20,
                     "duplicates": 17,
                     "repairsRequested": 18,
                     "repairsSent": 19,
                     "droppedByLimits": u64::MAX,
+                    "refusals": {
+                        "tooLarge": 21,
+                        "tooManyEntries": 22,
+                        "idTooLong": 23,
+                        "bufferFull": 24,
+                        "memoryBudget": 25,
+                        "tooManyChannels": 26,
+                        "repairEntries": 27,
+                    },
                 },
             })
         );
@@ -716,8 +819,10 @@ mod tests {
                 for event in all_events(ch, id) {
                     let native = parse(&native_event(&event));
                     assert_eq!(native["channelId"], ch);
-                    if !matches!(event, Event::PeriodicSync { .. }) {
-                        assert_eq!(native["messageId"], id);
+                    match event {
+                        Event::PeriodicSync { .. } => {}
+                        Event::LimitReached { .. } => assert_eq!(native["reason"], id),
+                        _ => assert_eq!(native["messageId"], id),
                     }
                     if let Some(text) = libsds_event(&event) {
                         let v = parse(&text);

@@ -34,13 +34,16 @@ fn reliability_error(error: &RequestError) -> &'static str {
             ProtocolError::EmptyContent
             | ProtocolError::EmptyChannelId
             | ProtocolError::UnknownChannel(_) => "reInvalidArgument",
-            ProtocolError::ContentTooLarge { .. } => "reMessageTooLarge",
+            ProtocolError::ContentTooLarge { .. }
+            | ProtocolError::TooManyEntries { .. }
+            | ProtocolError::IdTooLong { .. } => "reMessageTooLarge",
             ProtocolError::WireMessageTooLarge { .. } | ProtocolError::Decode(_) => {
                 "reDeserializationError"
             }
             ProtocolError::TooManyChannels { .. }
             | ProtocolError::IncomingBufferFull { .. }
-            | ProtocolError::OutgoingBufferFull { .. } => "reOutOfMemory",
+            | ProtocolError::OutgoingBufferFull { .. }
+            | ProtocolError::MemoryBudget { .. } => "reOutOfMemory",
         },
         RequestError::Op(OpError::Persistence(_) | OpError::CorruptState { .. }) => {
             "rePersistenceError"
@@ -185,7 +188,11 @@ pub extern "C" fn SdsNewReliabilityManager(
         config.protocol.bloom_acks_to_confirm = 1;
         config.protocol.lamport_unit = LamportUnit::Seconds;
         let max_wire = config.protocol.max_wire_message_size;
-        let events = Arc::new(EventRoute::new(None, config.queues.event_queue_capacity));
+        let events = Arc::new(EventRoute::new(
+            None,
+            config.queues.event_queue_capacity,
+            config.queues.event_queue_max_bytes,
+        ));
         let context = match Context::start(
             config,
             Arc::new(SystemClock),

@@ -123,7 +123,11 @@ pub(crate) unsafe fn create(
         return reject(target, (STORAGE_INVALID_CONFIG, message.into()));
     }
     let max_wire = config.protocol.max_wire_message_size;
-    let events = Arc::new(EventRoute::new(target, config.queues.event_queue_capacity));
+    let events = Arc::new(EventRoute::new(
+        target,
+        config.queues.event_queue_capacity,
+        config.queues.event_queue_max_bytes,
+    ));
     let sink = Box::new(NativeSink(events.clone()));
     let clock = Arc::new(SystemClock);
     let started = match backend {
@@ -201,7 +205,8 @@ pub unsafe extern "C" fn storage_set_event_callback(
 
 /// Waits up to `timeout_ms` for the next event (when no event callback is set). On
 /// success `*out_data`/`*out_len` receive a JSON buffer the caller releases with
-/// `storage_bytes_free`.
+/// `storage_bytes_free`. Called inside one of this context's callbacks it returns
+/// `STORAGE_MISUSE` at once: the worker that would produce the event is the one waiting.
 ///
 /// # Safety
 /// `out_data` and `out_len` are valid pointers to write to.
@@ -224,6 +229,10 @@ pub unsafe extern "C" fn storage_next_event(
         let Some(handle) = args::native_handle(ctx) else {
             return STORAGE_INVALID_HANDLE;
         };
+        // Inside a callback the worker waits for this very call: nothing could arrive.
+        if handle.context.on_worker_thread() {
+            return STORAGE_MISUSE;
+        }
         let event = match handle
             .events
             .queue

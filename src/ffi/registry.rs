@@ -38,11 +38,11 @@ pub(crate) struct EventRoute {
 }
 
 impl EventRoute {
-    pub fn new(target: Option<Target>, capacity: usize) -> Self {
+    pub fn new(target: Option<Target>, capacity: usize, max_bytes: usize) -> Self {
         Self {
             target: Mutex::new(target),
             delivery: Mutex::new(()),
-            queue: EventQueue::new(capacity),
+            queue: EventQueue::new(capacity, max_bytes),
         }
     }
 
@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn changing_the_target_waits_for_a_delivery_in_progress() {
         let target = Target::native(Some(blocking), std::ptr::null_mut());
-        let route = Arc::new(EventRoute::new(target, 8));
+        let route = Arc::new(EventRoute::new(target, 8, usize::MAX));
         let delivering = {
             let route = route.clone();
             std::thread::spawn(move || {
@@ -192,7 +192,7 @@ mod tests {
         let target = Target::native(Some(clearing), std::ptr::null_mut());
         let route = PROBE
             .route
-            .get_or_init(|| Arc::new(EventRoute::new(target, 8)))
+            .get_or_init(|| Arc::new(EventRoute::new(target, 8, usize::MAX)))
             .clone();
         route.deliver(|t| {
             if let Some(t) = t {

@@ -30,7 +30,8 @@ impl EventSink for NativeSink {
         self.0.deliver(|target| match target {
             Some(target) => target.call(storage_status::STORAGE_OK, 0, text.as_bytes()),
             None => {
-                self.0.queue.push(text.into_bytes());
+                let bytes = text.len();
+                self.0.queue.push(text.into_bytes(), bytes);
             }
         });
     }

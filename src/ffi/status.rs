@@ -21,7 +21,7 @@ pub enum storage_status {
     STORAGE_EMPTY_CHANNEL_ID = 4,
     /// The configuration document is malformed or has a bad key or value.
     STORAGE_INVALID_CONFIG = 5,
-    /// A context cannot be freed from inside its own callback.
+    /// A context cannot be freed, nor its events pulled, from inside its own callback.
     STORAGE_MISUSE = 6,
     /// The library hit an internal error (a bug); the request was not carried out. If the
     /// worker itself stopped, later requests get `STORAGE_SHUTTING_DOWN`.
@@ -32,13 +32,15 @@ pub enum storage_status {
     STORAGE_TIMEOUT = 9,
     /// Message content is empty.
     STORAGE_EMPTY_CONTENT = 10,
-    /// Message content is over 1 MiB, or a received message over the size limit.
+    /// Message content is over 1 MiB, an id or hint over `max_id_bytes`, or a received
+    /// message over `max_wire_message_size` or the causal-history and repair-request
+    /// entry limits.
     STORAGE_TOO_LARGE = 11,
     /// A received message could not be decoded.
     STORAGE_DECODE_ERROR = 12,
     /// The channel is not known to this context.
     STORAGE_UNKNOWN_CHANNEL = 13,
-    /// A configured limit (channels, buffers) is reached.
+    /// A configured limit (channels, buffers, the memory budget) is reached.
     STORAGE_LIMIT_REACHED = 14,
     /// The persistence backend failed to load or drop state, or holds unreadable state.
     STORAGE_PERSISTENCE_ERROR = 15,
@@ -60,14 +62,16 @@ impl From<&ProtocolError> for storage_status {
         use storage_status::*;
         match error {
             ProtocolError::EmptyContent => STORAGE_EMPTY_CONTENT,
-            ProtocolError::ContentTooLarge { .. } | ProtocolError::WireMessageTooLarge { .. } => {
-                STORAGE_TOO_LARGE
-            }
+            ProtocolError::ContentTooLarge { .. }
+            | ProtocolError::WireMessageTooLarge { .. }
+            | ProtocolError::TooManyEntries { .. }
+            | ProtocolError::IdTooLong { .. } => STORAGE_TOO_LARGE,
             ProtocolError::EmptyChannelId => STORAGE_EMPTY_CHANNEL_ID,
             ProtocolError::UnknownChannel(_) => STORAGE_UNKNOWN_CHANNEL,
             ProtocolError::TooManyChannels { .. }
             | ProtocolError::IncomingBufferFull { .. }
-            | ProtocolError::OutgoingBufferFull { .. } => STORAGE_LIMIT_REACHED,
+            | ProtocolError::OutgoingBufferFull { .. }
+            | ProtocolError::MemoryBudget { .. } => STORAGE_LIMIT_REACHED,
             ProtocolError::Decode(_) => STORAGE_DECODE_ERROR,
         }
     }

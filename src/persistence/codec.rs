@@ -407,10 +407,12 @@ fn decode_kv<'a>(
 
 const OUT_REPAIR_NAMES: EntryNames = EntryNames {
     message_id: "OutgoingRepairEntry.entry.message_id",
+    retrieval_hint: "OutgoingRepairEntry.entry.retrieval_hint",
     sender_id: "OutgoingRepairEntry.entry.sender_id",
 };
 const IN_REPAIR_NAMES: EntryNames = EntryNames {
     message_id: "IncomingRepairEntry.entry.message_id",
+    retrieval_hint: "IncomingRepairEntry.entry.retrieval_hint",
     sender_id: "IncomingRepairEntry.entry.sender_id",
 };
 

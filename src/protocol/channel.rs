@@ -1,17 +1,22 @@
 //! One channel's state and the operations that touch only it: delivery with causal
-//! cascade, buffering, acknowledgement bookkeeping, and the change journal the persistence
-//! layer drains.
+//! cascade, acknowledgement bookkeeping, what it holds, refusal counters, and the change
+//! journal the persistence layer drains.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
+use std::mem::size_of;
 
 use indexmap::IndexMap;
 
 use super::bloom::IdHashes;
+use super::budget::{array_slot, heap, table_slot, Usage};
+use super::error::ProtocolError;
 use super::event::Event;
 use super::history::MessageHistory;
+use super::incoming::IncomingBuffer;
 use super::message::{HistoryEntry, SdsMessage};
+use super::repair_buffer::RepairBuffer;
 use super::rolling_bloom::RollingBloomFilter;
-use super::snapshot::{IncomingEntry, IncomingRepair, OutgoingEntry, OutgoingRepair};
+use super::snapshot::{IncomingRepair, OutgoingEntry, OutgoingRepair};
 
 /// An unacknowledged outgoing message with its bloom hashes computed once.
 #[derive(Debug)]
@@ -40,6 +45,53 @@ pub struct ChannelChanges {
     pub hints: Vec<(String, Vec<u8>)>,
 }
 
+/// Inputs refused or not kept because a limit was reached, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefusalCounts {
+    /// Received messages over `max_wire_message_size`.
+    pub too_large: u64,
+    /// Received messages with more entries than `max_received_causal_history` or
+    /// `max_received_repair_requests`.
+    pub too_many_entries: u64,
+    /// Received messages with an id or hint over `max_id_bytes`.
+    pub id_too_long: u64,
+    /// Received messages refused because the channel's incoming buffer was full.
+    pub buffer_full: u64,
+    /// Received messages refused because the memory budget could not hold them.
+    pub memory_budget: u64,
+    /// Received messages for a new channel refused at `max_channels`.
+    pub too_many_channels: u64,
+    /// SDS-R repair entries not kept because a repair buffer or its share was full.
+    pub repair_entries: u64,
+}
+
+impl RefusalCounts {
+    /// Every refusal counted.
+    pub fn total(&self) -> u64 {
+        self.too_large
+            + self.too_many_entries
+            + self.id_too_long
+            + self.buffer_full
+            + self.memory_budget
+            + self.too_many_channels
+            + self.repair_entries
+    }
+
+    /// Counts one refused message (or repair entry, for `None`).
+    pub(crate) fn count(&mut self, error: Option<&ProtocolError>) {
+        match error {
+            Some(ProtocolError::WireMessageTooLarge { .. }) => self.too_large += 1,
+            Some(ProtocolError::TooManyEntries { .. }) => self.too_many_entries += 1,
+            Some(ProtocolError::IdTooLong { .. }) => self.id_too_long += 1,
+            Some(ProtocolError::IncomingBufferFull { .. }) => self.buffer_full += 1,
+            Some(ProtocolError::MemoryBudget { .. }) => self.memory_budget += 1,
+            Some(ProtocolError::TooManyChannels { .. }) => self.too_many_channels += 1,
+            Some(_) => {}
+            None => self.repair_entries += 1,
+        }
+    }
+}
+
 /// Counters reported in channel statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChannelCounters {
@@ -55,26 +107,63 @@ pub struct ChannelCounters {
     pub expired: u64,
     /// Buffered messages dropped as irretrievably lost.
     pub lost: u64,
+    /// Buffered messages evicted to give another sender or channel its share.
+    pub evicted: u64,
     /// Duplicates received.
     pub duplicates: u64,
     /// SDS-R repair requests attached to outgoing messages.
     pub repairs_requested: u64,
     /// SDS-R repairs rebroadcast by this node.
     pub repairs_sent: u64,
-    /// Received messages or repair entries refused because a limit was reached.
+    /// Received messages or repair entries refused because a limit was reached
+    /// (`refusals.total()`).
     pub dropped_by_limits: u64,
+    /// Those refusals by reason.
+    pub refusals: RefusalCounts,
 }
 
-/// Approximate memory a buffered message holds: its content, ids and causal history.
-pub(crate) fn buffered_size(message: &SdsMessage) -> usize {
-    let entry_size =
-        |e: &HistoryEntry| e.message_id.len() + e.retrieval_hint.len() + e.sender_id.len() + 48;
-    message.content.len()
-        + message.message_id.len()
-        + message.sender_id.len()
-        + message.causal_history.iter().map(entry_size).sum::<usize>()
-        + message.repair_request.iter().map(entry_size).sum::<usize>()
-        + 128
+impl ChannelCounters {
+    /// Counts a refused message (or repair entry, for `None`).
+    pub(crate) fn refused(&mut self, error: Option<&ProtocolError>) {
+        self.refusals.count(error);
+        self.dropped_by_limits = self.refusals.total();
+    }
+}
+
+/// Refusals on one channel not yet reported by a `LimitReached` event.
+#[derive(Debug, Default)]
+pub(crate) struct RefusalReport {
+    /// Refused messages since the last event.
+    pub unreported: u64,
+    /// Why the latest was refused.
+    pub last_reason: String,
+    /// Earliest time of the next event (Unix ms).
+    pub next_at_ms: u64,
+}
+
+/// Shortest time between two `LimitReached` events of one channel.
+const REFUSAL_REPORT_INTERVAL_MS: u64 = 1000;
+
+impl RefusalReport {
+    /// Notes a refusal; returns the event to emit now, if one is due.
+    pub fn note(&mut self, channel_id: &str, reason: String, now_ms: u64) -> Option<Event> {
+        self.unreported += 1;
+        self.last_reason = reason;
+        self.due(channel_id, now_ms)
+    }
+
+    /// The event reporting what is unreported, if the interval has passed.
+    pub fn due(&mut self, channel_id: &str, now_ms: u64) -> Option<Event> {
+        if self.unreported == 0 || now_ms < self.next_at_ms {
+            return None;
+        }
+        self.next_at_ms = now_ms.saturating_add(REFUSAL_REPORT_INTERVAL_MS);
+        Some(Event::LimitReached {
+            channel_id: channel_id.to_owned(),
+            refused: std::mem::take(&mut self.unreported),
+            reason: std::mem::take(&mut self.last_reason),
+        })
+    }
 }
 
 /// A bounded insertion-ordered set of ids (oldest forgotten first).
@@ -83,6 +172,12 @@ pub(crate) struct BoundedIdSet {
     order: VecDeque<String>,
     members: HashSet<String>,
     max_len: usize,
+    bytes: usize,
+}
+
+/// Heap bytes one id of `len` bytes costs in a [`BoundedIdSet`] (two copies, two slots).
+fn id_set_charge(len: usize) -> usize {
+    2 * heap(len) + table_slot(size_of::<String>()) + array_slot(size_of::<String>())
 }
 
 impl BoundedIdSet {
@@ -96,12 +191,19 @@ impl BoundedIdSet {
     pub fn insert(&mut self, id: &str) {
         if self.members.insert(id.to_owned()) {
             self.order.push_back(id.to_owned());
+            self.bytes += id_set_charge(id.len());
             while self.order.len() > self.max_len {
                 if let Some(old) = self.order.pop_front() {
                     self.members.remove(&old);
+                    self.bytes = self.bytes.saturating_sub(id_set_charge(old.len()));
                 }
             }
         }
+    }
+
+    /// Heap bytes the ids hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -113,15 +215,6 @@ impl BoundedIdSet {
     }
 }
 
-/// A missing dependency and the ids of the buffered messages waiting for it.
-#[derive(Debug)]
-pub(crate) struct Waiting {
-    /// The dependency as the waiting messages' causal history describes it.
-    pub dependency: HistoryEntry,
-    /// Buffered messages waiting for it.
-    pub messages: Vec<String>,
-}
-
 /// The complete state of one channel.
 #[derive(Debug)]
 pub(crate) struct Channel {
@@ -130,17 +223,20 @@ pub(crate) struct Channel {
     pub history: MessageHistory,
     pub bloom: RollingBloomFilter,
     pub outgoing: IndexMap<String, Outgoing>,
-    pub incoming: IndexMap<String, IncomingEntry>,
-    /// Approximate bytes held by `incoming` (see [`buffered_size`]).
-    pub incoming_bytes: usize,
-    /// Missing dependency id -> the dependency and the buffered messages waiting for it.
-    pub waiters: HashMap<String, Waiting>,
-    pub outgoing_repair: IndexMap<String, OutgoingRepair>,
-    pub incoming_repair: IndexMap<String, IncomingRepair>,
+    pub incoming: IncomingBuffer,
+    pub outgoing_repair: RepairBuffer<OutgoingRepair>,
+    pub incoming_repair: RepairBuffer<IncomingRepair>,
     pub met_ids: BoundedIdSet,
     pub changes: ChannelChanges,
     pub journaling: bool,
     pub counters: ChannelCounters,
+    pub refusals: RefusalReport,
+}
+
+/// Heap bytes of a channel's own struct and its slot in the manager's table, for a
+/// channel id of `id_len` bytes (stored twice: key and field).
+pub(crate) fn channel_struct_charge(id_len: usize) -> usize {
+    table_slot(size_of::<String>() + size_of::<Channel>()) + 2 * heap(id_len)
 }
 
 impl Channel {
@@ -157,16 +253,47 @@ impl Channel {
             history,
             bloom,
             outgoing: IndexMap::new(),
-            incoming: IndexMap::new(),
-            incoming_bytes: 0,
-            waiters: HashMap::new(),
-            outgoing_repair: IndexMap::new(),
-            incoming_repair: IndexMap::new(),
+            incoming: IncomingBuffer::default(),
+            outgoing_repair: RepairBuffer::default(),
+            incoming_repair: RepairBuffer::default(),
             met_ids,
             changes: ChannelChanges::default(),
             journaling,
             counters: ChannelCounters::default(),
+            refusals: RefusalReport::default(),
         }
+    }
+
+    /// What the channel holds, by kind (see [`crate::protocol::budget`]).
+    pub fn usage(&self) -> Usage {
+        let tracked = self.bloom.tracked_bytes();
+        Usage {
+            base: channel_struct_charge(self.id.len())
+                + self.bloom.heap_bytes().saturating_sub(tracked)
+                + self.met_ids.bytes(),
+            history: self.history.bytes() + tracked,
+            buffered: self.incoming.bytes(),
+            repair: self.outgoing_repair.bytes() + self.incoming_repair.bytes(),
+        }
+    }
+
+    /// Frees some history when memory is short: the oldest message (keeping the newest
+    /// if `keep_newest`), else the oldest half of the bloom filter's ids. False when
+    /// there is nothing left to give.
+    pub fn give_way(&mut self, keep_newest: bool) -> bool {
+        if self.history.len() > usize::from(keep_newest) {
+            if let Some(id) = self.history.pop_oldest() {
+                if self.journaling {
+                    self.changes.history.push(HistoryChange::Evict(id));
+                }
+                return true;
+            }
+        }
+        if !self.bloom.is_empty() {
+            self.bloom.shed_oldest_half();
+            return true;
+        }
+        false
     }
 
     /// Whether a dependency counts as present: delivered, or declared met by the host.
@@ -224,62 +351,7 @@ impl Channel {
     /// Marks `dependency` present for every buffered message waiting on it; messages left
     /// with no missing dependency move from the buffer to `ready`.
     pub fn unblock(&mut self, dependency: &str, ready: &mut VecDeque<SdsMessage>) {
-        let Some(waiting) = self.waiters.remove(dependency) else {
-            return;
-        };
-        for waiter in waiting.messages {
-            let Some(entry) = self.incoming.get_mut(&waiter) else {
-                continue;
-            };
-            entry.missing_deps.retain(|d| d != dependency);
-            if entry.missing_deps.is_empty() {
-                if let Some(entry) = self.incoming.shift_remove(&waiter) {
-                    self.incoming_bytes -= buffered_size(&entry.message);
-                    ready.push_back(entry.message);
-                }
-            }
-        }
-    }
-
-    /// Buffers a message until `missing` dependencies are present.
-    pub fn buffer(&mut self, mut message: SdsMessage, missing: &[HistoryEntry], now_ms: u64) {
-        message.bloom_filter = Vec::new();
-        self.incoming_bytes += buffered_size(&message);
-        let id = message.message_id.clone();
-        let missing_deps: Vec<String> = missing.iter().map(|d| d.message_id.clone()).collect();
-        for dep in missing {
-            self.waiters
-                .entry(dep.message_id.clone())
-                .or_insert_with(|| Waiting {
-                    dependency: dep.clone(),
-                    messages: Vec::new(),
-                })
-                .messages
-                .push(id.clone());
-        }
-        self.incoming.insert(
-            id,
-            IncomingEntry {
-                message,
-                missing_deps,
-                received_at_ms: now_ms,
-            },
-        );
-    }
-
-    /// Removes a buffered message and its entries in the waiter index.
-    pub fn drop_buffered(&mut self, message_id: &str) -> Option<IncomingEntry> {
-        let entry = self.incoming.shift_remove(message_id)?;
-        self.incoming_bytes -= buffered_size(&entry.message);
-        for dep in &entry.missing_deps {
-            if let Some(waiting) = self.waiters.get_mut(dep) {
-                waiting.messages.retain(|w| w != message_id);
-                if waiting.messages.is_empty() {
-                    self.waiters.remove(dep);
-                }
-            }
-        }
-        Some(entry)
+        self.incoming.resolve(dependency, ready);
     }
 
     /// Declares a dependency present (host-retrieved or irrelevant) and cascades delivery.

@@ -25,7 +25,8 @@ pub struct ProtocolConfig {
     pub bloom_error_rate: f64,
     /// Delivered messages kept per channel (oldest evicted first).
     pub max_message_history: usize,
-    /// Bytes of delivered content kept per channel before the oldest are evicted.
+    /// Bytes of delivered messages kept per channel, at their real size in memory
+    /// (stored encoding and index), before the oldest are evicted.
     pub max_history_bytes: usize,
     /// Entries of causal history attached to each outgoing message.
     pub max_causal_history: usize,
@@ -52,7 +53,8 @@ pub struct ProtocolConfig {
     pub max_channels: usize,
     /// Received messages buffered per channel while their dependencies are missing.
     pub max_incoming_buffer: usize,
-    /// Bytes of buffered messages per channel (content, ids and causal history).
+    /// Bytes of buffered messages per channel, at their real size in memory (decoded
+    /// message and dependency index).
     pub max_incoming_buffer_bytes: usize,
     /// Unacknowledged outgoing messages per channel.
     pub max_outgoing_buffer: usize,
@@ -60,6 +62,20 @@ pub struct ProtocolConfig {
     pub max_repair_buffer: usize,
     /// Largest received wire message accepted, in bytes.
     pub max_wire_message_size: usize,
+    /// Memory, across all channels, that peers can make this manager hold: channels,
+    /// histories and their bloom filters, buffered messages, SDS-R state (see
+    /// [`budget`](super::budget) for how it is shared and what a full budget does).
+    pub memory_budget_bytes: usize,
+    /// Causal-history entries a received message may carry; more are refused.
+    pub max_received_causal_history: usize,
+    /// Repair-request entries a received message may carry; more are refused.
+    pub max_received_repair_requests: usize,
+    /// Longest message, channel or sender id and retrieval hint, in bytes, that a
+    /// received message may carry and that `wrap` accepts.
+    pub max_id_bytes: usize,
+    /// How far ahead of the local wall clock (Unix ms) a received Lamport timestamp is
+    /// adopted; a channel clock never moves beyond `now + max_lamport_lead_ms`.
+    pub max_lamport_lead_ms: u64,
 }
 
 impl Default for ProtocolConfig {
@@ -86,6 +102,11 @@ impl Default for ProtocolConfig {
             max_outgoing_buffer: 10_000,
             max_repair_buffer: 1000,
             max_wire_message_size: 4 * 1024 * 1024,
+            memory_budget_bytes: 256 * 1024 * 1024,
+            max_received_causal_history: 1024,
+            max_received_repair_requests: 256,
+            max_id_bytes: 1024,
+            max_lamport_lead_ms: 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -122,6 +143,8 @@ impl ProtocolConfig {
             ("max_outgoing_buffer", self.max_outgoing_buffer),
             ("max_repair_buffer", self.max_repair_buffer),
             ("max_wire_message_size", self.max_wire_message_size),
+            ("memory_budget_bytes", self.memory_budget_bytes),
+            ("max_id_bytes", self.max_id_bytes),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -164,6 +187,75 @@ impl ProtocolConfig {
                 "must be greater than 0",
             ));
         }
+        // Peers configured alike must accept each other's messages.
+        if self.max_received_causal_history < self.max_causal_history {
+            return Err(ConfigError::new(
+                "max_received_causal_history",
+                format!(
+                    "must be at least max_causal_history ({})",
+                    self.max_causal_history
+                ),
+            ));
+        }
+        if self.max_received_repair_requests < self.max_repair_requests {
+            return Err(ConfigError::new(
+                "max_received_repair_requests",
+                format!(
+                    "must be at least max_repair_requests ({})",
+                    self.max_repair_requests
+                ),
+            ));
+        }
+        if self.participant_id.len() > self.max_id_bytes {
+            return Err(ConfigError::new(
+                "participant_id",
+                format!("must be at most max_id_bytes ({}) bytes", self.max_id_bytes),
+            ));
+        }
+        // Both the filter and the one a roll builds must be sizable.
+        let rolled_capacity = self.bloom_capacity * 6 / 5;
+        for capacity in [self.bloom_capacity, rolled_capacity.max(1)] {
+            super::bloom::sizing(capacity, self.bloom_error_rate)
+                .map_err(|e| ConfigError::new("bloom_capacity", e.to_string()))?;
+        }
+        // What this configuration can wrap must be accepted by peers at the default
+        // `max_wire_message_size`, or at this one's if it was raised.
+        let accepted = self
+            .max_wire_message_size
+            .max(ProtocolConfig::default().max_wire_message_size);
+        let largest = self.largest_wrapped_message();
+        if largest > accepted {
+            return Err(ConfigError::new(
+                "max_wire_message_size",
+                format!(
+                    "must be at least {largest} bytes, the largest message this \
+                     configuration can wrap (content, bloom filter, causal history and \
+                     repair requests at their limits)"
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// An upper bound of the wire size of any message `wrap` can produce: the largest
+    /// content, ids and hints at `max_id_bytes`, the rolled bloom filter, full causal
+    /// history and repair requests. Every such message is accepted by a peer whose
+    /// `max_wire_message_size` is at least this.
+    pub fn largest_wrapped_message(&self) -> usize {
+        // Tag and length prefix of one length-delimited field, generously.
+        const FIELD: usize = 16;
+        let rolled_capacity = self.bloom_capacity.saturating_mul(6) / 5;
+        let bloom = super::bloom::sizing(rolled_capacity.max(1), self.bloom_error_rate)
+            .map(|(_, m_bits)| (m_bits as usize).div_ceil(8) + 64)
+            .unwrap_or(usize::MAX / 4);
+        let entry = 3 * (self.max_id_bytes + FIELD) + FIELD;
+        let entries = self
+            .max_causal_history
+            .saturating_add(self.max_repair_requests)
+            .saturating_mul(entry);
+        (MAX_CONTENT_SIZE + FIELD)
+            .saturating_add(bloom + FIELD)
+            .saturating_add(entries)
+            .saturating_add(3 * (self.max_id_bytes + FIELD) + 2 * FIELD)
     }
 }

@@ -60,5 +60,60 @@ pub enum ProtocolError {
     },
     /// A received message could not be decoded.
     #[error("cannot decode message: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(DecodeError),
+    /// A received message carries more causal-history or repair-request entries than
+    /// `max_received_causal_history` / `max_received_repair_requests` allow.
+    #[error("received message has more than {max} `{field}` entries")]
+    TooManyEntries {
+        /// `causal_history` or `repair_request`.
+        field: &'static str,
+        /// Limit.
+        max: usize,
+    },
+    /// An id or retrieval hint is longer than `max_id_bytes`.
+    #[error("`{field}` is {len} bytes, over the {max}-byte limit (max_id_bytes)")]
+    IdTooLong {
+        /// The field, e.g. `message_id` or `causal_history[].retrieval_hint`.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// What the message needs to be kept does not fit in the memory budget.
+    #[error("memory budget exhausted: {needed} bytes do not fit in {what} ({limit} bytes)")]
+    MemoryBudget {
+        /// The budget or share that is full.
+        what: &'static str,
+        /// Bytes the message needs.
+        needed: usize,
+        /// The size of that budget or share.
+        limit: usize,
+    },
+}
+
+impl ProtocolError {
+    /// Whether the error refuses input because a limit is reached (what the
+    /// `limit_reached` event and the refusal counters report).
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            Self::WireMessageTooLarge { .. }
+                | Self::TooManyChannels { .. }
+                | Self::IncomingBufferFull { .. }
+                | Self::TooManyEntries { .. }
+                | Self::IdTooLong { .. }
+                | Self::MemoryBudget { .. }
+        )
+    }
+}
+
+impl From<DecodeError> for ProtocolError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::TooManyEntries { field, max } => Self::TooManyEntries { field, max },
+            DecodeError::TooLong { field, len, max } => Self::IdTooLong { field, len, max },
+            other => Self::Decode(other),
+        }
+    }
 }

@@ -83,6 +83,18 @@ pub enum Event {
         /// The wire bytes to broadcast.
         bytes: Vec<u8>,
     },
+    /// Received messages were refused because a limit was reached (see
+    /// [`ProtocolError::is_limit`](super::error::ProtocolError::is_limit)). At most one
+    /// per channel per second, counting the refusals since the previous one.
+    LimitReached {
+        /// Channel of the refused messages; empty for messages refused before their
+        /// channel was known (undecodable, or a channel that could not be created).
+        channel_id: String,
+        /// Messages refused since the previous event of this channel.
+        refused: u64,
+        /// Why the latest was refused.
+        reason: String,
+    },
     /// Time to send a sync message on this channel (produced by the runtime's timer).
     PeriodicSync {
         /// The channel to sync.

@@ -8,8 +8,10 @@
 //! it as it is.
 
 use std::collections::{HashMap, VecDeque};
+use std::mem::size_of;
 use std::sync::Arc;
 
+use super::budget::{array_slot, heap, table_slot};
 use super::message::{HistoryEntry, SdsMessage};
 use super::wire;
 
@@ -22,8 +24,20 @@ pub struct HistoryRecord {
     pub sender_id: String,
     /// Retrieval hint learned for it (empty until the host provides one).
     pub retrieval_hint: Vec<u8>,
-    /// Length of the message's content, what the byte bound counts.
-    content_len: usize,
+    /// Bytes the record and its index entries hold, what the byte bound counts.
+    charge: usize,
+}
+
+impl HistoryRecord {
+    /// Bytes a record of message id `id_len` holds, with its slots in the index.
+    fn measure(&self, id_len: usize) -> usize {
+        heap(self.stored.capacity())
+            + heap(self.sender_id.capacity())
+            + heap(self.retrieval_hint.capacity())
+            + heap(2 * size_of::<usize>() + id_len)
+            + table_slot(size_of::<Arc<str>>() + size_of::<HistoryRecord>())
+            + array_slot(size_of::<Arc<str>>())
+    }
 }
 
 /// Delivered messages of one channel, oldest first.
@@ -32,13 +46,15 @@ pub struct MessageHistory {
     /// Ids oldest first; each id's one allocation is shared with its `records` key.
     order: VecDeque<Arc<str>>,
     records: HashMap<Arc<str>, HistoryRecord>,
-    content_bytes: usize,
+    /// Sum of the records' charges.
+    bytes: usize,
     max_len: usize,
     max_bytes: usize,
 }
 
 impl MessageHistory {
-    /// An empty history keeping at most `max_len` messages and `max_bytes` of content.
+    /// An empty history keeping at most `max_len` messages holding `max_bytes` (records
+    /// at their real size, see [`crate::protocol::budget`]).
     pub fn new(max_len: usize, max_bytes: usize) -> Self {
         Self {
             max_len,
@@ -57,6 +73,11 @@ impl MessageHistory {
         self.order.is_empty()
     }
 
+    /// Bytes the records hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether a message with this id is held.
     pub fn contains(&self, message_id: &str) -> bool {
         self.records.contains_key(message_id)
@@ -71,16 +92,17 @@ impl MessageHistory {
     /// record in place. Returns the ids evicted to stay within bounds, oldest first; the
     /// newest message itself is never evicted.
     pub fn push(&mut self, message: &SdsMessage) -> Vec<String> {
-        let record = HistoryRecord {
+        let mut record = HistoryRecord {
             stored: wire::encode_message_with_bloom(message, &[]),
-            content_len: message.content.len(),
             sender_id: message.sender_id.clone(),
             retrieval_hint: Vec::new(),
+            charge: 0,
         };
-        self.content_bytes += record.content_len;
+        record.charge = record.measure(message.message_id.len());
+        self.bytes += record.charge;
         match self.records.get_mut(message.message_id.as_str()) {
             Some(held) => {
-                self.content_bytes -= held.content_len;
+                self.bytes -= held.charge;
                 *held = record;
             }
             None => {
@@ -91,24 +113,33 @@ impl MessageHistory {
         }
         let mut evicted = Vec::new();
         while self.order.len() > 1
-            && (self.order.len() > self.max_len || self.content_bytes > self.max_bytes)
+            && (self.order.len() > self.max_len || self.bytes > self.max_bytes)
         {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(old) = self.records.remove(&oldest) {
-                self.content_bytes -= old.content_len;
+            match self.pop_oldest() {
+                Some(oldest) => evicted.push(oldest),
+                None => break,
             }
-            evicted.push(oldest.to_string());
         }
         evicted
+    }
+
+    /// Evicts the oldest message, returning its id.
+    pub fn pop_oldest(&mut self) -> Option<String> {
+        let oldest = self.order.pop_front()?;
+        if let Some(old) = self.records.remove(&oldest) {
+            self.bytes -= old.charge;
+        }
+        Some(oldest.to_string())
     }
 
     /// Records a retrieval hint for a held message. Returns whether it changed.
     pub fn set_hint(&mut self, message_id: &str, hint: Vec<u8>) -> bool {
         match self.records.get_mut(message_id) {
             Some(record) if record.retrieval_hint != hint => {
+                self.bytes -= record.charge;
                 record.retrieval_hint = hint;
+                record.charge = record.measure(message_id.len());
+                self.bytes += record.charge;
                 true
             }
             _ => false,
@@ -165,15 +196,34 @@ mod tests {
 
     #[test]
     fn evicts_oldest_beyond_bytes_but_keeps_newest() {
-        let mut h = MessageHistory::new(100, 4);
+        let one = {
+            let mut h = MessageHistory::new(100, usize::MAX);
+            h.push(&msg("a", b"12"));
+            h.bytes()
+        };
+        let mut h = MessageHistory::new(100, 2 * one + one / 2);
         h.push(&msg("a", b"12"));
         h.push(&msg("b", b"34"));
-        assert_eq!(h.push(&msg("c", b"5")), vec!["a".to_string()]);
+        assert_eq!(h.push(&msg("c", b"56")), vec!["a".to_string()]);
         assert_eq!(
-            h.push(&msg("big", b"123456789")),
+            h.push(&msg("big", &[7; 10_000])),
             vec!["b".to_string(), "c".to_string()]
         );
         assert_eq!(h.len(), 1);
+        assert!(h.bytes() > 10_000);
+    }
+
+    #[test]
+    fn the_byte_bound_counts_causal_history_not_only_content() {
+        let mut h = MessageHistory::new(100, usize::MAX);
+        let mut m = msg("a", b"x");
+        m.causal_history = (0..1000)
+            .map(|i| HistoryEntry::new(format!("dep-{i}")))
+            .collect();
+        h.push(&m);
+        assert!(h.bytes() > 1000 * 8, "{} bytes", h.bytes());
+        assert_eq!(h.pop_oldest().as_deref(), Some("a"));
+        assert_eq!(h.bytes(), 0);
     }
 
     #[test]

@@ -7,18 +7,22 @@
 use std::collections::{HashMap, HashSet};
 
 use super::bloom::{IdHashes, PeerBloom};
+use super::budget::{Budget, Usage};
 use super::channel::{
-    buffered_size, BoundedIdSet, Channel, ChannelChanges, ChannelCounters, Outgoing,
+    channel_struct_charge, BoundedIdSet, Channel, ChannelChanges, ChannelCounters, Outgoing,
+    RefusalCounts, RefusalReport,
 };
 use super::config::{ConfigError, LamportUnit, ProtocolConfig, MAX_CONTENT_SIZE};
 use super::error::ProtocolError;
 use super::event::Event;
 use super::history::MessageHistory;
+use super::incoming::buffered_charge;
 use super::message::{HistoryEntry, SdsMessage};
+use super::repair_buffer::RepairBuffer;
 use super::rolling_bloom::RollingBloomFilter;
 use super::sdsr;
 use super::snapshot::{ChannelData, ChannelMeta, IncomingRepair, OutgoingEntry, OutgoingRepair};
-use super::wire::{self, Received};
+use super::wire::{self, DecodeLimits, Received};
 
 /// Supplies retrieval hints (for example a transport message hash) for message ids that
 /// go into causal history. Asked only while a message's hint is still unknown.
@@ -76,14 +80,33 @@ pub struct ChannelStats {
     pub outgoing_len: usize,
     /// Received messages waiting for dependencies.
     pub incoming_len: usize,
-    /// Approximate bytes those buffered messages hold.
+    /// Bytes those buffered messages hold, with their dependency index.
     pub incoming_bytes: usize,
     /// SDS-R outgoing repair buffer size.
     pub outgoing_repair_len: usize,
     /// SDS-R incoming repair buffer size.
     pub incoming_repair_len: usize,
+    /// What this channel holds against the memory budget.
+    pub memory: Usage,
+    /// What the whole manager holds against it.
+    pub manager_memory: Usage,
+    /// The memory budget (`memory_budget_bytes`).
+    pub memory_budget: usize,
     /// Counters since the channel was created or loaded in this process.
     pub counters: ChannelCounters,
+}
+
+/// Most buffered messages one sweep expires and most missing dependencies it requests
+/// again, across channels: what is left waits for the next sweep, so a sweep never
+/// stalls the caller for long whatever peers made the manager hold.
+pub(crate) const SWEEP_MAX_ITEMS: usize = 10_000;
+
+/// What receiving a message will take, decided before any state changes.
+struct Admission {
+    duplicate: bool,
+    missing: Vec<HistoryEntry>,
+    /// Buffered messages to evict first, as (channel, message id).
+    evict: Vec<(String, String)>,
 }
 
 /// SDS/SDS-R state of every channel of one participant.
@@ -96,6 +119,10 @@ pub struct Manager {
     scratch: Vec<u8>,
     /// An empty bloom filter of the configured size, cloned for each new channel.
     empty_bloom: RollingBloomFilter,
+    budget: Budget,
+    /// Refusals of messages whose channel is unknown (and could not be created).
+    unattributed: RefusalCounts,
+    unattributed_report: RefusalReport,
 }
 
 impl std::fmt::Debug for Manager {
@@ -118,18 +145,31 @@ impl Manager {
         })?;
         Ok(Self {
             empty_bloom,
+            budget: Budget::new(config.memory_budget_bytes),
             config,
             channels: HashMap::new(),
             events: Vec::new(),
             hint_provider: None,
             journaling: false,
             scratch: Vec::new(),
+            unattributed: RefusalCounts::default(),
+            unattributed_report: RefusalReport::default(),
         })
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &ProtocolConfig {
         &self.config
+    }
+
+    /// What every channel holds against the memory budget, and the budget.
+    pub fn memory(&self) -> (Usage, usize) {
+        (self.budget.used(), self.budget.limit())
+    }
+
+    /// Refusals of messages whose channel was unknown (see `Event::LimitReached`).
+    pub fn unattributed_refusals(&self) -> RefusalCounts {
+        self.unattributed
     }
 
     /// Installs (or removes) the retrieval-hint provider used by later wraps.
@@ -166,20 +206,34 @@ impl Manager {
 
     /// Creates the channel if it does not exist.
     pub fn ensure_channel(&mut self, channel_id: &str) -> Result<(), ProtocolError> {
+        self.check_id("channel_id", channel_id)?;
         self.channel_mut(channel_id).map(|_| ())
     }
 
     /// Forgets a channel and all its state. Returns whether it existed.
     pub fn remove_channel(&mut self, channel_id: &str) -> bool {
-        self.channels.remove(channel_id).is_some()
+        match self.channels.remove(channel_id) {
+            Some(channel) => {
+                self.budget.settle(channel.usage(), Usage::default());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Forgets every channel.
     pub fn reset(&mut self) {
         self.channels.clear();
+        self.budget = Budget::new(self.config.memory_budget_bytes);
     }
 
-    fn new_channel(&self, channel_id: &str) -> Result<Channel, ProtocolError> {
+    /// What creating a channel named `channel_id` charges.
+    fn new_channel_charge(&self, channel_id: &str) -> usize {
+        channel_struct_charge(channel_id.len()) + self.empty_bloom.heap_bytes()
+    }
+
+    /// Refuses creating a channel beyond `max_channels` or the memory budget.
+    fn check_new_channel(&self, channel_id: &str) -> Result<(), ProtocolError> {
         if channel_id.is_empty() {
             return Err(ProtocolError::EmptyChannelId);
         }
@@ -188,6 +242,19 @@ impl Manager {
                 max: self.config.max_channels,
             });
         }
+        let needed = self.new_channel_charge(channel_id);
+        if !self.budget.fits(needed) {
+            return Err(ProtocolError::MemoryBudget {
+                what: "the memory budget",
+                needed,
+                limit: self.budget.limit(),
+            });
+        }
+        Ok(())
+    }
+
+    fn new_channel(&self, channel_id: &str) -> Result<Channel, ProtocolError> {
+        self.check_new_channel(channel_id)?;
         Ok(Channel::new(
             channel_id,
             MessageHistory::new(
@@ -203,11 +270,25 @@ impl Manager {
     fn channel_mut(&mut self, channel_id: &str) -> Result<&mut Channel, ProtocolError> {
         if !self.channels.contains_key(channel_id) {
             let channel = self.new_channel(channel_id)?;
+            self.budget.settle(Usage::default(), channel.usage());
             self.channels.insert(channel_id.to_owned(), channel);
         }
         self.channels
             .get_mut(channel_id)
             .ok_or_else(|| ProtocolError::UnknownChannel(channel_id.to_owned()))
+    }
+
+    /// Refuses an id longer than `max_id_bytes`.
+    fn check_id(&self, field: &'static str, id: &str) -> Result<(), ProtocolError> {
+        let max = self.config.max_id_bytes;
+        if id.len() > max {
+            return Err(ProtocolError::IdTooLong {
+                field,
+                len: id.len(),
+                max,
+            });
+        }
+        Ok(())
     }
 
     fn clock(&self, now_ms: u64) -> i64 {
@@ -216,6 +297,14 @@ impl Manager {
             LamportUnit::Seconds => now_ms / 1000,
         };
         i64::try_from(now).unwrap_or(i64::MAX)
+    }
+
+    /// The highest Lamport timestamp a channel adopts at `now_ms`: honest peers count
+    /// seconds or milliseconds since the epoch, so anything beyond the local wall clock
+    /// in milliseconds plus `max_lamport_lead_ms` is refused as a clock, whatever the
+    /// local unit.
+    fn lamport_ceiling(&self, now_ms: u64) -> i64 {
+        i64::try_from(now_ms.saturating_add(self.config.max_lamport_lead_ms)).unwrap_or(i64::MAX)
     }
 
     fn check_content(content: &[u8]) -> Result<(), ProtocolError> {
@@ -229,6 +318,80 @@ impl Manager {
             });
         }
         Ok(())
+    }
+
+    /// Brings the budget up to date with what `channel_id` holds now (it held `before`),
+    /// then makes history give way while the total is over the budget.
+    fn settle(&mut self, channel_id: &str, before: Usage) {
+        let after = self
+            .channels
+            .get(channel_id)
+            .map(Channel::usage)
+            .unwrap_or_default();
+        self.budget.settle(before, after);
+        self.reclaim(Some(channel_id));
+    }
+
+    /// While the total is over the budget, the channel holding the most history (with
+    /// its bloom filter's ids) gives way, oldest first; `protect`'s newest message stays.
+    fn reclaim(&mut self, protect: Option<&str>) {
+        let mut exhausted: Vec<String> = Vec::new();
+        while self.budget.excess() > 0 {
+            let mut largest: Option<(&String, usize)> = None;
+            let mut runner_up = 0;
+            for (id, channel) in &self.channels {
+                if exhausted.contains(id) {
+                    continue;
+                }
+                let held = channel.usage().history;
+                match largest {
+                    Some((_, most)) if held <= most => runner_up = runner_up.max(held),
+                    _ => {
+                        runner_up = largest.map_or(runner_up, |(_, most)| most.max(runner_up));
+                        largest = Some((id, held));
+                    }
+                }
+            }
+            let Some((victim, _)) = largest.filter(|(_, held)| *held > 0) else {
+                return;
+            };
+            let victim = victim.clone();
+            let keep_newest = protect == Some(victim.as_str());
+            let Some(channel) = self.channels.get_mut(&victim) else {
+                return;
+            };
+            // Give way until within budget or no longer the largest holder.
+            loop {
+                let before = channel.usage();
+                if !channel.give_way(keep_newest) {
+                    exhausted.push(victim.clone());
+                    break;
+                }
+                let after = channel.usage();
+                self.budget.settle(before, after);
+                if self.budget.excess() == 0 || after.history < runner_up {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Counts a refused received message against its channel (or as unattributed) and
+    /// emits a `LimitReached` event when one is due.
+    fn note_refusal(&mut self, channel_id: Option<&str>, error: &ProtocolError, now_ms: u64) {
+        let reason = error.to_string();
+        let event = match channel_id.and_then(|id| self.channels.get_mut(id)) {
+            Some(channel) => {
+                channel.counters.refused(Some(error));
+                let id = channel.id.clone();
+                channel.refusals.note(&id, reason, now_ms)
+            }
+            None => {
+                self.unattributed.count(Some(error));
+                self.unattributed_report.note("", reason, now_ms)
+            }
+        };
+        self.events.extend(event);
     }
 
     /// Creates the channel if needed and composes an outgoing message on it (see
@@ -270,6 +433,9 @@ impl Manager {
     /// Wraps `content` for sending on `channel_id`: Lamport timestamp, causal history,
     /// bloom filter, sender id and due SDS-R repair requests. The message enters history,
     /// bloom filter and outgoing buffer. Returns the wire bytes to broadcast.
+    ///
+    /// Ids longer than `max_id_bytes` are refused: peers would refuse the message, and
+    /// the id would ride in the causal history of the messages that follow.
     pub fn wrap(
         &mut self,
         now_ms: u64,
@@ -278,6 +444,8 @@ impl Manager {
         content: &[u8],
     ) -> Result<Vec<u8>, ProtocolError> {
         Self::check_content(content)?;
+        self.check_id("channel_id", channel_id)?;
+        self.check_id("message_id", message_id)?;
         let max_outgoing = self.config.max_outgoing_buffer;
         if let Some(channel) = self.channels.get(channel_id) {
             if channel.outgoing.len() >= max_outgoing && !channel.outgoing.contains_key(message_id)
@@ -288,6 +456,7 @@ impl Manager {
                 });
             }
         }
+        let before = self.channel_mut(channel_id)?.usage();
         let (message, channel, bloom) =
             self.compose_on(now_ms, channel_id, message_id, content.to_vec())?;
         let bytes = wire::encode_message_with_bloom(&message, bloom);
@@ -306,6 +475,7 @@ impl Manager {
                 hashes,
             },
         );
+        self.settle(channel_id, before);
         Ok(bytes)
     }
 
@@ -316,7 +486,9 @@ impl Manager {
         now_ms: u64,
         channel_id: &str,
     ) -> Result<Vec<u8>, ProtocolError> {
+        self.check_id("channel_id", channel_id)?;
         let participant = self.config.participant_id.clone();
+        let before = self.channel_mut(channel_id)?.usage();
         let (mut message, _, bloom) = self.compose_on(now_ms, channel_id, "", Vec::new())?;
         // Sync messages are never stored, so their id only needs to be unique per sender.
         message.message_id = if participant.is_empty() {
@@ -324,7 +496,9 @@ impl Manager {
         } else {
             format!("sync-{participant}-{}", message.lamport_timestamp)
         };
-        Ok(wire::encode_message_with_bloom(&message, bloom))
+        let bytes = wire::encode_message_with_bloom(&message, bloom);
+        self.settle(channel_id, before);
+        Ok(bytes)
     }
 
     /// Wraps an ephemeral message: no Lamport timestamp, causal history or bloom filter;
@@ -339,6 +513,8 @@ impl Manager {
         if channel_id.is_empty() {
             return Err(ProtocolError::EmptyChannelId);
         }
+        self.check_id("channel_id", channel_id)?;
+        self.check_id("message_id", message_id)?;
         let message = SdsMessage {
             message_id: message_id.to_owned(),
             channel_id: channel_id.to_owned(),
@@ -349,13 +525,24 @@ impl Manager {
         Ok(wire::encode_message(&message))
     }
 
-    /// Decodes and processes a received message; see [`Self::unwrap_decoded`].
+    /// Decodes and processes a received message; see [`Self::unwrap_decoded`]. A message
+    /// refused for a limit is counted (against its channel when it names a known one)
+    /// and reported by a rate-limited `LimitReached` event.
     pub fn unwrap(&mut self, now_ms: u64, bytes: &[u8]) -> Result<Unwrapped, ProtocolError> {
-        let message = self.decode(bytes)?;
-        self.unwrap_decoded(now_ms, message)
+        match self.decode(bytes) {
+            Ok(message) => self.unwrap_decoded(now_ms, message),
+            Err(error) => {
+                if error.is_limit() {
+                    let channel = wire::peek_channel_id(bytes).map(str::to_owned);
+                    self.note_refusal(channel.as_deref(), &error, now_ms);
+                }
+                Err(error)
+            }
+        }
     }
 
-    /// Decodes a received message, refusing oversized input before parsing it.
+    /// Decodes a received message within the configured limits, refusing oversized input
+    /// before parsing it.
     pub fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Received<'a>, ProtocolError> {
         if bytes.len() > self.config.max_wire_message_size {
             return Err(ProtocolError::WireMessageTooLarge {
@@ -363,13 +550,21 @@ impl Manager {
                 max: self.config.max_wire_message_size,
             });
         }
-        Ok(wire::decode_received(bytes)?)
+        let limits = DecodeLimits {
+            max_causal_history: self.config.max_received_causal_history,
+            max_repair_requests: self.config.max_received_repair_requests,
+            max_id_bytes: self.config.max_id_bytes,
+        };
+        Ok(wire::decode_received_within(bytes, &limits)?)
     }
 
     /// Processes a decoded received message: deduplicates it, reviews acknowledgements
     /// (causal history: acknowledged; bloom filter: possibly acknowledged until confirmed),
-    /// updates the Lamport clock, does SDS-R bookkeeping, then delivers it (with every
-    /// buffered message it unblocks, in causal order) or buffers it.
+    /// updates the Lamport clock (adopting at most [`Self::lamport_ceiling`]), does SDS-R
+    /// bookkeeping, then delivers it (with every buffered message it unblocks, in causal
+    /// order) or buffers it. What the message needs must fit the limits and the memory
+    /// budget (see [`budget`](super::budget)); if not it is refused, counted, and nothing
+    /// changes.
     pub fn unwrap_decoded(
         &mut self,
         now_ms: u64,
@@ -393,35 +588,31 @@ impl Manager {
                 missing: Vec::new(),
             });
         }
-        let max_incoming = self.config.max_incoming_buffer;
-        let max_incoming_bytes = self.config.max_incoming_buffer_bytes;
-        self.channel_mut(&message.channel_id)?;
+        let admission = match self.admit(&message) {
+            Ok(admission) => admission,
+            Err(error) => {
+                self.note_refusal(Some(&message.channel_id), &error, now_ms);
+                return Err(error);
+            }
+        };
+        for (channel_id, message_id) in &admission.evict {
+            self.evict_buffered(channel_id, message_id);
+        }
+        let ceiling = self.lamport_ceiling(now_ms);
+        let before = self.channel_mut(&message.channel_id)?.usage();
         let Some(channel) = self.channels.get_mut(&message.channel_id) else {
             return Err(ProtocolError::UnknownChannel(message.channel_id));
         };
+        let Admission {
+            duplicate, missing, ..
+        } = admission;
         let id = message.message_id.clone();
-        let duplicate = channel.history.contains(&id) || channel.incoming.contains_key(&id);
         let sync = message.is_sync();
-        let missing = if duplicate {
-            Vec::new()
-        } else {
-            channel.missing_dependencies(&message.causal_history)
-        };
-        let over_budget = channel.incoming.len() >= max_incoming
-            || channel.incoming_bytes + buffered_size(&message) > max_incoming_bytes;
-        if !duplicate && !sync && !missing.is_empty() && over_budget {
-            channel.counters.dropped_by_limits += 1;
-            return Err(ProtocolError::IncomingBufferFull {
-                channel_id: message.channel_id.clone(),
-                max: max_incoming,
-                max_bytes: max_incoming_bytes,
-            });
-        }
 
         channel.changes.dirty = true;
         // SDS-R: whoever broadcast this message has answered any repair for it.
-        channel.outgoing_repair.shift_remove(&id);
-        channel.incoming_repair.shift_remove(&id);
+        channel.outgoing_repair.remove(&id);
+        channel.incoming_repair.remove(&id);
         let mut outcome = Unwrapped {
             channel_id: message.channel_id.clone(),
             message_id: id.clone(),
@@ -433,6 +624,8 @@ impl Manager {
         if duplicate {
             channel.counters.duplicates += 1;
             outcome.content = message.content;
+            let channel_id = outcome.channel_id.clone();
+            self.settle(&channel_id, before);
             return Ok(outcome);
         }
 
@@ -441,6 +634,7 @@ impl Manager {
         }
         channel.lamport = message
             .lamport_timestamp
+            .min(ceiling)
             .max(channel.lamport)
             .saturating_add(1);
         review_acks(
@@ -450,8 +644,12 @@ impl Manager {
             &self.config,
             &mut self.events,
         );
-        take_repair_requests(channel, &message, &self.config, now_ms);
-        request_repairs(channel, &missing, &self.config, now_ms);
+        let mut repair_room = self
+            .budget
+            .repair_limit()
+            .saturating_sub(self.budget.used().repair);
+        take_repair_requests(channel, &message, &self.config, now_ms, &mut repair_room);
+        request_repairs(channel, &missing, &self.config, now_ms, &mut repair_room);
 
         outcome.content = message.content.clone();
         if sync {
@@ -467,10 +665,175 @@ impl Manager {
                 message_id: id,
                 missing: missing.clone(),
             });
-            channel.buffer(message, &missing, now_ms);
+            channel.incoming.insert(message, &missing, now_ms);
             outcome.missing = missing;
         }
+        let channel_id = outcome.channel_id.clone();
+        self.settle(&channel_id, before);
         Ok(outcome)
+    }
+
+    /// Decides whether `message` can be received, and what must give way for it, without
+    /// changing anything.
+    fn admit(&self, message: &SdsMessage) -> Result<Admission, ProtocolError> {
+        let channel_id = message.channel_id.as_str();
+        let channel = self.channels.get(channel_id);
+        let create = match channel {
+            Some(_) => 0,
+            None => {
+                self.check_new_channel(channel_id)?;
+                self.new_channel_charge(channel_id)
+            }
+        };
+        let id = message.message_id.as_str();
+        let duplicate = channel.is_some_and(|c| c.history.contains(id) || c.incoming.contains(id));
+        let missing = match (duplicate, channel) {
+            (true, _) => Vec::new(),
+            (false, Some(c)) => c.missing_dependencies(&message.causal_history),
+            (false, None) => message.causal_history.clone(),
+        };
+        let mut admission = Admission {
+            duplicate,
+            missing,
+            evict: Vec::new(),
+        };
+        if duplicate || message.is_sync() {
+            return Ok(admission);
+        }
+        let needed = if admission.missing.is_empty() {
+            // Into history, with its id tracked by the bloom filter.
+            create + wire::encoded_message_len(message) + HISTORY_RECORD_OVERHEAD
+        } else {
+            let charge = buffered_charge(message, &admission.missing);
+            admission.evict = self.plan_buffer_room(message, charge)?;
+            create + charge
+        };
+        let freed: usize = admission
+            .evict
+            .iter()
+            .filter_map(|(c, id)| self.channels.get(c)?.incoming.charge_of(id))
+            .sum();
+        if !self.budget.fits(needed.saturating_sub(freed)) {
+            return Err(ProtocolError::MemoryBudget {
+                what: "the memory budget",
+                needed,
+                limit: self.budget.limit(),
+            });
+        }
+        Ok(admission)
+    }
+
+    /// The buffered messages to evict so that `message` (charging `charge`) fits its
+    /// channel's buffer and the buffered share of the budget: the largest holder gives
+    /// way, oldest first, only while it holds more than the newcomer's holder would
+    /// after admission (senders within the channel, channels across them).
+    fn plan_buffer_room(
+        &self,
+        message: &SdsMessage,
+        charge: usize,
+    ) -> Result<Vec<(String, String)>, ProtocolError> {
+        let config = &self.config;
+        let channel_id = message.channel_id.as_str();
+        let sender = message.sender_id.as_str();
+        let full = || ProtocolError::IncomingBufferFull {
+            channel_id: channel_id.to_owned(),
+            max: config.max_incoming_buffer,
+            max_bytes: config.max_incoming_buffer_bytes,
+        };
+        let share_limit = self.budget.buffered_limit();
+        let share_full = |needed| ProtocolError::MemoryBudget {
+            what: "the buffered-message share of the memory budget",
+            needed,
+            limit: share_limit,
+        };
+        if charge > config.max_incoming_buffer_bytes {
+            return Err(full());
+        }
+        if charge > share_limit {
+            return Err(share_full(charge));
+        }
+        let channel = self.channels.get(channel_id);
+        let (count, bytes) = channel.map_or((0, 0), |c| (c.incoming.len(), c.incoming.bytes()));
+        let mut evict = Vec::new();
+        let mut freed = 0;
+
+        // The channel's own limits: its largest other sender gives way.
+        let evict_count = (count + 1).saturating_sub(config.max_incoming_buffer);
+        let evict_bytes = (bytes + charge).saturating_sub(config.max_incoming_buffer_bytes);
+        if evict_count > 0 || evict_bytes > 0 {
+            let channel = channel.ok_or_else(full)?;
+            let (victim, mut held) = channel
+                .incoming
+                .largest_share_except(Some(sender))
+                .ok_or_else(full)?;
+            let newcomer = channel.incoming.share(sender) + charge;
+            for (id, bytes) in channel.incoming.oldest_of(victim) {
+                if evict.len() >= evict_count && freed >= evict_bytes {
+                    break;
+                }
+                if held <= newcomer {
+                    break;
+                }
+                evict.push((channel_id.to_owned(), id.to_owned()));
+                freed += bytes;
+                held = held.saturating_sub(bytes);
+            }
+            if evict.len() < evict_count || freed < evict_bytes {
+                return Err(full());
+            }
+        }
+
+        // The buffered share across channels: the channel holding the most gives way.
+        let over = (self.budget.used().buffered + charge)
+            .saturating_sub(freed)
+            .saturating_sub(share_limit);
+        if over > 0 {
+            let mine = bytes.saturating_sub(freed) + charge;
+            let largest = self
+                .channels
+                .values()
+                .filter(|c| c.id != channel_id)
+                .max_by_key(|c| c.incoming.bytes())
+                .filter(|c| c.incoming.bytes() > mine)
+                .ok_or_else(|| share_full(charge))?;
+            let (victim, _) = largest
+                .incoming
+                .largest_share_except(None)
+                .ok_or_else(|| share_full(charge))?;
+            let mut held = largest.incoming.bytes();
+            let mut freed_there = 0;
+            for (id, bytes) in largest.incoming.oldest_of(victim) {
+                if freed_there >= over || held <= mine {
+                    break;
+                }
+                evict.push((largest.id.clone(), id.to_owned()));
+                freed_there += bytes;
+                held = held.saturating_sub(bytes);
+            }
+            if freed_there < over {
+                return Err(share_full(charge));
+            }
+        }
+        Ok(evict)
+    }
+
+    /// Evicts a buffered message to make room for another (see [`Self::plan_buffer_room`]).
+    fn evict_buffered(&mut self, channel_id: &str, message_id: &str) {
+        let Some(channel) = self.channels.get_mut(channel_id) else {
+            return;
+        };
+        let before = channel.usage();
+        if let Some((_, missing)) = channel.incoming.remove(message_id) {
+            channel.counters.evicted += 1;
+            channel.changes.dirty = true;
+            self.events.push(Event::Lost {
+                channel_id: channel_id.to_owned(),
+                message_id: message_id.to_owned(),
+                missing,
+            });
+        }
+        let after = channel.usage();
+        self.budget.settle(before, after);
     }
 
     /// Declares `message_ids` present on `channel_id` (retrieved by the host some other
@@ -484,16 +847,18 @@ impl Manager {
         let Some(channel) = self.channels.get_mut(channel_id) else {
             return Err(ProtocolError::UnknownChannel(channel_id.to_owned()));
         };
+        let before = channel.usage();
         channel.changes.dirty = true;
         for id in message_ids {
             let id = id.as_ref();
             if !channel.bloom.contains(id) {
                 channel.bloom.add(id);
             }
-            channel.outgoing_repair.shift_remove(id);
-            channel.incoming_repair.shift_remove(id);
+            channel.outgoing_repair.remove(id);
+            channel.incoming_repair.remove(id);
             channel.mark_met(id, &mut self.events);
         }
+        self.settle(channel_id, before);
         Ok(())
     }
 
@@ -539,36 +904,43 @@ impl Manager {
     }
 
     /// Incoming sweep: buffered messages waiting longer than `max_dependency_wait_ms`
-    /// are dropped with a `Lost` event naming the dependencies that never arrived.
+    /// are dropped with a `Lost` event naming the dependencies that never arrived (at
+    /// most 10 000 per sweep, oldest first). Refusals not yet reported are
+    /// reported once their interval has passed.
     pub fn sweep_incoming(&mut self, now_ms: u64) {
         let wait = self.config.max_dependency_wait_ms;
+        let mut left = SWEEP_MAX_ITEMS;
         for channel in self.channels.values_mut() {
-            let expired: Vec<String> = channel
-                .incoming
-                .iter()
-                .filter(|(_, e)| now_ms.saturating_sub(e.received_at_ms) > wait)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in expired {
-                if let Some(entry) = channel.drop_buffered(&id) {
+            let before = channel.usage();
+            for id in channel.incoming.expired(now_ms, wait, left) {
+                left -= 1;
+                if let Some((_, missing)) = channel.incoming.remove(&id) {
                     channel.counters.lost += 1;
                     channel.changes.dirty = true;
                     self.events.push(Event::Lost {
                         channel_id: channel.id.clone(),
                         message_id: id,
-                        missing: entry.missing_deps,
+                        missing,
                     });
                 }
             }
+            self.budget.settle(before, channel.usage());
+            let id = channel.id.clone();
+            self.events.extend(channel.refusals.due(&id, now_ms));
         }
+        self.events.extend(self.unattributed_report.due("", now_ms));
     }
 
     /// SDS-R sweep: repairs whose T_resp has come are emitted as `RepairReady` events;
-    /// outgoing repair requests older than T_max are dropped.
+    /// outgoing repair requests older than T_max are dropped; dependencies buffered
+    /// messages still wait for are requested again, taking turns, at most
+    /// 10 000 per sweep.
     pub fn sweep_repair(&mut self, now_ms: u64) {
         let config = &self.config;
         let t_max = config.repair_t_max_ms;
+        let mut rerequests = SWEEP_MAX_ITEMS;
         for channel in self.channels.values_mut() {
+            let before_usage = channel.usage();
             let before = (channel.incoming_repair.len(), channel.outgoing_repair.len());
             let channel_id = channel.id.clone();
             let events = &mut self.events;
@@ -580,7 +952,7 @@ impl Manager {
                 counters.repairs_sent += 1;
                 events.push(Event::RepairReady {
                     channel_id: channel_id.clone(),
-                    message_id: id.clone(),
+                    message_id: id.to_owned(),
                     bytes: std::mem::take(&mut repair.cached_message),
                 });
                 false
@@ -590,15 +962,21 @@ impl Manager {
                 .retain(|_, repair| now_ms.saturating_sub(repair.min_time_ms) <= t_max);
             // A request is sent once; while buffered messages still wait for a dependency,
             // ask again (a lost request or a lost answer must not stall them for good).
-            let still_missing: Vec<HistoryEntry> = channel
-                .waiters
-                .values()
-                .map(|w| w.dependency.clone())
-                .collect();
-            request_repairs(channel, &still_missing, config, now_ms);
+            let room = config
+                .max_repair_buffer
+                .saturating_sub(channel.outgoing_repair.len())
+                .min(rerequests);
+            let still_missing = channel.incoming.next_dependencies(room);
+            rerequests -= still_missing.len();
+            let mut repair_room = self
+                .budget
+                .repair_limit()
+                .saturating_sub(self.budget.used().repair);
+            request_repairs(channel, &still_missing, config, now_ms, &mut repair_room);
             if before != (channel.incoming_repair.len(), channel.outgoing_repair.len()) {
                 channel.changes.dirty = true;
             }
+            self.budget.settle(before_usage, channel.usage());
         }
     }
 
@@ -610,9 +988,12 @@ impl Manager {
             history_len: channel.history.len(),
             outgoing_len: channel.outgoing.len(),
             incoming_len: channel.incoming.len(),
-            incoming_bytes: channel.incoming_bytes,
+            incoming_bytes: channel.incoming.bytes(),
             outgoing_repair_len: channel.outgoing_repair.len(),
             incoming_repair_len: channel.incoming_repair.len(),
+            memory: channel.usage(),
+            manager_memory: self.budget.used(),
+            memory_budget: self.budget.limit(),
             counters: channel.counters,
         })
     }
@@ -658,7 +1039,7 @@ impl Manager {
         Some(ChannelMeta {
             lamport_timestamp: channel.lamport,
             outgoing: channel.outgoing.values().map(|o| o.entry.clone()).collect(),
-            incoming: channel.incoming.values().cloned().collect(),
+            incoming: channel.incoming.snapshot(),
             outgoing_repair: channel.outgoing_repair.values().cloned().collect(),
             incoming_repair: channel.incoming_repair.values().cloned().collect(),
             met_ids: channel.met_ids.iter().cloned().collect(),
@@ -674,18 +1055,20 @@ impl Manager {
 
     /// Replaces the channel with state loaded from persistence. The bloom filter is
     /// rebuilt from history, buffered and met ids. Buffered messages with no recorded
-    /// arrival time count as arrived `now_ms`.
+    /// arrival time count as arrived `now_ms`. A Lamport clock beyond what a received
+    /// message could set now (a clock poisoned before this rule existed) is brought back
+    /// to that ceiling.
     pub fn restore_channel(
         &mut self,
         now_ms: u64,
         channel_id: &str,
         data: ChannelData,
     ) -> Result<(), ProtocolError> {
-        self.channels.remove(channel_id);
+        self.remove_channel(channel_id);
         let mut channel = self.new_channel(channel_id)?;
         channel.journaling = false;
         let meta = data.meta;
-        channel.lamport = meta.lamport_timestamp;
+        channel.lamport = meta.lamport_timestamp.min(self.lamport_ceiling(now_ms));
         for message in data.history {
             channel.bloom.add(&message.message_id);
             channel.history.push(&message);
@@ -708,21 +1091,25 @@ impl Manager {
                 entry.received_at_ms
             };
             // The message's own causal history describes each dependency best (sender, hint).
+            let described: HashMap<&str, &HistoryEntry> = entry
+                .message
+                .causal_history
+                .iter()
+                .map(|e| (e.message_id.as_str(), e))
+                .collect();
             let missing: Vec<HistoryEntry> = entry
                 .missing_deps
                 .iter()
                 .map(|id| {
-                    entry
-                        .message
-                        .causal_history
-                        .iter()
-                        .find(|e| &e.message_id == id)
-                        .cloned()
-                        .unwrap_or_else(|| HistoryEntry::new(id.as_str()))
+                    described
+                        .get(id.as_str())
+                        .map_or_else(|| HistoryEntry::new(id.as_str()), |e| (*e).clone())
                 })
                 .collect();
             channel.bloom.add(&entry.message.message_id);
-            channel.buffer(entry.message, &missing, received_at);
+            channel
+                .incoming
+                .insert(entry.message, &missing, received_at);
         }
         for repair in meta.outgoing_repair {
             channel
@@ -735,10 +1122,16 @@ impl Manager {
                 .insert(repair.entry.message_id.clone(), repair);
         }
         channel.journaling = self.journaling;
+        self.budget.settle(Usage::default(), channel.usage());
         self.channels.insert(channel_id.to_owned(), channel);
+        self.reclaim(Some(channel_id));
         Ok(())
     }
 }
+
+/// What a history record holds beyond its message's encoding (sender, index slots, the
+/// id twice, the bloom filter's tracked hash), generously.
+const HISTORY_RECORD_OVERHEAD: usize = 512;
 
 /// Advances the channel clock and builds an outgoing message (bloom field left empty)
 /// carrying the newest causal history, with hints asked of `hints` while unknown, and the
@@ -767,7 +1160,7 @@ fn compose(
         .map(|r| r.entry.clone())
         .collect();
     for entry in &repair_request {
-        channel.outgoing_repair.shift_remove(&entry.message_id);
+        channel.outgoing_repair.remove(&entry.message_id);
     }
     channel.counters.repairs_requested += repair_request.len() as u64;
 
@@ -781,7 +1174,8 @@ fn compose(
             .filter(|e| e.retrieval_hint.is_empty())
         {
             let hint = provider.retrieval_hint(&channel.id, &entry.message_id);
-            if !hint.is_empty() {
+            // A hint peers would refuse is not used (nor kept).
+            if !hint.is_empty() && hint.len() <= config.max_id_bytes {
                 channel.learn_hint(&entry.message_id, hint.clone());
                 entry.retrieval_hint = hint;
             }
@@ -864,17 +1258,19 @@ fn review_acks(
 
 /// SDS-R: a received message's repair requests. Each cancels our own pending request for
 /// the same id; requests for messages we hold, from senders in our response group, are
-/// scheduled for rebroadcast at T_resp.
+/// scheduled for rebroadcast at T_resp, while `room` (bytes of the repair share) and
+/// `max_repair_buffer` allow.
 fn take_repair_requests(
     channel: &mut Channel,
     message: &SdsMessage,
     config: &ProtocolConfig,
     now_ms: u64,
+    room: &mut usize,
 ) {
     let participant = config.participant_id.as_str();
     for request in &message.repair_request {
         let id = request.message_id.as_str();
-        channel.outgoing_repair.shift_remove(id);
+        channel.outgoing_repair.remove(id);
         if participant.is_empty()
             || request.sender_id.is_empty()
             || channel.incoming_repair.contains_key(id)
@@ -890,29 +1286,30 @@ fn take_repair_requests(
         let Some(record) = channel.history.get(id) else {
             continue;
         };
-        if channel.incoming_repair.len() >= config.max_repair_buffer {
-            channel.counters.dropped_by_limits += 1;
+        let t_resp = sdsr::t_resp_ms(participant, &request.sender_id, id, config.repair_t_max_ms);
+        let repair = IncomingRepair {
+            entry: request.clone(),
+            cached_message: record.stored.clone(),
+            min_time_ms: now_ms.saturating_add(t_resp),
+        };
+        let charge = RepairBuffer::charge(id, &repair);
+        if channel.incoming_repair.len() >= config.max_repair_buffer || charge > *room {
+            channel.counters.refused(None);
             continue;
         }
-        let t_resp = sdsr::t_resp_ms(participant, &request.sender_id, id, config.repair_t_max_ms);
-        let cached_message = record.stored.clone();
-        channel.incoming_repair.insert(
-            id.to_owned(),
-            IncomingRepair {
-                entry: request.clone(),
-                cached_message,
-                min_time_ms: now_ms.saturating_add(t_resp),
-            },
-        );
+        *room -= charge;
+        channel.incoming_repair.insert(id.to_owned(), repair);
     }
 }
 
-/// SDS-R: schedules repair requests for missing dependencies at T_req.
+/// SDS-R: schedules repair requests for missing dependencies at T_req, while `room`
+/// (bytes of the repair share) and `max_repair_buffer` allow.
 fn request_repairs(
     channel: &mut Channel,
     missing: &[HistoryEntry],
     config: &ProtocolConfig,
     now_ms: u64,
+    room: &mut usize,
 ) {
     let participant = config.participant_id.as_str();
     if participant.is_empty() {
@@ -921,12 +1318,8 @@ fn request_repairs(
     for dep in missing {
         // A dependency we hold buffered needs no repair, only its own dependencies do.
         if channel.outgoing_repair.contains_key(&dep.message_id)
-            || channel.incoming.contains_key(&dep.message_id)
+            || channel.incoming.contains(&dep.message_id)
         {
-            continue;
-        }
-        if channel.outgoing_repair.len() >= config.max_repair_buffer {
-            channel.counters.dropped_by_limits += 1;
             continue;
         }
         let t_req = sdsr::t_req_ms(
@@ -935,12 +1328,19 @@ fn request_repairs(
             config.repair_t_min_ms,
             config.repair_t_max_ms,
         );
-        channel.outgoing_repair.insert(
-            dep.message_id.clone(),
-            OutgoingRepair {
-                entry: dep.clone(),
-                min_time_ms: now_ms.saturating_add(t_req),
-            },
-        );
+        let repair = OutgoingRepair {
+            entry: dep.clone(),
+            min_time_ms: now_ms.saturating_add(t_req),
+        };
+        let charge = RepairBuffer::charge(&dep.message_id, &repair);
+        if channel.outgoing_repair.len() >= config.max_repair_buffer || charge > *room {
+            // The rest would be refused alike; count the refusal once.
+            channel.counters.refused(None);
+            return;
+        }
+        *room -= charge;
+        channel
+            .outgoing_repair
+            .insert(dep.message_id.clone(), repair);
     }
 }

@@ -3,14 +3,17 @@
 //! (Unix milliseconds) and get values and events back.
 
 pub mod bloom;
+pub mod budget;
 pub mod channel;
 pub mod config;
 pub mod error;
 pub mod event;
 pub mod farmhash;
 pub mod history;
+mod incoming;
 pub mod manager;
 pub mod message;
+mod repair_buffer;
 pub mod rolling_bloom;
 pub mod sdsr;
 pub mod snapshot;

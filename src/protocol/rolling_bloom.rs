@@ -9,8 +9,8 @@
 //! values computed from the original capacity, so every later roll again builds a filter
 //! of `max_capacity`.
 //!
-//! Each tracked id keeps its [`IdHashes`], so a rebuild re-derives bit positions without
-//! hashing any id again.
+//! Each tracked id is kept as its [`IdHashes`] only (16 bytes, whatever the id's length),
+//! which is all a rebuild needs to re-derive bit positions.
 
 use std::collections::VecDeque;
 
@@ -29,7 +29,7 @@ pub struct RollingBloomFilter {
     max_capacity: usize,
     /// Dimensions `(k, m_bits)` of the filter a roll builds (for `max_capacity`).
     rolled_sizing: (u32, u64),
-    ids: VecDeque<(String, IdHashes)>,
+    ids: VecDeque<IdHashes>,
 }
 
 impl RollingBloomFilter {
@@ -63,7 +63,7 @@ impl RollingBloomFilter {
     pub fn add_hashed(&mut self, id: &str, hashes: IdHashes) {
         debug_assert_eq!(hashes, IdHashes::of(id));
         self.filter.insert_hashed(&hashes);
-        self.ids.push_back((id.to_owned(), hashes));
+        self.ids.push_back(hashes);
         if self.ids.len() > self.max_capacity {
             self.roll();
         }
@@ -73,6 +73,36 @@ impl RollingBloomFilter {
     fn roll(&mut self) {
         let excess = self.ids.len().saturating_sub(self.min_capacity);
         self.ids.drain(..excess);
+        self.rebuild();
+    }
+
+    /// Forgets the oldest half of the tracked ids and rebuilds the filter from the rest:
+    /// an early roll, for when memory is short (see [`crate::protocol::budget`]). The
+    /// filter then says "absent" for the forgotten ids, so peers may resend them; nothing
+    /// else changes. Returns the heap bytes freed.
+    pub fn shed_oldest_half(&mut self) -> usize {
+        let before = self.heap_bytes();
+        let half = self.ids.len().div_ceil(2);
+        self.ids.drain(..half);
+        self.ids.shrink_to_fit();
+        self.rebuild();
+        before.saturating_sub(self.heap_bytes())
+    }
+
+    /// Heap bytes of the bit array and the tracked ids.
+    pub fn heap_bytes(&self) -> usize {
+        use super::budget::heap;
+        heap(self.filter.encoded_len())
+            + heap(self.ids.capacity() * std::mem::size_of::<IdHashes>())
+    }
+
+    /// Heap bytes of the tracked ids alone.
+    pub fn tracked_bytes(&self) -> usize {
+        super::budget::heap(self.ids.capacity() * std::mem::size_of::<IdHashes>())
+    }
+
+    /// Rebuilds the filter at `max_capacity` from the tracked ids.
+    fn rebuild(&mut self) {
         let (k, m_bits) = self.rolled_sizing;
         if self.filter.capacity() == self.max_capacity
             && self.filter.k() == k
@@ -84,7 +114,7 @@ impl RollingBloomFilter {
             self.filter =
                 BloomFilter::with_sizing(self.max_capacity, self.filter.error_rate(), k, m_bits);
         }
-        for (_, h) in &self.ids {
+        for h in &self.ids {
             self.filter.insert_hashed(h);
         }
     }
@@ -114,9 +144,9 @@ impl RollingBloomFilter {
         self.ids.is_empty()
     }
 
-    /// The tracked ids, oldest first.
-    pub fn ids(&self) -> impl Iterator<Item = &str> + '_ {
-        self.ids.iter().map(|(id, _)| id.as_str())
+    /// The hashes of the tracked ids, oldest first.
+    pub fn tracked(&self) -> impl Iterator<Item = IdHashes> + '_ {
+        self.ids.iter().copied()
     }
 
     /// The capacity this rolling filter was created with.
@@ -208,8 +238,8 @@ mod tests {
 
         r.add(&id(120));
         assert_eq!(r.len(), 80);
-        let kept: Vec<&str> = r.ids().collect();
-        let want: Vec<String> = (41..=120).map(id).collect();
+        let kept: Vec<IdHashes> = r.tracked().collect();
+        let want: Vec<IdHashes> = (41..=120).map(|i| IdHashes::of(&id(i))).collect();
         assert_eq!(kept, want);
         // The new filter is sized for max_capacity and holds exactly the kept ids.
         let mut expected = BloomFilter::new(120, 0.01).expect("valid");
@@ -236,7 +266,7 @@ mod tests {
         assert_eq!(r.len(), 120);
         r.add(&id(161));
         assert_eq!(r.len(), 80);
-        assert_eq!(r.ids().next(), Some(id(82).as_str()));
+        assert_eq!(r.tracked().next(), Some(IdHashes::of(&id(82))));
         let mut expected = BloomFilter::new(120, 0.01).expect("valid");
         for i in 82..=161 {
             expected.insert(&id(i));
@@ -264,7 +294,7 @@ mod tests {
             b.add_hashed(&id(i), IdHashes::of(&id(i)));
         }
         assert_eq!(a.filter(), b.filter());
-        assert!(a.ids().eq(b.ids()));
+        assert!(a.tracked().eq(b.tracked()));
         for i in 0..200 {
             assert_eq!(a.contains(&id(i)), a.contains_hashed(&IdHashes::of(&id(i))));
         }

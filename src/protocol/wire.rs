@@ -64,6 +64,65 @@ pub enum DecodeError {
     /// An id field (named) holds bytes that are not valid UTF-8.
     #[error("field `{0}` is not valid UTF-8")]
     InvalidUtf8(&'static str),
+    /// A repeated field (named) has more entries than the [`DecodeLimits`] allow.
+    #[error("more than {max} `{field}` entries")]
+    TooManyEntries {
+        /// The repeated field, e.g. `causal_history`.
+        field: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// An id or hint (named) is longer than the [`DecodeLimits`] allow.
+    #[error("`{field}` is {len} bytes, over the {max}-byte limit")]
+    TooLong {
+        /// The field, e.g. `causal_history[].message_id`.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl DecodeError {
+    /// Whether the bytes are well-formed but exceed a [`DecodeLimits`] bound.
+    pub fn is_limit(&self) -> bool {
+        matches!(self, Self::TooManyEntries { .. } | Self::TooLong { .. })
+    }
+}
+
+/// What one received message may carry: decoding stops at the first excess, so the work
+/// and memory a refused message costs stay small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Entries of `causal_history`.
+    pub max_causal_history: usize,
+    /// Entries of `repair_request`.
+    pub max_repair_requests: usize,
+    /// Bytes of every id (message, channel, sender) and retrieval hint.
+    pub max_id_bytes: usize,
+}
+
+impl DecodeLimits {
+    /// No bounds beyond the input's own size (for state this library wrote itself).
+    pub fn unbounded() -> Self {
+        Self {
+            max_causal_history: usize::MAX,
+            max_repair_requests: usize::MAX,
+            max_id_bytes: usize::MAX,
+        }
+    }
+
+    fn check_len(&self, bytes: &[u8], field: &'static str) -> Result<(), DecodeError> {
+        if bytes.len() > self.max_id_bytes {
+            return Err(DecodeError::TooLong {
+                field,
+                len: bytes.len(),
+                max: self.max_id_bytes,
+            });
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -373,20 +432,24 @@ pub(crate) fn utf8_string(bytes: &[u8], field: &'static str) -> Result<String, D
 #[derive(Clone, Copy)]
 pub(crate) struct EntryNames {
     pub(crate) message_id: &'static str,
+    pub(crate) retrieval_hint: &'static str,
     pub(crate) sender_id: &'static str,
 }
 
 /// Names for a history entry decoded on its own.
 pub(crate) const STANDALONE_ENTRY: EntryNames = EntryNames {
     message_id: "HistoryEntry.message_id",
+    retrieval_hint: "HistoryEntry.retrieval_hint",
     sender_id: "HistoryEntry.sender_id",
 };
 const CAUSAL_ENTRY: EntryNames = EntryNames {
     message_id: "causal_history[].message_id",
+    retrieval_hint: "causal_history[].retrieval_hint",
     sender_id: "causal_history[].sender_id",
 };
 const REPAIR_ENTRY: EntryNames = EntryNames {
     message_id: "repair_request[].message_id",
+    retrieval_hint: "repair_request[].retrieval_hint",
     sender_id: "repair_request[].sender_id",
 };
 
@@ -394,6 +457,15 @@ const REPAIR_ENTRY: EntryNames = EntryNames {
 pub(crate) fn decode_history_entry_named(
     bytes: &[u8],
     names: EntryNames,
+) -> Result<HistoryEntry, DecodeError> {
+    decode_history_entry_within(bytes, names, &DecodeLimits::unbounded())
+}
+
+/// [`decode_history_entry_named`] refusing ids and hints longer than `limits` allow.
+fn decode_history_entry_within(
+    bytes: &[u8],
+    names: EntryNames,
+    limits: &DecodeLimits,
 ) -> Result<HistoryEntry, DecodeError> {
     let mut reader = FieldReader::new(bytes);
     let mut id = None;
@@ -408,6 +480,9 @@ pub(crate) fn decode_history_entry_named(
         }
     }
     let id = id.ok_or(DecodeError::MissingField(names.message_id))?;
+    limits.check_len(id, names.message_id)?;
+    limits.check_len(hint, names.retrieval_hint)?;
+    limits.check_len(sender, names.sender_id)?;
     Ok(HistoryEntry {
         message_id: utf8_string(id, names.message_id)?,
         retrieval_hint: hint.to_vec(),
@@ -450,6 +525,28 @@ impl Received<'_> {
 
 /// [`decode_message`] without copying the bloom filter out of `bytes`.
 pub fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
+    decode_received_within(bytes, &DecodeLimits::unbounded())
+}
+
+/// The channel id of a message that was refused undecoded (to count the refusal against
+/// its channel), if the bytes are framed well enough to find one. Reads framing only.
+pub fn peek_channel_id(bytes: &[u8]) -> Option<&str> {
+    let mut reader = FieldReader::new(bytes);
+    let mut channel = None;
+    while let Ok(Some((number, value))) = reader.next_field() {
+        if let (4, FieldValue::Bytes(b)) = (number, value) {
+            channel = Some(b);
+        }
+    }
+    std::str::from_utf8(channel?).ok()
+}
+
+/// [`decode_received`] for a message from a peer: refuses, as soon as it sees them, more
+/// entries and longer ids or hints than `limits` allow.
+pub fn decode_received_within<'a>(
+    bytes: &'a [u8],
+    limits: &DecodeLimits,
+) -> Result<Received<'a>, DecodeError> {
     let mut reader = FieldReader::new(bytes);
     let mut id = None;
     let mut lamport = None;
@@ -464,14 +561,26 @@ pub fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
             (1, FieldValue::Bytes(b)) => id = Some(b),
             (2, FieldValue::Varint(v)) => lamport = Some(v.as_u64()),
             (3, FieldValue::Bytes(b)) => {
-                causal_history.push(decode_history_entry_named(b, CAUSAL_ENTRY)?)
+                if causal_history.len() == limits.max_causal_history {
+                    return Err(DecodeError::TooManyEntries {
+                        field: "causal_history",
+                        max: limits.max_causal_history,
+                    });
+                }
+                causal_history.push(decode_history_entry_within(b, CAUSAL_ENTRY, limits)?)
             }
             (4, FieldValue::Bytes(b)) => channel = Some(b),
             (5, FieldValue::Bytes(b)) => content = Some(b),
             (6, FieldValue::Bytes(b)) => bloom = b,
             (7, FieldValue::Bytes(b)) => sender = b,
             (13, FieldValue::Bytes(b)) => {
-                repair_request.push(decode_history_entry_named(b, REPAIR_ENTRY)?)
+                if repair_request.len() == limits.max_repair_requests {
+                    return Err(DecodeError::TooManyEntries {
+                        field: "repair_request",
+                        max: limits.max_repair_requests,
+                    });
+                }
+                repair_request.push(decode_history_entry_within(b, REPAIR_ENTRY, limits)?)
             }
             _ => {}
         }
@@ -480,6 +589,9 @@ pub fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
     let lamport = lamport.ok_or(DecodeError::MissingField("lamport_timestamp"))?;
     let channel = channel.ok_or(DecodeError::MissingField("channel_id"))?;
     let content = content.ok_or(DecodeError::MissingField("content"))?;
+    limits.check_len(id, "message_id")?;
+    limits.check_len(channel, "channel_id")?;
+    limits.check_len(sender, "sender_id")?;
     let message = SdsMessage {
         message_id: utf8_string(id, "message_id")?,
         lamport_timestamp: lamport as i64,

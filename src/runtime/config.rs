@@ -204,6 +204,12 @@ pub struct QueueConfig {
     pub request_queue_capacity: usize,
     /// Events waiting to be handed to the host (default 4096).
     pub event_queue_capacity: usize,
+    /// Bytes of message data the queued requests may hold together (default 64 MiB):
+    /// beyond it a host thread waits, as for a full queue. One request is always let in.
+    pub request_queue_max_bytes: usize,
+    /// Bytes the queued events may hold together (default 64 MiB): beyond it events are
+    /// dropped and counted, as for a full queue. One event is always let in.
+    pub event_queue_max_bytes: usize,
 }
 
 impl Default for QueueConfig {
@@ -211,6 +217,8 @@ impl Default for QueueConfig {
         Self {
             request_queue_capacity: 1024,
             event_queue_capacity: 4096,
+            request_queue_max_bytes: 64 * 1024 * 1024,
+            event_queue_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -282,7 +290,14 @@ impl QueueConfig {
                 ));
             }
         }
-        Ok(())
+        let sizes = [
+            ("request_queue_max_bytes", self.request_queue_max_bytes),
+            ("event_queue_max_bytes", self.event_queue_max_bytes),
+        ];
+        match sizes.into_iter().find(|&(_, value)| value == 0) {
+            Some((key, _)) => Err(error(key, "must be greater than 0")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -369,12 +384,19 @@ const KEYS: &[(&str, Setter)] = &[
     field!(protocol.max_outgoing_buffer, integer),
     field!(protocol.max_repair_buffer, integer),
     field!(protocol.max_wire_message_size, integer),
+    field!(protocol.memory_budget_bytes, integer),
+    field!(protocol.max_received_causal_history, integer),
+    field!(protocol.max_received_repair_requests, integer),
+    field!(protocol.max_id_bytes, integer),
+    field!(protocol.max_lamport_lead_ms, integer),
     field!(timers.sync_interval_ms, integer),
     field!(timers.outgoing_sweep_interval_ms, integer),
     field!(timers.incoming_sweep_interval_ms, integer),
     field!(timers.repair_sweep_interval_ms, integer),
     field!(queues.request_queue_capacity, integer),
     field!(queues.event_queue_capacity, integer),
+    field!(queues.request_queue_max_bytes, integer),
+    field!(queues.event_queue_max_bytes, integer),
     ("persistence", |config, value| {
         config.persistence = persistence(value)?;
         Ok(())
@@ -638,12 +660,19 @@ mod tests {
         "max_outgoing_buffer": 600,
         "max_repair_buffer": 700,
         "max_wire_message_size": 8388608,
+        "memory_budget_bytes": 100000000,
+        "max_received_causal_history": 50,
+        "max_received_repair_requests": 9,
+        "max_id_bytes": 300,
+        "max_lamport_lead_ms": 60000,
         "sync_interval_ms": 1500,
         "outgoing_sweep_interval_ms": 2500,
         "incoming_sweep_interval_ms": 3500,
         "repair_sweep_interval_ms": 4500,
         "request_queue_capacity": 10,
         "event_queue_capacity": 20,
+        "request_queue_max_bytes": 30,
+        "event_queue_max_bytes": 40,
         "persistence": {"kind": "sqlite", "path": "/var/lib/storage.db", "durability": "normal"},
         "recording": {"root": "/var/lib/rec", "queue_capacity": 100, "when_full": "drop",
             "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000,
@@ -674,6 +703,11 @@ mod tests {
                 max_outgoing_buffer: 600,
                 max_repair_buffer: 700,
                 max_wire_message_size: 8_388_608,
+                memory_budget_bytes: 100_000_000,
+                max_received_causal_history: 50,
+                max_received_repair_requests: 9,
+                max_id_bytes: 300,
+                max_lamport_lead_ms: 60_000,
             },
             timers: TimerConfig {
                 sync_interval_ms: 1500,
@@ -684,6 +718,8 @@ mod tests {
             queues: QueueConfig {
                 request_queue_capacity: 10,
                 event_queue_capacity: 20,
+                request_queue_max_bytes: 30,
+                event_queue_max_bytes: 40,
             },
             persistence: PersistenceConfig::Sqlite {
                 path: "/var/lib/storage.db".into(),
@@ -733,12 +769,19 @@ mod tests {
             "max_outgoing_buffer": p.max_outgoing_buffer,
             "max_repair_buffer": p.max_repair_buffer,
             "max_wire_message_size": p.max_wire_message_size,
+            "memory_budget_bytes": p.memory_budget_bytes,
+            "max_received_causal_history": p.max_received_causal_history,
+            "max_received_repair_requests": p.max_received_repair_requests,
+            "max_id_bytes": p.max_id_bytes,
+            "max_lamport_lead_ms": p.max_lamport_lead_ms,
             "sync_interval_ms": t.sync_interval_ms,
             "outgoing_sweep_interval_ms": t.outgoing_sweep_interval_ms,
             "incoming_sweep_interval_ms": t.incoming_sweep_interval_ms,
             "repair_sweep_interval_ms": t.repair_sweep_interval_ms,
             "request_queue_capacity": q.request_queue_capacity,
             "event_queue_capacity": q.event_queue_capacity,
+            "request_queue_max_bytes": q.request_queue_max_bytes,
+            "event_queue_max_bytes": q.event_queue_max_bytes,
             "persistence": match &config.persistence {
                 PersistenceConfig::None => json!({"kind": "none"}),
                 PersistenceConfig::Memory => json!({"kind": "memory"}),
@@ -1269,34 +1312,47 @@ mod tests {
                 let small = |i: usize| u32::try_from(n[i] >> 32).unwrap_or(u32::MAX).max(1);
                 let queue = |i: usize| size(i) % MAX_QUEUE_CAPACITY + 1;
                 let (t_min, t_max) = (n[10].min(n[11]), n[10].max(n[11]));
-                ContextConfig {
-                    protocol: ProtocolConfig {
-                        participant_id: id,
-                        bloom_capacity: size(0) % 10_000_000 + 1,
-                        bloom_error_rate: f64::from(rate) / 1e6,
-                        max_message_history: size(1),
-                        max_history_bytes: size(2),
-                        max_causal_history: size(3) - 1,
-                        resend_interval_ms: n[4].max(1),
-                        max_resend_attempts: small(5) - 1,
-                        bloom_acks_to_confirm: small(6),
-                        max_dependency_wait_ms: n[7],
-                        lamport_unit: if seconds {
-                            LamportUnit::Seconds
-                        } else {
-                            LamportUnit::Milliseconds
-                        },
-                        repair_t_min_ms: t_min,
-                        repair_t_max_ms: t_max,
-                        num_response_groups: small(12),
-                        max_repair_requests: size(13) - 1,
-                        max_channels: size(14),
-                        max_incoming_buffer: size(15),
-                        max_incoming_buffer_bytes: size(16),
-                        max_outgoing_buffer: size(17),
-                        max_repair_buffer: size(18),
-                        max_wire_message_size: size(19),
+                let mut protocol = ProtocolConfig {
+                    participant_id: id,
+                    bloom_capacity: size(0) % 10_000_000 + 1,
+                    bloom_error_rate: f64::from(rate) / 1e6,
+                    max_message_history: size(1),
+                    max_history_bytes: size(2),
+                    max_causal_history: size(3) % 1000,
+                    resend_interval_ms: n[4].max(1),
+                    max_resend_attempts: small(5) - 1,
+                    bloom_acks_to_confirm: small(6),
+                    max_dependency_wait_ms: n[7],
+                    lamport_unit: if seconds {
+                        LamportUnit::Seconds
+                    } else {
+                        LamportUnit::Milliseconds
                     },
+                    repair_t_min_ms: t_min,
+                    repair_t_max_ms: t_max,
+                    num_response_groups: small(12),
+                    max_repair_requests: size(13) % 100,
+                    max_channels: size(14),
+                    max_incoming_buffer: size(15),
+                    max_incoming_buffer_bytes: size(16),
+                    max_outgoing_buffer: size(17),
+                    max_repair_buffer: size(18),
+                    max_wire_message_size: 0,
+                    memory_budget_bytes: size(19),
+                    max_received_causal_history: 0,
+                    max_received_repair_requests: 0,
+                    max_id_bytes: 0,
+                    max_lamport_lead_ms: n[20] ^ n[21],
+                };
+                protocol.max_received_causal_history =
+                    protocol.max_causal_history + size(16) % 5000;
+                protocol.max_received_repair_requests =
+                    protocol.max_repair_requests + size(17) % 500;
+                protocol.max_id_bytes = protocol.participant_id.len().max(1) + size(18) % 5000;
+                protocol.max_wire_message_size =
+                    protocol.largest_wrapped_message() + size(15) % 1_000_000;
+                ContextConfig {
+                    protocol,
                     timers: TimerConfig {
                         sync_interval_ms: n[20].max(1),
                         outgoing_sweep_interval_ms: n[21].max(1),
@@ -1306,6 +1362,8 @@ mod tests {
                     queues: QueueConfig {
                         request_queue_capacity: queue(8),
                         event_queue_capacity: queue(9),
+                        request_queue_max_bytes: size(10),
+                        event_queue_max_bytes: size(11),
                     },
                     persistence,
                     recording,

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::config::{ContextConfig, Durability, PersistenceConfig};
+use super::in_flight::InFlightBytes;
 use super::poster::Poster;
 use super::recording::Recordings;
 use super::request::{EventSink, Request, RequestError};
@@ -52,6 +53,7 @@ pub enum ContextError {
 /// A context: one worker thread owning one participant's protocol state.
 pub struct Context {
     requests: Sender<Request>,
+    in_flight: Arc<InFlightBytes>,
     reentrant: ReentrantLane,
     wake: Arc<Notify>,
     closing: Arc<AtomicBool>,
@@ -124,6 +126,7 @@ impl Context {
         let reentrant: ReentrantLane = Arc::new(Mutex::new(VecDeque::new()));
         let wake = Arc::new(Notify::new());
         let closing = Arc::new(AtomicBool::new(false));
+        let in_flight = Arc::new(InFlightBytes::new(config.queues.request_queue_max_bytes));
         let poster = Poster {
             requests: sender.clone(),
             lane: reentrant.clone(),
@@ -145,6 +148,7 @@ impl Context {
             receiver,
             reentrant.clone(),
             closing.clone(),
+            in_flight.clone(),
             recordings,
         );
         let worker_wake = wake.clone();
@@ -154,6 +158,7 @@ impl Context {
             .map_err(|e| ContextError::Thread(e.to_string()))?;
         Ok(Self {
             requests: sender,
+            in_flight,
             reentrant,
             wake,
             closing,
@@ -167,12 +172,15 @@ impl Context {
         std::thread::current().id() == self.worker_id
     }
 
-    /// Queues a request. From a host thread this waits while the queue is full
-    /// (back-pressure, nothing is dropped). From inside a callback it never waits: the
-    /// request joins the queue in call order if there is room, else a side lane that the
-    /// worker serves first.
+    /// Queues a request. From a host thread this waits while the queue is full, or
+    /// while the queued requests hold `request_queue_max_bytes` of data (back-pressure,
+    /// nothing is dropped). From inside a callback it never waits: the request joins the
+    /// queue in call order if there is room, else a side lane that the worker serves
+    /// first.
     pub fn submit(&self, request: Request) {
+        let bytes = request.payload_bytes();
         if self.on_worker_thread() {
+            self.in_flight.force(bytes);
             match self.requests.try_send(request) {
                 Ok(()) => {}
                 Err(TrySendError::Full(request)) => self
@@ -185,9 +193,12 @@ impl Context {
                     return;
                 }
             }
-        } else if let Err(unsent) = self.requests.send(request) {
-            unsent.0.fail(RequestError::ShuttingDown);
-            return;
+        } else {
+            self.in_flight.acquire(bytes);
+            if let Err(unsent) = self.requests.send(request) {
+                unsent.0.fail(RequestError::ShuttingDown);
+                return;
+            }
         }
         self.wake.notify_one();
     }
@@ -209,6 +220,7 @@ impl Context {
         }
         // A worker that panicked has already stopped; there is nothing more to stop.
         let _ = handle.join();
+        self.in_flight.close();
         Ok(())
     }
 }

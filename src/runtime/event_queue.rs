@@ -1,6 +1,7 @@
-//! A bounded queue of events for hosts that pull (`storage_next_event`). The worker never
-//! blocks on it: when it is full the newest event is dropped and counted, and the count is
-//! reported by the next successful pull as an overflow notice placed before it.
+//! A bounded queue of events for hosts that pull (`storage_next_event`), bounded both in
+//! events and in bytes. The worker never blocks on it: when it is full the newest event is
+//! dropped and counted, and the count is reported by the next successful pull as an
+//! overflow notice placed before it.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -21,7 +22,9 @@ pub enum Pulled<T> {
 
 #[derive(Debug)]
 struct Inner<T> {
-    items: VecDeque<T>,
+    /// Each event with its size in bytes.
+    items: VecDeque<(T, usize)>,
+    bytes: usize,
     dropped: u64,
     closed: bool,
     /// Pullers blocked in `pull`: a push wakes one only when there is one, as a futex
@@ -35,20 +38,24 @@ pub struct EventQueue<T> {
     inner: Mutex<Inner<T>>,
     ready: Condvar,
     capacity: usize,
+    max_bytes: usize,
 }
 
 impl<T> EventQueue<T> {
-    /// An empty queue holding at most `capacity` events.
-    pub fn new(capacity: usize) -> Self {
+    /// An empty queue holding at most `capacity` events and `max_bytes` bytes of them
+    /// (one event always fits, however large).
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 items: VecDeque::new(),
+                bytes: 0,
                 dropped: 0,
                 closed: false,
                 waiting: 0,
             }),
             ready: Condvar::new(),
             capacity: capacity.max(1),
+            max_bytes,
         }
     }
 
@@ -57,15 +64,18 @@ impl<T> EventQueue<T> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds an event without blocking; returns false (and counts it) if the queue is full.
-    pub fn push(&self, item: T) -> bool {
+    /// Adds an event of `bytes` bytes without blocking; returns false (and counts it) if
+    /// the queue is full.
+    pub fn push(&self, item: T, bytes: usize) -> bool {
         let mut inner = self.lock();
         if inner.closed {
             return false;
         }
-        let accepted = inner.items.len() < self.capacity;
+        let accepted = inner.items.len() < self.capacity
+            && (inner.items.is_empty() || inner.bytes.saturating_add(bytes) <= self.max_bytes);
         if accepted {
-            inner.items.push_back(item);
+            inner.items.push_back((item, bytes));
+            inner.bytes += bytes;
         } else {
             inner.dropped += 1;
         }
@@ -85,7 +95,8 @@ impl<T> EventQueue<T> {
             if inner.dropped > 0 {
                 return Pulled::Overflow(std::mem::take(&mut inner.dropped));
             }
-            if let Some(item) = inner.items.pop_front() {
+            if let Some((item, bytes)) = inner.items.pop_front() {
+                inner.bytes -= bytes;
                 return Pulled::Event(item);
             }
             if inner.closed {
@@ -120,9 +131,9 @@ mod tests {
 
     #[test]
     fn delivers_in_order_then_times_out() {
-        let q = EventQueue::new(4);
-        q.push(1);
-        q.push(2);
+        let q = EventQueue::new(4, usize::MAX);
+        q.push(1, 1);
+        q.push(2, 1);
         assert_eq!(q.pull(Duration::ZERO), Pulled::Event(1));
         assert_eq!(q.pull(Duration::ZERO), Pulled::Event(2));
         assert_eq!(q.pull(Duration::from_millis(1)), Pulled::TimedOut);
@@ -130,25 +141,35 @@ mod tests {
 
     #[test]
     fn overflow_is_counted_and_reported_first() {
-        let q = EventQueue::new(2);
-        assert!(q.push(1) && q.push(2));
-        assert!(!q.push(3));
-        assert!(!q.push(4));
+        let q = EventQueue::new(2, usize::MAX);
+        assert!(q.push(1, 1) && q.push(2, 1));
+        assert!(!q.push(3, 1));
+        assert!(!q.push(4, 1));
         assert_eq!(q.pull(Duration::ZERO), Pulled::Overflow(2));
         assert_eq!(q.pull(Duration::ZERO), Pulled::Event(1));
     }
 
     #[test]
+    fn bytes_bound_the_queue_but_one_event_always_fits() {
+        let q = EventQueue::new(100, 10);
+        assert!(q.push(1, 50), "the first event fits whatever its size");
+        assert!(!q.push(2, 1));
+        assert_eq!(q.pull(Duration::ZERO), Pulled::Overflow(1));
+        assert_eq!(q.pull(Duration::ZERO), Pulled::Event(1));
+        assert!(q.push(3, 6) && !q.push(4, 5) && q.push(5, 4));
+    }
+
+    #[test]
     fn a_waiting_puller_is_woken_and_close_ends_pulls() {
-        let q = Arc::new(EventQueue::new(2));
+        let q = Arc::new(EventQueue::new(2, usize::MAX));
         let q2 = q.clone();
         let puller = std::thread::spawn(move || q2.pull(Duration::from_secs(30)));
-        q.push(7);
+        q.push(7, 1);
         assert_eq!(puller.join().unwrap(), Pulled::Event(7));
-        q.push(8);
+        q.push(8, 1);
         q.close();
         assert_eq!(q.pull(Duration::ZERO), Pulled::Event(8));
         assert_eq!(q.pull(Duration::from_secs(30)), Pulled::Closed);
-        assert!(!q.push(9));
+        assert!(!q.push(9, 1));
     }
 }

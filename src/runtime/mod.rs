@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod event_queue;
+pub(crate) mod in_flight;
 pub(crate) mod poster;
 pub(crate) mod recording;
 pub(crate) mod replay;

@@ -193,6 +193,31 @@ pub enum Request {
 }
 
 impl Request {
+    /// Bytes of message data the request carries while it waits in the queue.
+    pub fn payload_bytes(&self) -> usize {
+        match self {
+            Request::Wrap {
+                channel_id,
+                message_id,
+                content,
+                ..
+            }
+            | Request::WrapEphemeral {
+                channel_id,
+                message_id,
+                content,
+                ..
+            } => channel_id.len() + message_id.len() + content.len(),
+            Request::Unwrap { bytes, .. } => bytes.len(),
+            Request::MarkDependenciesMet {
+                channel_id,
+                message_ids,
+                ..
+            } => channel_id.len() + message_ids.iter().map(|id| id.len() + 24).sum::<usize>(),
+            _ => 0,
+        }
+    }
+
     /// Answers the request with `error` without running it.
     pub fn fail(self, error: RequestError) {
         match self {

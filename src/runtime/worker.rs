@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::config::TimerConfig;
+use super::in_flight::InFlightBytes;
 use super::recording::Recordings;
 use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
 use crate::persistence::durable::{OpError, PersistentManager};
@@ -54,6 +55,8 @@ pub(crate) struct Worker {
     pub reentrant: ReentrantLane,
     /// Set by `Context::shutdown`: queued requests are failed, not run.
     pub closing: Arc<AtomicBool>,
+    /// Bytes of data in queued requests, released as requests leave the queue.
+    in_flight: Arc<InFlightBytes>,
     /// Active recorders, replays and recording file jobs.
     pub recordings: Recordings,
     deadlines: Option<Deadlines>,
@@ -73,10 +76,12 @@ impl Worker {
         requests: Receiver<Request>,
         reentrant: ReentrantLane,
         closing: Arc<AtomicBool>,
+        in_flight: Arc<InFlightBytes>,
         recordings: Recordings,
     ) -> Self {
         Self {
             closing,
+            in_flight,
             recordings,
             manager,
             clock,
@@ -124,6 +129,7 @@ impl Worker {
             }
         });
         self.stop_recordings();
+        self.in_flight.close();
     }
 
     /// Stops recorders (their files are sealed) and replays, answering whatever they post
@@ -165,11 +171,15 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop_front();
-        if reentrant.is_some() {
-            return Ok(reentrant);
+        if let Some(request) = reentrant {
+            self.in_flight.release(request.payload_bytes());
+            return Ok(Some(request));
         }
         match self.requests.try_recv() {
-            Ok(request) => Ok(Some(request)),
+            Ok(request) => {
+                self.in_flight.release(request.payload_bytes());
+                Ok(Some(request))
+            }
             Err(crossbeam_channel::TryRecvError::Empty) => Ok(None),
             Err(crossbeam_channel::TryRecvError::Disconnected) => Err(()),
         }

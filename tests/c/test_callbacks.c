@@ -115,6 +115,39 @@ static void free_inside_own_callback_is_misuse(void) {
     waiter_destroy(&s.done);
 }
 
+/* ---- storage_next_event from inside a callback ---------------------------------------- */
+
+typedef struct {
+    storage_ctx *ctx;
+    storage_status pull_status;
+    waiter done;
+} self_pull;
+
+static void pull_self_cb(storage_status status, const uint8_t *data, size_t len,
+                         void *user_data) {
+    self_pull *s = user_data;
+    uint8_t *event = NULL;
+    size_t event_len = 0;
+    /* A long timeout: returning at once is the point. */
+    s->pull_status = storage_next_event(s->ctx, 60000, &event, &event_len);
+    storage_bytes_free(event, event_len);
+    waiter_record(&s->done, status, data, len);
+}
+
+static void next_event_inside_own_callback_is_misuse(void) {
+    self_pull s = {.pull_status = STORAGE_OK};
+    waiter_init(&s.done);
+    s.ctx = new_ctx(NULL, NULL);
+    CHECK_EQ_INT(storage_ensure_channel(s.ctx, "room", pull_self_cb, &s), STORAGE_OK);
+    expect_answer(&s.done, STORAGE_OK);
+    CHECK_EQ_INT(s.pull_status, STORAGE_MISUSE);
+    /* The context still works and its events can be pulled from a host thread. */
+    buffer wire = wrap_msg(s.ctx, "room", "m1", "still alive");
+    buffer_free(&wire);
+    free_ctx(s.ctx);
+    waiter_destroy(&s.done);
+}
+
 /* ---- Retrieval-hint provider ---------------------------------------------------------- */
 
 typedef struct {
@@ -481,6 +514,7 @@ static void requests_from_callbacks_keep_call_order(void) {
 int main(void) {
     RUN_TEST(requests_from_inside_an_event_callback);
     RUN_TEST(free_inside_own_callback_is_misuse);
+    RUN_TEST(next_event_inside_own_callback_is_misuse);
     RUN_TEST(retrieval_hints_reach_the_peer);
     RUN_TEST(callbacks_run_in_request_order);
     RUN_TEST(free_answers_every_queued_request_once);

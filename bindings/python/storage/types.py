@@ -107,7 +107,11 @@ class ChannelStats:
     incoming_bytes: int
     outgoing_repair_len: int
     incoming_repair_len: int
-    counters: dict[str, int]
+    #: ``counters`` by name; ``counters["refusals"]`` is a dict by reason.
+    counters: dict[str, Any]
+    #: ``{"channel": usage, "context": usage, "budget": bytes}``, each usage a dict of
+    #: ``total``, ``base``, ``history``, ``buffered`` and ``repair`` bytes.
+    memory: dict[str, Any]
 
     @classmethod
     def parse(cls, document: bytes) -> ChannelStats:
@@ -123,6 +127,7 @@ class ChannelStats:
             d["outgoingRepairLen"],
             d["incomingRepairLen"],
             dict(d["counters"]),
+            dict(d["memory"]),
         )
 
 
@@ -130,7 +135,8 @@ class ChannelStats:
 class Event:
     """One event. ``type`` is its ``eventType`` (``message_ready``, ``message_sent``,
     ``possibly_acknowledged``, ``resend``, ``message_expired``, ``missing_dependencies``,
-    ``message_lost``, ``repair_ready``, ``periodic_sync``, ``event_queue_overflow``,
+    ``message_lost``, ``repair_ready``, ``periodic_sync``, ``limit_reached``,
+    ``event_queue_overflow``,
     ``persistence_warning``, ``recording_dropped``, ``recording_failed``,
     ``recording_recovered``, ``recording_started``, ``replay_message``,
     ``replay_finished``); only the fields that type carries are set, and ``raw`` keeps
@@ -151,6 +157,9 @@ class Event:
     dropped: int = 0
     #: persistence_warning: what went wrong.
     warning: str = ""
+    #: limit_reached: messages refused since the previous one, and why the latest was.
+    refused: int = 0
+    reason: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -174,5 +183,7 @@ class Event:
             missing_deps=_deps(d.get("missingDeps")),
             dropped=d.get("dropped", 0),
             warning=message if is_warning and isinstance(message, str) else "",
+            refused=d.get("refused", 0),
+            reason=d.get("reason", ""),
             raw=d,
         )

@@ -52,3 +52,22 @@ def test_mark_dependencies_met_on_unknown_channel(open_manager: OpenManager) -> 
         open_manager().mark_dependencies_met("never-used", ["x", "y"])
     assert caught.value.status == Status.UNKNOWN_CHANNEL
     assert "never-used" in caught.value.message
+
+
+def test_a_full_buffer_refuses_counts_and_reports(open_manager: OpenManager) -> None:
+    alice = open_manager(participant_id="alice")
+    bob = open_manager(participant_id="bob", max_incoming_buffer=1)
+    alice.wrap("room", "lost", b"never arrives")
+    assert bob.unwrap(alice.wrap("room", "w1", b"waits")).status == "buffered"
+    with pytest.raises(StorageError) as refused:
+        bob.unwrap(alice.wrap("room", "w2", b"no room"))
+    assert refused.value.status == Status.LIMIT_REACHED
+    assert "incoming buffer" in refused.value.message
+    report = next_event_of(bob, "limit_reached")
+    assert (report.channel_id, report.refused) == ("room", 1)
+    assert "incoming buffer" in report.reason
+    stats = bob.channel_stats("room")
+    assert stats.counters["refusals"]["bufferFull"] == 1
+    assert stats.counters["droppedByLimits"] == 1
+    assert 0 < stats.memory["channel"]["buffered"] <= stats.memory["context"]["total"]
+    assert stats.memory["budget"] == 256 * 1024 * 1024

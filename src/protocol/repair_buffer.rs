@@ -1,0 +1,97 @@
+//! An SDS-R repair buffer: entries keyed by message id, each charged at its real size
+//! (see [`budget`](super::budget)). Removal is constant time; the order of entries
+//! carries no meaning (due entries are sorted by time where order matters).
+
+use std::mem::size_of;
+
+use indexmap::IndexMap;
+
+use super::budget::{entry_heap, heap, table_slot};
+use super::snapshot::{IncomingRepair, OutgoingRepair};
+
+/// A repair-buffer value whose heap allocations can be measured.
+pub(crate) trait Charged {
+    /// Heap bytes the value's own allocations hold.
+    fn heap_bytes(&self) -> usize;
+}
+
+impl Charged for OutgoingRepair {
+    fn heap_bytes(&self) -> usize {
+        entry_heap(&self.entry)
+    }
+}
+
+impl Charged for IncomingRepair {
+    fn heap_bytes(&self) -> usize {
+        entry_heap(&self.entry) + heap(self.cached_message.capacity())
+    }
+}
+
+/// Repair entries by message id, with the bytes they hold.
+#[derive(Debug)]
+pub(crate) struct RepairBuffer<V> {
+    /// Each value with the charge it was inserted with.
+    entries: IndexMap<String, (V, usize)>,
+    bytes: usize,
+}
+
+impl<V> Default for RepairBuffer<V> {
+    fn default() -> Self {
+        Self {
+            entries: IndexMap::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<V: Charged> RepairBuffer<V> {
+    /// What an entry of `key` and `value` holds.
+    pub fn charge(key: &str, value: &V) -> usize {
+        table_slot(size_of::<String>() + size_of::<(V, usize)>() + size_of::<u64>())
+            + heap(key.len())
+            + value.heap_bytes()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    pub fn insert(&mut self, key: String, value: V) {
+        let charge = Self::charge(&key, &value);
+        self.bytes += charge;
+        if let Some((_, old)) = self.entries.insert(key, (value, charge)) {
+            self.bytes = self.bytes.saturating_sub(old);
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let (value, charge) = self.entries.swap_remove(key)?;
+        self.bytes = self.bytes.saturating_sub(charge);
+        Some(value)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.values().map(|(v, _)| v)
+    }
+
+    /// Keeps the entries for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut V) -> bool) {
+        let mut freed = 0;
+        self.entries.retain(|key, (value, charge)| {
+            let kept = keep(key, value);
+            if !kept {
+                freed += *charge;
+            }
+            kept
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
+    }
+}
