@@ -65,11 +65,16 @@ impl<'a> JsonObject<'a> {
 
 /// A whole document: one object whose members `write` adds, in a buffer of `capacity`.
 pub(crate) fn object(capacity: usize, write: impl FnOnce(&mut JsonObject)) -> String {
+    into_string(object_bytes(capacity, write))
+}
+
+/// [`object`] as the UTF-8 bytes written, without checking them again.
+pub(crate) fn object_bytes(capacity: usize, write: impl FnOnce(&mut JsonObject)) -> Vec<u8> {
     let mut out = Vec::with_capacity(capacity);
     let mut object = JsonObject::begin(&mut out);
     write(&mut object);
     object.end();
-    into_string(out)
+    out
 }
 
 /// Appends a JSON array whose items `write_item` appends, separated by commas.

@@ -180,7 +180,7 @@ mod tests {
             std::thread::spawn(move || {
                 route.deliver(|t| {
                     if let Some(t) = t {
-                        t.call(storage_status::STORAGE_OK, 0, b"e")
+                        t.call(storage_status::STORAGE_OK, 0, b"e".to_vec())
                     }
                 })
             })
@@ -213,7 +213,7 @@ mod tests {
             .clone();
         route.deliver(|t| {
             if let Some(t) = t {
-                t.call(storage_status::STORAGE_OK, 0, b"e")
+                t.call(storage_status::STORAGE_OK, 0, b"e".to_vec())
             }
         });
         assert!(route.deliver(|t| t.is_none()));
