@@ -72,12 +72,14 @@ $(PY_VENV)/bin/pytest: | python-toolchain
 	$(PYTHON) -m venv $(PY_VENV) || { echo "error: '$(PYTHON) -m venv' failed: install the venv module (e.g. apt-get install python3-venv)"; exit 1; }
 	$(PY_VENV)/bin/pip install --quiet pytest
 
-# The Go binding under the race detector; the example must still build against it.
+# The Go binding under the race detector; the example must still build against it. Then a
+# client of the libsds API written the way libsds's own cgo binding is (tests/go-libsds).
 go-test: build go-toolchain
-	@unformatted="$$(gofmt -l bindings/go examples/go)"; \
+	@unformatted="$$(gofmt -l bindings/go examples/go tests/go-libsds)"; \
 		if [ -n "$$unformatted" ]; then echo "error: not gofmt-formatted: $$unformatted"; exit 1; fi
 	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...
 	cd examples/go && $(GO_ENV) $(GO) vet ./...
+	cd tests/go-libsds && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...
 
 # The Python binding's tests, then its example as a smoke test.
 py-test: build $(PY_VENV)/bin/pytest
