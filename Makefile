@@ -6,7 +6,8 @@ DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 # Cargo's output folder: honours CARGO_TARGET_DIR, as cargo does.
-LIB_DIR := $(or $(CARGO_TARGET_DIR),target)/release
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+LIB_DIR := $(TARGET_DIR)/release
 LIB_PATH := $(abspath $(LIB_DIR))
 C_TEST_DIR := target/c-tests
 DEMO := target/examples/fleet_demo
@@ -122,8 +123,8 @@ install: build
 clean:
 	$(CARGO) clean
 
-# C ping-pong benchmark of the native and libsds APIs (-O2, no sanitizers), run with 10 000
-# and 50 000 messages.
+# C ping-pong benchmark of the native and libsds APIs (-O2, no sanitizers), run with 2 000,
+# 10 000 and 50 000 messages.
 BENCH_C_DIR := $(TARGET_DIR)/c-bench
 
 $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h build
@@ -133,5 +134,6 @@ $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h
 
 .PHONY: bench-c
 bench-c: $(BENCH_C_DIR)/pingpong
+	$(BENCH_C_DIR)/pingpong 2000
 	$(BENCH_C_DIR)/pingpong 10000
 	$(BENCH_C_DIR)/pingpong 50000
