@@ -6,7 +6,8 @@ DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 # Cargo's output folder: honours CARGO_TARGET_DIR, as cargo does.
-LIB_DIR := $(or $(CARGO_TARGET_DIR),target)/release
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+LIB_DIR := $(TARGET_DIR)/release
 LIB_PATH := $(abspath $(LIB_DIR))
 C_TEST_DIR := target/c-tests
 DEMO := target/examples/fleet_demo
@@ -72,12 +73,14 @@ $(PY_VENV)/bin/pytest: | python-toolchain
 	$(PYTHON) -m venv $(PY_VENV) || { echo "error: '$(PYTHON) -m venv' failed: install the venv module (e.g. apt-get install python3-venv)"; exit 1; }
 	$(PY_VENV)/bin/pip install --quiet pytest
 
-# The Go binding under the race detector; the example must still build against it.
+# The Go binding under the race detector; the example must still build against it. Then a
+# client of the libsds API written the way libsds's own cgo binding is (tests/go-libsds).
 go-test: build go-toolchain
-	@unformatted="$$(gofmt -l bindings/go examples/go)"; \
+	@unformatted="$$(gofmt -l bindings/go examples/go tests/go-libsds)"; \
 		if [ -n "$$unformatted" ]; then echo "error: not gofmt-formatted: $$unformatted"; exit 1; fi
 	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...
 	cd examples/go && $(GO_ENV) $(GO) vet ./...
+	cd tests/go-libsds && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...
 
 # The Python binding's tests, then its example as a smoke test.
 py-test: build $(PY_VENV)/bin/pytest
@@ -120,8 +123,8 @@ install: build
 clean:
 	$(CARGO) clean
 
-# C ping-pong benchmark of the native and libsds APIs (-O2, no sanitizers), run with 10 000
-# and 50 000 messages.
+# C ping-pong benchmark of the native and libsds APIs (-O2, no sanitizers), run with 2 000,
+# 10 000 and 50 000 messages.
 BENCH_C_DIR := $(TARGET_DIR)/c-bench
 
 $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h build
@@ -131,5 +134,6 @@ $(BENCH_C_DIR)/pingpong: benches/c/pingpong.c include/storage.h include/libsds.h
 
 .PHONY: bench-c
 bench-c: $(BENCH_C_DIR)/pingpong
+	$(BENCH_C_DIR)/pingpong 2000
 	$(BENCH_C_DIR)/pingpong 10000
 	$(BENCH_C_DIR)/pingpong 50000

@@ -1,4 +1,4 @@
-//! Wire and snapshot codec speed.
+//! Wire and snapshot codec speed, and the libsds API's decimal text.
 //!
 //! A default nim-sds message carries an 18 752-byte bloom filter and up to 10 causal
 //! history entries; a channel's meta is saved after every operation.
@@ -6,6 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use storage::ffi::json::libsds_wrap_result;
 use storage::persistence::codec::{decode_channel_meta, encode_channel_meta};
 use storage::protocol::message::{HistoryEntry, SdsMessage};
 use storage::protocol::snapshot::{ChannelMeta, OutgoingEntry};
@@ -121,5 +122,18 @@ fn snapshot(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, wire, snapshot);
+/// The libsds wrap result: a default message as comma-separated decimal text (the text
+/// libsds clients parse back; throughput in input bytes).
+fn libsds_text(c: &mut Criterion) {
+    let bytes = encode_message(&typical_message());
+    let mut g = c.benchmark_group("libsds");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function(
+        "libsds_wrap_result (decimal text of a default message)",
+        |b| b.iter(|| libsds_wrap_result(black_box(&bytes))),
+    );
+    g.finish();
+}
+
+criterion_group!(benches, wire, snapshot, libsds_text);
 criterion_main!(benches);

@@ -10,7 +10,9 @@
  * Modes, each in its own child process so that peak RSS (getrusage ru_maxrss) is per mode:
  *   native-callback  native API, events through an event callback
  *   native-pull      native API, no event callback, events pulled with storage_next_event
- *   libsds           libsds-compatible API, wrap results parsed back from decimal text
+ *   libsds           libsds-compatible API, wrap results parsed back from decimal text;
+ *                    like libsds's cgo binding, the host keeps the result pointer and reads
+ *                    it after the callback returned (include/libsds.h, "Lifetime of msg")
  *   native-chained   native API driven from its callbacks, as a transport would be: the
  *                    wrap callback hands the bytes to the peer's storage_unwrap, whose
  *                    callback wraps the reply; no host thread in the loop
@@ -128,18 +130,21 @@ static void slot_fill(slot *s, int status, const void *data, size_t len) {
  * semaphore at once (PINGPONG_HOST_WAIT=block). */
 static bool host_blocks;
 
-static void slot_wait(slot *s) {
+/* Waits for `done` to be posted, as the host waits for any callback. */
+static void wait_posted(sem_t *done) {
     for (int i = 0; !host_blocks && i < HOST_SPIN_YIELDS; i++) {
-        if (sem_trywait(&s->done) == 0) return;
+        if (sem_trywait(done) == 0) return;
         sched_yield();
     }
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += WAIT_SECONDS;
-    while (sem_timedwait(&s->done, &deadline) != 0) {
+    while (sem_timedwait(done, &deadline) != 0) {
         if (errno != EINTR) die("a callback did not arrive within 10 s");
     }
 }
+
+static void slot_wait(slot *s) { wait_posted(&s->done); }
 
 static void native_slot_cb(storage_status status, const uint8_t *data, size_t len, void *ud) {
     slot_fill(ud, status, data, len);
@@ -147,6 +152,24 @@ static void native_slot_cb(storage_status status, const uint8_t *data, size_t le
 
 static void sds_slot_cb(int ret, const char *msg, size_t len, void *ud) {
     slot_fill(ud, ret, msg, len);
+}
+
+/* A libsds result the host reads after its callback returned, as libsds's cgo binding
+ * does: only the pointer is kept, no copy (libsds.h guarantees the buffer outlives the
+ * callback). */
+typedef struct {
+    sem_t done;
+    int status;
+    const uint8_t *msg;
+    size_t len;
+} kept_result;
+
+static void sds_keep_cb(int ret, const char *msg, size_t len, void *ud) {
+    kept_result *r = ud;
+    r->status = ret;
+    r->msg = (const uint8_t *)msg;
+    r->len = len;
+    sem_post(&r->done);
 }
 
 /* ---- Event counting --------------------------------------------------------------------- */
@@ -177,6 +200,7 @@ typedef struct endpoints endpoints;
 struct endpoints {
     void *ctx[2];
     slot wrapped;  /* wire bytes of the last wrap */
+    kept_result wrapped_text; /* the last libsds wrap result, read after its callback */
     slot answer;   /* the last unwrap result */
     uint8_t *wire; /* decoded wire bytes (libsds) */
     size_t wire_cap;
@@ -248,12 +272,13 @@ static size_t parse_decimal_list(endpoints *e, const uint8_t *text, size_t len) 
 }
 
 static void libsds_step(endpoints *e, int from, const char *id) {
-    if (SdsWrapOutgoingMessage(e->ctx[from], content, CONTENT_LEN, id, CHANNEL, sds_slot_cb,
-                               &e->wrapped) != RET_OK)
+    kept_result *wrapped = &e->wrapped_text;
+    if (SdsWrapOutgoingMessage(e->ctx[from], content, CONTENT_LEN, id, CHANNEL, sds_keep_cb,
+                               wrapped) != RET_OK)
         die("SdsWrapOutgoingMessage refused");
-    slot_wait(&e->wrapped);
-    if (e->wrapped.status != RET_OK) die("a libsds wrap failed");
-    size_t n = parse_decimal_list(e, e->wrapped.data, e->wrapped.len);
+    wait_posted(&wrapped->done);
+    if (wrapped->status != RET_OK) die("a libsds wrap failed");
+    size_t n = parse_decimal_list(e, wrapped->msg, wrapped->len);
     if (SdsUnwrapReceivedMessage(e->ctx[1 - from], e->wire, n, sds_slot_cb, &e->answer) != RET_OK)
         die("SdsUnwrapReceivedMessage refused");
     slot_wait(&e->answer);
@@ -287,6 +312,7 @@ static void endpoints_init(endpoints *e) {
     memset(e, 0, sizeof *e);
     slot_init(&e->wrapped);
     slot_init(&e->answer);
+    if (sem_init(&e->wrapped_text.done, 0, 0) != 0) die("sem_init");
 }
 
 static void endpoints_close(endpoints *e, bool libsds) {
@@ -301,6 +327,7 @@ static void endpoints_close(endpoints *e, bool libsds) {
     }
     slot_destroy(&e->wrapped);
     slot_destroy(&e->answer);
+    sem_destroy(&e->wrapped_text.done);
     free(e->wire);
 }
 

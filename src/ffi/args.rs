@@ -14,7 +14,7 @@ pub(crate) type ArgError = (storage_status, String);
 /// Reports a bad argument to the request's callback (if any) and returns its status.
 pub(crate) fn reject(target: Option<Target>, (status, message): ArgError) -> storage_status {
     if let Some(target) = target {
-        target.call(status, 1, message.as_bytes());
+        target.call(status, 1, message.into_bytes());
     }
     status
 }

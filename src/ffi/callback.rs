@@ -1,7 +1,7 @@
 //! Host callbacks: the C function pointer types, and [`Answer`], which calls a request's
 //! callback exactly once — with an error if the request is dropped unanswered.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void, CStr};
 
 use super::status::storage_status;
 
@@ -70,17 +70,32 @@ impl Target {
         callback.map(|f| Target::Libsds(f, UserData(user_data)))
     }
 
-    /// Calls the host. `status` is used by native targets, `ret` by libsds ones. Empty
-    /// data is passed as a valid pointer to an empty C string (as libsds passes `""`),
-    /// never as a dangling pointer.
-    pub fn call(&self, status: storage_status, ret: c_int, data: &[u8]) {
-        // A static NUL, so an empty result reads as "" even as a C string.
-        let ptr = if data.is_empty() {
-            c"".as_ptr().cast::<u8>()
-        } else {
-            data.as_ptr()
-        };
-        self.call_raw(status, ret, ptr, data.len());
+    /// Calls the host with `data`; `status` is used by native targets, `ret` by libsds
+    /// ones. Native targets borrow `data` for the duration of the call. libsds targets get
+    /// it NUL-terminated after `len` bytes, as nim-sds's strings are, and it stays readable
+    /// after the call ([`super::retained`]). Empty data is passed as a valid pointer to a
+    /// static empty C string (as libsds passes `""`), never as a dangling pointer.
+    pub fn call(&self, status: storage_status, ret: c_int, mut data: Vec<u8>) {
+        if data.is_empty() {
+            self.call_static(status, ret, c"");
+            return;
+        }
+        let len = data.len();
+        match self {
+            Target::Native(..) => self.call_raw(status, ret, data.as_ptr(), len),
+            Target::Libsds(..) => {
+                data.push(0);
+                self.call_raw(status, ret, data.as_ptr(), len);
+                super::retained::retain(data);
+            }
+        }
+    }
+
+    /// Calls the host with text that lives for the whole process (valid for both flavours'
+    /// lifetime rules, and NUL-terminated).
+    pub fn call_static(&self, status: storage_status, ret: c_int, text: &'static CStr) {
+        let bytes = text.to_bytes();
+        self.call_raw(status, ret, bytes.as_ptr(), bytes.len());
     }
 
     /// Calls the host with a NULL data pointer and length 0.
@@ -92,7 +107,8 @@ impl Target {
         match *self {
             // SAFETY: the host registered `f` for exactly this use and guarantees it stays
             // callable with `user_data` until the context is freed (header contract);
-            // `data` is valid for `len` bytes during the call.
+            // every caller passes `data` valid for `len` bytes during the call (or NULL
+            // with 0).
             Target::Native(f, user_data) => unsafe { f(status, data, len, user_data.0) },
             // SAFETY: as above.
             Target::Libsds(f, user_data) => unsafe {
@@ -113,8 +129,8 @@ impl Answer {
         Self(target)
     }
 
-    /// Answers the request.
-    pub fn send(mut self, status: storage_status, ret: c_int, data: &[u8]) {
+    /// Answers the request with `data` (see [`Target::call`] for its lifetime).
+    pub fn send(mut self, status: storage_status, ret: c_int, data: Vec<u8>) {
         if let Some(target) = self.0.take() {
             target.call(status, ret, data);
         }
@@ -124,10 +140,10 @@ impl Answer {
 impl Drop for Answer {
     fn drop(&mut self) {
         if let Some(target) = self.0.take() {
-            target.call(
+            target.call_static(
                 storage_status::STORAGE_PANIC,
                 1,
-                b"internal error: the request was dropped without an answer",
+                c"internal error: the request was dropped without an answer",
             );
         }
     }

@@ -14,10 +14,12 @@
 //! hosts, each with its own function: [`native_event_queue_overflow`] and
 //! [`native_persistence_warning`]. libsds has no equivalent of either.
 
+use std::ffi::CStr;
+
 use serde_json::json;
 
 use super::json_writer::{
-    into_string, object, push_array, push_decimal_list, push_json_str, JsonObject,
+    into_string, object, object_bytes, push_array, push_decimal_list, push_json_str, JsonObject,
 };
 
 use crate::protocol::budget::Usage;
@@ -326,8 +328,9 @@ fn push_libsds_deps(out: &mut Vec<u8>, missing: &[HistoryEntry]) {
     });
 }
 
-/// libsds's sync-timer event, which names no channel.
-pub const LIBSDS_PERIODIC_SYNC: &str = r#"{"eventType":"periodic_sync"}"#;
+/// libsds's sync-timer event, which names no channel (a C string: it is handed to hosts
+/// as is, for the life of the process).
+pub const LIBSDS_PERIODIC_SYNC: &CStr = c"{\"eventType\":\"periodic_sync\"}";
 
 /// The libsds event JSON for `event`, or None for events libsds never emits
 /// (`possibly_acknowledged`, `resend`, `message_expired`, `message_lost`).
@@ -369,7 +372,9 @@ pub fn libsds_event(event: &Event) -> Option<String> {
                 .str("channelId", channel_id)
                 .with("missingDeps", |out| push_libsds_deps(out, missing));
         }
-        Event::PeriodicSync { .. } => return Some(LIBSDS_PERIODIC_SYNC.to_owned()),
+        Event::PeriodicSync { .. } => {
+            return Some(LIBSDS_PERIODIC_SYNC.to_string_lossy().into_owned())
+        }
         Event::RepairReady {
             channel_id, bytes, ..
         } => {
@@ -392,14 +397,14 @@ pub fn libsds_event(event: &Event) -> Option<String> {
 ///
 /// `message` is the content as an array of byte values whatever the outcome (also for
 /// duplicates and buffered messages); `missingDeps` is `[]` when nothing is missing, and an
-/// empty hint is `""`.
-pub fn libsds_unwrap_result(u: &Unwrapped) -> String {
+/// empty hint is `""`. UTF-8 bytes, with room for the NUL the libsds hand-over appends.
+pub fn libsds_unwrap_result(u: &Unwrapped) -> Vec<u8> {
     let capacity = u
         .content
         .len()
         .saturating_mul(4)
         .saturating_add(u.channel_id.len() + 64);
-    object(capacity, |o| {
+    object_bytes(capacity, |o| {
         o.with("message", |out| {
             out.push(b'[');
             push_decimal_list(out, &u.content);
@@ -411,11 +416,13 @@ pub fn libsds_unwrap_result(u: &Unwrapped) -> String {
 }
 
 /// The libsds wrap result: the wrapped bytes as comma-separated decimal numbers, no spaces
-/// (`"10,255,0"`); `""` for no bytes.
-pub fn libsds_wrap_result(bytes: &[u8]) -> String {
-    let mut out = Vec::new();
+/// (`"10,255,0"`); `""` for no bytes. ASCII bytes, in one buffer sized for the longest
+/// text plus the NUL the libsds hand-over appends, so it is never reallocated (a released
+/// result buffer when one is large enough, see [`super::retained`]).
+pub fn libsds_wrap_result(bytes: &[u8]) -> Vec<u8> {
+    let mut out = super::retained::buffer(bytes.len().saturating_mul(4).saturating_add(1));
     push_decimal_list(&mut out, bytes);
-    into_string(out)
+    out
 }
 
 #[cfg(test)]
@@ -442,6 +449,11 @@ mod tests {
         "😀𝄞",
         "\u{2028}\u{2029}\u{feff}",
     ];
+
+    /// A libsds document as text (the writers produce UTF-8).
+    fn utf8(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes).expect("UTF-8")
+    }
 
     fn parse(s: &str) -> Value {
         serde_json::from_str(s).unwrap_or_else(|e| panic!("invalid JSON {s:?}: {e}"))
@@ -674,12 +686,12 @@ mod tests {
     fn libsds_unwrap_results_exact() {
         let delivered = unwrapped(UnwrapStatus::Delivered, &[1, 2, 3], vec![]);
         assert_eq!(
-            libsds_unwrap_result(&delivered),
+            utf8(libsds_unwrap_result(&delivered)),
             r#"{"message":[1,2,3],"channelId":"ch","missingDeps":[]}"#
         );
         let duplicate = unwrapped(UnwrapStatus::Duplicate, &[0, 255, 100, 10, 9], vec![]);
         assert_eq!(
-            libsds_unwrap_result(&duplicate),
+            utf8(libsds_unwrap_result(&duplicate)),
             r#"{"message":[0,255,100,10,9],"channelId":"ch","missingDeps":[]}"#
         );
         let buffered = unwrapped(
@@ -688,7 +700,7 @@ mod tests {
             vec![entry("d1", b"hint", "bob"), entry("d2", b"", "carol")],
         );
         assert_eq!(
-            libsds_unwrap_result(&buffered),
+            utf8(libsds_unwrap_result(&buffered)),
             concat!(
                 r#"{"message":[104,105],"channelId":"ch","missingDeps":["#,
                 r#"{"messageId":"d1","retrievalHint":"aGludA=="},"#,
@@ -697,7 +709,7 @@ mod tests {
         );
         let sync = unwrapped(UnwrapStatus::Sync, b"", vec![]);
         assert_eq!(
-            libsds_unwrap_result(&sync),
+            utf8(libsds_unwrap_result(&sync)),
             r#"{"message":[],"channelId":"ch","missingDeps":[]}"#
         );
     }
@@ -792,13 +804,35 @@ mod tests {
 
     #[test]
     fn wrap_result_small_cases() {
-        assert_eq!(libsds_wrap_result(&[]), "");
-        assert_eq!(libsds_wrap_result(&[0]), "0");
-        assert_eq!(libsds_wrap_result(&[255, 1, 10]), "255,1,10");
+        assert_eq!(utf8(libsds_wrap_result(&[])), "");
+        assert_eq!(utf8(libsds_wrap_result(&[0])), "0");
+        assert_eq!(utf8(libsds_wrap_result(&[255, 1, 10])), "255,1,10");
         assert_eq!(
-            libsds_wrap_result(&[9, 99, 100, 199, 200]),
+            utf8(libsds_wrap_result(&[9, 99, 100, 199, 200])),
             "9,99,100,199,200"
         );
+    }
+
+    #[test]
+    fn libsds_results_leave_room_for_the_nul_of_the_hand_over() {
+        // The buffer handed to the host is the one written here; appending its NUL must
+        // not move (copy) it.
+        for bytes in [vec![255u8; 1000], vec![0u8; 1000], (0..=255).collect()] {
+            let text = libsds_wrap_result(&bytes);
+            assert!(
+                text.capacity() > text.len(),
+                "{} of {}",
+                text.len(),
+                text.capacity()
+            );
+            let json = libsds_unwrap_result(&unwrapped(UnwrapStatus::Delivered, &bytes, vec![]));
+            assert!(
+                json.capacity() > json.len(),
+                "{} of {}",
+                json.len(),
+                json.capacity()
+            );
+        }
     }
 
     #[test]
@@ -809,7 +843,7 @@ mod tests {
             .map(u8::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        assert_eq!(libsds_wrap_result(&bytes), want);
+        assert_eq!(utf8(libsds_wrap_result(&bytes)), want);
     }
 
     #[test]
@@ -851,7 +885,7 @@ mod tests {
                 assert_eq!(native["senderId"], id);
                 assert_eq!(native["missingDeps"][0]["messageId"], id);
                 assert_eq!(native["missingDeps"][0]["senderId"], ch);
-                let libsds = parse(&libsds_unwrap_result(&u));
+                let libsds = parse(&utf8(libsds_unwrap_result(&u)));
                 assert_eq!(libsds["channelId"], ch);
                 assert_eq!(libsds["missingDeps"][0]["messageId"], id);
                 let warning = parse(&native_persistence_warning(ch, id));
@@ -869,7 +903,7 @@ mod tests {
     proptest! {
         #[test]
         fn wrap_result_parses_back(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            let text = libsds_wrap_result(&bytes);
+            let text = utf8(libsds_wrap_result(&bytes));
             prop_assert!(text.len() <= bytes.len() * 4);
             let back: Vec<u8> = if text.is_empty() {
                 Vec::new()
@@ -919,7 +953,7 @@ mod tests {
             let v = parse(&native_unwrap_result(&u));
             prop_assert_eq!(decode_b64(&v["content"]), bytes.clone());
             prop_assert_eq!(decode_b64(&v["missingDeps"][0]["retrievalHint"]), bytes.clone());
-            let v = parse(&libsds_unwrap_result(&u));
+            let v = parse(&utf8(libsds_unwrap_result(&u)));
             let message: Vec<u8> = v["message"]
                 .as_array()
                 .expect("message is an array")

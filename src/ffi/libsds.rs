@@ -53,14 +53,15 @@ fn reliability_error(error: &RequestError) -> &'static str {
 }
 
 /// A reply in libsds form: `RET_OK` with `encode(value)`, or `RET_ERR` with
-/// `error processing <OP> request: <reError>`.
+/// `error processing <OP> request: <reError>`. The encoded buffer itself is handed over and
+/// then kept readable ([`super::retained`]), never copied.
 fn reply_with<T: 'static>(
     answer: Answer,
     op: &'static str,
     encode: impl FnOnce(T) -> Vec<u8> + Send + 'static,
 ) -> Reply<T> {
     Box::new(move |result| match result {
-        Ok(value) => answer.send(storage_status::STORAGE_OK, RET_OK, &encode(value)),
+        Ok(value) => answer.send(storage_status::STORAGE_OK, RET_OK, encode(value)),
         Err(error) => answer.send(
             (&error).into(),
             RET_ERR,
@@ -68,7 +69,7 @@ fn reply_with<T: 'static>(
                 "error processing {op} request: {}",
                 reliability_error(&error)
             )
-            .as_bytes(),
+            .into_bytes(),
         ),
     })
 }
@@ -83,11 +84,11 @@ fn nothing(_: ()) -> Vec<u8> {
 }
 
 /// Reports a bad argument as libsds does: callback with `RET_ERR` and the message.
-fn refuse(target: Target, message: &str) -> c_int {
+fn refuse(target: Target, message: impl Into<Vec<u8>>) -> c_int {
     target.call(
         storage_status::STORAGE_NULL_ARGUMENT,
         RET_ERR,
-        message.as_bytes(),
+        message.into(),
     );
     RET_ERR
 }
@@ -249,7 +250,7 @@ pub extern "C" fn SdsSetRetrievalHintProvider(
 ) {
     guard((), || match libsds_handle(ctx) {
         Some(handle) => {
-            let provider = CHintProvider::new(provider, user_data)
+            let provider = CHintProvider::libsds(provider, user_data)
                 .map(|p| Box::new(p) as Box<dyn crate::protocol::manager::RetrievalHintProvider>);
             handle
                 .context
@@ -333,12 +334,12 @@ pub unsafe extern "C" fn SdsWrapOutgoingMessage(
         };
         let (message_id, channel_id) = match ids {
             Ok(ids) => ids,
-            Err(message) => return refuse(target, &message),
+            Err(message) => return refuse(target, message),
         };
         let reply = reply_with(
             Answer::new(Some(target)),
             "WRAP_MESSAGE",
-            |bytes: Vec<u8>| json::libsds_wrap_result(&bytes).into_bytes(),
+            |bytes: Vec<u8>| json::libsds_wrap_result(&bytes),
         );
         if message_len > MAX_CONTENT_SIZE {
             // Refused before copying, answered as the protocol would answer it.
@@ -380,7 +381,7 @@ pub unsafe extern "C" fn SdsUnwrapReceivedMessage(
             );
         }
         let reply = reply_with(Answer::new(Some(target)), "UNWRAP_MESSAGE", |u| {
-            json::libsds_unwrap_result(&u).into_bytes()
+            json::libsds_unwrap_result(&u)
         });
         if message_len > handle.max_wire_message_size {
             reply(Err(too_large(ProtocolError::WireMessageTooLarge {
@@ -420,7 +421,7 @@ pub unsafe extern "C" fn SdsMarkDependenciesMet(
         // SAFETY: forwarded caller contract.
         let channel_id = match unsafe { channel(channel_id) } {
             Ok(id) => id.to_owned(),
-            Err(message) => return refuse(target, &message),
+            Err(message) => return refuse(target, message),
         };
         let mut ids = Vec::with_capacity(count.min(4096));
         for i in 0..count {

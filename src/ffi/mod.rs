@@ -15,5 +15,6 @@ pub(crate) mod panic;
 pub mod persistence;
 pub mod recording;
 pub mod registry;
+pub(crate) mod retained;
 pub(crate) mod sink;
 pub mod status;

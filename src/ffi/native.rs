@@ -28,8 +28,8 @@ pub(crate) fn reply_with<T: 'static>(
     encode: impl FnOnce(T) -> Vec<u8> + Send + 'static,
 ) -> Reply<T> {
     Box::new(move |result| match result {
-        Ok(value) => answer.send(STORAGE_OK, 0, &encode(value)),
-        Err(error) => answer.send((&error).into(), 1, error.to_string().as_bytes()),
+        Ok(value) => answer.send(STORAGE_OK, 0, encode(value)),
+        Err(error) => answer.send((&error).into(), 1, error.to_string().into_bytes()),
     })
 }
 
@@ -280,7 +280,7 @@ pub unsafe extern "C" fn storage_set_retrieval_hint_provider(
 ) -> storage_status {
     guard(STORAGE_PANIC, || match args::native_handle(ctx) {
         Some(handle) => {
-            let provider = CHintProvider::new(provider, user_data)
+            let provider = CHintProvider::native(provider, user_data)
                 .map(|p| Box::new(p) as Box<dyn crate::protocol::manager::RetrievalHintProvider>);
             handle
                 .context
@@ -601,15 +601,17 @@ pub unsafe extern "C" fn storage_channel_stats(
         let name = channel_id.clone();
         let reply: Reply<Option<crate::protocol::manager::ChannelStats>> =
             Box::new(move |result| match result {
-                Ok(Some(stats)) => {
-                    answer.send(STORAGE_OK, 0, json::channel_stats(&name, &stats).as_bytes())
-                }
+                Ok(Some(stats)) => answer.send(
+                    STORAGE_OK,
+                    0,
+                    json::channel_stats(&name, &stats).into_bytes(),
+                ),
                 Ok(None) => answer.send(
                     STORAGE_UNKNOWN_CHANNEL,
                     1,
-                    format!("unknown channel `{name}`").as_bytes(),
+                    format!("unknown channel `{name}`").into_bytes(),
                 ),
-                Err(error) => answer.send((&error).into(), 1, error.to_string().as_bytes()),
+                Err(error) => answer.send((&error).into(), 1, error.to_string().into_bytes()),
             });
         Ok((handle, Request::ChannelStats { channel_id, reply }))
     })

@@ -85,11 +85,19 @@ fn table() -> MutexGuard<'static, Table> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Tokens are multiples of 16 so they look like aligned pointers to tools, start at 16,
-/// and are never reused.
+/// The first token. Hosts keep handles in pointer-typed variables, and Go's runtime
+/// aborts ("invalid pointer found on stack") when one holds a value below 4096, as cgo
+/// clients of libsds hold its `void*` context; tokens start well above that, far below
+/// any address Go maps its heap at (0xc000000000 and up).
+const FIRST_TOKEN: usize = 0x10000;
+
+/// Tokens are multiples of 16 so they look like aligned pointers to tools, start at
+/// [`FIRST_TOKEN`], and are never reused.
 fn next_token() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(16)
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(16)
+        .wrapping_add(FIRST_TOKEN)
 }
 
 /// Registers a context and returns its handle.
@@ -155,6 +163,15 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_aligned_never_reused_and_never_below_a_legal_pointer() {
+        let first = next_token();
+        let second = next_token();
+        assert!(first >= 4096 && second >= 4096, "{first:#x} {second:#x}");
+        assert_ne!(first, second);
+        assert_eq!((first % 16, second % 16), (0, 0));
+    }
+
+    #[test]
     fn changing_the_target_waits_for_a_delivery_in_progress() {
         let target = Target::native(Some(blocking), std::ptr::null_mut());
         let route = Arc::new(EventRoute::new(target, 8, usize::MAX));
@@ -163,7 +180,7 @@ mod tests {
             std::thread::spawn(move || {
                 route.deliver(|t| {
                     if let Some(t) = t {
-                        t.call(storage_status::STORAGE_OK, 0, b"e")
+                        t.call(storage_status::STORAGE_OK, 0, b"e".to_vec())
                     }
                 })
             })
@@ -196,7 +213,7 @@ mod tests {
             .clone();
         route.deliver(|t| {
             if let Some(t) = t {
-                t.call(storage_status::STORAGE_OK, 0, b"e")
+                t.call(storage_status::STORAGE_OK, 0, b"e".to_vec())
             }
         });
         assert!(route.deliver(|t| t.is_none()));

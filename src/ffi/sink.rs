@@ -28,7 +28,7 @@ impl EventSink for NativeSink {
             },
         };
         self.0.deliver(|target| match target {
-            Some(target) => target.call(storage_status::STORAGE_OK, 0, text.as_bytes()),
+            Some(target) => target.call(storage_status::STORAGE_OK, 0, text.into_bytes()),
             None => {
                 let bytes = text.len();
                 self.0.queue.push(text.into_bytes(), bytes);
@@ -38,14 +38,26 @@ impl EventSink for NativeSink {
 }
 
 /// libsds contexts: only the events libsds emits, in its exact JSON; dropped when no
-/// callback is set, as libsds does.
+/// callback is set, as libsds does. Each event's buffer outlives its callback
+/// ([`super::retained`]).
 pub(crate) struct LibsdsSink(pub Arc<EventRoute>);
 
 impl EventSink for LibsdsSink {
     fn deliver(&mut self, event: RuntimeEvent) {
         let text = match event {
             // libsds emits one channel-less `periodic_sync` per tick.
-            RuntimeEvent::SyncTick => json::LIBSDS_PERIODIC_SYNC.to_owned(),
+            RuntimeEvent::SyncTick => {
+                self.0.deliver(|target| {
+                    if let Some(target) = target {
+                        target.call_static(
+                            storage_status::STORAGE_OK,
+                            0,
+                            json::LIBSDS_PERIODIC_SYNC,
+                        );
+                    }
+                });
+                return;
+            }
             RuntimeEvent::Protocol(Event::PeriodicSync { .. })
             | RuntimeEvent::PersistenceWarning { .. }
             | RuntimeEvent::RecordingDropped { .. }
@@ -61,7 +73,7 @@ impl EventSink for LibsdsSink {
         };
         self.0.deliver(|target| {
             if let Some(target) = target {
-                target.call(storage_status::STORAGE_OK, 0, text.as_bytes());
+                target.call(storage_status::STORAGE_OK, 0, text.into_bytes());
             }
         });
     }

@@ -1,0 +1,3 @@
+module libstorage/tests/go-libsds
+
+go 1.22
