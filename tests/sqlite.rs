@@ -12,6 +12,7 @@ use std::time::Duration;
 use scratch::Scratch;
 use storage::persistence::contract::Persistence;
 use storage::persistence::sqlite::{schema, SqliteStore, Synchronous};
+use storage::protocol::manager::ChannelStats;
 use storage::runtime::clock::ManualClock;
 use storage::runtime::config::ContextConfig;
 use storage::runtime::context::{Context, ContextError};
@@ -56,6 +57,18 @@ fn refused(path: &Path) -> String {
     assert!(matches!(ctx_err, ContextError::Persistence(_)));
     assert!(ctx_err.to_string().contains(&err), "{ctx_err}");
     err
+}
+
+/// The channel's statistics, read through the context (`None`: unknown channel).
+fn stats(ctx: &Context, channel_id: &str) -> Option<ChannelStats> {
+    let (tx, rx) = channel();
+    ctx.submit(Request::ChannelStats {
+        channel_id: channel_id.into(),
+        reply: Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    });
+    rx.recv_timeout(WAIT).unwrap().expect("stats answered")
 }
 
 #[test]
@@ -209,17 +222,7 @@ fn context_replies_follow_their_commit_and_state_survives_a_restart() {
     for _ in 0..N {
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), (true, 1));
     }
-    let stats = |ctx: &Context| {
-        let (tx, rx) = channel();
-        ctx.submit(Request::ChannelStats {
-            channel_id: CH.into(),
-            reply: Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        });
-        rx.recv_timeout(WAIT).unwrap().unwrap()
-    };
-    let before = stats(&ctx).unwrap();
+    let before = stats(&ctx, CH).unwrap();
     ctx.shutdown().unwrap();
     drop(ctx);
 
@@ -232,10 +235,58 @@ fn context_replies_follow_their_commit_and_state_survives_a_restart() {
         }),
     });
     rx.recv_timeout(WAIT).unwrap().unwrap();
-    let after = stats(&ctx).unwrap();
+    let after = stats(&ctx, CH).unwrap();
     assert_eq!(after.lamport_timestamp, before.lamport_timestamp);
     assert_eq!(after.outgoing_len, N);
     assert_eq!(after, before);
+}
+
+/// A restarted context answers a stats request for a stored channel by loading it, as
+/// any request would, and for a channel stored nowhere with "unknown", without creating
+/// it (with `max_channels` 1, creating it would leave no room for the stored one).
+#[test]
+fn context_stats_load_a_stored_channel_after_a_restart() {
+    let dir = Scratch::new("context-stats");
+    let path = dir.file("state.db");
+    let ctx = start(&path).unwrap();
+    let (tx, rx) = channel();
+    ctx.submit(Request::Wrap {
+        channel_id: CH.into(),
+        message_id: "m1".into(),
+        content: b"x".to_vec(),
+        reply: Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    });
+    rx.recv_timeout(WAIT).unwrap().unwrap();
+    ctx.shutdown().unwrap();
+    drop(ctx);
+
+    let json_path = serde_json::to_string(&path.to_string_lossy()).unwrap();
+    let one_channel = ContextConfig::from_json(&format!(
+        r#"{{"participant_id": "bob", "max_channels": 1,
+            "persistence": {{"kind": "sqlite", "path": {json_path}}}}}"#
+    ))
+    .unwrap();
+    let ctx = Context::start(
+        one_channel,
+        Arc::new(ManualClock::new(T0)),
+        Box::new(NoEvents),
+    )
+    .unwrap();
+    assert_eq!(stats(&ctx, "elsewhere"), None);
+    let loaded = stats(&ctx, CH).expect("the stored channel is loaded");
+    assert_eq!((loaded.outgoing_len, loaded.history_len), (1, 1));
+    ctx.shutdown().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let elsewhere: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM channel_meta WHERE channel_id = 'elsewhere'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(elsewhere, 0);
 }
 
 /// Under group commit, each unwrap's events still come before its reply, and requests
