@@ -84,6 +84,79 @@ fn a_garbage_file_is_refused_and_left_untouched() {
 }
 
 #[test]
+fn an_empty_file_is_refused_and_left_untouched() {
+    let dir = Scratch::new("empty");
+    let path = dir.file("state.db");
+    std::fs::write(&path, b"").unwrap();
+    let err = refused(&path);
+    assert!(err.contains("is empty (0 bytes)"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
+    for side in ["state.db-wal", "state.db-shm", "state.db-journal"] {
+        assert!(!dir.file(side).exists(), "{side} created");
+    }
+}
+
+/// A database truncated to nothing while its write-ahead log still holds commits (a
+/// crash, then the main file emptied): SQLite would start afresh and delete the log.
+#[test]
+fn an_emptied_database_with_a_write_ahead_log_is_refused_and_both_are_left_untouched() {
+    let dir = Scratch::new("emptied");
+    let path = dir.file("state.db");
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    store.save_channel_meta(CH, b"meta").unwrap();
+    let wal = std::fs::read(dir.file("state.db-wal")).unwrap();
+    assert!(!wal.is_empty());
+    drop(store);
+    std::fs::write(&path, b"").unwrap();
+    std::fs::write(dir.file("state.db-wal"), &wal).unwrap();
+    let err = refused(&path);
+    assert!(err.contains("is empty (0 bytes)"), "{err}");
+    assert!(
+        err.contains(&format!("state.db-wal` ({} bytes)", wal.len())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
+    assert_eq!(std::fs::read(dir.file("state.db-wal")).unwrap(), wal);
+}
+
+#[test]
+fn a_missing_database_whose_log_is_left_is_refused_and_the_log_kept() {
+    for log in ["state.db-wal", "state.db-journal"] {
+        let dir = Scratch::new("orphan-log");
+        let path = dir.file("state.db");
+        let bytes = vec![0x5Au8; 4096];
+        std::fs::write(dir.file(log), &bytes).unwrap();
+        let err = refused(&path);
+        assert!(err.contains("does not exist, but its"), "{err}");
+        assert!(err.contains(log), "{err}");
+        assert!(!path.exists(), "no database created beside {log}");
+        assert_eq!(std::fs::read(dir.file(log)).unwrap(), bytes);
+    }
+}
+
+/// What a creation killed midway leaves (its staging file, half built) and empty side
+/// files do not stop the next start, which creates the database whole.
+#[test]
+fn leftovers_of_a_crashed_creation_do_not_stop_the_next_one() {
+    let dir = Scratch::new("staging");
+    let path = dir.file("state.db");
+    let staging = format!("state.db.creating-{}", std::process::id());
+    std::fs::write(dir.file(&staging), b"half a database").unwrap();
+    std::fs::write(dir.file(&format!("{staging}-journal")), [1u8; 512]).unwrap();
+    std::fs::write(dir.file("state.db-wal"), b"").unwrap();
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    store.save_channel_meta(CH, b"meta").unwrap();
+    assert!(!dir.file(&staging).exists());
+    assert!(!dir.file(&format!("{staging}-journal")).exists());
+    drop(store);
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    assert_eq!(
+        store.load_channel(CH).unwrap().unwrap().meta,
+        Some(b"meta".to_vec())
+    );
+}
+
+#[test]
 fn a_newer_schema_version_is_refused_and_left_untouched() {
     let dir = Scratch::new("newer");
     let path = dir.file("state.db");
