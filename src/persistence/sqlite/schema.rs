@@ -28,7 +28,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::Synchronous;
+use super::{checksum, Synchronous};
 use crate::persistence::contract::PersistenceError;
 
 /// `PRAGMA application_id` of libstorage databases ("LSTG").
@@ -55,6 +55,16 @@ const MIGRATIONS: &[&str] = &[
          hint BLOB NOT NULL,
          PRIMARY KEY (channel_id, message_id)
      ) WITHOUT ROWID;",
+    // 1 -> 2: a checksum per row (see `checksum`), computed for the rows already stored.
+    "ALTER TABLE channel_meta ADD COLUMN crc32 INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE history ADD COLUMN crc32 INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE retrieval_hint ADD COLUMN crc32 INTEGER NOT NULL DEFAULT 0;
+     UPDATE channel_meta
+         SET crc32 = libstorage_row_crc32('channel_meta', channel_id, '', meta);
+     UPDATE history
+         SET crc32 = libstorage_row_crc32('history', channel_id, message_id, message);
+     UPDATE retrieval_hint
+         SET crc32 = libstorage_row_crc32('retrieval_hint', channel_id, message_id, hint);",
 ];
 
 /// The schema version this build writes.
@@ -263,6 +273,7 @@ fn migrate(conn: &Connection, from: u32) -> rusqlite::Result<()> {
     if from == current_version() {
         return Ok(());
     }
+    checksum::register_sql_function(conn)?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| {
         for step in &MIGRATIONS[from as usize..] {
