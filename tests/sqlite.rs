@@ -94,6 +94,16 @@ fn an_empty_file_is_refused_and_left_untouched() {
     for side in ["state.db-wal", "state.db-shm", "state.db-journal"] {
         assert!(!dir.file(side).exists(), "{side} created");
     }
+    // A rollback journal beside it is named and kept too (SQLite would delete it).
+    let journal = vec![0x3Cu8; 1024];
+    std::fs::write(dir.file("state.db-journal"), &journal).unwrap();
+    let err = refused(&path);
+    assert!(err.contains("state.db-journal` (1024 bytes)"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.file("state.db-journal")).unwrap(),
+        journal
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
 }
 
 /// A database truncated to nothing while its write-ahead log still holds commits (a

@@ -162,23 +162,13 @@ fn create(path: &Path) -> Result<(), String> {
         // Created meanwhile, by another context or process: that one is opened.
         return Ok(());
     }
-    for (suffix, log) in [
-        ("-wal", "write-ahead log"),
-        ("-journal", "rollback journal"),
-    ] {
-        let side = side_file(path, suffix);
-        if let Some(len) = fs::metadata(&side)
-            .ok()
-            .map(|m| m.len())
-            .filter(|&len| len > 0)
-        {
-            return Err(format!(
-                "does not exist, but its {log} `{}` ({len} bytes) does: the database was \
-                 deleted or moved without it; refusing to create a new database beside it \
-                 (move the {log} away to start afresh)",
-                side.display()
-            ));
-        }
+    if let Some((log, side, len)) = logs_left(path).into_iter().next() {
+        return Err(format!(
+            "does not exist, but its {log} `{}` ({len} bytes) does: the database was deleted \
+             or moved without it; refusing to create a new database beside it (move the \
+             {log} away to start afresh)",
+            side.display()
+        ));
     }
     let staging = side_file(path, &format!(".creating-{}", std::process::id()));
     // Left by a crashed creation of an earlier process with the same id, if any.
@@ -239,18 +229,31 @@ fn remove_with_side_files(path: &Path) {
     }
 }
 
+/// SQLite's logs of `path` that exist and are not empty: what each is, its path, its size.
+fn logs_left(path: &Path) -> Vec<(&'static str, PathBuf, u64)> {
+    [
+        ("-wal", "write-ahead log"),
+        ("-journal", "rollback journal"),
+    ]
+    .into_iter()
+    .filter_map(|(suffix, log)| {
+        let side = side_file(path, suffix);
+        let len = fs::metadata(&side).ok()?.len();
+        (len > 0).then_some((log, side, len))
+    })
+    .collect()
+}
+
 /// Why an empty file at `path` is refused, and what else is left untouched with it.
 fn empty_file(path: &Path) -> String {
     let mut problem = "is empty (0 bytes): a libstorage database never is, so the file was \
                        truncated or damaged; refusing to use it (move it away to start a new \
                        database)"
         .to_owned();
-    let wal = side_file(path, "-wal");
-    if let Ok(metadata) = fs::metadata(&wal) {
+    for (log, side, len) in logs_left(path) {
         problem.push_str(&format!(
-            "; its write-ahead log `{}` ({} bytes) is left untouched too",
-            wal.display(),
-            metadata.len()
+            "; its {log} `{}` ({len} bytes) is left untouched too",
+            side.display()
         ));
     }
     problem
