@@ -363,7 +363,10 @@ storage_status storage_start_periodic_tasks(storage_ctx *ctx,
                                             storage_callback callback,
                                             void *user_data);
 
-// Reads a channel's statistics; the callback receives them as JSON.
+// Reads a channel's statistics; the callback receives them as JSON. A channel stored
+// by an earlier run is loaded first, as by any request (`STORAGE_PERSISTENCE_ERROR` if
+// that fails); a channel neither in use nor stored is `STORAGE_UNKNOWN_CHANNEL`, and
+// asking does not create it.
 //
 // # Safety
 // `channel_id` is a NUL-terminated string.

@@ -48,7 +48,7 @@ fn a_restarted_manager_resumes_every_part_of_the_state() {
 
     let before_meta = bob.manager().channel_meta(CH).unwrap();
     let before_history = bob.manager().history_ids(CH);
-    let before_stats = bob.channel_stats(CH).unwrap();
+    let before_stats = bob.channel_stats(T0, CH).unwrap().unwrap();
     drop(bob);
 
     let mut bob = open("bob", &store);
@@ -61,7 +61,7 @@ fn a_restarted_manager_resumes_every_part_of_the_state() {
             "{id} in rebuilt bloom"
         );
     }
-    let after = bob.channel_stats(CH).unwrap();
+    let after = bob.channel_stats(T0, CH).unwrap().unwrap();
     assert_eq!(
         (
             after.lamport_timestamp,
@@ -174,7 +174,7 @@ fn failing_load_and_drop_fail_the_op() {
     ));
     assert!(!bob.manager().has_channel(CH));
     bob.wrap(T0, CH, "b2", b"x").unwrap();
-    assert_eq!(bob.channel_stats(CH).unwrap().outgoing_len, 2);
+    assert_eq!(bob.channel_stats(T0, CH).unwrap().unwrap().outgoing_len, 2);
 
     store.fail_next(Call::Drop, 1);
     assert!(matches!(

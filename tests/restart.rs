@@ -78,7 +78,7 @@ fn restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
     assert!(!before_meta.incoming_repair.is_empty());
     assert!(!before_meta.met_ids.is_empty());
     let before_history = bob.manager().history_ids(CH);
-    let before_stats = bob.channel_stats(CH).unwrap();
+    let before_stats = bob.channel_stats(now, CH).unwrap().unwrap();
     drop(bob);
 
     let mut bob = open(reopen());
@@ -86,7 +86,10 @@ fn restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
     assert_eq!(bob.manager().channel_meta(CH).unwrap(), before_meta);
     assert_eq!(bob.manager().history_ids(CH), before_history);
     assert_eq!(
-        bob.channel_stats(CH).unwrap().lamport_timestamp,
+        bob.channel_stats(now, CH)
+            .unwrap()
+            .unwrap()
+            .lamport_timestamp,
         before_stats.lamport_timestamp
     );
     for id in ["c1", "d1", "b1", "declared"] {
@@ -122,6 +125,121 @@ fn restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
     bob.ensure_channel(later, CH).unwrap();
     assert_eq!(bob.manager().channel_meta(CH).unwrap(), meta);
     assert_eq!(bob.manager().history_ids(CH), history);
+}
+
+/// A backend that counts the writes made through it and fails the next `fail_loads` loads.
+struct Watched {
+    inner: Box<dyn Persistence>,
+    writes: Arc<AtomicUsize>,
+    fail_loads: Arc<AtomicUsize>,
+}
+
+impl Watched {
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Persistence for Watched {
+    fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError> {
+        self.wrote();
+        self.inner.save_channel_meta(channel_id, meta)
+    }
+    fn update_history(
+        &mut self,
+        channel_id: &str,
+        batch: &HistoryBatch,
+    ) -> Result<(), PersistenceError> {
+        self.wrote();
+        self.inner.update_history(channel_id, batch)
+    }
+    fn load_channel(
+        &mut self,
+        channel_id: &str,
+    ) -> Result<Option<StoredChannel>, PersistenceError> {
+        let failing = self
+            .fail_loads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(PersistenceError::new("disk on fire"));
+        }
+        self.inner.load_channel(channel_id)
+    }
+    fn drop_channel(&mut self, channel_id: &str) -> Result<(), PersistenceError> {
+        self.wrote();
+        self.inner.drop_channel(channel_id)
+    }
+    fn set_retrieval_hint(
+        &mut self,
+        channel_id: &str,
+        message_id: &str,
+        hint: &[u8],
+    ) -> Result<(), PersistenceError> {
+        self.wrote();
+        self.inner.set_retrieval_hint(channel_id, message_id, hint)
+    }
+}
+
+/// After a restart the stats read loads a stored channel as every operation does, fails
+/// with a persistence error when that load fails, and answers `None` for a channel
+/// stored nowhere without creating it: no `max_channels` slot taken, nothing written.
+fn stats_after_restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
+    let mut alice = plain("alice");
+    let mut bob = open(reopen());
+    bob.wrap(T0, CH, "b1", b"mine").unwrap();
+    let _a1 = alice.wrap(T0, CH, "a1", b"1").unwrap();
+    let a2 = alice.wrap(T0, CH, "a2", b"2").unwrap();
+    assert_eq!(bob.unwrap(T0, &a2).unwrap().status, UnwrapStatus::Buffered);
+    let before = bob.channel_stats(T0, CH).unwrap().expect("in use");
+    assert_eq!((before.outgoing_len, before.incoming_len), (1, 1));
+    drop(bob);
+
+    // One channel allowed: a stats read that created `elsewhere` would leave no room for CH.
+    let (writes, fail_loads) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let backend = Watched {
+        inner: reopen(),
+        writes: writes.clone(),
+        fail_loads: fail_loads.clone(),
+    };
+    let one_channel = ProtocolConfig {
+        participant_id: "bob".into(),
+        max_channels: 1,
+        ..ProtocolConfig::default()
+    };
+    let mut bob = PersistentManager::new(Manager::new(one_channel).unwrap(), Box::new(backend));
+    assert_eq!(bob.channel_stats(T0, "elsewhere").unwrap(), None);
+    assert!(!bob.manager().has_channel("elsewhere"));
+
+    fail_loads.store(1, Ordering::SeqCst);
+    let err = bob.channel_stats(T0, CH).unwrap_err();
+    assert!(matches!(err, OpError::Persistence(_)), "{err:?}");
+    assert!(err.to_string().contains("disk on fire"), "{err}");
+    assert!(!bob.manager().has_channel(CH));
+
+    assert_eq!(bob.channel_stats(T0, CH).unwrap(), Some(before.clone()));
+    assert!(bob.manager().has_channel(CH));
+    assert_eq!(bob.channel_stats(T0, CH).unwrap(), Some(before));
+    assert_eq!(writes.load(Ordering::SeqCst), 0, "stats write nothing");
+    drop(bob);
+    let mut store = reopen();
+    assert_eq!(store.load_channel("elsewhere").unwrap(), None);
+}
+
+#[test]
+fn stats_load_a_stored_channel_after_a_restart_on_every_backend() {
+    let store = MemoryStore::new();
+    stats_after_restart_scenario(|| Box::new(store.clone()));
+
+    let dir = scratch::Scratch::new("restart-stats");
+    let path = dir.file("state.db");
+    stats_after_restart_scenario(|| Box::new(SqliteStore::open(&path, Synchronous::Full).unwrap()));
+
+    let store = MemoryStore::new();
+    let destroyed = Arc::new(AtomicUsize::new(0));
+    stats_after_restart_scenario(|| {
+        Box::new(HostPersistence::new(&host_store::vtable(&store, &destroyed)).unwrap())
+    });
 }
 
 #[test]

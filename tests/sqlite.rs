@@ -12,6 +12,7 @@ use std::time::Duration;
 use scratch::Scratch;
 use storage::persistence::contract::Persistence;
 use storage::persistence::sqlite::{schema, SqliteStore, Synchronous};
+use storage::protocol::manager::ChannelStats;
 use storage::runtime::clock::ManualClock;
 use storage::runtime::config::ContextConfig;
 use storage::runtime::context::{Context, ContextError};
@@ -58,6 +59,18 @@ fn refused(path: &Path) -> String {
     err
 }
 
+/// The channel's statistics, read through the context (`None`: unknown channel).
+fn stats(ctx: &Context, channel_id: &str) -> Option<ChannelStats> {
+    let (tx, rx) = channel();
+    ctx.submit(Request::ChannelStats {
+        channel_id: channel_id.into(),
+        reply: Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    });
+    rx.recv_timeout(WAIT).unwrap().expect("stats answered")
+}
+
 #[test]
 fn a_garbage_file_is_refused_and_left_untouched() {
     let dir = Scratch::new("garbage");
@@ -68,6 +81,89 @@ fn a_garbage_file_is_refused_and_left_untouched() {
     assert!(err.contains("not a database"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), garbage);
     assert!(!dir.file("state.db-wal").exists());
+}
+
+#[test]
+fn an_empty_file_is_refused_and_left_untouched() {
+    let dir = Scratch::new("empty");
+    let path = dir.file("state.db");
+    std::fs::write(&path, b"").unwrap();
+    let err = refused(&path);
+    assert!(err.contains("is empty (0 bytes)"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
+    for side in ["state.db-wal", "state.db-shm", "state.db-journal"] {
+        assert!(!dir.file(side).exists(), "{side} created");
+    }
+    // A rollback journal beside it is named and kept too (SQLite would delete it).
+    let journal = vec![0x3Cu8; 1024];
+    std::fs::write(dir.file("state.db-journal"), &journal).unwrap();
+    let err = refused(&path);
+    assert!(err.contains("state.db-journal` (1024 bytes)"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.file("state.db-journal")).unwrap(),
+        journal
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
+}
+
+/// A database truncated to nothing while its write-ahead log still holds commits (a
+/// crash, then the main file emptied): SQLite would start afresh and delete the log.
+#[test]
+fn an_emptied_database_with_a_write_ahead_log_is_refused_and_both_are_left_untouched() {
+    let dir = Scratch::new("emptied");
+    let path = dir.file("state.db");
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    store.save_channel_meta(CH, b"meta").unwrap();
+    let wal = std::fs::read(dir.file("state.db-wal")).unwrap();
+    assert!(!wal.is_empty());
+    drop(store);
+    std::fs::write(&path, b"").unwrap();
+    std::fs::write(dir.file("state.db-wal"), &wal).unwrap();
+    let err = refused(&path);
+    assert!(err.contains("is empty (0 bytes)"), "{err}");
+    assert!(
+        err.contains(&format!("state.db-wal` ({} bytes)", wal.len())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
+    assert_eq!(std::fs::read(dir.file("state.db-wal")).unwrap(), wal);
+}
+
+#[test]
+fn a_missing_database_whose_log_is_left_is_refused_and_the_log_kept() {
+    for log in ["state.db-wal", "state.db-journal"] {
+        let dir = Scratch::new("orphan-log");
+        let path = dir.file("state.db");
+        let bytes = vec![0x5Au8; 4096];
+        std::fs::write(dir.file(log), &bytes).unwrap();
+        let err = refused(&path);
+        assert!(err.contains("does not exist, but its"), "{err}");
+        assert!(err.contains(log), "{err}");
+        assert!(!path.exists(), "no database created beside {log}");
+        assert_eq!(std::fs::read(dir.file(log)).unwrap(), bytes);
+    }
+}
+
+/// What a creation killed midway leaves (its staging file, half built) and empty side
+/// files do not stop the next start, which creates the database whole.
+#[test]
+fn leftovers_of_a_crashed_creation_do_not_stop_the_next_one() {
+    let dir = Scratch::new("staging");
+    let path = dir.file("state.db");
+    let staging = format!("state.db.creating-{}", std::process::id());
+    std::fs::write(dir.file(&staging), b"half a database").unwrap();
+    std::fs::write(dir.file(&format!("{staging}-journal")), [1u8; 512]).unwrap();
+    std::fs::write(dir.file("state.db-wal"), b"").unwrap();
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    store.save_channel_meta(CH, b"meta").unwrap();
+    assert!(!dir.file(&staging).exists());
+    assert!(!dir.file(&format!("{staging}-journal")).exists());
+    drop(store);
+    let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    assert_eq!(
+        store.load_channel(CH).unwrap().unwrap().meta,
+        Some(b"meta".to_vec())
+    );
 }
 
 #[test]
@@ -209,17 +305,7 @@ fn context_replies_follow_their_commit_and_state_survives_a_restart() {
     for _ in 0..N {
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), (true, 1));
     }
-    let stats = |ctx: &Context| {
-        let (tx, rx) = channel();
-        ctx.submit(Request::ChannelStats {
-            channel_id: CH.into(),
-            reply: Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        });
-        rx.recv_timeout(WAIT).unwrap().unwrap()
-    };
-    let before = stats(&ctx).unwrap();
+    let before = stats(&ctx, CH).unwrap();
     ctx.shutdown().unwrap();
     drop(ctx);
 
@@ -232,10 +318,58 @@ fn context_replies_follow_their_commit_and_state_survives_a_restart() {
         }),
     });
     rx.recv_timeout(WAIT).unwrap().unwrap();
-    let after = stats(&ctx).unwrap();
+    let after = stats(&ctx, CH).unwrap();
     assert_eq!(after.lamport_timestamp, before.lamport_timestamp);
     assert_eq!(after.outgoing_len, N);
     assert_eq!(after, before);
+}
+
+/// A restarted context answers a stats request for a stored channel by loading it, as
+/// any request would, and for a channel stored nowhere with "unknown", without creating
+/// it (with `max_channels` 1, creating it would leave no room for the stored one).
+#[test]
+fn context_stats_load_a_stored_channel_after_a_restart() {
+    let dir = Scratch::new("context-stats");
+    let path = dir.file("state.db");
+    let ctx = start(&path).unwrap();
+    let (tx, rx) = channel();
+    ctx.submit(Request::Wrap {
+        channel_id: CH.into(),
+        message_id: "m1".into(),
+        content: b"x".to_vec(),
+        reply: Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    });
+    rx.recv_timeout(WAIT).unwrap().unwrap();
+    ctx.shutdown().unwrap();
+    drop(ctx);
+
+    let json_path = serde_json::to_string(&path.to_string_lossy()).unwrap();
+    let one_channel = ContextConfig::from_json(&format!(
+        r#"{{"participant_id": "bob", "max_channels": 1,
+            "persistence": {{"kind": "sqlite", "path": {json_path}}}}}"#
+    ))
+    .unwrap();
+    let ctx = Context::start(
+        one_channel,
+        Arc::new(ManualClock::new(T0)),
+        Box::new(NoEvents),
+    )
+    .unwrap();
+    assert_eq!(stats(&ctx, "elsewhere"), None);
+    let loaded = stats(&ctx, CH).expect("the stored channel is loaded");
+    assert_eq!((loaded.outgoing_len, loaded.history_len), (1, 1));
+    ctx.shutdown().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let elsewhere: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM channel_meta WHERE channel_id = 'elsewhere'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(elsewhere, 0);
 }
 
 /// Under group commit, each unwrap's events still come before its reply, and requests

@@ -582,7 +582,10 @@ pub extern "C" fn storage_start_periodic_tasks(
     })
 }
 
-/// Reads a channel's statistics; the callback receives them as JSON.
+/// Reads a channel's statistics; the callback receives them as JSON. A channel stored
+/// by an earlier run is loaded first, as by any request (`STORAGE_PERSISTENCE_ERROR` if
+/// that fails); a channel neither in use nor stored is `STORAGE_UNKNOWN_CHANNEL`, and
+/// asking does not create it.
 ///
 /// # Safety
 /// `channel_id` is a NUL-terminated string.

@@ -1,7 +1,8 @@
 //! [`PersistentManager`]: the protocol manager plus a backend, applying the persistence
 //! contract of DESIGN.md around every operation.
 //!
-//! - `load_channel` on a channel's first use in this process; a failure fails the op.
+//! - `load_channel` on a channel's first use in this process (any operation, and the
+//!   stats read); a failure fails the op.
 //! - After every op that changed a channel: `save_channel_meta` with the complete meta,
 //!   then `update_history` with the pending history changes, as one `save_op`. A failed
 //!   meta save is logged and the op still succeeds (memory is authoritative and the next
@@ -402,8 +403,16 @@ impl PersistentManager {
         self.save_all();
     }
 
-    /// [`Manager::channel_stats`].
-    pub fn channel_stats(&self, channel_id: &str) -> Option<ChannelStats> {
-        self.manager.channel_stats(channel_id)
+    /// [`Manager::channel_stats`], after loading the channel from the backend if this
+    /// process has not used it yet, as every operation does (a failed load fails the
+    /// read). `None` for a channel that is neither in memory nor stored: asking creates
+    /// no channel and writes nothing.
+    pub fn channel_stats(
+        &mut self,
+        now_ms: u64,
+        channel_id: &str,
+    ) -> Result<Option<ChannelStats>, OpError> {
+        self.load(now_ms, channel_id)?;
+        Ok(self.manager.channel_stats(channel_id))
     }
 }

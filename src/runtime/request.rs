@@ -111,7 +111,8 @@ pub enum Request {
     ChannelStats {
         /// Channel.
         channel_id: String,
-        /// Receives the statistics, `None` for an unknown channel.
+        /// Receives the statistics (a channel stored by an earlier run is loaded first,
+        /// as by any request), `None` for a channel neither in use nor stored.
         reply: Reply<Option<ChannelStats>>,
     },
     /// Install or remove the retrieval-hint provider.

@@ -341,8 +341,8 @@ impl Worker {
                 self.answer(reply, Ok(()));
             }
             Request::ChannelStats { channel_id, reply } => {
-                let stats = m.channel_stats(&channel_id);
-                self.answer(reply, Ok(stats));
+                let stats = m.channel_stats(now, &channel_id);
+                self.answer(reply, stats);
             }
             Request::SetRetrievalHintProvider { provider } => {
                 m.manager_mut().set_retrieval_hint_provider(provider);

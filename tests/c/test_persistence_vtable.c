@@ -295,6 +295,52 @@ static void state_survives_a_restart_through_the_vtable(void) {
     host_free(&h);
 }
 
+static int host_channels(host *h) {
+    pthread_mutex_lock(&h->mu);
+    int n = 0;
+    for (chan *c = h->chans; c != NULL; c = c->next) n++;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+/* After a restart, storage_channel_stats loads a stored channel as any request does: its
+ * load failing is STORAGE_PERSISTENCE_ERROR with the host's message; a channel stored
+ * nowhere is STORAGE_UNKNOWN_CHANNEL and is not created (with max_channels 1 it would
+ * leave no room for the stored one), and nothing is written. */
+static void stats_load_a_stored_channel_after_a_restart(void) {
+    host h;
+    host_init(&h);
+    storage_ctx *bob = new_hosted("{\"participant_id\":\"bob\"}", &h, NULL);
+    buffer b1 = wrap_msg(bob, "room", "b1", "mine");
+    char *before = stats_json(bob, "room");
+    free_ctx(bob);
+
+    bob = new_hosted("{\"participant_id\":\"bob\",\"max_channels\":1}", &h, NULL);
+    int saves = host_get(&h, &h.calls[SAVE_META]) + host_get(&h, &h.calls[UPDATE_HISTORY]);
+    waiter w;
+    waiter_init(&w);
+    CHECK_EQ_INT(storage_channel_stats(bob, "elsewhere", record_cb, &w), STORAGE_OK);
+    CHECK_CONTAINS(expect_answer(&w, STORAGE_UNKNOWN_CHANNEL), "unknown channel");
+    waiter_reset(&w);
+    CHECK_EQ_INT(host_channels(&h), 1);
+
+    host_fail_next(&h, LOAD, 1);
+    CHECK_EQ_INT(storage_channel_stats(bob, "room", record_cb, &w), STORAGE_OK);
+    const char *message = expect_answer(&w, STORAGE_PERSISTENCE_ERROR);
+    CHECK_CONTAINS(message, "disk on fire");
+    waiter_destroy(&w);
+
+    char *after = stats_json(bob, "room");
+    CHECK_STR_EQ(after, before);
+    CHECK_EQ_INT(host_get(&h, &h.calls[SAVE_META]) + host_get(&h, &h.calls[UPDATE_HISTORY]),
+                 saves);
+    free_ctx(bob);
+    CHECK_EQ_INT(host_get(&h, &h.destroyed), 2);
+    free(before), free(after);
+    buffer_free(&b1);
+    host_free(&h);
+}
+
 static void failing_saves_do_not_fail_the_op_and_history_is_retried(void) {
     host h;
     host_init(&h);
@@ -419,6 +465,7 @@ static void registration_errors_and_destroy_exactly_once(void) {
 
 int main(void) {
     RUN_TEST(state_survives_a_restart_through_the_vtable);
+    RUN_TEST(stats_load_a_stored_channel_after_a_restart);
     RUN_TEST(failing_saves_do_not_fail_the_op_and_history_is_retried);
     RUN_TEST(a_failing_hint_save_is_a_warning);
     RUN_TEST(failing_load_and_drop_fail_the_op_with_the_hosts_message);

@@ -5,14 +5,43 @@
 //! Tables: `channel_meta` (one snapshot-codec meta per channel), `history` (stored
 //! messages without bloom, `seq` autoincrement keeps append order; a re-append moves the
 //! row to the end, as `INSERT OR REPLACE` gives it a new `seq`) and `retrieval_hint`.
+//! Every row carries a checksum (module `checksum`); loading a channel checks each of its rows
+//! and refuses the whole channel if one fails: a row skipped would be state lost without
+//! a word (a skipped history message could even be delivered again when a peer resends
+//! it), while a refused load loses nothing and lets the operator act.
 
+mod checksum;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
+use self::checksum::{check_row, row_checksum, DamagedRow, StoredRow};
 use super::contract::{HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel};
+
+/// Table names, as the statements spell them; each is part of its rows' checksums.
+const META_TABLE: &str = "channel_meta";
+const HISTORY_TABLE: &str = "history";
+const HINT_TABLE: &str = "retrieval_hint";
+
+/// Why reading a channel failed.
+enum ReadError {
+    Sql(rusqlite::Error),
+    Damaged(DamagedRow),
+}
+
+impl From<rusqlite::Error> for ReadError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<DamagedRow> for ReadError {
+    fn from(damage: DamagedRow) -> Self {
+        Self::Damaged(damage)
+    }
+}
 
 /// How hard each commit is pushed to disk (`PRAGMA synchronous`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,12 +123,65 @@ impl SqliteStore {
 }
 
 fn write_meta(conn: &Connection, channel_id: &str, meta: &[u8]) -> rusqlite::Result<()> {
+    let crc = row_checksum(META_TABLE, channel_id.as_bytes(), b"", meta);
     conn.prepare_cached(
-        "INSERT INTO channel_meta (channel_id, meta) VALUES (?1, ?2)
-         ON CONFLICT (channel_id) DO UPDATE SET meta = excluded.meta",
+        "INSERT INTO channel_meta (channel_id, meta, crc32) VALUES (?1, ?2, ?3)
+         ON CONFLICT (channel_id) DO UPDATE SET meta = excluded.meta, crc32 = excluded.crc32",
     )?
-    .execute(params![channel_id, meta])?;
+    .execute(params![channel_id, meta, crc])?;
     Ok(())
+}
+
+/// Reads every stored row of the channel, checking each against its checksum.
+fn read_channel(conn: &Connection, channel_id: &str) -> Result<StoredChannel, ReadError> {
+    // One row at most: the channel is the table's key.
+    let meta = read_rows(
+        conn,
+        "SELECT channel_id, meta, crc32 FROM channel_meta WHERE channel_id = ?1",
+        META_TABLE,
+        channel_id,
+    )?
+    .pop();
+    let history = read_rows(
+        conn,
+        "SELECT channel_id, message, crc32, message_id FROM history
+         WHERE channel_id = ?1 ORDER BY seq",
+        HISTORY_TABLE,
+        channel_id,
+    )?;
+    // Hints are not part of the loaded state, but a damaged one is still damage.
+    read_rows(
+        conn,
+        "SELECT channel_id, hint, crc32, message_id FROM retrieval_hint WHERE channel_id = ?1",
+        HINT_TABLE,
+        channel_id,
+    )?;
+    Ok(StoredChannel { meta, history })
+}
+
+/// The checked values of the rows `sql` selects for `channel_id`, in its order. `sql`
+/// selects the channel id, the value, the checksum and, for a table with a key within
+/// the channel, that key.
+fn read_rows(
+    conn: &Connection,
+    sql: &str,
+    table: &'static str,
+    channel_id: &str,
+) -> Result<Vec<Vec<u8>>, ReadError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let keyed = statement.column_count() == 4;
+    let mut rows = statement.query(params![channel_id])?;
+    let mut values = Vec::new();
+    while let Some(row) = rows.next()? {
+        let stored = StoredRow {
+            channel_id: row.get_ref(0)?,
+            value: row.get_ref(1)?,
+            checksum: row.get_ref(2)?,
+            key: if keyed { Some(row.get_ref(3)?) } else { None },
+        };
+        values.push(check_row(table, channel_id, stored)?.to_vec());
+    }
+    Ok(values)
 }
 
 fn write_history(
@@ -109,10 +191,17 @@ fn write_history(
 ) -> rusqlite::Result<()> {
     if !batch.append.is_empty() {
         let mut append = conn.prepare_cached(
-            "INSERT OR REPLACE INTO history (channel_id, message_id, message) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO history (channel_id, message_id, message, crc32)
+             VALUES (?1, ?2, ?3, ?4)",
         )?;
         for row in &batch.append {
-            append.execute(params![channel_id, row.message_id, row.bytes])?;
+            let crc = row_checksum(
+                HISTORY_TABLE,
+                channel_id.as_bytes(),
+                row.message_id.as_bytes(),
+                &row.bytes,
+            );
+            append.execute(params![channel_id, row.message_id, row.bytes, crc])?;
         }
     }
     if !batch.evict.is_empty() {
@@ -146,21 +235,18 @@ impl Persistence for SqliteStore {
         &mut self,
         channel_id: &str,
     ) -> Result<Option<StoredChannel>, PersistenceError> {
-        let read = |conn: &Connection| -> rusqlite::Result<StoredChannel> {
-            let meta = conn
-                .prepare_cached("SELECT meta FROM channel_meta WHERE channel_id = ?1")?
-                .query_row(params![channel_id], |row| row.get::<_, Vec<u8>>(0))
-                .optional()?;
-            let mut rows = conn
-                .prepare_cached("SELECT message FROM history WHERE channel_id = ?1 ORDER BY seq")?;
-            let history = rows
-                .query_map(params![channel_id], |row| row.get::<_, Vec<u8>>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(StoredChannel { meta, history })
-        };
-        // Reads need no transaction of their own: one statement each, and the worker is
-        // the only writer.
-        let stored = read(&self.conn).map_err(|e| self.error(e))?;
+        // Reads need no transaction of their own: the worker is the only writer, so the
+        // statements see the same state.
+        let stored = read_channel(&self.conn, channel_id).map_err(|e| match e {
+            ReadError::Sql(e) => self.error(e),
+            ReadError::Damaged(damage) => schema::file_error(
+                &self.path,
+                format!(
+                    "{damage}: the row was damaged or altered; the channel is not loaded, \
+                     and the database is left as it is"
+                ),
+            ),
+        })?;
         Ok((stored.meta.is_some() || !stored.history.is_empty()).then_some(stored))
     }
 
@@ -181,11 +267,17 @@ impl Persistence for SqliteStore {
         hint: &[u8],
     ) -> Result<(), PersistenceError> {
         self.atomically(|conn| {
+            let crc = row_checksum(
+                HINT_TABLE,
+                channel_id.as_bytes(),
+                message_id.as_bytes(),
+                hint,
+            );
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO retrieval_hint (channel_id, message_id, hint)
-                 VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO retrieval_hint (channel_id, message_id, hint, crc32)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![channel_id, message_id, hint])?;
+            .execute(params![channel_id, message_id, hint, crc])?;
             Ok(())
         })
     }
