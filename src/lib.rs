@@ -12,3 +12,4 @@ pub mod persistence;
 pub mod protocol;
 pub mod recording;
 pub mod runtime;
+mod shorten;

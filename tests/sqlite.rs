@@ -464,3 +464,15 @@ fn a_damaged_page_is_refused_at_start_and_left_untouched() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
 }
+
+#[test]
+fn a_huge_path_is_not_echoed_whole() {
+    // 10 MB of path used to come back twice in a 20 MB message.
+    let path = format!("/nonexistent/{}/state.db", "a".repeat(10 * 1024 * 1024));
+    let message = start(Path::new(&path)).unwrap_err().to_string();
+    assert!(message.len() < 1024, "{} bytes", message.len());
+    assert!(
+        message.contains("/state.db"),
+        "the file name stays: {message}"
+    );
+}

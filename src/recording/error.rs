@@ -84,7 +84,7 @@ impl RecordingError {
     pub fn io(action: &'static str, path: &Path, error: std::io::Error) -> Self {
         RecordingError::Io {
             action,
-            path: path.display().to_string(),
+            path: crate::shorten::shorten_path(path),
             reason: error.to_string(),
         }
     }
@@ -92,7 +92,7 @@ impl RecordingError {
     /// An MCAP failure on `path`.
     pub fn mcap(path: &Path, error: impl std::fmt::Display) -> Self {
         RecordingError::Mcap {
-            path: path.display().to_string(),
+            path: crate::shorten::shorten_path(path),
             reason: error.to_string(),
         }
     }

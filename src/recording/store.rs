@@ -59,7 +59,9 @@ impl Store {
         if self.root.is_dir() {
             Ok(())
         } else {
-            Err(RecordingError::RootMissing(self.root.display().to_string()))
+            Err(RecordingError::RootMissing(crate::shorten::shorten_path(
+                &self.root,
+            )))
         }
     }
 

@@ -21,6 +21,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::shorten::shorten;
+
 use crate::protocol::config::{ConfigError, LamportUnit, ProtocolConfig};
 use crate::recording::name::{validate_name, MAX_NAME_LEN};
 use crate::recording::options::{
@@ -619,15 +621,6 @@ fn describe(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
-    }
-}
-
-/// Caps text copied from the document into an error message.
-fn shorten(text: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    match text.char_indices().nth(MAX_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
     }
 }
 

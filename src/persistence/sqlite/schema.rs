@@ -74,7 +74,9 @@ pub fn current_version() -> u32 {
 
 /// An error that names the file and what is wrong with it.
 pub(crate) fn file_error(path: &Path, problem: impl std::fmt::Display) -> PersistenceError {
-    PersistenceError::new(format!("sqlite database `{}`: {problem}", path.display()))
+    let path = crate::shorten::shorten_path(path);
+    let problem = crate::shorten::shorten_message(&problem.to_string()).into_owned();
+    PersistenceError::new(format!("sqlite database `{path}`: {problem}"))
 }
 
 /// Opens (creating if missing, see the module docs) the database at `path`, checks it,
