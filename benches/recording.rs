@@ -75,9 +75,9 @@ fn stored_pool(content: Content) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Records `count` messages (cycling through `pool`) and stops; the time includes
-/// sealing the last chunk file and writing the manifest.
-fn record(store: &Store, name: &str, pool: &[Vec<u8>], count: u64) -> Duration {
+/// Records `count` messages (cycling through `pool`), `step_ns` apart in log time, and
+/// stops; the time includes sealing the last chunk file and writing the manifest.
+fn record(store: &Store, name: &str, pool: &[Vec<u8>], count: u64, step_ns: u64) -> Duration {
     let clock = Arc::new(AtomicU64::new(1_700_000_000_000_000_000));
     let read = clock.clone();
     let now: Now = Arc::new(move || read.load(Ordering::Relaxed));
@@ -85,7 +85,7 @@ fn record(store: &Store, name: &str, pool: &[Vec<u8>], count: u64) -> Duration {
         Recorder::start(store, name, "bench", RecordingOptions::default(), now).expect("start");
     let started = Instant::now();
     for i in 0..count {
-        let t = clock.fetch_add(1_000, Ordering::Relaxed);
+        let t = clock.fetch_add(step_ns, Ordering::Relaxed);
         // What the worker does per delivered message: copy its stored encoding from the
         // history.
         let stored = &pool[(i % pool.len() as u64) as usize];
@@ -110,15 +110,26 @@ fn recording(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(MESSAGES));
     let run = AtomicU64::new(0);
-    let contents: [(&str, Content); 2] = [("telemetry", telemetry), ("random", filler)];
-    for (kind, content) in contents {
+    // 1 µs apart, a run spans 0.1 s of log time; 100 µs apart, 10 s: with the default
+    // 1 s flush interval that is 10 flushes in a run of about 0.3 s, some 30 times as
+    // many flushes per message as recording at this speed in real time makes.
+    let variants: [(&str, Content, u64); 3] = [
+        ("record_1KiB_telemetry_zstd_mcap", telemetry, 1_000),
+        ("record_1KiB_random_zstd_mcap", filler, 1_000),
+        (
+            "record_1KiB_telemetry_zstd_mcap_100us_apart",
+            telemetry,
+            100_000,
+        ),
+    ];
+    for (bench, content, step_ns) in variants {
         let pool = stored_pool(content);
-        group.bench_function(format!("record_1KiB_{kind}_zstd_mcap"), |b| {
+        group.bench_function(bench, |b| {
             b.iter_custom(|iters| {
                 (0..iters)
                     .map(|_| {
                         let name = format!("r{}", run.fetch_add(1, Ordering::Relaxed));
-                        let elapsed = record(&store, &name, &pool, MESSAGES);
+                        let elapsed = record(&store, &name, &pool, MESSAGES, step_ns);
                         let _ = store.delete(&name);
                         elapsed
                     })
@@ -127,7 +138,13 @@ fn recording(c: &mut Criterion) {
         });
     }
 
-    record(&store, "replay-source", &stored_pool(telemetry), MESSAGES);
+    record(
+        &store,
+        "replay-source",
+        &stored_pool(telemetry),
+        MESSAGES,
+        1_000,
+    );
     let folder = dir.join("replay-source");
     group.bench_function("replay_read_1KiB", |b| {
         b.iter(|| {

@@ -433,8 +433,8 @@ storage_status storage_load_sink_push_history(storage_load_sink *sink,
 // `recording.root`. `options_json` (NULL: defaults) may set `channels` (array or
 // `"all"`), `record_sent`, `mode` (`"continuous"` | `"ring"`), `window_secs`,
 // `max_bytes`, `queue_capacity`, `when_full` (`"block"` | `"drop"`), `chunk_max_bytes`,
-// `chunk_max_age_ms`. A continuous recording's folder is created now; a name in use is
-// refused.
+// `chunk_max_age_ms`, `flush_interval_ms`. A continuous recording's folder is created now;
+// a name in use is refused.
 //
 // # Safety
 // `name` is a NUL-terminated string; `options_json` is NULL or one.

@@ -18,8 +18,10 @@ use storage::recording::options::{FullPolicy, RecordingOptions};
 use storage::recording::recorder::{Now, Recorder, RecorderSummary};
 use storage::recording::recovery::recover_store;
 use storage::recording::replay::{ReplayOptions, ReplayReader};
+use storage::recording::scan::{McapScan, ScanMode};
 use storage::recording::store::{Store, CHUNKS_DIR};
 use storage::recording::verify::verify_folder;
+use storage::recording::writer::RecordingWriter;
 use storage::recording::RecordingError;
 
 /// A fresh, empty folder for one test.
@@ -200,19 +202,139 @@ fn chunk_files_open_with_the_mcap_reader_and_carry_the_schema() {
 #[test]
 fn chunk_files_are_the_same_bytes_however_fast_compression_runs() {
     // MCAP chunks are compressed on several threads; where a file rolls at its size
-    // limit, and so every byte of every file, must not depend on their timing.
+    // limit, where a flush closes an MCAP chunk early, and so every byte of every file,
+    // must not depend on their timing. Flushes follow the messages' log times (1 ms
+    // apart: a flush every 100 messages); the recorder's own clock stays at the start,
+    // so an idle moment of the recorder thread never flushes (that one follows the
+    // clock, which is not part of the input).
     let root = temp_root("determinism");
     let sent: Vec<SdsMessage> = (0..3000).map(|i| message("c", i, 512)).collect();
-    let json = r#"{"chunk_max_bytes": 1000000}"#;
-    let hashes = |name| -> Vec<String> {
-        let manifest = record(&root, name, &sent, json).manifest.expect("manifest");
-        manifest.chunks.into_iter().map(|c| c.sha256).collect()
+    let json = r#"{"chunk_max_bytes": 1000000, "flush_interval_ms": 100}"#;
+    let start = 1_700_000_000_000_000_000u64;
+    let files = |name: &str| -> Vec<(String, usize)> {
+        let frozen: Now = Arc::new(move || start);
+        let recorder = Recorder::start(&Store::new(&root), name, "alice", options(json), frozen)
+            .expect("start");
+        for (i, m) in sent.iter().enumerate() {
+            let at = start + i as u64 * 1_000_000;
+            recorder.record(Frame::new(m, at, at));
+        }
+        let manifest = stop(recorder).expect("stop").manifest.expect("manifest");
+        let chunks = root.join(name).join(CHUNKS_DIR);
+        let mcap_chunks = |file: &str| {
+            let bytes = fs::read(chunks.join(file)).expect("chunk file");
+            let summary = mcap::Summary::read(&bytes).expect("summary").expect("one");
+            summary.chunk_indexes.len()
+        };
+        (manifest.chunks.iter())
+            .map(|c| (c.sha256.clone(), mcap_chunks(&c.file)))
+            .collect()
     };
-    let first = hashes("one");
+    let first = files("one");
     assert!(first.len() >= 2, "{first:?}");
+    // 3 s of log time flushed every 100 ms: about 30 MCAP chunks where size alone
+    // makes 3.
+    let mcap_chunks: usize = first.iter().map(|(_, n)| n).sum();
+    assert!(mcap_chunks >= 29, "{first:?}");
     for name in ["two", "three"] {
-        assert_eq!(hashes(name), first);
+        assert_eq!(files(name), first);
     }
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// The ids of the messages crash recovery would get back from `active` now: those in
+/// its complete, CRC-valid MCAP chunks.
+fn recoverable(active: &Path) -> Vec<String> {
+    let Ok(file) = fs::File::open(active) else {
+        return Vec::new();
+    };
+    McapScan::new(std::io::BufReader::new(file), active, ScanMode::Salvage)
+        .map_while(Result::ok)
+        .map(|m| {
+            storage::persistence::codec::decode_stored_message(&m.data)
+                .expect("a recorded message")
+                .message_id
+        })
+        .collect()
+}
+
+#[test]
+fn a_partly_filled_chunk_is_flushed_once_its_oldest_message_is_flush_interval_old() {
+    let root = temp_root("flush-rule");
+    let limits = options(r#"{"flush_interval_ms": 1000}"#).chunk_limits;
+    let mut writer = RecordingWriter::create(&Store::new(&root), "f", "p", "continuous", 0, limits)
+        .expect("create");
+    let active = root.join("f").join(CHUNKS_DIR).join(active_file_name(0));
+    const MS: u64 = 1_000_000;
+    let t0 = 1_700_000_000_000 * MS;
+    let mut write = |i: u64, at_ms: u64| {
+        let at = t0 + at_ms * MS;
+        writer
+            .write(&Frame::new(&message("c", i, 64), at, at), at)
+            .expect("write");
+    };
+    for (i, at_ms) in [(0, 0), (1, 400), (2, 999)] {
+        write(i, at_ms);
+    }
+    assert!(recoverable(&active).is_empty(), "flushed too early");
+    // A message 1 s after the oldest unflushed one: the three before it are flushed
+    // (one small MCAP chunk) before it is written.
+    write(3, 1000);
+    assert_eq!(recoverable(&active), ["c-0", "c-1", "c-2"]);
+    // No further message: the recorder's idle check flushes at the deadline it is given.
+    assert_eq!(writer.next_deadline_ns(), Some(t0 + 2000 * MS));
+    writer.roll_if_due(t0 + 1999 * MS).expect("not due yet");
+    assert_eq!(recoverable(&active).len(), 3);
+    writer.roll_if_due(t0 + 2000 * MS).expect("due");
+    assert_eq!(recoverable(&active), ["c-0", "c-1", "c-2", "c-3"]);
+    // Nothing is left to flush: what is next is the file's age limit.
+    assert_eq!(writer.next_deadline_ns(), Some(t0 + 60_000 * MS));
+    let manifest = writer.finish(t0 + 3000 * MS).expect("finish");
+    assert_eq!(manifest.message_count(), 4);
+    let bytes = fs::read(
+        root.join("f")
+            .join(CHUNKS_DIR)
+            .join(&manifest.chunks[0].file),
+    )
+    .expect("sealed");
+    let summary = mcap::Summary::read(&bytes).expect("summary").expect("one");
+    assert_eq!(summary.chunk_indexes.len(), 2, "one MCAP chunk per flush");
+    assert!(verify_folder(&root.join("f"), "f").expect("verify").ok);
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn an_idle_recorder_flushes_by_its_clock_without_another_message() {
+    let root = temp_root("idle-flush");
+    let (t, now) = manual_now();
+    let recorder = Recorder::start(
+        &Store::new(&root),
+        "idle",
+        "p",
+        options(r#"{"flush_interval_ms": 1000}"#),
+        now,
+    )
+    .expect("start");
+    for i in 0..5 {
+        let at = t.load(Ordering::SeqCst);
+        recorder.record(Frame::new(&message("c", i, 64), at, at));
+    }
+    let active = root.join("idle").join(CHUNKS_DIR).join(active_file_name(0));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while recorder.stats().written.load(Ordering::SeqCst) < 5 {
+        assert!(Instant::now() < deadline, "the recorder never wrote");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Written, but the clock has not moved: nothing is due.
+    assert!(recoverable(&active).is_empty(), "flushed too early");
+    t.fetch_add(1_000_000_000, Ordering::SeqCst);
+    // No message comes; the recorder thread wakes up by itself and flushes.
+    while recoverable(&active).len() < 5 {
+        assert!(Instant::now() < deadline, "the idle recorder never flushed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(recoverable(&active), ["c-0", "c-1", "c-2", "c-3", "c-4"]);
+    assert_eq!(stop(recorder).expect("stop").written, 5);
     let _ = fs::remove_dir_all(&root);
 }
 

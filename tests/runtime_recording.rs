@@ -1,12 +1,13 @@
 //! Recordings through the runtime: delivered (and sent) messages recorded without the
 //! worker waiting, replayed as events paced by the injected clock, management requests,
-//! a recording process killed with SIGKILL whose files are recovered on restart, recovery
-//! reported as events, and the recording `recording.autostart` starts with the context.
+//! a recording process killed with SIGKILL whose files are recovered on restart, what such
+//! a kill loses bounded by the flush interval (and measured), recovery reported as events,
+//! and the recording `recording.autostart` starts with the context.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use storage::recording::recorder::RecorderSummary;
 use storage::recording::store::{ListedRecording, CHUNKS_DIR};
 use storage::recording::verify::VerifyReport;
 use storage::recording::RecordingError;
-use storage::runtime::clock::{Clock, ManualClock};
+use storage::runtime::clock::{Clock, ManualClock, SystemClock};
 use storage::runtime::config::ContextConfig;
 use storage::runtime::context::{Context, ContextError};
 use storage::runtime::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
@@ -25,6 +26,7 @@ use storage::runtime::request::{EventSink, Reply, Request, RequestError, Runtime
 const T0: u64 = 1_700_000_000_000;
 const WAIT: Duration = Duration::from_secs(10);
 const CRASH_ENV: &str = "STORAGE_RECORDING_CRASH_CHILD";
+const LOSS_WINDOW_ENV: &str = "STORAGE_RECORDING_LOSS_WINDOW_CHILD";
 
 struct ChannelSink(Sender<RuntimeEvent>);
 
@@ -421,6 +423,20 @@ fn ring_recording_through_the_runtime() {
     let _ = fs::remove_dir_all(&root);
 }
 
+/// Runs test `name` of this binary as a child process, which is meaningful only with
+/// `env` set to `root`; returns it and its stdout.
+fn spawn_child(name: &str, env: &str, root: &Path) -> (Child, ChildStdout) {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(env, root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("child starts");
+    let stdout = child.stdout.take().expect("stdout");
+    (child, stdout)
+}
+
 /// Run as a child process by `a_killed_recorder_is_recovered_on_restart`: records as fast
 /// as it can, says when two chunk files are sealed, and goes on until killed.
 #[test]
@@ -453,14 +469,7 @@ fn crash_child() {
 #[test]
 fn a_killed_recorder_is_recovered_on_restart() {
     let root = temp_root("crash");
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env(CRASH_ENV, &root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("child starts");
-    let stdout = child.stdout.take().expect("stdout");
+    let (mut child, stdout) = spawn_child("crash_child", CRASH_ENV, &root);
     let announced = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
@@ -511,6 +520,124 @@ fn a_killed_recorder_is_recovered_on_restart() {
     );
     // Every recorded message replays.
     let _ = replay_start(&ctx, "crash", r#"{"rate": 0}"#).expect("replay");
+    drop(ctx);
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// The recording `loss_window_child` makes: its flush interval, and the pause between
+/// two messages (a steady 200 messages/s of 100-byte content: a few seconds of it stay
+/// far below one full 768 KiB MCAP chunk, so only flushes put messages in the file).
+const LOSS_WINDOW_FLUSH_MS: u64 = 1000;
+const LOSS_WINDOW_PAUSE: Duration = Duration::from_millis(5);
+
+/// Run as a child process by `what_a_sigkill_loses_is_bounded_by_the_flush_interval`:
+/// records at a steady rate on the wall clock, with the default flush interval, printing
+/// `recorded <i> at <unix_ms>` once message `k<i>` was handed to the recorder, until
+/// killed.
+#[test]
+fn loss_window_child() {
+    let Ok(root) = std::env::var(LOSS_WINDOW_ENV) else {
+        return; // Only meaningful as the child.
+    };
+    let context = |config: String| {
+        let config = ContextConfig::from_json(&config).expect("config");
+        let (tx, rx) = channel();
+        let ctx = Context::start(config, Arc::new(SystemClock), Box::new(ChannelSink(tx)));
+        (ctx.expect("context starts"), rx)
+    };
+    let (alice, _a) = context(r#"{"participant_id": "alice"}"#.into());
+    // The default flush interval, spelled out so the parent's margin matches it.
+    let (bob, _b) = context(format!(
+        r#"{{"participant_id": "bob",
+            "recording": {{"root": "{root}", "flush_interval_ms": {LOSS_WINDOW_FLUSH_MS}}}}}"#
+    ));
+    recording_start(&bob, "steady", "").expect("start");
+    for i in 0u64.. {
+        let content: Vec<u8> = (0..100u64).map(|b| (b * 7 + i) as u8).collect();
+        // The recorder has the message once the unwrap is answered (it is queued on
+        // delivery, before the answer).
+        unwrap(&bob, &wrap(&alice, "c", &format!("k{i}"), &content));
+        println!("recorded {i} at {}", SystemClock.now_ms());
+        std::thread::sleep(LOSS_WINDOW_PAUSE);
+    }
+}
+
+#[test]
+fn what_a_sigkill_loses_is_bounded_by_the_flush_interval() {
+    // Generous, so a loaded machine cannot make it fail: everything recorded more than
+    // the flush interval plus this before the kill must have survived.
+    const MARGIN_MS: u64 = 2000;
+    let root = temp_root("loss-window");
+    let (mut child, stdout) = spawn_child("loss_window_child", LOSS_WINDOW_ENV, &root);
+    // (index, unix ms) of each message the child reported. Killed once it has recorded
+    // for 2 s longer than the window that must survive, so there is something to check,
+    // plus a part of a flush interval that varies from run to run: flushes follow the
+    // first message's time, and a kill in step with them would always look lucky.
+    let phase_ms = SystemClock.now_ms() % LOSS_WINDOW_FLUSH_MS;
+    let run_for_ms = LOSS_WINDOW_FLUSH_MS + MARGIN_MS + 2000 + phase_ms;
+    let mut recorded: Vec<(u64, u64)> = Vec::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        // libtest may print its `test ... ` prefix on the first line.
+        let Some((i, at)) = line
+            .split_once("recorded ")
+            .and_then(|(_, rest)| rest.split_once(" at "))
+            .and_then(|(i, at)| Some((i.parse().ok()?, at.trim().parse().ok()?)))
+        else {
+            continue;
+        };
+        recorded.push((i, at));
+        if at.saturating_sub(recorded[0].1) >= run_for_ms {
+            break;
+        }
+    }
+    let killed_at = SystemClock.now_ms();
+    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+    child.wait().expect("reaped");
+    assert!(
+        recorded.len() > 100,
+        "the child reported {} messages",
+        recorded.len()
+    );
+    let before = Manifest::read(&root.join("steady")).expect("manifest");
+    assert!(
+        before.chunks.is_empty() && before.end_time_ns.is_none(),
+        "the chunk file was still being written: only flushes can save its messages"
+    );
+
+    // A fresh context on the same root runs crash recovery; replay reads what it saved.
+    let clock = ManualClock::new(T0);
+    let (ctx, events) = start("bob", Some(&root), &clock);
+    assert!(verify(&ctx, "steady").expect("verify").ok);
+    replay_start(&ctx, "steady", r#"{"rate": 0}"#).expect("replay");
+    let (replayed, _, _) = replayed(&events);
+    let ids: Vec<String> = replayed.into_iter().map(|(_, id, ..)| id).collect();
+    // Flushed chunks are appended in order: what survives is a prefix.
+    let expected: Vec<String> = (0..ids.len()).map(|i| format!("k{i}")).collect();
+    assert_eq!(ids, expected);
+    let survived = ids.len() as u64;
+    let must_survive = recorded
+        .iter()
+        .filter(|(_, at)| *at + LOSS_WINDOW_FLUSH_MS + MARGIN_MS <= killed_at)
+        .count() as u64;
+    assert!(must_survive > 0, "{recorded:?}");
+    assert!(
+        survived >= must_survive,
+        "{survived} messages survived; {must_survive} were recorded more than \
+         {LOSS_WINDOW_FLUSH_MS} + {MARGIN_MS} ms before the kill"
+    );
+    // The loss window: how long before the kill the first lost message was recorded.
+    match recorded.iter().find(|(i, _)| *i == survived) {
+        Some((_, at)) => println!(
+            "SIGKILL lost messages recorded in the last {} ms before the kill \
+             ({} reported ones; flush interval {LOSS_WINDOW_FLUSH_MS} ms)",
+            killed_at.saturating_sub(*at),
+            recorded.iter().filter(|(i, _)| *i >= survived).count()
+        ),
+        None => println!(
+            "SIGKILL lost only messages recorded less than {} ms before the kill",
+            killed_at.saturating_sub(recorded.last().map_or(killed_at, |(_, at)| *at))
+        ),
+    }
     drop(ctx);
     let _ = fs::remove_dir_all(&root);
 }

@@ -44,6 +44,16 @@ impl BackgroundSync {
         Ok(())
     }
 
+    /// Syncs `file` (the file being written, now `length` bytes long) before returning,
+    /// after the running background sync if any: everything written so far is then on
+    /// disk. The next background sync is due [`SYNC_EVERY_BYTES`] after `length`.
+    pub fn sync_now(&mut self, length: u64, file: &File) -> io::Result<()> {
+        self.wait()?;
+        file.sync_data()?;
+        self.started_at = length;
+        Ok(())
+    }
+
     /// Waits for the running sync, if any, and returns its outcome.
     pub fn wait(&mut self) -> io::Result<()> {
         match self.running.take() {

@@ -232,6 +232,29 @@ impl ChunkWriter {
             .map_err(|e| RecordingError::io("write", &self.active_path, e))
     }
 
+    /// Makes every message written so far durable and recoverable: closes the open MCAP
+    /// chunk early (however small), waits for the chunks being compressed, appends them,
+    /// writes them out of the buffer and syncs the file's data. Crash recovery reseals
+    /// complete MCAP chunks, so after this every message so far survives a crash. Where
+    /// this closes an MCAP chunk shapes the file's bytes, so callers decide when by
+    /// message times (see [`super::writer::RecordingWriter::write`]).
+    pub fn flush(&mut self) -> Result<(), RecordingError> {
+        if !self.open.is_empty() {
+            let last = std::mem::replace(&mut self.open, OpenChunk::new());
+            self.in_flight.push_back(self.compressor.submit(last));
+        }
+        self.append_in_flight()?;
+        let path = &self.active_path;
+        self.stream
+            .flush()
+            .map_err(|e| RecordingError::io("write", path, e))?;
+        let length = self.stream.position();
+        let file = self.stream.get_ref().file.get_ref();
+        self.sync
+            .sync_now(length, file)
+            .map_err(|e| RecordingError::io("sync", path, e))
+    }
+
     /// MCAP channels in the file so far.
     pub fn channel_count(&self) -> usize {
         self.channels.len()

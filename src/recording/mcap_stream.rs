@@ -80,6 +80,12 @@ impl<W: Write> McapStream<W> {
         &self.out.out
     }
 
+    /// Flushes the output: what was written so far reaches the file (the bytes of the
+    /// stream do not change).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.out.flush()
+    }
+
     /// The Statistics record so far: messages, channels and times of the chunks
     /// appended.
     pub fn statistics(&self) -> &Statistics {

@@ -114,7 +114,7 @@ impl RecordingOptions {
     /// `channels` (array of channel ids, or `"all"`), `record_sent` (bool), `mode`
     /// (`"continuous"` | `"ring"`), `window_secs`, `max_bytes` (ring only),
     /// `queue_capacity`, `when_full` (`"block"` | `"drop"`), `chunk_max_bytes`,
-    /// `chunk_max_age_ms`.
+    /// `chunk_max_age_ms`, `flush_interval_ms`.
     pub fn with_json(mut self, text: &str) -> Result<Self, RecordingError> {
         if let Some(map) = options_object(text)? {
             self.apply(&map)?;
@@ -162,6 +162,10 @@ impl RecordingOptions {
                 "chunk_max_bytes" => self.chunk_limits.max_bytes = positive(key, value)?,
                 "chunk_max_age_ms" => {
                     self.chunk_limits.max_age_ns = positive(key, value)?.saturating_mul(1_000_000);
+                }
+                "flush_interval_ms" => {
+                    self.chunk_limits.flush_interval_ns =
+                        positive(key, value)?.saturating_mul(1_000_000);
                 }
                 other => return Err(RecordingError::option(other, "unknown key")),
             }
@@ -225,7 +229,7 @@ mod tests {
         let o = parse(
             r#"{"channels":["a","b"],"record_sent":true,"mode":"ring","window_secs":5,
             "max_bytes":1000,"queue_capacity":7,"when_full":"drop","chunk_max_bytes":99,
-            "chunk_max_age_ms":3}"#,
+            "chunk_max_age_ms":3,"flush_interval_ms":4}"#,
         )
         .expect("valid");
         assert_eq!(o.channels, Some(vec!["a".to_owned(), "b".to_owned()]));
@@ -241,6 +245,7 @@ mod tests {
         assert_eq!(o.when_full, FullPolicy::Drop);
         assert_eq!(o.chunk_limits.max_bytes, 99);
         assert_eq!(o.chunk_limits.max_age_ns, 3_000_000);
+        assert_eq!(o.chunk_limits.flush_interval_ns, 4_000_000);
         let ring = parse(r#"{"mode":"ring"}"#).expect("ring");
         assert_eq!(
             ring.mode,
@@ -266,6 +271,8 @@ mod tests {
             (r#"{"queue_capacity":1000001}"#, "queue_capacity"),
             (r#"{"when_full":"wait"}"#, "when_full"),
             (r#"{"chunk_max_bytes":-1}"#, "chunk_max_bytes"),
+            (r#"{"flush_interval_ms":0}"#, "flush_interval_ms"),
+            (r#"{"flush_interval_ms":"1s"}"#, "flush_interval_ms"),
             ("[1]", "(document)"),
             ("{", "(document)"),
         ] {

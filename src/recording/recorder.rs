@@ -29,7 +29,8 @@ pub type Now = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// Called once, on the recorder thread, with an operation's outcome.
 pub type Done<T> = Box<dyn FnOnce(Result<T, RecordingError>) + Send>;
 
-/// Longest the idle recorder thread sleeps before it checks the open chunk's age.
+/// Longest the idle recorder thread sleeps before it checks the open chunk's age and
+/// flush (it wakes sooner when one is due sooner).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// What the recorder thread is asked to do.
@@ -280,10 +281,11 @@ impl Thread {
         None
     }
 
-    /// How long to wait for the next command before checking the open chunk's age.
+    /// How long to wait for the next command before checking the open chunk's age and
+    /// flush: an idle recorder still flushes on time.
     fn idle_wait(&self) -> Duration {
         match &self.target {
-            Target::Continuous(writer) => match writer.roll_deadline_ns() {
+            Target::Continuous(writer) => match writer.next_deadline_ns() {
                 Some(due) => {
                     let left = due.saturating_sub((self.now)());
                     Duration::from_nanos(left).clamp(Duration::from_millis(1), IDLE_POLL)

@@ -103,6 +103,8 @@ pub fn recover_folder(
         ChunkLimits {
             max_bytes: u64::MAX,
             max_age_ns: u64::MAX,
+            // The resealed chunk is synced when it is sealed, right after.
+            flush_interval_ns: u64::MAX,
         },
     )?;
     let act = |file: &str, action, messages, detail: String| RecoveryAction {

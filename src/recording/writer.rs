@@ -11,20 +11,28 @@ use super::frame::Frame;
 use super::manifest::Manifest;
 use super::store::{FolderLock, Store, CHUNKS_DIR};
 
-/// When a chunk file is sealed and the next one started.
+/// When a chunk file is sealed and the next one started, and how long a message may
+/// wait before it is in the file in a complete, synced MCAP chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkLimits {
     /// Seal once the file reaches this many bytes.
     pub max_bytes: u64,
     /// Seal once the file is this old (recorder time).
     pub max_age_ns: u64,
+    /// Flush ([`ChunkWriter::flush`]) once the oldest message not yet flushed is this old
+    /// (recorder time): what a crash can lose is bounded by it.
+    pub flush_interval_ns: u64,
 }
+
+/// Default [`ChunkLimits::flush_interval_ns`]: 1 s.
+const DEFAULT_FLUSH_INTERVAL_NS: u64 = 1_000_000_000;
 
 impl Default for ChunkLimits {
     fn default() -> Self {
         Self {
             max_bytes: 64 * 1024 * 1024,
             max_age_ns: 60 * 1_000_000_000,
+            flush_interval_ns: DEFAULT_FLUSH_INTERVAL_NS,
         }
     }
 }
@@ -35,6 +43,8 @@ pub struct RecordingWriter {
     chunks_dir: PathBuf,
     manifest: Manifest,
     current: Option<ChunkWriter>,
+    /// Recorder time of the oldest message written since the last flush or seal.
+    unflushed_since_ns: Option<u64>,
     next_index: u64,
     limits: ChunkLimits,
     compressor: CompressorPool,
@@ -80,6 +90,7 @@ impl RecordingWriter {
             folder,
             manifest,
             current: None,
+            unflushed_since_ns: None,
             next_index,
             limits,
             compressor,
@@ -97,7 +108,11 @@ impl RecordingWriter {
         &self.manifest
     }
 
-    /// Writes a frame, first sealing the open chunk if it reached a limit.
+    /// Writes a frame, first sealing the open chunk if it reached a limit, or flushing it
+    /// if its oldest unflushed message is [`ChunkLimits::flush_interval_ns`] old at
+    /// `now_ns`. The recorder passes each frame's log time as `now_ns`, so where a
+    /// message closes a chunk depends on the messages and their times, not on how fast
+    /// the recorder runs; only an idle recorder flushes by its clock (`roll_if_due`).
     pub fn write(&mut self, frame: &Frame, now_ns: u64) -> Result<(), RecordingError> {
         self.roll_if_due(now_ns)?;
         let chunk = match &mut self.current {
@@ -116,6 +131,7 @@ impl RecordingWriter {
         };
         let channels = chunk.channel_count();
         chunk.write(frame)?;
+        self.unflushed_since_ns.get_or_insert(now_ns);
         // Only a channel new to this file can be new to the manifest.
         if chunk.channel_count() > channels {
             self.manifest.note_channel(&frame.channel_id);
@@ -123,25 +139,40 @@ impl RecordingWriter {
         Ok(())
     }
 
-    /// Appends the compressed MCAP chunks that are ready, and seals the open chunk file
-    /// if it is over its size or age limit.
+    /// Appends the compressed MCAP chunks that are ready, seals the open chunk file if
+    /// it is over its size or age limit, and otherwise flushes it if its oldest unflushed
+    /// message is [`ChunkLimits::flush_interval_ns`] old.
     pub fn roll_if_due(&mut self, now_ns: u64) -> Result<(), RecordingError> {
+        let flush_due = self.flush_deadline_ns().is_some_and(|due| now_ns >= due);
         let Some(chunk) = self.current.as_mut() else {
             return Ok(());
         };
         chunk.append_ready()?;
         let too_old = now_ns.saturating_sub(chunk.opened_at_ns()) >= self.limits.max_age_ns;
         if too_old || chunk.reached_size(self.limits.max_bytes)? {
-            self.seal_current()?;
+            return self.seal_current();
+        }
+        if flush_due {
+            chunk.flush()?;
+            self.unflushed_since_ns = None;
         }
         Ok(())
     }
 
-    /// When the open chunk reaches its age limit, if one is open.
-    pub fn roll_deadline_ns(&self) -> Option<u64> {
-        self.current
+    /// When the open chunk file next needs the recorder, if one is open: its age limit,
+    /// or the flush of its oldest unflushed message if that comes first.
+    pub fn next_deadline_ns(&self) -> Option<u64> {
+        let sealing = self
+            .current
             .as_ref()
-            .map(|c| c.opened_at_ns().saturating_add(self.limits.max_age_ns))
+            .map(|c| c.opened_at_ns().saturating_add(self.limits.max_age_ns))?;
+        Some(self.flush_deadline_ns().map_or(sealing, |f| f.min(sealing)))
+    }
+
+    /// When the oldest unflushed message is due to be flushed, if there is one.
+    fn flush_deadline_ns(&self) -> Option<u64> {
+        self.unflushed_since_ns
+            .map(|since| since.saturating_add(self.limits.flush_interval_ns))
     }
 
     /// Seals the open chunk (if it holds messages) and rewrites the manifest.
@@ -149,6 +180,8 @@ impl RecordingWriter {
         let Some(chunk) = self.current.take() else {
             return Ok(());
         };
+        // Sealing syncs the whole file: nothing is left to flush.
+        self.unflushed_since_ns = None;
         let entry = chunk.seal()?;
         self.manifest.chunks.push(entry);
         self.manifest.write(&self.folder)

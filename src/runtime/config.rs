@@ -12,7 +12,7 @@
 //!   for `"sqlite"` and refused otherwise, `durability` is accepted for `"sqlite"` only;
 //! - `recording`: an object `{"root": string, "queue_capacity": integer,
 //!   "when_full": "block" | "drop", "chunk_max_bytes": integer, "chunk_max_age_ms":
-//!   integer, "autostart": object}`: where recordings live, the defaults of each
+//!   integer, "flush_interval_ms": integer, "autostart": object}`: where recordings live, the defaults of each
 //!   recording, and a recording to start with the context (see [`RecordingConfig`] and
 //!   [`Autostart`]).
 //!
@@ -60,6 +60,9 @@ pub struct RecordingConfig {
     pub chunk_max_bytes: u64,
     /// ... or at this age (default 60 000 ms).
     pub chunk_max_age_ms: u64,
+    /// No message waits longer than this before it is in its file in a complete, synced
+    /// MCAP chunk, which crash recovery reseals (default 1000 ms).
+    pub flush_interval_ms: u64,
     /// A recording the context starts by itself (default none).
     pub autostart: Option<Autostart>,
 }
@@ -125,6 +128,7 @@ impl Default for RecordingConfig {
             when_full: base.when_full,
             chunk_max_bytes: base.chunk_limits.max_bytes,
             chunk_max_age_ms: base.chunk_limits.max_age_ns / 1_000_000,
+            flush_interval_ms: base.chunk_limits.flush_interval_ns / 1_000_000,
             autostart: None,
         }
     }
@@ -140,6 +144,7 @@ impl RecordingConfig {
         };
         options.chunk_limits.max_bytes = self.chunk_max_bytes;
         options.chunk_limits.max_age_ns = self.chunk_max_age_ms.saturating_mul(1_000_000);
+        options.chunk_limits.flush_interval_ns = self.flush_interval_ms.saturating_mul(1_000_000);
         options
     }
 
@@ -160,6 +165,12 @@ impl RecordingConfig {
         if self.chunk_max_age_ms == 0 {
             return Err(error(
                 "recording.chunk_max_age_ms",
+                "must be greater than 0",
+            ));
+        }
+        if self.flush_interval_ms == 0 {
+            return Err(error(
+                "recording.flush_interval_ms",
                 "must be greater than 0",
             ));
         }
@@ -426,6 +437,9 @@ fn recording(value: &Value) -> Result<RecordingConfig, ConfigError> {
             "chunk_max_age_ms" => {
                 config.chunk_max_age_ms = integer("recording.chunk_max_age_ms", value)?;
             }
+            "flush_interval_ms" => {
+                config.flush_interval_ms = integer("recording.flush_interval_ms", value)?;
+            }
             "autostart" => config.autostart = Some(autostart(value)?),
             _ => return Err(unknown_key(&format!("recording.{key}"))),
         }
@@ -668,7 +682,7 @@ mod tests {
         "event_queue_max_bytes": 40,
         "persistence": {"kind": "sqlite", "path": "/var/lib/storage.db", "durability": "normal"},
         "recording": {"root": "/var/lib/rec", "queue_capacity": 100, "when_full": "drop",
-            "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000,
+            "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000, "flush_interval_ms": 250,
             "autostart": {"name": "robot-1", "channels": ["odom"], "record_sent": true}}
     }"#;
 
@@ -724,6 +738,7 @@ mod tests {
                 when_full: FullPolicy::Drop,
                 chunk_max_bytes: 1000,
                 chunk_max_age_ms: 5000,
+                flush_interval_ms: 250,
                 autostart: Some(Autostart {
                     name: "robot-1".into(),
                     options_json: json!({"channels": ["odom"], "record_sent": true}).to_string(),
@@ -797,6 +812,7 @@ mod tests {
             },
             "chunk_max_bytes": r.chunk_max_bytes,
             "chunk_max_age_ms": r.chunk_max_age_ms,
+            "flush_interval_ms": r.flush_interval_ms,
         });
         if let (Some(root), Some(map)) = (&r.root, recording.as_object_mut()) {
             map.insert("root".into(), json!(root));
@@ -960,6 +976,14 @@ mod tests {
             (
                 r#"{"recording": {"chunk_max_age_ms": "1"}}"#,
                 "recording.chunk_max_age_ms",
+            ),
+            (
+                r#"{"recording": {"flush_interval_ms": 0}}"#,
+                "recording.flush_interval_ms",
+            ),
+            (
+                r#"{"recording": {"flush_interval_ms": 1.5}}"#,
+                "recording.flush_interval_ms",
             ),
         ] {
             assert_refused(text, key, key);
@@ -1273,10 +1297,19 @@ mod tests {
             any::<bool>(),
             1..u64::MAX,
             1..u64::MAX,
+            1..u64::MAX,
             prop::option::of(any_autostart()),
         )
             .prop_map(
-                |(root, queue_capacity, drop, chunk_max_bytes, chunk_max_age_ms, autostart)| {
+                |(
+                    root,
+                    queue_capacity,
+                    drop,
+                    chunk_max_bytes,
+                    chunk_max_age_ms,
+                    flush_interval_ms,
+                    autostart,
+                )| {
                     RecordingConfig {
                         // An autostart needs a root.
                         autostart: autostart.filter(|_| root.is_some()),
@@ -1289,6 +1322,7 @@ mod tests {
                         },
                         chunk_max_bytes,
                         chunk_max_age_ms,
+                        flush_interval_ms,
                     }
                 },
             );
