@@ -28,8 +28,13 @@ const BATCH: usize = 1024;
 /// waits for its reply under sustained load.
 const GROUP_MAX: usize = 64;
 
-/// How long an idle worker watches its queue before it parks.
+/// How long an idle worker watches its queue before it parks, at least...
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+
+/// ... and at most: when requests have lately come this soon after the queue ran dry (a
+/// host answering each result, as libsds clients do after parsing its text), the worker
+/// watches twice as long as that gap, up to this.
+const MAX_SPIN_BEFORE_PARK: Duration = Duration::from_micros(300);
 
 /// When each periodic task is next due (Unix ms), once started.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +66,8 @@ pub(crate) struct Worker {
     pub recordings: Recordings,
     deadlines: Option<Deadlines>,
     save_failures_seen: u64,
+    /// How long the queue stayed empty last time before a request (or a timer) came.
+    recent_gap: Duration,
     /// While a group commit is open: events and replies held until it is committed, in
     /// the order they were produced, so no reply claims a save that is not yet durable.
     outbox: Option<Vec<Deferred>>,
@@ -91,6 +98,7 @@ impl Worker {
             reentrant,
             deadlines: None,
             save_failures_seen: 0,
+            recent_gap: MAX_SPIN_BEFORE_PARK,
             outbox: None,
         }
     }
@@ -114,7 +122,9 @@ impl Worker {
                 self.begin_group();
                 self.run_due_timers();
                 self.end_group();
+                let idle_since = Instant::now();
                 if self.spin_for_request() {
+                    self.recent_gap = idle_since.elapsed();
                     continue;
                 }
                 match self.until_next_deadline() {
@@ -126,6 +136,7 @@ impl Worker {
                     }
                     None => wake.notified().await,
                 }
+                self.recent_gap = idle_since.elapsed();
             }
         });
         self.stop_recordings();
@@ -147,9 +158,15 @@ impl Worker {
     }
 
     /// Watches the queue briefly before the worker parks: under load the next request
-    /// usually arrives within microseconds, and a futex wake-up costs more.
+    /// usually arrives within microseconds, and a futex wake-up costs more. Adaptive, so
+    /// that a quiet worker spends no more than [`SPIN_BEFORE_PARK`] per request.
     fn spin_for_request(&self) -> bool {
-        let until = Instant::now() + SPIN_BEFORE_PARK;
+        let spin = if self.recent_gap < MAX_SPIN_BEFORE_PARK {
+            (self.recent_gap * 2).clamp(SPIN_BEFORE_PARK, MAX_SPIN_BEFORE_PARK)
+        } else {
+            SPIN_BEFORE_PARK
+        };
+        let until = Instant::now() + spin;
         loop {
             if !self.requests.is_empty() {
                 return true;
