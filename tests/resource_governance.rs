@@ -312,6 +312,11 @@ fn wrap_refuses_ids_that_peers_would_refuse() {
     let bytes = m.wrap(T0, CH, &long, b"x").unwrap();
     let mut peer = manager_with(|_| {});
     assert!(peer.unwrap(T0, &bytes).is_ok());
+    // Nor can the host declare such an id met.
+    assert!(matches!(
+        m.mark_dependencies_met(&[huge.as_str()], CH),
+        Err(ProtocolError::IdTooLong { .. })
+    ));
     // And received ids over the limit are refused.
     let bytes = message(CH, &"z".repeat(1025), "peer", &[], b"x");
     assert!(matches!(

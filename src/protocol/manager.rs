@@ -838,12 +838,16 @@ impl Manager {
 
     /// Declares `message_ids` present on `channel_id` (retrieved by the host some other
     /// way): they enter the bloom filter, leave the repair buffers, satisfy buffered and
-    /// later dependencies, and unblocked messages are delivered in causal order.
+    /// later dependencies, and unblocked messages are delivered in causal order. Ids over
+    /// `max_id_bytes` are refused (no message can have them), changing nothing.
     pub fn mark_dependencies_met<S: AsRef<str>>(
         &mut self,
         message_ids: &[S],
         channel_id: &str,
     ) -> Result<(), ProtocolError> {
+        for id in message_ids {
+            self.check_id("message_id", id.as_ref())?;
+        }
         let Some(channel) = self.channels.get_mut(channel_id) else {
             return Err(ProtocolError::UnknownChannel(channel_id.to_owned()));
         };
