@@ -26,12 +26,13 @@
  *
  * Errors
  * ------
- * Every function returns a storage_status. A request's real outcome arrives through its
- * callback: (STORAGE_OK, result bytes) or (an error status, a UTF-8 message). A bad
- * argument is reported at once: the function returns its status and, if a callback was
- * given, calls it with a message saying what was wrong. Handles are looked up in a
+ * Every function that can fail returns a storage_status. A request's real outcome arrives
+ * through its callback: (STORAGE_OK, result bytes) or (an error status, a UTF-8 message).
+ * A bad argument is reported at once: the function returns its status and, if a callback
+ * was given, calls it with a message saying what was wrong. Handles are looked up in a
  * registry, never dereferenced: NULL, freed or foreign handles give
- * STORAGE_INVALID_HANDLE.
+ * STORAGE_INVALID_HANDLE. storage_status_name and storage_status_description turn any
+ * status value into static text.
  */
 
 
@@ -513,6 +514,17 @@ storage_status storage_replay_stop(storage_ctx *ctx,
                                    uint64_t replay_id,
                                    storage_callback callback,
                                    void *user_data);
+
+// The name of a status as the header spells it, e.g. `"STORAGE_LIMIT_REACHED"`; for a
+// value that is no status, `"STORAGE_UNKNOWN_STATUS"`. Bindings can list every status by
+// asking for 0, 1, 2, ... until that answer. The string is static (never freed) and never
+// NULL. Takes the status as an `int32_t`, so any value may be passed.
+const char *storage_status_name(int32_t status);
+
+// A one-line description of a status (its documentation in this header), e.g. for
+// `STORAGE_TIMEOUT` "`storage_next_event` found no event before its timeout."; for a value
+// that is no status, a line saying so. Static (never freed) and never NULL.
+const char *storage_status_description(int32_t status);
 
 #ifdef __cplusplus
 }  // extern "C"
