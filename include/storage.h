@@ -11,27 +11,32 @@
  * another thread is still using it. A queue that is full makes the calling (host) thread
  * wait: requests are never dropped. The calls of a host persistence vtable run on the
  * worker thread too, one at a time (its destroy during storage_free, or on the creating
- * thread if storage_new_with_persistence fails).
+ * thread if storage_new_with_persistence or its _ex variant fails).
  *
  * Ownership
  * ---------
  * Arguments are borrowed for the duration of the call only: the library copies what it
  * keeps. Data handed to a callback (data, len) is borrowed for the duration of that
  * callback only; copy it to keep it. Buffers returned by storage_next_event belong to the
- * caller, who releases them with storage_bytes_free. Callbacks and user_data must stay
- * valid until storage_free returns; after it returns no callback runs again. A
- * persistence vtable is copied by value; its user_data stays in use until its destroy
- * runs (exactly once), and everything lent to its calls (ids, bytes, the load sink, the
- * error buffer) is valid during that call only.
+ * caller, who releases them with storage_bytes_free; a message returned through
+ * out_error belongs to the caller, who releases it with storage_string_free. Callbacks
+ * and user_data must stay valid until storage_free returns; after it returns no callback
+ * runs again. A persistence vtable is copied by value; its user_data stays in use until
+ * its destroy runs (exactly once), and everything lent to its calls (ids, bytes, the load
+ * sink, the error buffer) is valid during that call only.
  *
  * Errors
  * ------
- * Every function returns a storage_status. A request's real outcome arrives through its
- * callback: (STORAGE_OK, result bytes) or (an error status, a UTF-8 message). A bad
- * argument is reported at once: the function returns its status and, if a callback was
- * given, calls it with a message saying what was wrong. Handles are looked up in a
- * registry, never dereferenced: NULL, freed or foreign handles give
- * STORAGE_INVALID_HANDLE.
+ * Every function that can fail returns a storage_status. A request's real outcome arrives
+ * through its callback: (STORAGE_OK, result bytes) or (an error status, a UTF-8 message).
+ * A bad argument is reported at once: the function returns its status and, if a callback
+ * was given, calls it with a message saying what was wrong. A refused creation comes back
+ * with the call: storage_new_ex and storage_new_with_persistence_ex hand the message
+ * (naming a bad configuration key) to their optional out_error, to be released with
+ * storage_string_free; storage_new and storage_new_with_persistence give it only to the
+ * event callback. Handles are looked up in a registry, never dereferenced: NULL, freed or
+ * foreign handles give STORAGE_INVALID_HANDLE. storage_status_name and
+ * storage_status_description turn any status value into static text.
  */
 
 
@@ -219,20 +224,45 @@ extern "C" {
 // The library version, a static NUL-terminated string.
 const char *storage_version(void);
 
-// Creates a context from a JSON configuration document. If creation fails,
-// `event_callback` (if any) receives the failure's status and message before this
-// returns. A context emits events as soon as it starts, possibly before this returns:
-// one `recording_recovered` per file crash recovery acted on, then `recording_started`
-// for the `recording.autostart` recording. Like every event they go to `event_callback`,
-// or, when it is NULL, wait in the queue for `storage_next_event`.
+// Creates a context from a JSON configuration document: `storage_new_ex` without
+// `out_error`. If creation fails, `event_callback` (if any) receives the failure's status
+// and message before this returns.
 //
 // # Safety
-// `config_json` is NULL (defaults) or a NUL-terminated string; `out_ctx` is a valid
-// pointer to write the handle to.
+// As for `storage_new_ex`.
 storage_status storage_new(const char *config_json,
                            storage_callback event_callback,
                            void *user_data,
                            storage_ctx **out_ctx);
+
+// Creates a context from a JSON configuration document (NULL or "" for the defaults).
+// On success `*out_ctx` is the context and `*out_error` (when `out_error` is not NULL) is
+// NULL. On failure the status says why, `*out_ctx` is NULL and the message (which names
+// a bad configuration key) is handed over twice, before this returns: to
+// `event_callback` if one is given, borrowed for that call, and, when `out_error` is not
+// NULL, as `*out_error`, a NUL-terminated UTF-8 string the caller owns and releases with
+// `storage_string_free`.
+//
+// A context emits events as soon as it starts, possibly before this returns: one
+// `recording_recovered` per file crash recovery acted on, then `recording_started` for
+// the `recording.autostart` recording. Like every event they go to `event_callback`, or,
+// when it is NULL, wait in the queue for `storage_next_event`.
+//
+// # Safety
+// `config_json` is NULL or a NUL-terminated string; `out_ctx` is a valid pointer to
+// write the handle to; `out_error` is NULL or a valid pointer to write the message to.
+storage_status storage_new_ex(const char *config_json,
+                              storage_callback event_callback,
+                              void *user_data,
+                              storage_ctx **out_ctx,
+                              char **out_error);
+
+// Releases a string the library handed over (`*out_error` of `storage_new_ex` and
+// `storage_new_with_persistence_ex`). NULL is a no-op.
+//
+// # Safety
+// `string` is NULL or exactly as received from the library, released once.
+void storage_string_free(char *string);
 
 // Frees a context: fails its queued requests, stops timers, joins the worker. After it
 // returns no callback runs. A no-op on NULL; refused inside the context's own callback.
@@ -377,7 +407,7 @@ storage_status storage_channel_stats(storage_ctx *ctx,
 
 // Creates a context whose state is saved through a host persistence vtable instead of
 // a built-in backend (the configuration must then not set `persistence.kind`, or set it
-// to `"none"`). Otherwise as `storage_new`.
+// to `"none"`). Otherwise as `storage_new_ex`, which says how a failure is reported.
 //
 // The vtable is copied by value: `*vtable` may be freed when this returns. Its calls run
 // on the context's worker thread, one at a time, never concurrently; `user_data` must be
@@ -402,8 +432,21 @@ storage_status storage_channel_stats(storage_ctx *ctx,
 // `vtable` returns STORAGE_NULL_ARGUMENT.
 //
 // # Safety
-// As `storage_new`; `vtable` is NULL or points to a readable vtable whose functions and
+// As `storage_new_ex`; `vtable` is NULL or points to a readable vtable whose functions and
 // `user_data` stay valid until `destroy` is called.
+storage_status storage_new_with_persistence_ex(const char *config_json,
+                                               const storage_persistence_vtable *vtable,
+                                               storage_callback event_callback,
+                                               void *user_data,
+                                               storage_ctx **out_ctx,
+                                               char **out_error);
+
+// `storage_new_with_persistence_ex` without `out_error`: if creation fails,
+// `event_callback` (if any) receives the failure's status and message before this
+// returns. The vtable's ownership rules are the same.
+//
+// # Safety
+// As for `storage_new_with_persistence_ex`.
 storage_status storage_new_with_persistence(const char *config_json,
                                             const storage_persistence_vtable *vtable,
                                             storage_callback event_callback,
@@ -513,6 +556,17 @@ storage_status storage_replay_stop(storage_ctx *ctx,
                                    uint64_t replay_id,
                                    storage_callback callback,
                                    void *user_data);
+
+// The name of a status as the header spells it, e.g. `"STORAGE_LIMIT_REACHED"`; for a
+// value that is no status, `"STORAGE_UNKNOWN_STATUS"`. Bindings can list every status by
+// asking for 0, 1, 2, ... until that answer. The string is static (never freed) and never
+// NULL. Takes the status as an `int32_t`, so any value may be passed.
+const char *storage_status_name(int32_t status);
+
+// A one-line description of a status (its documentation in this header), e.g. for
+// `STORAGE_TIMEOUT` "`storage_next_event` found no event before its timeout."; for a value
+// that is no status, a line saying so. Static (never freed) and never NULL.
+const char *storage_status_description(int32_t status);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/json"
 	"testing"
-	"time"
 )
 
 func TestParseEventReadsEveryShape(t *testing.T) {
@@ -46,35 +45,4 @@ func TestParseEventReadsEveryShape(t *testing.T) {
 	if _, err := ParseEvent([]byte("{")); err == nil {
 		t.Error("ParseEvent accepted a truncated document")
 	}
-}
-
-// Events the creation callback received (a context can emit before New switches it to
-// pulling) come out of Events before anything pulled later.
-func TestEventsReceivedAtCreationComeFirst(t *testing.T) {
-	alice, err := create(`{"participant_id": "alice"}`)
-	if err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	early := `{"eventType":"recording_started","name":"auto-1"}`
-	alice.creation.mu.Lock()
-	alice.creation.early = append(alice.creation.early, []byte(early))
-	alice.creation.mu.Unlock()
-	alice.pump.start(alice)
-	t.Cleanup(func() { _ = alice.Close() })
-	if _, err := alice.Wrap("room", "m1", []byte("hi")); err != nil {
-		t.Fatalf("Wrap: %v", err)
-	}
-	if err := alice.StartPeriodicTasks(); err != nil {
-		t.Fatalf("StartPeriodicTasks: %v", err)
-	}
-	var first Event
-	select {
-	case first = <-alice.Events():
-	case <-time.After(eventTimeout):
-		t.Fatal("no event")
-	}
-	if first.Type != RecordingStarted || string(first.Raw) != early {
-		t.Fatalf("first event %s, want %s", first.Raw, early)
-	}
-	nextEvent(t, alice, PeriodicSync) // pulled ones follow
 }

@@ -42,13 +42,6 @@ func (p *eventPump) wait() { <-p.done }
 func (p *eventPump) run(m *Manager) {
 	defer close(p.done)
 	defer close(p.events)
-	// Events the creation callback received come first. storage_set_event_callback has
-	// returned by now, so no more reach it: every later event is pulled.
-	for _, raw := range m.creation.take() {
-		if !p.send(raw) {
-			return
-		}
-	}
 	for {
 		select {
 		case <-p.stopping:

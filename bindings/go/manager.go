@@ -18,13 +18,8 @@ type Manager struct {
 	mu  sync.RWMutex
 	ctx *C.storage_ctx // nil once closed
 
-	// creation receives storage_new's refusal and the events emitted before the switch
-	// to pulling; creationHandle, its user_data, is kept until the context is freed
-	// because the library may hold it as the event callback's user_data until then.
-	creation       *creationEvents
-	creationHandle cgo.Handle
-	closeOnce      sync.Once
-	pump           eventPump
+	closeOnce sync.Once
+	pump      eventPump
 }
 
 // New starts a Manager configured by config.
@@ -39,40 +34,23 @@ func New(config Config) (*Manager, error) {
 // NewFromJSON starts a Manager from a raw configuration document ("" for the defaults):
 // the escape hatch for documents Config cannot express.
 func NewFromJSON(document string) (*Manager, error) {
-	m, err := create(document)
-	if err != nil {
-		return nil, err
-	}
-	m.pump.start(m)
-	return m, nil
-}
-
-// create makes the context and switches its events to pulling; the caller starts the
-// pump, which first hands out the events the creation callback received.
-func create(document string) (*Manager, error) {
 	text, err := cString("New", "configuration", document)
 	if err != nil {
 		return nil, err
 	}
 	defer freeCString(text)
-	creation := newCreationEvents()
-	handle := cgo.NewHandle(creation)
 	var ctx *C.storage_ctx
-	// An event callback is given here only so that a refused configuration reports its
-	// message; events are switched to the pull API below. Once that switch returns, the
-	// callback gets no more events, so the pump hands out those it received first.
-	status := Status(C.storage_new(text, C.storage_go_creation_event(), C.storage_go_user_data(C.uintptr_t(handle)), &ctx))
+	var message *C.char
+	// No event callback: the events a context emits as it starts (recording_recovered,
+	// recording_started) wait in its queue, and the pump pulls them first.
+	status := Status(C.storage_new_ex(text, nil, nil, &ctx, &message))
 	if status != StatusOK {
-		handle.Delete() // no context, so no later callback
-		a := answer{status: status}
-		select {
-		case a = <-creation.refusal:
-		default:
-		}
-		return nil, a.asError("New")
+		defer C.storage_string_free(message)
+		return nil, &Error{Op: "New", Status: status, Message: C.GoString(message)}
 	}
-	C.storage_set_event_callback(ctx, nil, nil)
-	return &Manager{ctx: ctx, creation: creation, creationHandle: handle}, nil
+	m := &Manager{ctx: ctx}
+	m.pump.start(m)
+	return m, nil
 }
 
 // Close frees the context: requests still queued fail with an error matching ErrClosed,
@@ -90,7 +68,6 @@ func (m *Manager) Close() error {
 		if status := Status(C.storage_free(ctx)); status != StatusOK {
 			err = &Error{Op: "Close", Status: status}
 		}
-		m.creationHandle.Delete()
 		m.pump.wait()
 	})
 	return err

@@ -59,8 +59,8 @@ func TestRecordVerifyReplayDelete(t *testing.T) {
 	wantError(t, bob.RecordingStart("../escape", nil), StatusRecordingInvalid, "name")
 }
 
-// A Manager pulls its events, but the events a context emits as it starts (crash
-// recovery, the autostarted recording) come before it switches to pulling: none is lost.
+// The events a context emits as it starts (crash recovery, the autostarted recording)
+// come before the Manager exists: they wait in the library's queue and are pulled first.
 func TestStartupEventsReachEvents(t *testing.T) {
 	root := t.TempDir()
 	recording := map[string]any{"root": root}

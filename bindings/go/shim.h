@@ -14,13 +14,6 @@ static inline storage_callback storage_go_answer(void) {
     return (storage_callback)storageGoAnswer;
 }
 
-/* Exported from trampoline.go: storage_new's event callback. */
-extern void storageGoCreationEvent(storage_status, uint8_t *, size_t, void *);
-
-static inline storage_callback storage_go_creation_event(void) {
-    return (storage_callback)storageGoCreationEvent;
-}
-
 /* A cgo.Handle travels as user_data: an integer in a void*, never a Go pointer. */
 static inline void *storage_go_user_data(uintptr_t handle) { return (void *)handle; }
 

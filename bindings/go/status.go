@@ -1,53 +1,65 @@
 package storage
 
+// #include "shim.h"
+import "C"
+
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Status is a storage_status code of the C API (0 = OK). Values are never renumbered.
+// Its name and description come from the library (storage_status_name and
+// storage_status_description), so a status newer than this binding still prints.
 type Status int32
 
-// The storage_status values of include/storage.h.
+// The storage_status values of include/storage.h (a test checks that they are all of
+// the library's statuses, under its names).
 const (
-	StatusOK                Status = 0  // Success.
-	StatusInvalidHandle     Status = 1  // The context handle is NULL, freed, or not a context.
-	StatusNullArgument      Status = 2  // A required pointer is NULL.
-	StatusInvalidUTF8       Status = 3  // A string argument is not valid UTF-8.
-	StatusEmptyChannelID    Status = 4  // A channel id is empty.
-	StatusInvalidConfig     Status = 5  // The configuration has a bad key or value.
-	StatusMisuse            Status = 6  // A context cannot be freed from its own callback.
-	StatusPanic             Status = 7  // The library hit an internal error.
-	StatusShuttingDown      Status = 8  // The context was freed before the request ran.
-	StatusTimeout           Status = 9  // No event arrived before the timeout.
-	StatusEmptyContent      Status = 10 // Message content is empty.
-	StatusTooLarge          Status = 11 // Content over 1 MiB, or a received message too large.
-	StatusDecodeError       Status = 12 // A received message could not be decoded.
-	StatusUnknownChannel    Status = 13 // The channel is not known to this context.
-	StatusLimitReached      Status = 14 // A configured limit (channels, buffers, the memory budget) is reached.
-	StatusPersistenceError  Status = 15 // The persistence backend failed.
-	StatusStartFailed       Status = 16 // The context could not be started.
-	StatusRecordingInvalid  Status = 17 // A recording name or option is invalid, or recordings are not configured.
-	StatusRecordingNotFound Status = 18 // No such recording (or active recording, or replay).
-	StatusRecordingExists   Status = 19 // A recording of that name exists or is being written.
-	StatusRecordingIO       Status = 20 // A recording file could not be written or read.
-	statusAfterLastKnownOne Status = 21
+	StatusOK                Status = 0
+	StatusInvalidHandle     Status = 1
+	StatusNullArgument      Status = 2
+	StatusInvalidUTF8       Status = 3
+	StatusEmptyChannelID    Status = 4
+	StatusInvalidConfig     Status = 5
+	StatusMisuse            Status = 6
+	StatusPanic             Status = 7
+	StatusShuttingDown      Status = 8
+	StatusTimeout           Status = 9
+	StatusEmptyContent      Status = 10
+	StatusTooLarge          Status = 11
+	StatusDecodeError       Status = 12
+	StatusUnknownChannel    Status = 13
+	StatusLimitReached      Status = 14
+	StatusPersistenceError  Status = 15
+	StatusStartFailed       Status = 16
+	StatusRecordingInvalid  Status = 17
+	StatusRecordingNotFound Status = 18
+	StatusRecordingExists   Status = 19
+	StatusRecordingIO       Status = 20
 )
 
-var statusNames = [statusAfterLastKnownOne]string{
-	"ok", "invalid handle", "null argument", "invalid utf-8", "empty channel id",
-	"invalid config", "misuse", "panic", "shutting down", "timeout", "empty content",
-	"too large", "decode error", "unknown channel", "limit reached", "persistence error",
-	"start failed", "recording invalid", "recording not found", "recording exists",
-	"recording io",
+// unknownStatusName is what the library names a value that is no status.
+const unknownStatusName = "STORAGE_UNKNOWN_STATUS"
+
+// Name is the library's name of the status, e.g. "STORAGE_LIMIT_REACHED", or
+// "STORAGE_UNKNOWN_STATUS" for a value that is none.
+func (s Status) Name() string { return C.GoString(C.storage_status_name(C.int32_t(s))) }
+
+// Description is the library's one-line description of the status.
+func (s Status) Description() string {
+	return C.GoString(C.storage_status_description(C.int32_t(s)))
 }
 
-// String names the status, e.g. "empty channel id".
+// String names the status in words, e.g. "empty channel id" for STORAGE_EMPTY_CHANNEL_ID,
+// or "status 99" for a value that is no status.
 func (s Status) String() string {
-	if s >= 0 && s < statusAfterLastKnownOne {
-		return statusNames[s]
+	name := s.Name()
+	if name == unknownStatusName {
+		return fmt.Sprintf("status %d", int32(s))
 	}
-	return fmt.Sprintf("status %d", int32(s))
+	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, "STORAGE_"), "_", " "))
 }
 
 // ErrClosed matches (with errors.Is) every error caused by the Manager being closed:

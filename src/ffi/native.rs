@@ -1,7 +1,7 @@
 //! The native C API (`include/storage.h`): validate, copy, enqueue. Outcomes arrive
 //! through each request's callback on the context's worker thread.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,16 +62,12 @@ pub extern "C" fn storage_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// Creates a context from a JSON configuration document. If creation fails,
-/// `event_callback` (if any) receives the failure's status and message before this
-/// returns. A context emits events as soon as it starts, possibly before this returns:
-/// one `recording_recovered` per file crash recovery acted on, then `recording_started`
-/// for the `recording.autostart` recording. Like every event they go to `event_callback`,
-/// or, when it is NULL, wait in the queue for `storage_next_event`.
+/// Creates a context from a JSON configuration document: `storage_new_ex` without
+/// `out_error`. If creation fails, `event_callback` (if any) receives the failure's status
+/// and message before this returns.
 ///
 /// # Safety
-/// `config_json` is NULL (defaults) or a NUL-terminated string; `out_ctx` is a valid
-/// pointer to write the handle to.
+/// As for `storage_new_ex`.
 #[no_mangle]
 pub unsafe extern "C" fn storage_new(
     config_json: *const c_char,
@@ -79,28 +75,118 @@ pub unsafe extern "C" fn storage_new(
     user_data: *mut c_void,
     out_ctx: *mut *mut storage_ctx,
 ) -> storage_status {
-    guard(STORAGE_PANIC, || {
-        // SAFETY: forwarded caller contract.
-        unsafe { create(config_json, event_callback, user_data, out_ctx, None) }
-    })
+    // SAFETY: forwarded caller contract; no `out_error`.
+    unsafe {
+        storage_new_ex(
+            config_json,
+            event_callback,
+            user_data,
+            out_ctx,
+            std::ptr::null_mut(),
+        )
+    }
 }
 
-/// Creates a native context: on `backend` if given (then the configuration must not
-/// choose a persistence kind), else on the one the configuration names. `backend` is
-/// dropped (a host vtable destroyed) if creation fails.
+/// Creates a context from a JSON configuration document (NULL or "" for the defaults).
+/// On success `*out_ctx` is the context and `*out_error` (when `out_error` is not NULL) is
+/// NULL. On failure the status says why, `*out_ctx` is NULL and the message (which names
+/// a bad configuration key) is handed over twice, before this returns: to
+/// `event_callback` if one is given, borrowed for that call, and, when `out_error` is not
+/// NULL, as `*out_error`, a NUL-terminated UTF-8 string the caller owns and releases with
+/// `storage_string_free`.
+///
+/// A context emits events as soon as it starts, possibly before this returns: one
+/// `recording_recovered` per file crash recovery acted on, then `recording_started` for
+/// the `recording.autostart` recording. Like every event they go to `event_callback`, or,
+/// when it is NULL, wait in the queue for `storage_next_event`.
 ///
 /// # Safety
-/// As for `storage_new`.
-pub(crate) unsafe fn create(
+/// `config_json` is NULL or a NUL-terminated string; `out_ctx` is a valid pointer to
+/// write the handle to; `out_error` is NULL or a valid pointer to write the message to.
+#[no_mangle]
+pub unsafe extern "C" fn storage_new_ex(
     config_json: *const c_char,
     event_callback: storage_callback,
     user_data: *mut c_void,
     out_ctx: *mut *mut storage_ctx,
-    backend: Option<Box<dyn Persistence>>,
+    out_error: *mut *mut c_char,
 ) -> storage_status {
-    let target = Target::native(event_callback, user_data);
+    // SAFETY: forwarded caller contract (for `create` too).
+    let make = |target| unsafe { create(config_json, target, out_ctx, None) };
+    // SAFETY: forwarded caller contract.
+    unsafe { creating(event_callback, user_data, out_error, make) }
+}
+
+/// Runs an exported creation function: clears `*out_error`, runs `make` (which clears and
+/// sets `*out_ctx`), and reports its failure, or a panic, to the event callback and
+/// through `out_error`.
+///
+/// # Safety
+/// `out_error` is NULL or valid to write to.
+pub(crate) unsafe fn creating(
+    event_callback: storage_callback,
+    user_data: *mut c_void,
+    out_error: *mut *mut c_char,
+    make: impl FnOnce(Option<Target>) -> Result<(), ArgError>,
+) -> storage_status {
+    guard(STORAGE_PANIC, || {
+        if !out_error.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { *out_error = std::ptr::null_mut() };
+        }
+        let target = Target::native(event_callback, user_data);
+        let internal = (
+            STORAGE_PANIC,
+            "internal error: the library failed while creating the context".to_owned(),
+        );
+        let Err(error) = guard(Err(internal), || make(target)) else {
+            return STORAGE_OK;
+        };
+        if !out_error.is_null() {
+            // SAFETY: as above; ownership of the string passes to the caller.
+            unsafe { *out_error = owned_c_string(&error.1) };
+        }
+        reject(target, error)
+    })
+}
+
+/// `message` as a C string the caller releases with `storage_string_free`; a NUL inside
+/// it (echoed from the caller's input) is written as `\0`, so nothing is cut off.
+fn owned_c_string(message: &str) -> *mut c_char {
+    let text = CString::new(message.replace('\0', "\\0"))
+        .unwrap_or_else(|_| CString::from(c"message not representable"));
+    text.into_raw()
+}
+
+/// Releases a string the library handed over (`*out_error` of `storage_new_ex` and
+/// `storage_new_with_persistence_ex`). NULL is a no-op.
+///
+/// # Safety
+/// `string` is NULL or exactly as received from the library, released once.
+#[no_mangle]
+pub unsafe extern "C" fn storage_string_free(string: *mut c_char) {
+    guard((), || {
+        if !string.is_null() {
+            // SAFETY: the caller passes back a string made by `CString::into_raw`, once.
+            drop(unsafe { CString::from_raw(string) });
+        }
+    });
+}
+
+/// Creates a native context: on `backend` if given (then the configuration must not
+/// choose a persistence kind), else on the one the configuration names. `backend` is
+/// dropped (a host vtable destroyed) if creation fails. Events go to `target`, or queue.
+///
+/// # Safety
+/// `config_json` and `out_ctx` as for `storage_new_ex`.
+pub(crate) unsafe fn create(
+    config_json: *const c_char,
+    target: Option<Target>,
+    out_ctx: *mut *mut storage_ctx,
+    backend: Option<Box<dyn Persistence>>,
+) -> Result<(), ArgError> {
     if out_ctx.is_null() {
-        return reject(target, (STORAGE_NULL_ARGUMENT, "out_ctx is NULL".into()));
+        return Err((STORAGE_NULL_ARGUMENT, "out_ctx is NULL".into()));
     }
     // SAFETY: checked non-NULL; the caller guarantees it is writable.
     unsafe { *out_ctx = std::ptr::null_mut() };
@@ -108,19 +194,14 @@ pub(crate) unsafe fn create(
         ""
     } else {
         // SAFETY: non-NULL NUL-terminated string per the contract.
-        match unsafe { args::text(config_json, "config_json") } {
-            Ok(text) => text,
-            Err(error) => return reject(target, error),
-        }
+        unsafe { args::text(config_json, "config_json") }?
     };
-    let config = match ContextConfig::from_json(text) {
-        Ok(config) => config,
-        Err(error) => return reject(target, (STORAGE_INVALID_CONFIG, error.to_string())),
-    };
+    let config = ContextConfig::from_json(text)
+        .map_err(|error| (STORAGE_INVALID_CONFIG, error.to_string()))?;
     if backend.is_some() && config.persistence != PersistenceConfig::None {
         let message = "persistence.kind: a host persistence vtable is given, so the \
                        configuration must not choose a backend too";
-        return reject(target, (STORAGE_INVALID_CONFIG, message.into()));
+        return Err((STORAGE_INVALID_CONFIG, message.into()));
     }
     let max_wire = config.protocol.max_wire_message_size;
     let events = Arc::new(EventRoute::new(
@@ -134,13 +215,10 @@ pub(crate) unsafe fn create(
         Some(backend) => Context::start_with(config, clock, sink, backend),
         None => Context::start(config, clock, sink),
     };
-    let context = match started {
-        Ok(context) => context,
-        Err(error @ ContextError::Config(_)) => {
-            return reject(target, (STORAGE_INVALID_CONFIG, error.to_string()))
-        }
-        Err(error) => return reject(target, (STORAGE_START_FAILED, error.to_string())),
-    };
+    let context = started.map_err(|error| match error {
+        ContextError::Config(_) => (STORAGE_INVALID_CONFIG, error.to_string()),
+        _ => (STORAGE_START_FAILED, error.to_string()),
+    })?;
     let handle = registry::insert(Handle {
         context,
         events,
@@ -149,7 +227,7 @@ pub(crate) unsafe fn create(
     });
     // SAFETY: as above.
     unsafe { *out_ctx = handle };
-    STORAGE_OK
+    Ok(())
 }
 
 /// Frees a context: fails its queued requests, stops timers, joins the worker. After it

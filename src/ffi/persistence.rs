@@ -1,12 +1,12 @@
-//! Registering a host persistence vtable (`storage_new_with_persistence`) and the load
+//! Registering a host persistence vtable (`storage_new_with_persistence_ex`) and the load
 //! sink the host pushes stored state into. The adapter itself is
 //! [`crate::persistence::host`].
 
 use std::ffi::{c_char, c_void};
 
 use super::args;
-use super::callback::{storage_callback, Target};
-use super::native::create;
+use super::callback::storage_callback;
+use super::native::{create, creating};
 use super::panic::guard;
 use super::registry::storage_ctx;
 use super::status::storage_status::{self, *};
@@ -17,7 +17,7 @@ use crate::persistence::host::{
 
 /// Creates a context whose state is saved through a host persistence vtable instead of
 /// a built-in backend (the configuration must then not set `persistence.kind`, or set it
-/// to `"none"`). Otherwise as `storage_new`.
+/// to `"none"`). Otherwise as `storage_new_ex`, which says how a failure is reported.
 ///
 /// The vtable is copied by value: `*vtable` may be freed when this returns. Its calls run
 /// on the context's worker thread, one at a time, never concurrently; `user_data` must be
@@ -42,8 +42,50 @@ use crate::persistence::host::{
 /// `vtable` returns STORAGE_NULL_ARGUMENT.
 ///
 /// # Safety
-/// As `storage_new`; `vtable` is NULL or points to a readable vtable whose functions and
+/// As `storage_new_ex`; `vtable` is NULL or points to a readable vtable whose functions and
 /// `user_data` stay valid until `destroy` is called.
+#[no_mangle]
+pub unsafe extern "C" fn storage_new_with_persistence_ex(
+    config_json: *const c_char,
+    vtable: *const storage_persistence_vtable,
+    event_callback: storage_callback,
+    user_data: *mut c_void,
+    out_ctx: *mut *mut storage_ctx,
+    out_error: *mut *mut c_char,
+) -> storage_status {
+    let make = |target| {
+        if !out_ctx.is_null() {
+            // SAFETY: non-NULL and writable per the contract; cleared before any return.
+            unsafe { *out_ctx = std::ptr::null_mut() };
+        }
+        if vtable.is_null() {
+            return Err((STORAGE_NULL_ARGUMENT, "vtable is NULL".into()));
+        }
+        // A vtable of another layout may be shorter than ours: read its version alone
+        // before copying the rest.
+        // SAFETY: non-NULL and readable per the contract; every layout starts with it.
+        let abi_version = unsafe { std::ptr::addr_of!((*vtable).abi_version).read() };
+        if abi_version != STORAGE_PERSISTENCE_ABI_VERSION {
+            let error = VtableError::AbiVersion(abi_version).to_string();
+            return Err((STORAGE_INVALID_CONFIG, error));
+        }
+        // SAFETY: as above, and of this build's layout (checked version); copied by value.
+        let vtable = unsafe { *vtable };
+        let backend = HostPersistence::new(&vtable)
+            .map_err(|error| (STORAGE_INVALID_CONFIG, error.to_string()))?;
+        // SAFETY: forwarded caller contract.
+        unsafe { create(config_json, target, out_ctx, Some(Box::new(backend))) }
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { creating(event_callback, user_data, out_error, make) }
+}
+
+/// `storage_new_with_persistence_ex` without `out_error`: if creation fails,
+/// `event_callback` (if any) receives the failure's status and message before this
+/// returns. The vtable's ownership rules are the same.
+///
+/// # Safety
+/// As for `storage_new_with_persistence_ex`.
 #[no_mangle]
 pub unsafe extern "C" fn storage_new_with_persistence(
     config_json: *const c_char,
@@ -52,40 +94,17 @@ pub unsafe extern "C" fn storage_new_with_persistence(
     user_data: *mut c_void,
     out_ctx: *mut *mut storage_ctx,
 ) -> storage_status {
-    guard(STORAGE_PANIC, || {
-        let target = Target::native(event_callback, user_data);
-        if !out_ctx.is_null() {
-            // SAFETY: non-NULL and writable per the contract; cleared before any return.
-            unsafe { *out_ctx = std::ptr::null_mut() };
-        }
-        if vtable.is_null() {
-            return args::reject(target, (STORAGE_NULL_ARGUMENT, "vtable is NULL".into()));
-        }
-        // A vtable of another layout may be shorter than ours: read its version alone
-        // before copying the rest.
-        // SAFETY: non-NULL and readable per the contract; every layout starts with it.
-        let abi_version = unsafe { std::ptr::addr_of!((*vtable).abi_version).read() };
-        if abi_version != STORAGE_PERSISTENCE_ABI_VERSION {
-            let error = VtableError::AbiVersion(abi_version).to_string();
-            return args::reject(target, (STORAGE_INVALID_CONFIG, error));
-        }
-        // SAFETY: as above, and of this build's layout (checked version); copied by value.
-        let vtable = unsafe { *vtable };
-        let backend = match HostPersistence::new(&vtable) {
-            Ok(backend) => backend,
-            Err(error) => return args::reject(target, (STORAGE_INVALID_CONFIG, error.to_string())),
-        };
-        // SAFETY: forwarded caller contract.
-        unsafe {
-            create(
-                config_json,
-                event_callback,
-                user_data,
-                out_ctx,
-                Some(Box::new(backend)),
-            )
-        }
-    })
+    // SAFETY: forwarded caller contract; no `out_error`.
+    unsafe {
+        storage_new_with_persistence_ex(
+            config_json,
+            vtable,
+            event_callback,
+            user_data,
+            out_ctx,
+            std::ptr::null_mut(),
+        )
+    }
 }
 
 /// Pushes a sink argument's bytes into it.

@@ -1,5 +1,12 @@
 //! Status codes of the native C API. Values are part of the ABI: never renumber them.
+//!
+//! The enum below is the one list of statuses: `build.rs` reads it (names, values, doc
+//! comments) into the table behind [`storage_status_name`] and
+//! [`storage_status_description`], and cbindgen writes it into `include/storage.h`.
 
+use std::ffi::{c_char, CStr};
+
+use super::panic::guard;
 use crate::persistence::durable::OpError;
 use crate::protocol::error::ProtocolError;
 use crate::runtime::request::RequestError;
@@ -57,6 +64,39 @@ pub enum storage_status {
     STORAGE_RECORDING_IO = 20,
 }
 
+include!(concat!(env!("OUT_DIR"), "/status_table.rs"));
+
+/// What [`storage_status_name`] answers for a value that is no status.
+const UNKNOWN_NAME: &CStr = c"STORAGE_UNKNOWN_STATUS";
+/// What [`storage_status_description`] answers for a value that is no status.
+const UNKNOWN_DESCRIPTION: &CStr = c"Not a status of this version of the library.";
+
+/// The table entry of `code`, if it is a status.
+fn entry(code: i32) -> Option<&'static (storage_status, &'static CStr, &'static CStr)> {
+    usize::try_from(code).ok().and_then(|i| STATUS_TABLE.get(i))
+}
+
+/// The name of a status as the header spells it, e.g. `"STORAGE_LIMIT_REACHED"`; for a
+/// value that is no status, `"STORAGE_UNKNOWN_STATUS"`. Bindings can list every status by
+/// asking for 0, 1, 2, ... until that answer. The string is static (never freed) and never
+/// NULL. Takes the status as an `int32_t`, so any value may be passed.
+#[no_mangle]
+pub extern "C" fn storage_status_name(status: i32) -> *const c_char {
+    guard(UNKNOWN_NAME.as_ptr(), || {
+        entry(status).map_or(UNKNOWN_NAME, |e| e.1).as_ptr()
+    })
+}
+
+/// A one-line description of a status (its documentation in this header), e.g. for
+/// `STORAGE_TIMEOUT` "`storage_next_event` found no event before its timeout."; for a value
+/// that is no status, a line saying so. Static (never freed) and never NULL.
+#[no_mangle]
+pub extern "C" fn storage_status_description(status: i32) -> *const c_char {
+    guard(UNKNOWN_DESCRIPTION.as_ptr(), || {
+        entry(status).map_or(UNKNOWN_DESCRIPTION, |e| e.2).as_ptr()
+    })
+}
+
 impl From<&ProtocolError> for storage_status {
     fn from(error: &ProtocolError) -> Self {
         use storage_status::*;
@@ -87,5 +127,78 @@ impl From<&RequestError> for storage_status {
             RequestError::Recording(e) => super::recording::recording_status(e),
             RequestError::ShuttingDown => storage_status::STORAGE_SHUTTING_DOWN,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header's `enum storage_status`: (name, value, doc comment joined into one line).
+    fn header_statuses() -> Vec<(String, i32, String)> {
+        let header =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/storage.h"))
+                .expect("include/storage.h");
+        let body = header
+            .split_once("enum storage_status\n")
+            .expect("the header declares enum storage_status")
+            .1;
+        let body = body.split_once('{').expect("enum body").1;
+        let body = body.split_once("};").expect("enum end").0;
+        let mut statuses = Vec::new();
+        let mut doc = Vec::new();
+        for line in body.lines().map(str::trim) {
+            if let Some(text) = line.strip_prefix("//") {
+                doc.push(text.trim().to_owned());
+            } else if let Some((name, value)) = line.trim_end_matches(',').split_once(" = ") {
+                let value = value.parse().expect("a number");
+                statuses.push((name.to_owned(), value, doc.join(" ")));
+                doc.clear();
+            }
+        }
+        statuses
+    }
+
+    fn text(ptr: *const c_char) -> &'static str {
+        let found = STATUS_TABLE
+            .iter()
+            .flat_map(|(_, name, description)| [*name, *description])
+            .chain([UNKNOWN_NAME, UNKNOWN_DESCRIPTION])
+            .find(|s| s.as_ptr() == ptr)
+            .expect("a pointer into the table");
+        found.to_str().expect("UTF-8")
+    }
+
+    #[test]
+    fn every_value_has_its_variants_name_and_a_description() {
+        let max = STATUS_TABLE.len() as i32 - 1;
+        for code in 0..=max {
+            let (variant, _, _) = entry(code).expect("a status");
+            assert_eq!(*variant as i32, code);
+            assert_eq!(text(storage_status_name(code)), format!("{variant:?}"));
+            let description = text(storage_status_description(code));
+            assert!(!description.is_empty() && !description.contains('\n'));
+        }
+        for code in [max + 1, -1, i32::MIN, i32::MAX] {
+            assert_eq!(text(storage_status_name(code)), "STORAGE_UNKNOWN_STATUS");
+            assert_eq!(
+                text(storage_status_description(code)),
+                UNKNOWN_DESCRIPTION.to_str().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_header_enum_and_the_functions_agree() {
+        let header = header_statuses();
+        assert_eq!(header.len(), STATUS_TABLE.len(), "{header:?}");
+        for (name, value, doc) in header {
+            assert_eq!(text(storage_status_name(value)), name);
+            assert_eq!(text(storage_status_description(value)), doc, "{name}");
+        }
+        assert_eq!(
+            text(storage_status_description(9)),
+            "`storage_next_event` found no event before its timeout."
+        );
     }
 }

@@ -418,16 +418,27 @@ static void failing_load_and_drop_fail_the_op_with_the_hosts_message(void) {
     host_free(&h);
 }
 
-/* Refused with `expected`; destroy ran `destroyed` times; *out_ctx stays NULL. */
+/* Which creation function expect_refused and the registration test use. */
+static bool with_out_error;
+
+/* Refused with `expected`; destroy ran `destroyed` times; *out_ctx stays NULL. The event
+ * callback hears the message, and so does *out_error with storage_new_with_persistence_ex. */
 static void expect_refused(const char *config, storage_persistence_vtable *v, storage_ctx **out,
                            storage_status expected, int destroyed, host *h) {
     waiter w;
     waiter_init(&w);
-    storage_status st = storage_new_with_persistence(config, v, record_cb, &w, out);
+    char *error = (char *)(uintptr_t)0x5678;
+    storage_status st = with_out_error
+                            ? storage_new_with_persistence_ex(config, v, record_cb, &w, out, &error)
+                            : storage_new_with_persistence(config, v, record_cb, &w, out);
     CHECK_EQ_INT(st, expected);
     if (out != NULL) CHECK(*out == NULL);
     CHECK_EQ_INT(waiter_calls(&w), 1);
     CHECK(w.len > 0);
+    if (with_out_error) {
+        CHECK_STR_EQ(error, w.data);
+        storage_string_free(error);
+    }
     CHECK_EQ_INT(host_get(h, &h->destroyed), destroyed);
     waiter_destroy(&w);
 }
@@ -455,11 +466,43 @@ static void registration_errors_and_destroy_exactly_once(void) {
 
     /* "none" is the same as no persistence section. */
     ctx = NULL;
-    CHECK_EQ_INT(storage_new_with_persistence("{\"persistence\":{\"kind\":\"none\"}}", &v, NULL,
-                                              NULL, &ctx),
+    char *error = (char *)(uintptr_t)0x5678;
+    CHECK_EQ_INT(with_out_error ? storage_new_with_persistence_ex(
+                                      "{\"persistence\":{\"kind\":\"none\"}}", &v, NULL, NULL,
+                                      &ctx, &error)
+                                : storage_new_with_persistence(
+                                      "{\"persistence\":{\"kind\":\"none\"}}", &v, NULL, NULL,
+                                      &ctx),
                  STORAGE_OK);
+    if (with_out_error) CHECK(error == NULL);
+    CHECK_EQ_INT(host_get(&h, &h.destroyed), 4);
     free_ctx(ctx);
     CHECK_EQ_INT(host_get(&h, &h.destroyed), 5);
+    host_free(&h);
+}
+
+/* The same rules, and each message also through out_error, with the _ex variant; a NULL
+ * out_error is allowed. */
+static void registration_errors_with_out_error(void) {
+    with_out_error = true;
+    registration_errors_and_destroy_exactly_once();
+    with_out_error = false;
+
+    host h;
+    host_init(&h);
+    storage_persistence_vtable v = vtable_for(&h);
+    storage_ctx *ctx = NULL;
+    CHECK_EQ_INT(storage_new_with_persistence_ex("{", &v, NULL, NULL, &ctx, NULL),
+                 STORAGE_INVALID_CONFIG);
+    CHECK_EQ_INT(host_get(&h, &h.destroyed), 1);
+    /* The unknown layout's message names the version. */
+    v.abi_version = 77;
+    char *error = NULL;
+    CHECK_EQ_INT(storage_new_with_persistence_ex(NULL, &v, NULL, NULL, &ctx, &error),
+                 STORAGE_INVALID_CONFIG);
+    CHECK_CONTAINS(error, "77");
+    storage_string_free(error);
+    CHECK_EQ_INT(host_get(&h, &h.destroyed), 1);
     host_free(&h);
 }
 
@@ -470,5 +513,6 @@ int main(void) {
     RUN_TEST(a_failing_hint_save_is_a_warning);
     RUN_TEST(failing_load_and_drop_fail_the_op_with_the_hosts_message);
     RUN_TEST(registration_errors_and_destroy_exactly_once);
+    RUN_TEST(registration_errors_with_out_error);
     return harness_report();
 }

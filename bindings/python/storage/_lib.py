@@ -41,6 +41,12 @@ HINT_PROVIDER = CFUNCTYPE(None, c_char_p, POINTER(c_void_p), POINTER(c_size_t), 
 FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
     "storage_version": ([], c_char_p),
     "storage_new": ([c_char_p, CALLBACK, c_void_p, POINTER(CTX)], STATUS),
+    # out_error: a char * the caller owns; kept as a c_void_p so it can be freed.
+    "storage_new_ex": ([c_char_p, CALLBACK, c_void_p, POINTER(CTX), POINTER(c_void_p)], STATUS),
+    "storage_string_free": ([c_void_p], None),
+    # Static strings: c_char_p copies them into bytes, nothing is freed.
+    "storage_status_name": ([c_int32], c_char_p),
+    "storage_status_description": ([c_int32], c_char_p),
     "storage_free": ([CTX], STATUS),
     "storage_set_event_callback": ([CTX, CALLBACK, c_void_p], STATUS),
     "storage_next_event": ([CTX, c_uint32, POINTER(POINTER(c_uint8)), POINTER(c_size_t)], STATUS),
@@ -66,6 +72,10 @@ FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
     # passed through as opaque pointers; the Manager does not offer a Python vtable yet.
     "storage_new_with_persistence": (
         [c_char_p, c_void_p, CALLBACK, c_void_p, POINTER(CTX)],
+        STATUS,
+    ),
+    "storage_new_with_persistence_ex": (
+        [c_char_p, c_void_p, CALLBACK, c_void_p, POINTER(CTX), POINTER(c_void_p)],
         STATUS,
     ),
     "storage_load_sink_push_meta": ([c_void_p, BYTES_IN, c_size_t], STATUS),

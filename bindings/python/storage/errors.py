@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import enum
 
+from ._lib import lib
+
+#: What the library names a value that is no status.
+UNKNOWN_STATUS = "STORAGE_UNKNOWN_STATUS"
+
+
+def status_name(code: int) -> str:
+    """The library's name of status ``code`` without ``STORAGE_`` (``"LIMIT_REACHED"``),
+    or ``"status <code>"`` for a value the library does not know."""
+    name: bytes = lib.storage_status_name(code)
+    text = name.decode()
+    return f"status {code}" if text == UNKNOWN_STATUS else text.removeprefix("STORAGE_")
+
 
 class Status(enum.IntEnum):
-    """``storage_status`` of include/storage.h (0 = OK; values are never renumbered)."""
+    """``storage_status`` of include/storage.h (0 = OK; values are never renumbered). A
+    test checks that the members are the library's statuses, under its names."""
 
     OK = 0
     INVALID_HANDLE = 1
@@ -30,6 +44,12 @@ class Status(enum.IntEnum):
     RECORDING_EXISTS = 19
     RECORDING_IO = 20
 
+    @property
+    def description(self) -> str:
+        """The library's one-line description of the status."""
+        text: bytes = lib.storage_status_description(self.value)
+        return text.decode()
+
     @classmethod
     def of(cls, code: int) -> Status | int:
         """The Status for ``code``, or the bare int for a code this binding predates."""
@@ -47,7 +67,7 @@ class StorageError(Exception):
         self.op = op
         self.status = status
         self.message = message
-        name = status.name if isinstance(status, Status) else f"status {status}"
+        name = status_name(status)
         super().__init__(f"{op}: {name}: {message}" if message else f"{op}: {name}")
 
 

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
 from ._answers import Answers
-from ._creation import CreationEvents
 from ._gate import Gate
 from ._hints import HintProvider, c_hint_provider
 from ._lib import CALLBACK, CTX, HINT_PROVIDER, lib
@@ -71,14 +70,16 @@ class Manager:
         self._hint_providers: list[Any] = []  # every C provider given, alive until close
         self._close_lock = threading.Lock()
         handle = CTX()
-        # An event callback is given only so that a refused configuration reports its
-        # message; events then switch to the pull API, early ones kept (see _creation).
-        self._creation = CreationEvents()
-        status = lib.storage_new(document, self._creation.callback, None, ctypes.byref(handle))
+        error = ctypes.c_void_p()
+        # No event callback (CALLBACK() is NULL): the events a context emits as it starts
+        # (recording_recovered, recording_started) wait in its queue to be pulled first.
+        status = lib.storage_new_ex(
+            document, CALLBACK(), None, ctypes.byref(handle), ctypes.byref(error)
+        )
         if status != Status.OK:
-            code, message = self._creation.refusal or (status, b"")
-            raise error_for("new", code, message.decode("utf-8", "replace"))
-        lib.storage_set_event_callback(handle, CALLBACK(), None)  # CALLBACK() is NULL
+            message = ctypes.string_at(error.value) if error.value else b""
+            lib.storage_string_free(error)
+            raise error_for("new", status, message.decode("utf-8", "replace"))
         self._gate = Gate(handle.value or 0)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -288,10 +289,6 @@ class Manager:
         deadline = None if timeout is None else time.monotonic() + timeout
         data = ctypes.POINTER(ctypes.c_uint8)()
         length = ctypes.c_size_t()
-        with self._gate.use("next_event"):
-            early = self._creation.take()
-        if early is not None:
-            return Event.parse(early)
         while True:
             left_ms = PULL_SLICE_MS
             if deadline is not None:

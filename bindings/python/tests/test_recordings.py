@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import storage
-from conftest import EVENT_TIMEOUT, OpenManager, next_event_of
+from conftest import OpenManager, next_event_of
 
 
 def test_record_verify_and_replay(open_manager: OpenManager, tmp_path: Path) -> None:
@@ -35,7 +34,7 @@ def test_record_verify_and_replay(open_manager: OpenManager, tmp_path: Path) -> 
 
 def test_startup_events_are_pulled_first(open_manager: OpenManager, tmp_path: Path) -> None:
     """A context emits as it starts (crash recovery, recording.autostart), before the
-    Manager switches to pulling events: none of those events is lost."""
+    Manager exists: those events wait in the library's queue and are pulled first."""
     first = storage.Manager(participant_id="bob", recording={"root": str(tmp_path)})
     first.recording_start("crashed")
     first.recording_stop("crashed")
@@ -67,15 +66,3 @@ def test_an_autostart_that_cannot_start_refuses_the_manager(tmp_path: Path) -> N
         storage.Manager(recording={"root": missing, "autostart": {"name": "lost"}})
     assert refused.value.status == storage.Status.START_FAILED
     assert "lost-" in refused.value.message and "recording.autostart" in refused.value.message
-
-
-def test_events_received_at_creation_come_first(open_manager: OpenManager) -> None:
-    """Events the creation callback received come out before anything pulled later."""
-    alice = open_manager(participant_id="alice")
-    early = b'{"eventType":"recording_started","name":"auto-1"}'
-    alice._creation._early.append(early)
-    alice.wrap("room", "m1", b"hi")
-    alice.start_periodic_tasks()
-    first = alice.next_event(timeout=EVENT_TIMEOUT)
-    assert first is not None and first.raw == json.loads(early)
-    next_event_of(alice, "periodic_sync")
