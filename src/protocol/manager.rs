@@ -139,10 +139,7 @@ impl Manager {
     pub fn new(config: ProtocolConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let empty_bloom = RollingBloomFilter::new(config.bloom_capacity, config.bloom_error_rate)
-            .map_err(|e| ConfigError {
-            key: "bloom_capacity",
-            reason: e.to_string(),
-        })?;
+            .map_err(|e| ConfigError::new("bloom_capacity", e.to_string()))?;
         Ok(Self {
             empty_bloom,
             budget: Budget::new(config.memory_budget_bytes),
