@@ -37,8 +37,10 @@ impl<F: FnMut(&str, &str) -> Vec<u8> + Send> RetrievalHintProvider for F {
     }
 }
 
-/// How a received message was handled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a received message was handled (also its `status` in JSON, lower-case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum UnwrapStatus {
     /// Delivered now (a `MessageReady` event was emitted).
     Delivered,
