@@ -534,11 +534,6 @@ impl<'a> Renderer<'a> {
         let kind = |kind: &str| match kind {
             "integer" if schema["minimum"] == json!(0) => "integer ≥ 0".to_owned(),
             "string" if schema["contentEncoding"] == "base64" => "base64 string".to_owned(),
-            "array" => match schema.get("items") {
-                Some(_) => String::from("array"),
-                None => String::from("array"),
-            },
-            "object" if schema["additionalProperties"].is_object() => "object".to_owned(),
             other => other.to_owned(),
         };
         match &schema["type"] {
