@@ -6,8 +6,12 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use storage::ffi::json::libsds_wrap_result;
+use storage::ffi::json::{
+    libsds_unwrap_result, libsds_wrap_result, native_event, native_event_by_serde,
+};
 use storage::persistence::codec::{decode_channel_meta, encode_channel_meta};
+use storage::protocol::event::Event;
+use storage::protocol::manager::{UnwrapStatus, Unwrapped};
 use storage::protocol::message::{HistoryEntry, SdsMessage};
 use storage::protocol::snapshot::{ChannelMeta, OutgoingEntry};
 use storage::protocol::wire::{
@@ -135,5 +139,59 @@ fn libsds_text(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, wire, snapshot, libsds_text);
+/// The event writer on the hot path: native events as the sink writes them.
+fn json_events(c: &mut Criterion) {
+    let mut g = c.benchmark_group("json");
+    for len in [100usize, 65_536] {
+        let ready = Event::MessageReady {
+            channel_id: "robot-fleet/telemetry".into(),
+            message_id: "0f3c9a1e-msg-001234".into(),
+            sender_id: "participant-1".into(),
+            lamport_timestamp: 1_763_820_000_123,
+            content: filler(len, 3),
+        };
+        g.bench_function(format!("message_ready {len} B, fast"), |b| {
+            b.iter(|| native_event(black_box(&ready)))
+        });
+        g.bench_function(format!("message_ready {len} B, serde"), |b| {
+            b.iter(|| native_event_by_serde(black_box(&ready)))
+        });
+    }
+    let missing = Event::MissingDependencies {
+        channel_id: "robot-fleet/telemetry".into(),
+        message_id: "0f3c9a1e-msg-001234".into(),
+        missing: history(10, "d"),
+    };
+    g.bench_function("missing_dependencies 10, fast", |b| {
+        b.iter(|| native_event(black_box(&missing)))
+    });
+    g.bench_function("missing_dependencies 10, serde", |b| {
+        b.iter(|| native_event_by_serde(black_box(&missing)))
+    });
+    let sent = Event::MessageSent {
+        channel_id: "robot-fleet/telemetry".into(),
+        message_id: "0f3c9a1e-msg-001234".into(),
+    };
+    g.bench_function("message_sent, fast", |b| {
+        b.iter(|| native_event(black_box(&sent)))
+    });
+    g.bench_function("message_sent, serde", |b| {
+        b.iter(|| native_event_by_serde(black_box(&sent)))
+    });
+    let u = Unwrapped {
+        channel_id: "c".into(),
+        message_id: "m".into(),
+        sender_id: "s".into(),
+        content: filler(256, 5),
+        status: UnwrapStatus::Delivered,
+        missing: Vec::new(),
+    };
+    g.bench_function("libsds unwrap 256 B, fast", |b| {
+        b.iter(|| libsds_unwrap_result(black_box(&u)))
+    });
+    g.bench_function("libsds unwrap 256 B, serde", |b| b.iter(|| serde_json::to_vec(&serde_json::json!({"message": &u.content, "channelId": &u.channel_id, "missingDeps": []}))));
+    g.finish();
+}
+
+criterion_group!(benches, wire, snapshot, libsds_text, json_events);
 criterion_main!(benches);

@@ -13,3 +13,4 @@ pub mod protocol;
 pub mod recording;
 pub mod runtime;
 mod shorten;
+mod strict_json;

@@ -7,27 +7,32 @@ import "encoding/json"
 // default; set a key to an explicit zero, or a key this struct does not know yet, through
 // Extra. Durations are in milliseconds, as in the document.
 type Config struct {
-	ParticipantID          string  `json:"participant_id,omitempty"`
-	BloomCapacity          uint64  `json:"bloom_capacity,omitempty"`
-	BloomErrorRate         float64 `json:"bloom_error_rate,omitempty"`
-	MaxMessageHistory      uint64  `json:"max_message_history,omitempty"`
-	MaxHistoryBytes        uint64  `json:"max_history_bytes,omitempty"`
-	MaxCausalHistory       uint64  `json:"max_causal_history,omitempty"`
-	ResendIntervalMs       uint64  `json:"resend_interval_ms,omitempty"`
-	MaxResendAttempts      uint32  `json:"max_resend_attempts,omitempty"`
-	BloomAcksToConfirm     uint32  `json:"bloom_acks_to_confirm,omitempty"`
-	MaxDependencyWaitMs    uint64  `json:"max_dependency_wait_ms,omitempty"`
-	LamportUnit            string  `json:"lamport_unit,omitempty"` // "milliseconds" or "seconds"
-	RepairTMinMs           uint64  `json:"repair_t_min_ms,omitempty"`
-	RepairTMaxMs           uint64  `json:"repair_t_max_ms,omitempty"`
-	NumResponseGroups      uint32  `json:"num_response_groups,omitempty"`
-	MaxRepairRequests      uint64  `json:"max_repair_requests,omitempty"`
-	MaxChannels            uint64  `json:"max_channels,omitempty"`
-	MaxIncomingBuffer      uint64  `json:"max_incoming_buffer,omitempty"`
-	MaxIncomingBufferBytes uint64  `json:"max_incoming_buffer_bytes,omitempty"`
-	MaxOutgoingBuffer      uint64  `json:"max_outgoing_buffer,omitempty"`
-	MaxRepairBuffer        uint64  `json:"max_repair_buffer,omitempty"`
-	MaxWireMessageSize     uint64  `json:"max_wire_message_size,omitempty"`
+	ParticipantID             string  `json:"participant_id,omitempty"`
+	BloomCapacity             uint64  `json:"bloom_capacity,omitempty"`
+	BloomErrorRate            float64 `json:"bloom_error_rate,omitempty"`
+	MaxMessageHistory         uint64  `json:"max_message_history,omitempty"`
+	MaxHistoryBytes           uint64  `json:"max_history_bytes,omitempty"`
+	MaxCausalHistory          uint64  `json:"max_causal_history,omitempty"`
+	ResendIntervalMs          uint64  `json:"resend_interval_ms,omitempty"`
+	MaxResendAttempts         uint32  `json:"max_resend_attempts,omitempty"`
+	BloomAcksToConfirm        uint32  `json:"bloom_acks_to_confirm,omitempty"`
+	MaxDependencyWaitMs       uint64  `json:"max_dependency_wait_ms,omitempty"`
+	LamportUnit               string  `json:"lamport_unit,omitempty"` // "milliseconds" or "seconds"
+	RepairTMinMs              uint64  `json:"repair_t_min_ms,omitempty"`
+	RepairTMaxMs              uint64  `json:"repair_t_max_ms,omitempty"`
+	NumResponseGroups         uint32  `json:"num_response_groups,omitempty"`
+	MaxRepairRequests         uint64  `json:"max_repair_requests,omitempty"`
+	MaxChannels               uint64  `json:"max_channels,omitempty"`
+	MaxIncomingBuffer         uint64  `json:"max_incoming_buffer,omitempty"`
+	MaxIncomingBufferBytes    uint64  `json:"max_incoming_buffer_bytes,omitempty"`
+	MaxOutgoingBuffer         uint64  `json:"max_outgoing_buffer,omitempty"`
+	MaxRepairBuffer           uint64  `json:"max_repair_buffer,omitempty"`
+	MaxWireMessageSize        uint64  `json:"max_wire_message_size,omitempty"`
+	MemoryBudgetBytes         uint64  `json:"memory_budget_bytes,omitempty"`
+	MaxReceivedCausalHistory  uint64  `json:"max_received_causal_history,omitempty"`
+	MaxReceivedRepairRequests uint64  `json:"max_received_repair_requests,omitempty"`
+	MaxIDBytes                uint64  `json:"max_id_bytes,omitempty"`
+	MaxLamportLeadMs          uint64  `json:"max_lamport_lead_ms,omitempty"`
 
 	SyncIntervalMs          uint64 `json:"sync_interval_ms,omitempty"`
 	OutgoingSweepIntervalMs uint64 `json:"outgoing_sweep_interval_ms,omitempty"`
@@ -35,12 +40,27 @@ type Config struct {
 	RepairSweepIntervalMs   uint64 `json:"repair_sweep_interval_ms,omitempty"`
 	RequestQueueCapacity    uint64 `json:"request_queue_capacity,omitempty"`
 	EventQueueCapacity      uint64 `json:"event_queue_capacity,omitempty"`
+	RequestQueueMaxBytes    uint64 `json:"request_queue_max_bytes,omitempty"`
+	EventQueueMaxBytes      uint64 `json:"event_queue_max_bytes,omitempty"`
 
 	Persistence *Persistence `json:"persistence,omitempty"`
+	Recording   *Recording   `json:"recording,omitempty"`
 
 	// Extra keys written into the document as they are, over the fields above
-	// (explicit zeros, keys added to the library later such as "recording").
+	// (explicit zeros, keys added to the library later).
 	Extra map[string]any `json:"-"`
+}
+
+// Recording is the "recording" section: where recordings live and their defaults.
+type Recording struct {
+	Root            string `json:"root,omitempty"`              // an existing folder; recordings are off without it
+	QueueCapacity   uint64 `json:"queue_capacity,omitempty"`    // messages queued before each recorder thread
+	WhenFull        string `json:"when_full,omitempty"`         // "block" (default) or "drop"
+	ChunkMaxBytes   uint64 `json:"chunk_max_bytes,omitempty"`   // chunk files are sealed at this size
+	ChunkMaxAgeMs   uint64 `json:"chunk_max_age_ms,omitempty"`  // ... or at this age
+	FlushIntervalMs uint64 `json:"flush_interval_ms,omitempty"` // longest a message waits to be synced
+	// A recording started with the context: "name", and any RecordingStart option.
+	Autostart map[string]any `json:"autostart,omitempty"`
 }
 
 // Persistence selects where a Manager keeps its protocol state.

@@ -30,29 +30,38 @@ const (
 	ReplayFinished       EventType = "replay_finished"
 )
 
-// Event is one event of a Manager. Only the fields its Type carries are set; Raw keeps
-// the library's JSON document for anything else (the recording events' "name", and
-// recording_recovered's "file", "action", "messages" and "detail").
+// Event is one event of a Manager (docs/json.md, "Native events", has every type and
+// key). Only the fields its Type carries are set; Raw keeps the library's JSON document.
 type Event struct {
 	Type             EventType
 	ChannelID        string
 	MessageID        string
-	SenderID         string       // message_ready
-	LamportTimestamp int64        // message_ready
+	SenderID         string       // message_ready, replay_message
+	LamportTimestamp int64        // message_ready, replay_message
 	Content          []byte       // message_ready, replay_message: the payload
 	Hits             uint64       // possibly_acknowledged: bloom hits so far
 	Attempt          uint64       // resend
 	Wire             []byte       // resend, repair_ready: the bytes to broadcast
 	MissingDeps      []Dependency // missing_dependencies, message_lost
-	Dropped          uint64       // event_queue_overflow: events discarded
-	Warning          string       // persistence_warning: what went wrong
+	Dropped          uint64       // event_queue_overflow: events discarded; recording_dropped: messages
+	Warning          string       // persistence_warning, recording_failed: what went wrong
 	Refused          uint64       // limit_reached: messages refused since the last one
 	Reason           string       // limit_reached: why the latest was refused
+	Name             string       // recording_*: the recording
+	File             string       // recording_recovered: the file acted on
+	Action           string       // recording_recovered: recovered, listed, quarantined or failed
+	Messages         uint64       // recording_recovered: saved; replay_finished: replayed
+	Detail           string       // recording_recovered
+	ReplayID         uint64       // replay_message, replay_finished
+	LogTimeNs        uint64       // replay_message: when it was recorded (Unix ns)
+	Cancelled        bool         // replay_finished: stopped by ReplayStop
+	Error            string       // replay_finished: why it failed ("" if it did not)
 	Raw              json.RawMessage
 }
 
 // eventDocument is the JSON shape of every native event; "message" is base64 wire bytes
-// in resend/repair_ready but text in persistence_warning, so it is decoded by type.
+// in resend/repair_ready but text in persistence_warning and recording_failed, so it is
+// decoded by type. The tests decode every sample event strictly into it.
 type eventDocument struct {
 	EventType        EventType       `json:"eventType"`
 	ChannelID        string          `json:"channelId"`
@@ -67,6 +76,15 @@ type eventDocument struct {
 	Dropped          uint64          `json:"dropped"`
 	Refused          uint64          `json:"refused"`
 	Reason           string          `json:"reason"`
+	Name             string          `json:"name"`
+	File             string          `json:"file"`
+	Action           string          `json:"action"`
+	Messages         uint64          `json:"messages"`
+	Detail           string          `json:"detail"`
+	ReplayID         uint64          `json:"replayId"`
+	LogTimeNs        uint64          `json:"logTimeNs"`
+	Cancelled        bool            `json:"cancelled"`
+	Error            *string         `json:"error"`
 }
 
 // ParseEvent decodes one native event document.
@@ -88,11 +106,22 @@ func ParseEvent(raw []byte) (Event, error) {
 		Dropped:          doc.Dropped,
 		Refused:          doc.Refused,
 		Reason:           doc.Reason,
+		Name:             doc.Name,
+		File:             doc.File,
+		Action:           doc.Action,
+		Messages:         doc.Messages,
+		Detail:           doc.Detail,
+		ReplayID:         doc.ReplayID,
+		LogTimeNs:        doc.LogTimeNs,
+		Cancelled:        doc.Cancelled,
 		Raw:              append(json.RawMessage(nil), raw...),
+	}
+	if doc.Error != nil {
+		event.Error = *doc.Error
 	}
 	if len(doc.Message) > 0 {
 		target := any(&event.Wire)
-		if doc.EventType == PersistenceWarning {
+		if doc.EventType == PersistenceWarning || doc.EventType == RecordingFailed {
 			target = &event.Warning
 		}
 		if err := json.Unmarshal(doc.Message, target); err != nil {

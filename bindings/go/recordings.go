@@ -61,10 +61,13 @@ func (m *Manager) ReplayStart(name string, options map[string]any) (uint64, erro
 	if err != nil {
 		return 0, err
 	}
-	var answer struct {
-		ReplayID uint64 `json:"replayId"`
-	}
+	var answer replayStarted
 	return answer.ReplayID, decodeResult("ReplayStart", document, &answer)
+}
+
+// replayStarted is the answer of storage_replay_start.
+type replayStarted struct {
+	ReplayID uint64 `json:"replayId"`
 }
 
 // ReplayStop cancels replay id; its replay_finished event follows.

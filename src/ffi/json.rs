@@ -1,194 +1,642 @@
-//! The JSON documents the C API hands to hosts, in two dialects.
+//! The JSON documents the C API hands to hosts, each declared once here as a typed
+//! definition that serde writes, in two dialects. `docs/json.md`, the reference for C
+//! users, is generated from these definitions and the samples the tests write
+//! (`src/ffi/json_samples.rs`).
 //!
 //! - **Native** (`storage_*` API, see `DESIGN.md`, "C API conventions"): every document is
 //!   an object with camelCase keys; events carry an `eventType` field; binary payloads are
-//!   base64 (standard alphabet, padded). Key order is unspecified.
+//!   base64 (standard alphabet, padded). Key order is unspecified; the documents keep the
+//!   order they always had (events: `eventType` first, then declaration order; the rare
+//!   documents once built as `serde_json::Value`s, sorted). The events of the message
+//!   path and the unwrap result are written from their definition by the fast writer of
+//!   [`super::json_writer`] (2-3 times faster than serde_json, whose string escaping
+//!   scans every base64 character), which tests check against serde's output of the
+//!   same definition, byte for byte.
 //! - **libsds** (drop-in `Sds*` API): the exact compact documents nim-sds 0.3.x produces
-//!   (`shared/fixtures/libsds-abi.md`), keys in the same order as libsds writes them.
-//!
-//! Documents on the message path are written straight into one buffer by
-//! [`JsonObject`](super::json_writer::JsonObject); the rare channel statistics use
-//! `serde_json::json!`.
-//!
-//! Besides protocol [`Event`]s, the runtime reports two conditions of its own to native
-//! hosts, each with its own function: [`native_event_queue_overflow`] and
-//! [`native_persistence_warning`]. libsds has no equivalent of either.
+//!   (`shared/fixtures/libsds-abi.md`), keys in the order libsds writes them, which is the
+//!   declaration order here. The unwrap result's `message`, an array of byte values, is
+//!   written by a fast writer ([`libsds_unwrap_result`]) that a test checks against its
+//!   definition byte for byte; the wrap result is decimal text, not JSON.
 
 use std::ffi::CStr;
 
-use serde_json::json;
+use base64::display::Base64Display;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
 
-use super::json_writer::{
-    into_string, object, object_bytes, push_array, push_decimal_list, push_json_str, JsonObject,
-};
-
+use super::json_writer::{object_bytes, push_array, push_decimal_list, push_json_str, JsonObject};
 use crate::protocol::budget::Usage;
-use crate::protocol::channel::{ChannelCounters, RefusalCounts};
+use crate::protocol::channel::ChannelCounters;
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, UnwrapStatus, Unwrapped};
 use crate::protocol::message::HistoryEntry;
+use crate::recording::manifest::Manifest;
+use crate::recording::recorder::RecorderSummary;
+use crate::recording::store::ListedRecording;
+use crate::recording::verify::VerifyReport;
+use crate::runtime::request::RuntimeEvent;
 
-/// The `eventType` of a protocol event, shared by both dialects.
-fn event_type(event: &Event) -> &'static str {
-    match event {
-        Event::MessageReady { .. } => "message_ready",
-        Event::MessageSent { .. } => "message_sent",
-        Event::PossiblyAcknowledged { .. } => "possibly_acknowledged",
-        Event::Resend { .. } => "resend",
-        Event::Expired { .. } => "message_expired",
-        Event::MissingDependencies { .. } => "missing_dependencies",
-        Event::Lost { .. } => "message_lost",
-        Event::RepairReady { .. } => "repair_ready",
-        Event::PeriodicSync { .. } => "periodic_sync",
-        Event::LimitReached { .. } => "limit_reached",
+// ---------------------------------------------------------------------------------------
+// Building blocks
+// ---------------------------------------------------------------------------------------
+
+/// Bytes, written as a base64 string (standard alphabet, padded).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Base64<'a>(pub &'a [u8]);
+
+impl Serialize for Base64<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&Base64Display::new(self.0, &BASE64))
     }
+}
+
+#[cfg(test)]
+impl schemars::JsonSchema for Base64<'_> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Base64".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "contentEncoding": "base64"})
+    }
+}
+
+/// A dependency of a message, as native documents list it in `missingDeps`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct Dependency<'a> {
+    /// Id of the message depended on.
+    pub message_id: &'a str,
+    /// Where the host may fetch it (the hint its sender attached; empty if none).
+    pub retrieval_hint: Base64<'a>,
+    /// Its sender's participant id (empty if unknown).
+    pub sender_id: &'a str,
+}
+
+/// `missingDeps` of native documents: every entry a [`Dependency`].
+#[derive(Clone, Copy)]
+pub(crate) struct Dependencies<'a>(pub &'a [HistoryEntry]);
+
+impl Serialize for Dependencies<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for entry in self.0 {
+            seq.serialize_element(&Dependency {
+                message_id: &entry.message_id,
+                retrieval_hint: Base64(&entry.retrieval_hint),
+                sender_id: &entry.sender_id,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+impl schemars::JsonSchema for Dependencies<'_> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Dependencies".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<Dependency<'static>>>::json_schema(generator)
+    }
+}
+
+/// A document as compact JSON, keys in declaration order.
+fn to_bytes<T: Serialize>(document: &T, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut out, document) {
+        Ok(()) => out,
+        // The definitions here only hold strings, numbers and sequences of them, which
+        // serde_json always writes; were that ever broken, the host still gets JSON.
+        Err(error) => {
+            serde_json::json!({ "error": format!("cannot format the document: {error}") })
+                .to_string()
+                .into_bytes()
+        }
+    }
+}
+
+/// A document as compact JSON, keys sorted at every level, as the documents once built
+/// with `serde_json::json!` always were.
+fn to_sorted_bytes<T: Serialize>(document: &T) -> Vec<u8> {
+    match serde_json::to_value(document) {
+        Ok(value) => value.to_string().into_bytes(),
+        Err(_) => to_bytes(document, 0),
+    }
+}
+
+/// The text of a document written by [`to_bytes`] (always UTF-8; were that ever broken,
+/// invalid bytes would become U+FFFD rather than a panic).
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
 }
 
 // ---------------------------------------------------------------------------------------
 // Native dialect
 // ---------------------------------------------------------------------------------------
 
-/// Appends native `missingDeps`: `[{"messageId","retrievalHint"(base64),"senderId"}]`.
-fn push_native_deps(out: &mut Vec<u8>, missing: &[HistoryEntry]) {
-    push_array(out, missing, |out, dep| {
-        let mut o = JsonObject::begin(out);
-        o.str("messageId", &dep.message_id)
-            .base64("retrievalHint", &dep.retrieval_hint)
-            .str("senderId", &dep.sender_id);
-        o.end();
-    });
+/// An event of a native context, as the host receives it (`storage_next_event`, or the
+/// event callback): `eventType` names the variant, the other keys are its fields.
+#[derive(Serialize)]
+#[serde(
+    tag = "eventType",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) enum NativeEvent<'a> {
+    /// A received message is delivered: every message of its causal history was
+    /// delivered before.
+    MessageReady {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the delivered message.
+        message_id: &'a str,
+        /// Participant that sent it (empty if the sender runs without SDS-R).
+        sender_id: &'a str,
+        /// Its Lamport timestamp (a signed 64-bit integer).
+        lamport_timestamp: i64,
+        /// Its content.
+        content: Base64<'a>,
+    },
+    /// An outgoing message is acknowledged: a peer listed it in its causal history, or
+    /// `bloom_acks_to_confirm` independent bloom filters contained it.
+    MessageSent {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the acknowledged message.
+        message_id: &'a str,
+    },
+    /// A peer's bloom filter contains an outgoing message, which is therefore probably
+    /// (not certainly) received; it stays unacknowledged until confirmed.
+    PossiblyAcknowledged {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the message.
+        message_id: &'a str,
+        /// Independent bloom hits so far.
+        hits: u32,
+    },
+    /// An unacknowledged message is due again: broadcast `message`.
+    Resend {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the message.
+        message_id: &'a str,
+        /// Which resend this is (1 for the first).
+        attempt: u32,
+        /// The wire bytes to broadcast (wrapped with the channel's current bloom filter).
+        message: Base64<'a>,
+    },
+    /// An outgoing message exhausted its resends (`max_resend_attempts`) unacknowledged.
+    MessageExpired {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the message.
+        message_id: &'a str,
+    },
+    /// A received message is buffered because some of its dependencies are missing.
+    MissingDependencies {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the buffered message.
+        message_id: &'a str,
+        /// The dependencies not yet delivered, with their retrieval hints.
+        missing_deps: Dependencies<'a>,
+    },
+    /// A buffered message waited longer than `max_dependency_wait_ms` (or was evicted
+    /// for the memory budget) and was dropped.
+    MessageLost {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the dropped message.
+        message_id: &'a str,
+        /// Ids of the dependencies that never arrived (strings, not objects).
+        missing_deps: &'a [String],
+    },
+    /// SDS-R: broadcast `message`, which a peer asked to repair.
+    RepairReady {
+        /// Channel of the message.
+        channel_id: &'a str,
+        /// Id of the repaired message.
+        message_id: &'a str,
+        /// The wire bytes to broadcast.
+        message: Base64<'a>,
+    },
+    /// Time to send a sync message on this channel (`storage_build_sync_message`).
+    PeriodicSync {
+        /// The channel to sync.
+        channel_id: &'a str,
+    },
+    /// Received messages were refused because a limit was reached; at most one per
+    /// channel per second.
+    LimitReached {
+        /// Channel of the refused messages; empty for messages refused before their
+        /// channel was known.
+        channel_id: &'a str,
+        /// Messages refused since the previous `limit_reached` of this channel.
+        refused: u64,
+        /// Why the latest was refused.
+        reason: &'a str,
+    },
+    /// The event queue (`event_queue_capacity`, `event_queue_max_bytes`) was full:
+    /// events were dropped. Comes where the dropped events would have been.
+    EventQueueOverflow {
+        /// Events dropped.
+        dropped: u64,
+    },
+    /// Saving the channel's state failed; the operation still succeeded (the state is
+    /// in memory and the next save retries).
+    PersistenceWarning {
+        /// The channel whose state was being saved.
+        channel_id: &'a str,
+        /// The backend's message.
+        message: &'a str,
+    },
+    /// A recorder dropped messages (`"when_full": "drop"`); at most once a second.
+    RecordingDropped {
+        /// Recording name.
+        name: &'a str,
+        /// Messages dropped so far.
+        dropped: u64,
+    },
+    /// A writer error (disk full, folder gone) stopped the recording.
+    RecordingFailed {
+        /// Recording name.
+        name: &'a str,
+        /// What went wrong.
+        message: &'a str,
+    },
+    /// As the context starts, crash recovery acted on a file left by an earlier run
+    /// (one event per file).
+    RecordingRecovered {
+        /// Recording name.
+        name: &'a str,
+        /// The file acted on (inside `chunks/`; empty when `action` is `failed`).
+        file: &'a str,
+        /// `recovered` (messages saved into a new sealed chunk), `listed` (a sealed
+        /// chunk added to the manifest), `quarantined` (nothing recoverable; the file
+        /// is in `quarantine/`) or `failed` (`detail` says why).
+        action: &'a str,
+        /// Messages saved.
+        messages: u64,
+        /// Details.
+        detail: &'a str,
+    },
+    /// The context started its `recording.autostart` recording, under this name.
+    RecordingStarted {
+        /// Recording name (`{autostart name}-{unix ms}`).
+        name: &'a str,
+    },
+    /// A replayed message (`storage_replay_start`).
+    ReplayMessage {
+        /// The replay, as `storage_replay_start` answered.
+        replay_id: u64,
+        /// Channel it is replayed on (after `remap`).
+        channel_id: &'a str,
+        /// Id of the message.
+        message_id: &'a str,
+        /// Participant that sent it.
+        sender_id: &'a str,
+        /// Its Lamport timestamp.
+        lamport_timestamp: i64,
+        /// Its content.
+        content: Base64<'a>,
+        /// When it was recorded (Unix ns).
+        log_time_ns: u64,
+    },
+    /// A replay ended: every message replayed, cancelled, or failed.
+    ReplayFinished {
+        /// The replay.
+        replay_id: u64,
+        /// Messages replayed.
+        messages: u64,
+        /// Stopped by `storage_replay_stop` (or the context's end).
+        cancelled: bool,
+        /// Why it failed, if it did (`null` otherwise).
+        error: Option<&'a str>,
+    },
 }
 
-/// The native JSON for a protocol event: an object with an `eventType` field and camelCase
-/// keys, binary payloads base64.
-///
-/// | `eventType` | other keys |
-/// | --- | --- |
-/// | `message_ready` | `channelId`, `messageId`, `senderId`, `lamportTimestamp`, `content` (base64) |
-/// | `message_sent` | `channelId`, `messageId` |
-/// | `possibly_acknowledged` | `channelId`, `messageId`, `hits` |
-/// | `resend` | `channelId`, `messageId`, `attempt`, `message` (base64 of the wire bytes) |
-/// | `message_expired` | `channelId`, `messageId` |
-/// | `missing_dependencies` | `channelId`, `messageId`, `missingDeps`: `[{messageId, retrievalHint (base64), senderId}]` |
-/// | `message_lost` | `channelId`, `messageId`, `missingDeps`: `[id, ...]` |
-/// | `repair_ready` | `channelId`, `messageId`, `message` (base64 of the wire bytes) |
-/// | `periodic_sync` | `channelId` |
-pub fn native_event(event: &Event) -> String {
-    object(128, |o| native_event_members(o, event))
-}
-
-/// The members of [`native_event`]'s object.
-fn native_event_members(o: &mut JsonObject, event: &Event) {
-    o.str("eventType", event_type(event));
-    match event {
-        Event::MessageReady {
-            channel_id,
-            message_id,
-            sender_id,
-            lamport_timestamp,
-            content,
-        } => {
-            o.str("channelId", channel_id)
-                .str("messageId", message_id)
-                .str("senderId", sender_id)
-                .int("lamportTimestamp", *lamport_timestamp)
-                .base64("content", content);
-        }
-        Event::MessageSent {
-            channel_id,
-            message_id,
-        }
-        | Event::Expired {
-            channel_id,
-            message_id,
-        } => {
-            o.str("channelId", channel_id).str("messageId", message_id);
-        }
-        Event::PossiblyAcknowledged {
-            channel_id,
-            message_id,
-            hits,
-        } => {
-            o.str("channelId", channel_id)
-                .str("messageId", message_id)
-                .int("hits", *hits);
-        }
-        Event::Resend {
-            channel_id,
-            message_id,
-            attempt,
-            bytes,
-        } => {
-            o.str("channelId", channel_id)
-                .str("messageId", message_id)
-                .int("attempt", *attempt)
-                .base64("message", bytes);
-        }
-        Event::MissingDependencies {
-            channel_id,
-            message_id,
-            missing,
-        } => {
-            o.str("channelId", channel_id)
-                .str("messageId", message_id)
-                .with("missingDeps", |out| push_native_deps(out, missing));
-        }
-        Event::Lost {
-            channel_id,
-            message_id,
-            missing,
-        } => {
-            o.str("channelId", channel_id)
-                .str("messageId", message_id)
-                .with("missingDeps", |out| {
-                    push_array(out, missing, |out, id| push_json_str(out, id))
-                });
-        }
-        Event::RepairReady {
-            channel_id,
-            message_id,
-            bytes,
-        } => {
-            o.str("channelId", channel_id)
-                .str("messageId", message_id)
-                .base64("message", bytes);
-        }
-        Event::PeriodicSync { channel_id } => {
-            o.str("channelId", channel_id);
-        }
-        Event::LimitReached {
-            channel_id,
-            refused,
-            reason,
-        } => {
-            o.str("channelId", channel_id)
-                .int("refused", *refused)
-                .str("reason", reason);
+impl<'a> From<&'a Event> for NativeEvent<'a> {
+    fn from(event: &'a Event) -> Self {
+        match event {
+            Event::MessageReady {
+                channel_id,
+                message_id,
+                sender_id,
+                lamport_timestamp,
+                content,
+            } => NativeEvent::MessageReady {
+                channel_id,
+                message_id,
+                sender_id,
+                lamport_timestamp: *lamport_timestamp,
+                content: Base64(content),
+            },
+            Event::MessageSent {
+                channel_id,
+                message_id,
+            } => NativeEvent::MessageSent {
+                channel_id,
+                message_id,
+            },
+            Event::PossiblyAcknowledged {
+                channel_id,
+                message_id,
+                hits,
+            } => NativeEvent::PossiblyAcknowledged {
+                channel_id,
+                message_id,
+                hits: *hits,
+            },
+            Event::Resend {
+                channel_id,
+                message_id,
+                attempt,
+                bytes,
+            } => NativeEvent::Resend {
+                channel_id,
+                message_id,
+                attempt: *attempt,
+                message: Base64(bytes),
+            },
+            Event::Expired {
+                channel_id,
+                message_id,
+            } => NativeEvent::MessageExpired {
+                channel_id,
+                message_id,
+            },
+            Event::MissingDependencies {
+                channel_id,
+                message_id,
+                missing,
+            } => NativeEvent::MissingDependencies {
+                channel_id,
+                message_id,
+                missing_deps: Dependencies(missing),
+            },
+            Event::Lost {
+                channel_id,
+                message_id,
+                missing,
+            } => NativeEvent::MessageLost {
+                channel_id,
+                message_id,
+                missing_deps: missing,
+            },
+            Event::RepairReady {
+                channel_id,
+                message_id,
+                bytes,
+            } => NativeEvent::RepairReady {
+                channel_id,
+                message_id,
+                message: Base64(bytes),
+            },
+            Event::PeriodicSync { channel_id } => NativeEvent::PeriodicSync { channel_id },
+            Event::LimitReached {
+                channel_id,
+                refused,
+                reason,
+            } => NativeEvent::LimitReached {
+                channel_id,
+                refused: *refused,
+                reason,
+            },
         }
     }
 }
 
-/// The native runtime event reporting that the event queue was full and `dropped` events
-/// were discarded: `{"eventType":"event_queue_overflow","dropped":n}`.
-pub fn native_event_queue_overflow(dropped: u64) -> String {
-    object(64, |o| {
-        o.str("eventType", "event_queue_overflow")
-            .int("dropped", dropped);
-    })
+impl<'a> NativeEvent<'a> {
+    /// The native event of a runtime event; `None` for the sync tick (native hosts get
+    /// one `periodic_sync` per channel instead).
+    pub(crate) fn of(event: &'a RuntimeEvent) -> Option<Self> {
+        Some(match event {
+            RuntimeEvent::Protocol(event) => event.into(),
+            RuntimeEvent::SyncTick => return None,
+            RuntimeEvent::PersistenceWarning {
+                channel_id,
+                message,
+            } => NativeEvent::PersistenceWarning {
+                channel_id,
+                message,
+            },
+            RuntimeEvent::RecordingDropped { name, dropped } => NativeEvent::RecordingDropped {
+                name,
+                dropped: *dropped,
+            },
+            RuntimeEvent::RecordingFailed { name, message } => {
+                NativeEvent::RecordingFailed { name, message }
+            }
+            RuntimeEvent::RecordingRecovered(action) => NativeEvent::RecordingRecovered {
+                name: &action.recording,
+                file: &action.file,
+                action: action.action,
+                messages: action.messages,
+                detail: &action.detail,
+            },
+            RuntimeEvent::RecordingStarted { name } => NativeEvent::RecordingStarted { name },
+            RuntimeEvent::ReplayMessage {
+                replay_id,
+                channel_id,
+                message,
+                log_time_ns,
+            } => NativeEvent::ReplayMessage {
+                replay_id: *replay_id,
+                channel_id,
+                message_id: &message.message_id,
+                sender_id: &message.sender_id,
+                lamport_timestamp: message.lamport_timestamp,
+                content: Base64(&message.content),
+                log_time_ns: *log_time_ns,
+            },
+            RuntimeEvent::ReplayFinished {
+                replay_id,
+                messages,
+                cancelled,
+                error,
+            } => NativeEvent::ReplayFinished {
+                replay_id: *replay_id,
+                messages: *messages,
+                cancelled: *cancelled,
+                error: error.as_deref(),
+            },
+        })
+    }
+
+    /// The event's JSON: the events of the message path by the fast writer, the
+    /// others by serde.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        match self.write_fast() {
+            Some(bytes) => bytes,
+            // The recording and replay events were always written with sorted keys.
+            None => to_sorted_bytes(self),
+        }
+    }
+
+    /// The event's JSON, serialized by serde from the definition: what
+    /// [`Self::write_fast`] must write, byte for byte.
+    pub(crate) fn to_json_by_serde(&self) -> Vec<u8> {
+        match self.write_fast() {
+            Some(_) => to_bytes(self, 128),
+            None => to_sorted_bytes(self),
+        }
+    }
+
+    /// The fast writer (see [`super::json_writer`]) for the events of the message path,
+    /// keys in the definition's order; `None` for the others. Checked against serde by
+    /// `fast_writer_writes_what_serde_writes`.
+    fn write_fast(&self) -> Option<Vec<u8>> {
+        let capacity = match self {
+            NativeEvent::MessageReady { content, .. } => 160 + content.0.len() / 3 * 4,
+            NativeEvent::Resend { message, .. } | NativeEvent::RepairReady { message, .. } => {
+                128 + message.0.len() / 3 * 4
+            }
+            _ => 128,
+        };
+        let mut fast = true;
+        let bytes = object_bytes(capacity, |o| match *self {
+            NativeEvent::MessageReady {
+                channel_id,
+                message_id,
+                sender_id,
+                lamport_timestamp,
+                content,
+            } => {
+                o.str("eventType", "message_ready")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id)
+                    .str("senderId", sender_id)
+                    .int("lamportTimestamp", lamport_timestamp)
+                    .base64("content", content.0);
+            }
+            NativeEvent::MessageSent {
+                channel_id,
+                message_id,
+            } => {
+                o.str("eventType", "message_sent")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id);
+            }
+            NativeEvent::PossiblyAcknowledged {
+                channel_id,
+                message_id,
+                hits,
+            } => {
+                o.str("eventType", "possibly_acknowledged")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id)
+                    .int("hits", hits);
+            }
+            NativeEvent::Resend {
+                channel_id,
+                message_id,
+                attempt,
+                message,
+            } => {
+                o.str("eventType", "resend")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id)
+                    .int("attempt", attempt)
+                    .base64("message", message.0);
+            }
+            NativeEvent::MessageExpired {
+                channel_id,
+                message_id,
+            } => {
+                o.str("eventType", "message_expired")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id);
+            }
+            NativeEvent::MissingDependencies {
+                channel_id,
+                message_id,
+                missing_deps,
+            } => {
+                o.str("eventType", "missing_dependencies")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id)
+                    .with("missingDeps", |out| missing_deps.write_fast(out));
+            }
+            NativeEvent::MessageLost {
+                channel_id,
+                message_id,
+                missing_deps,
+            } => {
+                o.str("eventType", "message_lost")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id)
+                    .with("missingDeps", |out| {
+                        push_array(out, missing_deps, |out, id| push_json_str(out, id))
+                    });
+            }
+            NativeEvent::RepairReady {
+                channel_id,
+                message_id,
+                message,
+            } => {
+                o.str("eventType", "repair_ready")
+                    .str("channelId", channel_id)
+                    .str("messageId", message_id)
+                    .base64("message", message.0);
+            }
+            NativeEvent::PeriodicSync { channel_id } => {
+                o.str("eventType", "periodic_sync")
+                    .str("channelId", channel_id);
+            }
+            NativeEvent::LimitReached {
+                channel_id,
+                refused,
+                reason,
+            } => {
+                o.str("eventType", "limit_reached")
+                    .str("channelId", channel_id)
+                    .int("refused", refused)
+                    .str("reason", reason);
+            }
+            NativeEvent::EventQueueOverflow { dropped } => {
+                o.str("eventType", "event_queue_overflow")
+                    .int("dropped", dropped);
+            }
+            NativeEvent::PersistenceWarning {
+                channel_id,
+                message,
+            } => {
+                o.str("eventType", "persistence_warning")
+                    .str("channelId", channel_id)
+                    .str("message", message);
+            }
+            NativeEvent::RecordingDropped { .. }
+            | NativeEvent::RecordingFailed { .. }
+            | NativeEvent::RecordingRecovered { .. }
+            | NativeEvent::RecordingStarted { .. }
+            | NativeEvent::ReplayMessage { .. }
+            | NativeEvent::ReplayFinished { .. } => fast = false,
+        });
+        fast.then_some(bytes)
+    }
 }
 
-/// The native runtime event reporting a persistence problem on `channel_id` that did not
-/// stop the operation, described by `message`:
-/// `{"eventType":"persistence_warning","channelId":"..","message":".."}`.
-pub fn native_persistence_warning(channel_id: &str, message: &str) -> String {
-    object(96, |o| {
-        o.str("eventType", "persistence_warning")
-            .str("channelId", channel_id)
-            .str("message", message);
-    })
+impl Dependencies<'_> {
+    /// The fast writer of `missingDeps` ([`Dependency`] entries).
+    fn write_fast(&self, out: &mut Vec<u8>) {
+        push_array(out, self.0, |out, dep| {
+            let mut o = JsonObject::begin(out);
+            o.str("messageId", &dep.message_id)
+                .base64("retrievalHint", &dep.retrieval_hint)
+                .str("senderId", &dep.sender_id);
+            o.end();
+        });
+    }
 }
 
-/// The `status` string of an unwrap outcome in the native dialect.
+/// The `status` of an unwrap result, as [`UnwrapStatus`]'s definition names it.
 fn status_name(status: UnwrapStatus) -> &'static str {
     match status {
         UnwrapStatus::Delivered => "delivered",
@@ -199,220 +647,453 @@ fn status_name(status: UnwrapStatus) -> &'static str {
     }
 }
 
-/// The native JSON for an unwrap outcome:
-/// `{"channelId","messageId","senderId","content"(base64),"status","missingDeps"}`, with
-/// `status` one of `delivered`, `buffered`, `duplicate`, `sync`, `ephemeral` and
-/// `missingDeps` a list of `{messageId, retrievalHint (base64), senderId}` (`[]` when
-/// nothing is missing).
-pub fn native_unwrap_result(u: &Unwrapped) -> String {
-    object(128 + u.content.len() / 3 * 4, |o| {
-        o.str("channelId", &u.channel_id)
-            .str("messageId", &u.message_id)
-            .str("senderId", &u.sender_id)
-            .base64("content", &u.content)
-            .str("status", status_name(u.status))
-            .with("missingDeps", |out| push_native_deps(out, &u.missing));
-    })
+/// The native JSON for a protocol event ([`NativeEvent`]).
+pub fn native_event(event: &Event) -> String {
+    into_string(NativeEvent::from(event).to_json())
 }
 
-/// The native JSON for one channel's statistics: `channelId`, `lamportTimestamp`,
-/// `historyLen`, `outgoingLen`, `incomingLen`, `incomingBytes`, `outgoingRepairLen`,
-/// `incomingRepairLen`, `memory` (what the channel and the whole context hold against
-/// the memory budget, and the budget), and `counters`, an object with every
-/// [`ChannelCounters`] field in camelCase (`refusals` an object by reason).
-pub fn channel_stats(channel_id: &str, s: &ChannelStats) -> String {
-    // Exhaustive destructuring: a field added to either struct fails to compile here
-    // until it is reported.
-    let ChannelStats {
-        lamport_timestamp,
-        history_len,
-        outgoing_len,
-        incoming_len,
-        incoming_bytes,
-        outgoing_repair_len,
-        incoming_repair_len,
-        memory,
-        manager_memory,
-        memory_budget,
-        counters,
-    } = s;
-    let ChannelCounters {
-        delivered,
-        acknowledged,
-        possibly_acknowledged,
-        resends,
-        expired,
-        lost,
-        evicted,
-        duplicates,
-        repairs_requested,
-        repairs_sent,
-        dropped_by_limits,
-        refusals,
-    } = counters;
-    let RefusalCounts {
-        too_large,
-        too_many_entries,
-        id_too_long,
-        buffer_full,
-        memory_budget: refused_memory_budget,
-        too_many_channels,
-        repair_entries,
-    } = refusals;
-    let usage = |u: &Usage| {
+/// The native JSON for a runtime event ([`NativeEvent`]); `None` for the sync tick.
+pub fn native_runtime_event(event: &RuntimeEvent) -> Option<Vec<u8>> {
+    NativeEvent::of(event).map(|event| event.to_json())
+}
+
+/// The native event reporting that the event queue was full and `dropped` events were
+/// discarded.
+pub fn native_event_queue_overflow(dropped: u64) -> String {
+    into_string(NativeEvent::EventQueueOverflow { dropped }.to_json())
+}
+
+/// The result of `storage_unwrap`: what happened to a received message.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct UnwrapResult<'a> {
+    /// Channel of the message.
+    pub channel_id: &'a str,
+    /// Id of the message.
+    pub message_id: &'a str,
+    /// Sender's participant id (may be empty).
+    pub sender_id: &'a str,
+    /// Its content (empty for sync messages); delivered messages also come as a
+    /// `message_ready` event, in causal order.
+    pub content: Base64<'a>,
+    /// `delivered` (now), `buffered` (until its missing dependencies arrive),
+    /// `duplicate` (seen before), `sync` (metadata only, never delivered) or `ephemeral`
+    /// (delivered, never stored).
+    pub status: UnwrapStatus,
+    /// Dependencies not yet delivered (`[]` unless buffered or sync).
+    pub missing_deps: Dependencies<'a>,
+}
+
+impl<'a> From<&'a Unwrapped> for UnwrapResult<'a> {
+    fn from(u: &'a Unwrapped) -> Self {
+        Self {
+            channel_id: &u.channel_id,
+            message_id: &u.message_id,
+            sender_id: &u.sender_id,
+            content: Base64(&u.content),
+            status: u.status,
+            missing_deps: Dependencies(&u.missing),
+        }
+    }
+}
+
+impl UnwrapResult<'_> {
+    /// The result's JSON, by the fast writer (keys in the definition's order; checked
+    /// against serde by `fast_writer_writes_what_serde_writes`).
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        object_bytes(128 + self.content.0.len() / 3 * 4, |o| {
+            o.str("channelId", self.channel_id)
+                .str("messageId", self.message_id)
+                .str("senderId", self.sender_id)
+                .base64("content", self.content.0)
+                .str("status", status_name(self.status))
+                .with("missingDeps", |out| self.missing_deps.write_fast(out));
+        })
+    }
+}
+
+/// The native JSON for an unwrap outcome ([`UnwrapResult`]).
+pub fn native_unwrap_result(u: &Unwrapped) -> String {
+    into_string(UnwrapResult::from(u).to_json())
+}
+
+/// [`native_event`] written by serde from the definition instead of the fast writer,
+/// only to measure the two (`cargo bench --bench codec -- json`).
+#[doc(hidden)]
+pub fn native_event_by_serde(event: &Event) -> Vec<u8> {
+    NativeEvent::from(event).to_json_by_serde()
+}
+
+/// Memory held against the memory budget, by kind, in bytes.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct MemoryUsage {
+    /// Everything below.
+    pub total: usize,
+    /// Channel state and bloom filters.
+    pub base: usize,
+    /// Delivered history and the ids bloom filters track.
+    pub history: usize,
+    /// Messages waiting for dependencies, with their dependency index.
+    pub buffered: usize,
+    /// SDS-R repair buffers.
+    pub repair: usize,
+}
+
+impl From<&Usage> for MemoryUsage {
+    fn from(usage: &Usage) -> Self {
         let Usage {
             base,
             history,
             buffered,
             repair,
-        } = u;
-        json!({
-            "total": u.total(),
-            "base": base,
-            "history": history,
-            "buffered": buffered,
-            "repair": repair,
-        })
-    };
-    json!({
-        "channelId": channel_id,
-        "lamportTimestamp": lamport_timestamp,
-        "historyLen": history_len,
-        "outgoingLen": outgoing_len,
-        "incomingLen": incoming_len,
-        "incomingBytes": incoming_bytes,
-        "outgoingRepairLen": outgoing_repair_len,
-        "incomingRepairLen": incoming_repair_len,
-        "memory": {
-            "channel": usage(memory),
-            "context": usage(manager_memory),
-            "budget": memory_budget,
-        },
-        "counters": {
-            "delivered": delivered,
-            "acknowledged": acknowledged,
-            "possiblyAcknowledged": possibly_acknowledged,
-            "resends": resends,
-            "expired": expired,
-            "lost": lost,
-            "evicted": evicted,
-            "duplicates": duplicates,
-            "repairsRequested": repairs_requested,
-            "repairsSent": repairs_sent,
-            "droppedByLimits": dropped_by_limits,
-            "refusals": {
-                "tooLarge": too_large,
-                "tooManyEntries": too_many_entries,
-                "idTooLong": id_too_long,
-                "bufferFull": buffer_full,
-                "memoryBudget": refused_memory_budget,
-                "tooManyChannels": too_many_channels,
-                "repairEntries": repair_entries,
+        } = *usage;
+        Self {
+            total: usage.total(),
+            base,
+            history,
+            buffered,
+            repair,
+        }
+    }
+}
+
+/// What a channel and its context hold against the memory budget.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct MemoryStats {
+    /// What this channel holds.
+    pub channel: MemoryUsage,
+    /// What the whole context holds.
+    pub context: MemoryUsage,
+    /// The memory budget (`memory_budget_bytes`).
+    pub budget: usize,
+}
+
+/// The result of `storage_channel_stats`: a channel's sizes and lifetime counters.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct ChannelStatsResult<'a> {
+    /// The channel.
+    pub channel_id: &'a str,
+    /// The channel's Lamport clock.
+    pub lamport_timestamp: i64,
+    /// Messages in history.
+    pub history_len: usize,
+    /// Unacknowledged outgoing messages.
+    pub outgoing_len: usize,
+    /// Received messages waiting for dependencies.
+    pub incoming_len: usize,
+    /// Bytes those buffered messages hold, with their dependency index.
+    pub incoming_bytes: usize,
+    /// Entries of the SDS-R outgoing repair buffer.
+    pub outgoing_repair_len: usize,
+    /// Entries of the SDS-R incoming repair buffer.
+    pub incoming_repair_len: usize,
+    /// Memory held against the budget.
+    pub memory: MemoryStats,
+    /// What happened on the channel since it was created or loaded in this process.
+    pub counters: &'a ChannelCounters,
+}
+
+impl<'a> ChannelStatsResult<'a> {
+    /// The statistics of channel `channel_id`.
+    pub(crate) fn new(channel_id: &'a str, stats: &'a ChannelStats) -> Self {
+        // Exhaustive destructuring: a field added to the stats fails to compile here
+        // until it is reported.
+        let ChannelStats {
+            lamport_timestamp,
+            history_len,
+            outgoing_len,
+            incoming_len,
+            incoming_bytes,
+            outgoing_repair_len,
+            incoming_repair_len,
+            memory,
+            manager_memory,
+            memory_budget,
+            counters,
+        } = stats;
+        Self {
+            channel_id,
+            lamport_timestamp: *lamport_timestamp,
+            history_len: *history_len,
+            outgoing_len: *outgoing_len,
+            incoming_len: *incoming_len,
+            incoming_bytes: *incoming_bytes,
+            outgoing_repair_len: *outgoing_repair_len,
+            incoming_repair_len: *incoming_repair_len,
+            memory: MemoryStats {
+                channel: memory.into(),
+                context: manager_memory.into(),
+                budget: *memory_budget,
             },
-        },
-    })
-    .to_string()
+            counters,
+        }
+    }
+}
+
+/// The native JSON for one channel's statistics ([`ChannelStatsResult`]).
+pub fn channel_stats(channel_id: &str, stats: &ChannelStats) -> String {
+    into_string(to_sorted_bytes(&ChannelStatsResult::new(channel_id, stats)))
+}
+
+/// The result of `storage_recordings_list`.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct RecordingList<'a> {
+    /// Every recording under the root, by folder name.
+    pub recordings: &'a [ListedRecording],
+}
+
+/// The result of `storage_replay_start`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct ReplayStarted {
+    /// The replay's id, carried by its events and taken by `storage_replay_stop`.
+    pub replay_id: u64,
+}
+
+/// The result of `storage_recording_stop` ([`RecorderSummary`]).
+pub fn recording_stop_result(summary: &RecorderSummary) -> Vec<u8> {
+    to_bytes(summary, 512)
+}
+
+/// The result of `storage_recording_seal`: the new recording's [`Manifest`].
+pub fn recording_seal_result(manifest: &Manifest) -> Vec<u8> {
+    to_bytes(manifest, 512)
+}
+
+/// The result of `storage_recordings_list` ([`RecordingList`]).
+pub fn recordings_list_result(recordings: &[ListedRecording]) -> Vec<u8> {
+    to_sorted_bytes(&RecordingList { recordings })
+}
+
+/// The result of `storage_recording_verify` ([`VerifyReport`]).
+pub fn recording_verify_result(report: &VerifyReport) -> Vec<u8> {
+    to_bytes(report, 256)
+}
+
+/// The result of `storage_replay_start` ([`ReplayStarted`]).
+pub fn replay_start_result(replay_id: u64) -> Vec<u8> {
+    to_bytes(&ReplayStarted { replay_id }, 24)
 }
 
 // ---------------------------------------------------------------------------------------
 // libsds dialect
 // ---------------------------------------------------------------------------------------
 
-/// Appends libsds `missingDeps`: `[{"messageId":"..","retrievalHint":"<base64>"}]`.
-fn push_libsds_deps(out: &mut Vec<u8>, missing: &[HistoryEntry]) {
-    push_array(out, missing, |out, dep| {
-        let mut o = JsonObject::begin(out);
-        o.str("messageId", &dep.message_id)
-            .base64("retrievalHint", &dep.retrieval_hint);
-        o.end();
-    });
+/// A dependency as libsds lists it in `missingDeps` (no sender).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct LibsdsDependency<'a> {
+    /// Id of the message depended on.
+    pub message_id: &'a str,
+    /// Its retrieval hint (`""` if none).
+    pub retrieval_hint: Base64<'a>,
+}
+
+/// `missingDeps` of libsds documents: every entry a [`LibsdsDependency`].
+#[derive(Clone, Copy)]
+pub(crate) struct LibsdsDependencies<'a>(pub &'a [HistoryEntry]);
+
+impl Serialize for LibsdsDependencies<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for entry in self.0 {
+            seq.serialize_element(&LibsdsDependency {
+                message_id: &entry.message_id,
+                retrieval_hint: Base64(&entry.retrieval_hint),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+impl schemars::JsonSchema for LibsdsDependencies<'_> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LibsdsDependencies".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<LibsdsDependency<'static>>>::json_schema(generator)
+    }
+}
+
+/// An event of a libsds context, keys in libsds's order (`eventType` is a field, placed
+/// where libsds writes it).
+#[derive(Serialize)]
+#[serde(untagged)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) enum LibsdsEvent<'a> {
+    /// `message_ready` or `message_sent`.
+    Delivery(LibsdsDelivery<'a>),
+    /// `missing_dependencies`.
+    MissingDependencies(LibsdsMissingDependencies<'a>),
+    /// `repair_ready`.
+    RepairReady(LibsdsRepairReady<'a>),
+}
+
+/// libsds's `message_ready` (a message is delivered) and `message_sent` (an outgoing
+/// message is acknowledged).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct LibsdsDelivery<'a> {
+    /// Id of the message.
+    pub message_id: &'a str,
+    /// Its channel.
+    pub channel_id: &'a str,
+    /// `message_ready` or `message_sent`.
+    pub event_type: &'static str,
+}
+
+/// libsds's `missing_dependencies`: a received message is buffered.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct LibsdsMissingDependencies<'a> {
+    /// `missing_dependencies`.
+    pub event_type: &'static str,
+    /// Id of the buffered message.
+    pub message_id: &'a str,
+    /// Its channel.
+    pub channel_id: &'a str,
+    /// The dependencies not yet delivered.
+    pub missing_deps: LibsdsDependencies<'a>,
+}
+
+/// libsds's `repair_ready`: broadcast `message`, which a peer asked to repair.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct LibsdsRepairReady<'a> {
+    /// `repair_ready`.
+    pub event_type: &'static str,
+    /// The channel.
+    pub channel_id: &'a str,
+    /// The full wrapped message to broadcast.
+    pub message: Base64<'a>,
 }
 
 /// libsds's sync-timer event, which names no channel (a C string: it is handed to hosts
-/// as is, for the life of the process).
+/// as is, for the life of the process). Its one key, `eventType`, is `periodic_sync`.
 pub const LIBSDS_PERIODIC_SYNC: &CStr = c"{\"eventType\":\"periodic_sync\"}";
 
-/// The libsds event JSON for `event`, or None for events libsds never emits
-/// (`possibly_acknowledged`, `resend`, `message_expired`, `message_lost`).
-///
-/// The documents are compact, keys in libsds's order:
-///
-/// ```text
-/// {"messageId":"<id>","channelId":"<ch>","eventType":"message_ready"}
-/// {"messageId":"<id>","channelId":"<ch>","eventType":"message_sent"}
-/// {"eventType":"missing_dependencies","messageId":"<id>","channelId":"<ch>","missingDeps":[{"messageId":"<dep>","retrievalHint":"<base64>"}]}
-/// {"eventType":"periodic_sync"}
-/// {"eventType":"repair_ready","channelId":"<ch>","message":"<base64 of the full wrapped message>"}
-/// ```
-pub fn libsds_event(event: &Event) -> Option<String> {
-    let kind = event_type(event);
-    let mut out = Vec::with_capacity(96);
-    let mut o = JsonObject::begin(&mut out);
-    match event {
-        Event::MessageReady {
-            channel_id,
-            message_id,
-            ..
-        }
-        | Event::MessageSent {
-            channel_id,
-            message_id,
-        } => {
-            o.str("messageId", message_id)
-                .str("channelId", channel_id)
-                .str("eventType", kind);
-        }
-        Event::MissingDependencies {
-            channel_id,
-            message_id,
-            missing,
-        } => {
-            o.str("eventType", kind)
-                .str("messageId", message_id)
-                .str("channelId", channel_id)
-                .with("missingDeps", |out| push_libsds_deps(out, missing));
-        }
-        Event::PeriodicSync { .. } => {
-            return Some(LIBSDS_PERIODIC_SYNC.to_string_lossy().into_owned())
-        }
-        Event::RepairReady {
-            channel_id, bytes, ..
-        } => {
-            o.str("eventType", kind)
-                .str("channelId", channel_id)
-                .base64("message", bytes);
-        }
-        Event::PossiblyAcknowledged { .. }
-        | Event::Resend { .. }
-        | Event::Expired { .. }
-        | Event::Lost { .. }
-        | Event::LimitReached { .. } => return None,
+impl<'a> LibsdsEvent<'a> {
+    /// The libsds event of a protocol event, or `None` for events libsds never emits
+    /// (`possibly_acknowledged`, `resend`, `message_expired`, `message_lost`,
+    /// `limit_reached`) and for `periodic_sync` ([`LIBSDS_PERIODIC_SYNC`]).
+    pub(crate) fn of(event: &'a Event) -> Option<Self> {
+        Some(match event {
+            Event::MessageReady {
+                channel_id,
+                message_id,
+                ..
+            } => LibsdsEvent::Delivery(LibsdsDelivery {
+                message_id,
+                channel_id,
+                event_type: "message_ready",
+            }),
+            Event::MessageSent {
+                channel_id,
+                message_id,
+            } => LibsdsEvent::Delivery(LibsdsDelivery {
+                message_id,
+                channel_id,
+                event_type: "message_sent",
+            }),
+            Event::MissingDependencies {
+                channel_id,
+                message_id,
+                missing,
+            } => LibsdsEvent::MissingDependencies(LibsdsMissingDependencies {
+                event_type: "missing_dependencies",
+                message_id,
+                channel_id,
+                missing_deps: LibsdsDependencies(missing),
+            }),
+            Event::RepairReady {
+                channel_id, bytes, ..
+            } => LibsdsEvent::RepairReady(LibsdsRepairReady {
+                event_type: "repair_ready",
+                channel_id,
+                message: Base64(bytes),
+            }),
+            Event::PeriodicSync { .. }
+            | Event::PossiblyAcknowledged { .. }
+            | Event::Resend { .. }
+            | Event::Expired { .. }
+            | Event::Lost { .. }
+            | Event::LimitReached { .. } => return None,
+        })
     }
-    o.end();
-    Some(into_string(out))
 }
 
-/// The libsds unwrap result, compact:
-/// `{"message":[1,2,3],"channelId":"ch","missingDeps":[{"messageId":"dep","retrievalHint":"<base64>"}]}`.
-///
-/// `message` is the content as an array of byte values whatever the outcome (also for
-/// duplicates and buffered messages); `missingDeps` is `[]` when nothing is missing, and an
-/// empty hint is `""`. UTF-8 bytes, with room for the NUL the libsds hand-over appends.
+/// The libsds event JSON for `event` ([`LibsdsEvent`], or [`LIBSDS_PERIODIC_SYNC`]), or
+/// None for events libsds never emits.
+pub fn libsds_event(event: &Event) -> Option<String> {
+    match event {
+        Event::PeriodicSync { .. } => Some(LIBSDS_PERIODIC_SYNC.to_string_lossy().into_owned()),
+        _ => LibsdsEvent::of(event).map(|event| into_string(to_bytes(&event, 96))),
+    }
+}
+
+/// The libsds unwrap result. `message` is the content as an array of byte values
+/// whatever the outcome (also for duplicates and buffered messages).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct LibsdsUnwrapResult<'a> {
+    /// The content, as an array of byte values (0 to 255).
+    pub message: &'a [u8],
+    /// Channel of the message.
+    pub channel_id: &'a str,
+    /// Dependencies not yet delivered (`[]` when nothing is missing).
+    pub missing_deps: LibsdsDependencies<'a>,
+}
+
+impl<'a> From<&'a Unwrapped> for LibsdsUnwrapResult<'a> {
+    fn from(u: &'a Unwrapped) -> Self {
+        Self {
+            message: &u.content,
+            channel_id: &u.channel_id,
+            missing_deps: LibsdsDependencies(&u.missing),
+        }
+    }
+}
+
+/// The libsds unwrap result ([`LibsdsUnwrapResult`]), compact, written by hand: the
+/// content's byte values go through the decimal table of
+/// [`push_decimal_list`](super::json_writer::push_decimal_list), several times faster
+/// than serde's number formatting for the 18 KB+ of a message. The other members are
+/// written by serde, and a test compares the whole document with the definition's, byte
+/// for byte. UTF-8 bytes, with room for the NUL the libsds hand-over appends.
 pub fn libsds_unwrap_result(u: &Unwrapped) -> Vec<u8> {
     let capacity = u
         .content
         .len()
         .saturating_mul(4)
         .saturating_add(u.channel_id.len() + 64);
-    object_bytes(capacity, |o| {
-        o.with("message", |out| {
-            out.push(b'[');
-            push_decimal_list(out, &u.content);
-            out.push(b']');
-        })
-        .str("channelId", &u.channel_id)
-        .with("missingDeps", |out| push_libsds_deps(out, &u.missing));
-    })
+    let mut out = Vec::with_capacity(capacity);
+    out.extend_from_slice(b"{\"message\":[");
+    push_decimal_list(&mut out, &u.content);
+    out.extend_from_slice(b"],\"channelId\":");
+    let rest = serde_json::to_writer(&mut out, &u.channel_id).and_then(|()| {
+        out.extend_from_slice(b",\"missingDeps\":");
+        serde_json::to_writer(&mut out, &LibsdsDependencies(&u.missing))
+    });
+    if rest.is_err() {
+        // Strings and sequences of them always serialize; keep the document valid.
+        return to_bytes(&LibsdsUnwrapResult::from(u), capacity);
+    }
+    out.push(b'}');
+    out
 }
 
 /// The libsds wrap result: the wrapped bytes as comma-separated decimal numbers, no spaces
@@ -428,10 +1109,11 @@ pub fn libsds_wrap_result(bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::channel::RefusalCounts;
     use base64::engine::general_purpose::STANDARD as BASE64;
     use base64::Engine as _;
     use proptest::prelude::*;
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     /// Ids no naive writer survives: quotes, backslashes, every kind of control character,
     /// JSON-looking text, non-ASCII, astral-plane characters.
@@ -522,6 +1204,15 @@ mod tests {
         ]
     }
 
+    /// The native `persistence_warning` of `channel_id`.
+    fn warning(channel_id: &str, message: &str) -> String {
+        let event = RuntimeEvent::PersistenceWarning {
+            channel_id: channel_id.into(),
+            message: message.into(),
+        };
+        String::from_utf8(native_runtime_event(&event).expect("an event")).expect("UTF-8")
+    }
+
     fn unwrapped(status: UnwrapStatus, content: &[u8], missing: Vec<HistoryEntry>) -> Unwrapped {
         Unwrapped {
             channel_id: "ch".into(),
@@ -566,6 +1257,91 @@ mod tests {
         }
     }
 
+    /// The fast writers' documents next to serde's for the same definitions.
+    fn both_ways(event: &Event, u: &Unwrapped) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let native = NativeEvent::from(event);
+        let overflow = NativeEvent::EventQueueOverflow { dropped: u64::MAX };
+        let warning = NativeEvent::PersistenceWarning {
+            channel_id: &u.channel_id,
+            message: &u.message_id,
+        };
+        vec![
+            (native.to_json(), to_bytes(&native, 0)),
+            (overflow.to_json(), to_bytes(&overflow, 0)),
+            (warning.to_json(), to_bytes(&warning, 0)),
+            (
+                UnwrapResult::from(u).to_json(),
+                to_bytes(&UnwrapResult::from(u), 0),
+            ),
+            (
+                libsds_unwrap_result(u),
+                to_bytes(&LibsdsUnwrapResult::from(u), 0),
+            ),
+        ]
+    }
+
+    #[test]
+    fn fast_writer_writes_what_serde_writes() {
+        for &ch in HOSTILE {
+            for &id in HOSTILE {
+                let u = Unwrapped {
+                    channel_id: ch.into(),
+                    message_id: id.into(),
+                    sender_id: id.into(),
+                    content: id.as_bytes().to_vec(),
+                    status: UnwrapStatus::Buffered,
+                    missing: vec![entry(id, id.as_bytes(), ch), entry("d2", b"", "")],
+                };
+                for event in all_events(ch, id) {
+                    for (fast, serde) in both_ways(&event, &u) {
+                        assert_eq!(utf8(fast), utf8(serde), "{event:?}");
+                    }
+                }
+            }
+        }
+        for status in [
+            UnwrapStatus::Delivered,
+            UnwrapStatus::Buffered,
+            UnwrapStatus::Duplicate,
+            UnwrapStatus::Sync,
+            UnwrapStatus::Ephemeral,
+        ] {
+            let u = unwrapped(status, b"", vec![]);
+            let result = UnwrapResult::from(&u);
+            assert_eq!(utf8(result.to_json()), utf8(to_bytes(&result, 0)));
+        }
+    }
+
+    #[test]
+    fn recovery_and_autostart_events_have_their_native_shape() {
+        let recovered =
+            RuntimeEvent::RecordingRecovered(crate::recording::recovery::RecoveryAction {
+                recording: "run-1".into(),
+                file: ".chunk-000007.mcap.active".into(),
+                action: "quarantined",
+                messages: 0,
+                detail: "no complete MCAP chunk".into(),
+            });
+        let text = native_runtime_event(&recovered).expect("an event");
+        assert_eq!(
+            String::from_utf8(text).expect("UTF-8"),
+            concat!(
+                r#"{"action":"quarantined","detail":"no complete MCAP chunk","#,
+                r#""eventType":"recording_recovered","file":".chunk-000007.mcap.active","#,
+                r#""messages":0,"name":"run-1"}"#
+            )
+        );
+        let started = RuntimeEvent::RecordingStarted {
+            name: "robot-1700000000000".into(),
+        };
+        let text = native_runtime_event(&started).expect("an event");
+        assert_eq!(
+            parse(&String::from_utf8(text).expect("UTF-8")),
+            json!({"eventType": "recording_started", "name": "robot-1700000000000"})
+        );
+        assert_eq!(native_runtime_event(&RuntimeEvent::SyncTick), None);
+    }
+
     #[test]
     fn native_message_ready_keeps_negative_and_large_timestamps() {
         for ts in [i64::MIN, -1, 0, i64::MAX] {
@@ -593,7 +1369,7 @@ mod tests {
             Some(u64::MAX)
         );
         assert_eq!(
-            parse(&native_persistence_warning("ch", "disk full")),
+            parse(&warning("ch", "disk full")),
             json!({"eventType": "persistence_warning", "channelId": "ch",
                    "message": "disk full"})
         );
@@ -888,7 +1664,7 @@ mod tests {
                 let libsds = parse(&utf8(libsds_unwrap_result(&u)));
                 assert_eq!(libsds["channelId"], ch);
                 assert_eq!(libsds["missingDeps"][0]["messageId"], id);
-                let warning = parse(&native_persistence_warning(ch, id));
+                let warning = parse(&warning(ch, id));
                 assert_eq!(warning["channelId"], ch);
                 assert_eq!(warning["message"], id);
             }
@@ -901,6 +1677,36 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn fast_writer_writes_what_serde_writes_for_any_input(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            id in any::<String>(),
+            ch in any::<String>(),
+            ts in any::<i64>(),
+        ) {
+            let u = Unwrapped {
+                channel_id: ch.clone(),
+                message_id: id.clone(),
+                sender_id: id.clone(),
+                content: bytes.clone(),
+                status: UnwrapStatus::Duplicate,
+                missing: vec![entry(&id, &bytes, &ch)],
+            };
+            let mut events = all_events(&ch, &id);
+            events.push(Event::MessageReady {
+                channel_id: ch.clone(),
+                message_id: id.clone(),
+                sender_id: ch.clone(),
+                lamport_timestamp: ts,
+                content: bytes.clone(),
+            });
+            for event in &events {
+                for (fast, serde) in both_ways(event, &u) {
+                    prop_assert_eq!(utf8(fast), utf8(serde));
+                }
+            }
+        }
+
         #[test]
         fn wrap_result_parses_back(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let text = utf8(libsds_wrap_result(&bytes));

@@ -1,9 +1,12 @@
-//! A small writer for the JSON documents the C API hands out: compact objects written
-//! straight into one buffer, keys in call order, no intermediate `serde_json::Value`.
+//! The fast writer of the documents on the message path: compact objects written
+//! straight into one buffer, keys in call order, no intermediate `serde_json::Value`,
+//! base64 encoded in place; and the libsds dialect's decimal lists.
 //!
-//! Keys are fixed ASCII names chosen by this crate and need no escaping; every string
-//! value goes through serde_json's escaping, so ids with quotes, backslashes, control
-//! characters or any UTF-8 stay valid JSON.
+//! It writes documents whose one declaration is a typed definition in [`super::json`];
+//! tests there compare its output with serde's for that definition, byte for byte.
+//! Keys are fixed ASCII names that need no escaping; every string value goes through
+//! serde_json's escaping, so ids with quotes, backslashes, control characters or any
+//! UTF-8 stay valid JSON.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -64,11 +67,6 @@ impl<'a> JsonObject<'a> {
 }
 
 /// A whole document: one object whose members `write` adds, in a buffer of `capacity`.
-pub(crate) fn object(capacity: usize, write: impl FnOnce(&mut JsonObject)) -> String {
-    into_string(object_bytes(capacity, write))
-}
-
-/// [`object`] as the UTF-8 bytes written, without checking them again.
 pub(crate) fn object_bytes(capacity: usize, write: impl FnOnce(&mut JsonObject)) -> Vec<u8> {
     let mut out = Vec::with_capacity(capacity);
     let mut object = JsonObject::begin(&mut out);
@@ -91,14 +89,6 @@ pub(crate) fn push_array<T>(
         write_item(out, item);
     }
     out.push(b']');
-}
-
-/// Turns a written document into a `String`. The writers here append only ASCII and
-/// serde_json string literals, so the bytes are UTF-8; were that ever broken, invalid bytes
-/// would become U+FFFD rather than a panic.
-pub(crate) fn into_string(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
 }
 
 /// Appends `s` as a JSON string literal, escaped by serde_json.
@@ -191,7 +181,7 @@ mod tests {
 
     #[test]
     fn writes_members_in_call_order() {
-        let doc = object(0, |o| {
+        let doc = object_bytes(0, |o| {
             o.str("a", "x\"y")
                 .int("b", -3i64)
                 .int("c", u64::MAX)
@@ -203,9 +193,21 @@ mod tests {
         });
         assert_eq!(
             doc,
-            r#"{"a":"x\"y","b":-3,"c":18446744073709551615,"d":"aGk=","e":[1,2],"f":{}}"#
+            br#"{"a":"x\"y","b":-3,"c":18446744073709551615,"d":"aGk=","e":[1,2],"f":{}}"#
         );
-        assert_eq!(object(8, |_| {}), "{}");
+        assert_eq!(object_bytes(8, |_| {}), b"{}");
+    }
+
+    #[test]
+    fn every_byte_value_is_written_as_its_decimal_number() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut out = b"x".to_vec();
+        push_decimal_list(&mut out, &bytes);
+        let want: Vec<String> = bytes.iter().map(u8::to_string).collect();
+        assert_eq!(out, format!("x{}", want.join(",")).into_bytes());
+        let mut empty = Vec::new();
+        push_decimal_list(&mut empty, &[]);
+        assert!(empty.is_empty());
     }
 
     #[test]

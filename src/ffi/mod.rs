@@ -8,6 +8,8 @@ pub(crate) mod args;
 pub mod callback;
 pub(crate) mod hints;
 pub mod json;
+#[cfg(test)]
+mod json_samples;
 pub(crate) mod json_writer;
 pub mod libsds;
 pub mod native;

@@ -26,7 +26,7 @@ use crate::persistence::host::{
 /// a buffer owned by the library and valid during the call only. All pointers handed to
 /// a call (channel and message ids, meta, rows, the load sink) are borrowed for that call
 /// only: copy what you keep. Failure policy (DESIGN.md): a failing save_channel_meta or
-/// update_history does not fail the operation (a `persistenceWarning` event reports it and
+/// update_history does not fail the operation (a `persistence_warning` event reports it and
 /// the history batch is retried with the next operation); a failing load_channel or
 /// drop_channel fails the operation with STORAGE_PERSISTENCE_ERROR and the host's message.
 /// The meta and history of one operation arrive as two consecutive calls; a host that

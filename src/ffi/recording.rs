@@ -4,27 +4,14 @@
 
 use std::ffi::{c_char, c_void};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use serde::Serialize;
-use serde_json::json;
-
 use super::args;
 use super::callback::{storage_callback, Answer, Target};
+use super::json;
 use super::native::{done, reply_with, request};
 use super::registry::storage_ctx;
 use super::status::storage_status;
 use crate::recording::RecordingError;
-use crate::runtime::request::{Request, RuntimeEvent};
-
-/// JSON of a serializable result (never fails for these plain structs).
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_else(|e| {
-        json!({"error": format!("cannot format the result: {e}")})
-            .to_string()
-            .into_bytes()
-    })
-}
+use crate::runtime::request::Request;
 
 /// An optional string argument: NULL reads as `None`.
 ///
@@ -119,7 +106,9 @@ pub unsafe extern "C" fn storage_recording_stop(
 ) -> storage_status {
     let make = |name, _, target| Request::RecordingStop {
         name,
-        reply: reply_with(Answer::new(target), |summary| to_json(&summary)),
+        reply: reply_with(Answer::new(target), |summary| {
+            json::recording_stop_result(&summary)
+        }),
     };
     // SAFETY: forwarded caller contract.
     unsafe { named_request(ctx, name, std::ptr::null(), "", callback, user_data, make) }
@@ -142,7 +131,9 @@ pub unsafe extern "C" fn storage_recording_seal(
     let make = |name, out_name, target| Request::RecordingSeal {
         name,
         out_name,
-        reply: reply_with(Answer::new(target), |manifest| to_json(&manifest)),
+        reply: reply_with(Answer::new(target), |manifest| {
+            json::recording_seal_result(&manifest)
+        }),
     };
     // SAFETY: forwarded caller contract.
     unsafe { named_request(ctx, name, out_name, "out_name", callback, user_data, make) }
@@ -158,8 +149,8 @@ pub extern "C" fn storage_recordings_list(
 ) -> storage_status {
     request(callback, user_data, |target| {
         let handle = args::context(ctx)?;
-        let reply = reply_with(Answer::new(target), |recordings| {
-            to_json(&json!({ "recordings": recordings }))
+        let reply = reply_with(Answer::new(target), |recordings: Vec<_>| {
+            json::recordings_list_result(&recordings)
         });
         Ok((handle, Request::RecordingsList { reply }))
     })
@@ -181,7 +172,9 @@ pub unsafe extern "C" fn storage_recording_verify(
 ) -> storage_status {
     let make = |name, _, target| Request::RecordingVerify {
         name,
-        reply: reply_with(Answer::new(target), |report| to_json(&report)),
+        reply: reply_with(Answer::new(target), |report| {
+            json::recording_verify_result(&report)
+        }),
     };
     // SAFETY: forwarded caller contract.
     unsafe { named_request(ctx, name, std::ptr::null(), "", callback, user_data, make) }
@@ -225,9 +218,7 @@ pub unsafe extern "C" fn storage_replay_start(
     let make = |name, options: Option<String>, target| Request::ReplayStart {
         name,
         options_json: options.unwrap_or_default(),
-        reply: reply_with(Answer::new(target), |id: u64| {
-            json!({ "replayId": id }).to_string().into_bytes()
-        }),
+        reply: reply_with(Answer::new(target), json::replay_start_result),
     };
     // SAFETY: forwarded caller contract.
     unsafe {
@@ -283,102 +274,5 @@ pub(crate) fn recording_status(error: &RecordingError) -> storage_status {
         | RecordingError::Mcap { .. }
         | RecordingError::BadManifest { .. }
         | RecordingError::RecorderFailed(_) => STORAGE_RECORDING_IO,
-    }
-}
-
-/// The native JSON of a recording or replay event; `None` for other events.
-pub(crate) fn native_recording_event(event: &RuntimeEvent) -> Option<String> {
-    let value = match event {
-        RuntimeEvent::RecordingDropped { name, dropped } => json!({
-            "eventType": "recording_dropped",
-            "name": name,
-            "dropped": dropped,
-        }),
-        RuntimeEvent::RecordingFailed { name, message } => json!({
-            "eventType": "recording_failed",
-            "name": name,
-            "message": message,
-        }),
-        RuntimeEvent::RecordingRecovered(action) => json!({
-            "eventType": "recording_recovered",
-            "name": action.recording,
-            "file": action.file,
-            "action": action.action,
-            "messages": action.messages,
-            "detail": action.detail,
-        }),
-        RuntimeEvent::RecordingStarted { name } => json!({
-            "eventType": "recording_started",
-            "name": name,
-        }),
-        RuntimeEvent::ReplayMessage {
-            replay_id,
-            channel_id,
-            message,
-            log_time_ns,
-        } => json!({
-            "eventType": "replay_message",
-            "replayId": replay_id,
-            "channelId": channel_id,
-            "messageId": message.message_id,
-            "senderId": message.sender_id,
-            "lamportTimestamp": message.lamport_timestamp,
-            "content": BASE64.encode(&message.content),
-            "logTimeNs": log_time_ns,
-        }),
-        RuntimeEvent::ReplayFinished {
-            replay_id,
-            messages,
-            cancelled,
-            error,
-        } => json!({
-            "eventType": "replay_finished",
-            "replayId": replay_id,
-            "messages": messages,
-            "cancelled": cancelled,
-            "error": error,
-        }),
-        _ => return None,
-    };
-    Some(value.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::recording::recovery::RecoveryAction;
-
-    fn parsed(event: &RuntimeEvent) -> serde_json::Value {
-        let text = native_recording_event(event).expect("a recording event");
-        serde_json::from_str(&text).expect("JSON")
-    }
-
-    #[test]
-    fn recovery_and_autostart_events_have_their_native_shape() {
-        let recovered = RuntimeEvent::RecordingRecovered(RecoveryAction {
-            recording: "run-1".into(),
-            file: ".chunk-000007.mcap.active".into(),
-            action: "quarantined",
-            messages: 0,
-            detail: "no complete MCAP chunk".into(),
-        });
-        assert_eq!(
-            parsed(&recovered),
-            json!({
-                "eventType": "recording_recovered",
-                "name": "run-1",
-                "file": ".chunk-000007.mcap.active",
-                "action": "quarantined",
-                "messages": 0,
-                "detail": "no complete MCAP chunk",
-            })
-        );
-        let started = RuntimeEvent::RecordingStarted {
-            name: "robot-1700000000000".into(),
-        };
-        assert_eq!(
-            parsed(&started),
-            json!({"eventType": "recording_started", "name": "robot-1700000000000"})
-        );
     }
 }

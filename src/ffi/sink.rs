@@ -14,24 +14,15 @@ pub(crate) struct NativeSink(pub Arc<EventRoute>);
 
 impl EventSink for NativeSink {
     fn deliver(&mut self, event: RuntimeEvent) {
-        let text = match event {
-            RuntimeEvent::Protocol(event) => json::native_event(&event),
-            RuntimeEvent::PersistenceWarning {
-                channel_id,
-                message,
-            } => json::native_persistence_warning(&channel_id, &message),
-            // Native hosts get one `periodic_sync` per channel instead.
-            RuntimeEvent::SyncTick => return,
-            other => match super::recording::native_recording_event(&other) {
-                Some(text) => text,
-                None => return,
-            },
+        // Native hosts get one `periodic_sync` per channel instead of the sync tick.
+        let Some(text) = json::native_runtime_event(&event) else {
+            return;
         };
         self.0.deliver(|target| match target {
-            Some(target) => target.call(storage_status::STORAGE_OK, 0, text.into_bytes()),
+            Some(target) => target.call(storage_status::STORAGE_OK, 0, text),
             None => {
                 let bytes = text.len();
-                self.0.queue.push(text.into_bytes(), bytes);
+                self.0.queue.push(text, bytes);
             }
         });
     }

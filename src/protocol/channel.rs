@@ -46,7 +46,9 @@ pub struct ChannelChanges {
 }
 
 /// Inputs refused or not kept because a limit was reached, by reason.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RefusalCounts {
     /// Received messages over `max_wire_message_size`.
     pub too_large: u64,
@@ -92,8 +94,10 @@ impl RefusalCounts {
     }
 }
 
-/// Counters reported in channel statistics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Counters reported in channel statistics (also their JSON, camelCase).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ChannelCounters {
     /// Messages delivered to the application.
     pub delivered: u64,

@@ -1,9 +1,12 @@
 //! Protocol configuration: every knob of SDS and SDS-R, with nim-sds's defaults.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Unit of the wall clock folded into Lamport timestamps on wrap (`max(now, L) + 1`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum LamportUnit {
     /// Milliseconds since the Unix epoch (default: finer ordering between fast senders).
     Milliseconds,
@@ -14,8 +17,12 @@ pub enum LamportUnit {
 /// Largest content `wrap` accepts, as in nim-sds (1 MiB).
 pub const MAX_CONTENT_SIZE: usize = 1024 * 1024;
 
-/// Configuration of a [`Manager`](super::manager::Manager).
-#[derive(Clone, Debug, PartialEq)]
+/// Configuration of a [`Manager`](super::manager::Manager). Also the protocol keys of the
+/// JSON configuration document, each spelled like its field (read by
+/// `runtime::config::ContextConfig::from_json`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ProtocolConfig {
     /// This node's participant id; SDS-R is on whenever it is non-empty.
     pub participant_id: String,
@@ -115,16 +122,18 @@ impl Default for ProtocolConfig {
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("invalid configuration `{key}`: {reason}")]
 pub struct ConfigError {
-    /// The offending key, as spelled in the JSON configuration.
-    pub key: &'static str,
+    /// The offending key, as spelled in the JSON configuration: its dot-separated path
+    /// (`persistence.durability`), or `(document)` and `(unknown key)`.
+    pub key: String,
     /// Why the value is refused.
     pub reason: String,
 }
 
 impl ConfigError {
-    fn new(key: &'static str, reason: impl Into<String>) -> Self {
+    /// A refusal of `key` for `reason`.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
-            key,
+            key: key.into(),
             reason: reason.into(),
         }
     }

@@ -37,8 +37,10 @@ impl<F: FnMut(&str, &str) -> Vec<u8> + Send> RetrievalHintProvider for F {
     }
 }
 
-/// How a received message was handled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a received message was handled (also its `status` in JSON, lower-case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum UnwrapStatus {
     /// Delivered now (a `MessageReady` event was emitted).
     Delivered,
@@ -139,10 +141,7 @@ impl Manager {
     pub fn new(config: ProtocolConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let empty_bloom = RollingBloomFilter::new(config.bloom_capacity, config.bloom_error_rate)
-            .map_err(|e| ConfigError {
-            key: "bloom_capacity",
-            reason: e.to_string(),
-        })?;
+            .map_err(|e| ConfigError::new("bloom_capacity", e.to_string()))?;
         Ok(Self {
             empty_bloom,
             budget: Budget::new(config.memory_budget_bytes),

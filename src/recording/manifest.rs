@@ -23,6 +23,7 @@ const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The index of a recording.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Manifest {
     /// Manifest format version ([`MANIFEST_FORMAT`]).
     pub format: u32,
@@ -47,6 +48,7 @@ pub struct Manifest {
 
 /// One sealed chunk file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ChunkEntry {
     /// Position of the chunk in the recording, from 0.
     pub index: u64,

@@ -66,6 +66,7 @@ impl RecorderStats {
 /// What a stopped recording amounts to.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RecorderSummary {
     /// Recording name.
     pub name: String,

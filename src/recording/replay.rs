@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::error::RecordingError;
 use super::manifest::Manifest;
@@ -15,10 +15,13 @@ use super::store::CHUNKS_DIR;
 use crate::persistence::codec::decode_stored_message;
 use crate::protocol::message::SdsMessage;
 
-/// How a recording is replayed (`storage_replay_start`'s `options_json`).
-#[derive(Clone, Debug, PartialEq)]
+/// How a recording is replayed: the options document of `storage_replay_start`, every
+/// key optional.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ReplayOptions {
-    /// Only these channels (`None`: all).
+    /// Only these channels (default: all).
     pub include: Option<Vec<String>>,
     /// Never these channels.
     pub exclude: Vec<String>,
@@ -26,11 +29,14 @@ pub struct ReplayOptions {
     pub start_time_ns: Option<u64>,
     /// Skip messages logged after this time (Unix ns).
     pub end_time_ns: Option<u64>,
-    /// Speed factor: 1 = recorded pace, 2 = twice as fast, 0 = as fast as possible.
+    /// Speed factor: 1 = recorded pace (default), 2 = twice as fast, 0 = as fast as
+    /// possible.
     pub rate: f64,
     /// Start over at the end, until stopped.
+    #[serde(rename = "loop")]
     pub looped: bool,
-    /// Channel renames applied to replayed messages (recorded id → replayed id).
+    /// Channel renames applied to replayed messages (recorded id → replayed id, not
+    /// empty).
     pub remap: HashMap<String, String>,
 }
 
@@ -48,59 +54,20 @@ impl Default for ReplayOptions {
     }
 }
 
-fn strings(key: &str, value: &Value) -> Result<Vec<String>, RecordingError> {
-    value
-        .as_array()
-        .and_then(|items| {
-            items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .ok_or_else(|| RecordingError::option(key, "expected an array of strings"))
-}
-
 impl ReplayOptions {
-    /// Reads options from JSON (empty or `null`: defaults). Keys: `include`, `exclude`
-    /// (arrays of channel ids), `start_time_ns`, `end_time_ns` (integers), `rate`
-    /// (number ≥ 0), `loop` (bool), `remap` (object of channel id → channel id).
+    /// Reads options from JSON (empty or `null`: defaults); the error names the key.
     pub fn from_json(text: &str) -> Result<Self, RecordingError> {
-        let mut options = Self::default();
-        let Some(map) = super::options::options_object(text)? else {
-            return Ok(options);
-        };
-        for (key, value) in &map {
-            let time = || {
-                value
-                    .as_u64()
-                    .ok_or_else(|| RecordingError::option(key, "expected a non-negative integer"))
-            };
-            match key.as_str() {
-                "include" => options.include = Some(strings(key, value)?),
-                "exclude" => options.exclude = strings(key, value)?,
-                "start_time_ns" => options.start_time_ns = Some(time()?),
-                "end_time_ns" => options.end_time_ns = Some(time()?),
-                "rate" => {
-                    options.rate = value
-                        .as_f64()
-                        .filter(|r| r.is_finite() && *r >= 0.0)
-                        .ok_or_else(|| RecordingError::option(key, "expected a number ≥ 0"))?;
-                }
-                "loop" => {
-                    options.looped = value
-                        .as_bool()
-                        .ok_or_else(|| RecordingError::option(key, "expected a boolean"))?;
-                }
-                "remap" => {
-                    let bad = || RecordingError::option(key, "expected an object of strings");
-                    let map = value.as_object().ok_or_else(bad)?;
-                    for (from, to) in map {
-                        let to = to.as_str().filter(|s| !s.is_empty()).ok_or_else(bad)?;
-                        options.remap.insert(from.clone(), to.to_owned());
-                    }
-                }
-                other => return Err(RecordingError::option(other, "unknown key")),
-            }
+        let options: Self = super::options::read_options(text)?;
+        if !(options.rate.is_finite() && options.rate >= 0.0) {
+            return Err(RecordingError::option("rate", "must be a number ≥ 0"));
+        }
+        if let Some(from) = options
+            .remap
+            .iter()
+            .find_map(|(from, to)| to.is_empty().then_some(from))
+        {
+            let key = format!("remap.{}", crate::shorten::shorten(from));
+            return Err(RecordingError::option(&key, "must not be empty"));
         }
         Ok(options)
     }
@@ -252,7 +219,8 @@ mod tests {
         for (text, key) in [
             (r#"{"rate":-1}"#, "rate"),
             (r#"{"include":"a"}"#, "include"),
-            (r#"{"remap":{"a":1}}"#, "remap"),
+            (r#"{"remap":{"a":1}}"#, "remap.a"),
+            (r#"{"remap":{"a":""}}"#, "remap.a"),
             (r#"{"loop":1}"#, "loop"),
             (r#"{"start_time_ns":-3}"#, "start_time_ns"),
             (r#"{"speed":1}"#, "speed"),

@@ -30,6 +30,7 @@ pub struct FolderLock(#[allow(dead_code)] File);
 /// One entry of [`Store::list`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ListedRecording {
     /// Folder name.
     pub name: String,

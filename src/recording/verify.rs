@@ -17,6 +17,7 @@ use super::store::CHUNKS_DIR;
 /// The verdict on one chunk file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ChunkVerdict {
     /// File name inside `chunks/`.
     pub file: String,
@@ -31,6 +32,7 @@ pub struct ChunkVerdict {
 /// The verdict on a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct VerifyReport {
     /// Recording name.
     pub name: String,

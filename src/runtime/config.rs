@@ -1,29 +1,27 @@
 //! The one JSON configuration document of a context: protocol knobs, timers, queue
 //! capacities, persistence and recordings.
 //!
-//! Every key is optional and top-level, spelled exactly like the Rust field it sets:
+//! Every key is optional. The document is declared by the types it is read into, each
+//! key spelled exactly like the Rust field it sets:
 //!
-//! - the [`ProtocolConfig`] fields (`participant_id` a string, `bloom_error_rate` a number,
-//!   `lamport_unit` `"milliseconds"` or `"seconds"`, every other one a non-negative
-//!   integer);
-//! - the [`TimerConfig`] and [`QueueConfig`] fields (non-negative integers);
-//! - `persistence`: an object `{"kind": "none" | "memory" | "sqlite", "path": string,
-//!   "durability": "full" | "normal"}`; `kind` defaults to `"none"`, `path` is required
-//!   for `"sqlite"` and refused otherwise, `durability` is accepted for `"sqlite"` only;
-//! - `recording`: an object `{"root": string, "queue_capacity": integer,
-//!   "when_full": "block" | "drop", "chunk_max_bytes": integer, "chunk_max_age_ms":
-//!   integer, "flush_interval_ms": integer, "autostart": object}`: where recordings live, the defaults of each
-//!   recording, and a recording to start with the context (see [`RecordingConfig`] and
-//!   [`Autostart`]).
+//! - top level: the [`ProtocolConfig`], [`TimerConfig`] and [`QueueConfig`] fields, side
+//!   by side, and the two sections;
+//! - `persistence`: [`PersistenceSection`] (`kind`, `path`, `durability`), checked into a
+//!   [`PersistenceConfig`];
+//! - `recording`: [`RecordingConfig`], where recordings live, the defaults of each
+//!   recording, and an [`Autostart`] recording.
 //!
-//! The document is read as a [`serde_json::Value`] and each key is dispatched through a
-//! table, so that every refusal (unknown key, wrong type, out-of-range value) names the key.
+//! [`crate::strict_json`] reads them, so that every refusal (unknown key, wrong type,
+//! out-of-range value) names the key by its path; each section's `validate` then checks
+//! what one value alone cannot say.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::shorten::shorten;
+use crate::strict_json::{self, ReadError, Sections};
 
-use crate::protocol::config::{ConfigError, LamportUnit, ProtocolConfig};
+use crate::protocol::config::{ConfigError, ProtocolConfig};
 use crate::recording::name::{validate_name, MAX_NAME_LEN};
 use crate::recording::options::{
     FullPolicy, RecordingOptions, MAX_QUEUE_CAPACITY as MAX_RECORDER_QUEUE,
@@ -31,15 +29,19 @@ use crate::recording::options::{
 use crate::recording::RecordingError;
 
 /// Everything a context is configured with, parsed from one JSON object.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ContextConfig {
     /// SDS and SDS-R parameters.
+    #[serde(flatten)]
     pub protocol: ProtocolConfig,
     /// Periods of the worker thread's sweeps.
+    #[serde(flatten)]
     pub timers: TimerConfig,
     /// Capacities of the worker thread's queues.
+    #[serde(flatten)]
     pub queues: QueueConfig,
     /// Where protocol state is persisted.
+    #[serde(serialize_with = "PersistenceSection::serialize_config")]
     pub persistence: PersistenceConfig,
     /// Where recordings live, and their defaults.
     pub recording: RecordingConfig,
@@ -47,29 +49,36 @@ pub struct ContextConfig {
 
 /// The `recording` section: the root folder of recordings and the defaults every
 /// recording starts from (`storage_recording_start`'s options override them).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RecordingConfig {
-    /// Folder holding one sub-folder per recording; it must exist. `None`: recordings
+    /// Folder holding one sub-folder per recording; it must exist. Absent: recordings
     /// are off for this context.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
-    /// Messages the queue in front of each recorder thread holds (default 8192).
+    /// Messages the queue in front of each recorder thread holds (1 to 1 000 000).
     pub queue_capacity: usize,
-    /// What a full recorder queue does (default block).
+    /// What a full recorder queue does: `"block"` (wait for room) or `"drop"` (drop the
+    /// message and count it).
     pub when_full: FullPolicy,
-    /// Chunk files are sealed at this size (default 64 MiB).
+    /// Chunk files are sealed at this size, in bytes.
     pub chunk_max_bytes: u64,
-    /// ... or at this age (default 60 000 ms).
+    /// ... or at this age, in milliseconds.
     pub chunk_max_age_ms: u64,
-    /// No message waits longer than this before it is in its file in a complete, synced
-    /// MCAP chunk, which crash recovery reseals (default 1000 ms).
+    /// No message waits longer than this, in milliseconds, before it is in its file in a
+    /// complete, synced MCAP chunk, which crash recovery reseals.
     pub flush_interval_ms: u64,
     /// A recording the context starts by itself (default none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub autostart: Option<Autostart>,
 }
 
 /// `recording.autostart`: a recording started when the context starts, right after crash
-/// recovery, exactly as if `storage_recording_start` had been called then.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// recovery, exactly as if `storage_recording_start` had been called then: a `name`, and
+/// beside it any of `storage_recording_start`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "AutostartSection", into = "AutostartSection")]
 pub struct Autostart {
     /// Prefix of the recording's name: the recording is `{name}-{unix_ms}`, `unix_ms`
     /// being the context's clock at start, so a restarted context never collides with
@@ -78,6 +87,48 @@ pub struct Autostart {
     /// The object's other keys, as a JSON object: `storage_recording_start`'s options,
     /// read by the same parser over the section's defaults.
     pub options_json: String,
+}
+
+/// `recording.autostart` as written: its `name`, and the recording options beside it
+/// (checked by [`Autostart::validate`], which names the offending one).
+#[derive(Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+struct AutostartSection {
+    /// Prefix of the recording's name (the recording-name alphabet, at most 107
+    /// characters): the recording is `{name}-{unix_ms}`.
+    name: String,
+    /// Any of `storage_recording_start`'s options.
+    #[serde(flatten)]
+    options: Map<String, Value>,
+}
+
+impl From<AutostartSection> for Autostart {
+    fn from(section: AutostartSection) -> Self {
+        Self {
+            name: section.name,
+            options_json: Value::Object(section.options).to_string(),
+        }
+    }
+}
+
+impl From<Autostart> for AutostartSection {
+    fn from(autostart: Autostart) -> Self {
+        Self {
+            name: autostart.name,
+            options: serde_json::from_str(&autostart.options_json).unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl schemars::JsonSchema for Autostart {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        AutostartSection::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        AutostartSection::json_schema(generator)
+    }
 }
 
 /// Longest `recording.autostart.name`: room is left for `-` and any 64-bit time in ms,
@@ -93,9 +144,9 @@ impl Autostart {
     /// Checks the name and the options; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         const NAME: &str = "recording.autostart.name";
-        validate_name(&self.name).map_err(|e| error(NAME, e.to_string()))?;
+        validate_name(&self.name).map_err(|e| ConfigError::new(NAME, e.to_string()))?;
         if self.name.len() > MAX_AUTOSTART_NAME_LEN {
-            return Err(error(
+            return Err(ConfigError::new(
                 NAME,
                 format!(
                     "must be at most {MAX_AUTOSTART_NAME_LEN} characters, so that \
@@ -107,11 +158,11 @@ impl Autostart {
         // start; the values do not depend on the base the options apply to.
         match RecordingOptions::default().with_json(&self.options_json) {
             Ok(_) => Ok(()),
-            Err(RecordingError::BadOption { key, reason }) => Err(error(
+            Err(RecordingError::BadOption { key, reason }) => Err(ConfigError::new(
                 AUTOSTART,
                 format!("`{AUTOSTART}.{}`: {reason}", shorten(&key)),
             )),
-            Err(other) => Err(error(AUTOSTART, other.to_string())),
+            Err(other) => Err(ConfigError::new(AUTOSTART, other.to_string())),
         }
     }
 }
@@ -151,31 +202,24 @@ impl RecordingConfig {
     /// Checks the values; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.root.as_deref() == Some("") {
-            return Err(error("recording.root", "must not be empty"));
+            return Err(ConfigError::new("recording.root", "must not be empty"));
         }
         if !(1..=MAX_RECORDER_QUEUE).contains(&self.queue_capacity) {
-            return Err(error(
+            return Err(ConfigError::new(
                 "recording.queue_capacity",
                 format!("must be between 1 and {MAX_RECORDER_QUEUE}"),
             ));
         }
-        if self.chunk_max_bytes == 0 {
-            return Err(error("recording.chunk_max_bytes", "must be greater than 0"));
-        }
-        if self.chunk_max_age_ms == 0 {
-            return Err(error(
-                "recording.chunk_max_age_ms",
-                "must be greater than 0",
-            ));
-        }
-        if self.flush_interval_ms == 0 {
-            return Err(error(
-                "recording.flush_interval_ms",
-                "must be greater than 0",
-            ));
+        let positive = [
+            ("recording.chunk_max_bytes", self.chunk_max_bytes),
+            ("recording.chunk_max_age_ms", self.chunk_max_age_ms),
+            ("recording.flush_interval_ms", self.flush_interval_ms),
+        ];
+        if let Some((key, _)) = positive.into_iter().find(|&(_, value)| value == 0) {
+            return Err(ConfigError::new(key, "must be greater than 0"));
         }
         match &self.autostart {
-            Some(_) if self.root.is_none() => Err(error(
+            Some(_) if self.root.is_none() => Err(ConfigError::new(
                 AUTOSTART,
                 "needs `recording.root`: there is nowhere to record",
             )),
@@ -186,16 +230,18 @@ impl RecordingConfig {
 }
 
 /// Periods of the sweeps the worker thread runs, in milliseconds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TimerConfig {
-    /// Period of sync messages on every channel (default 30 000).
+    /// Period of sync messages on every channel.
     pub sync_interval_ms: u64,
     /// Period of the outgoing-buffer sweep (resends and expiries; nim-sds's
-    /// `bufferSweepInterval`, default 60 000).
+    /// `bufferSweepInterval`).
     pub outgoing_sweep_interval_ms: u64,
-    /// Period of the incoming-buffer sweep (dependency timeouts; default 10 000).
+    /// Period of the incoming-buffer sweep (dependency timeouts).
     pub incoming_sweep_interval_ms: u64,
-    /// Period of the SDS-R repair sweep (default 5 000).
+    /// Period of the SDS-R repair sweep.
     pub repair_sweep_interval_ms: u64,
 }
 
@@ -211,17 +257,20 @@ impl Default for TimerConfig {
 }
 
 /// Capacities of the worker thread's bounded queues.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct QueueConfig {
-    /// Requests waiting for the worker thread (default 1024).
+    /// Requests waiting for the worker thread (1 to 1 000 000).
     pub request_queue_capacity: usize,
-    /// Events waiting to be handed to the host (default 4096).
+    /// Events waiting to be handed to the host (1 to 1 000 000); beyond it events are
+    /// dropped and counted by an `event_queue_overflow` event.
     pub event_queue_capacity: usize,
-    /// Bytes of message data the queued requests may hold together (default 64 MiB):
-    /// beyond it a host thread waits, as for a full queue. One request is always let in.
+    /// Bytes of message data the queued requests may hold together: beyond it a host
+    /// thread waits, as for a full queue. One request is always let in.
     pub request_queue_max_bytes: usize,
-    /// Bytes the queued events may hold together (default 64 MiB): beyond it events are
-    /// dropped and counted, as for a full queue. One event is always let in.
+    /// Bytes the queued events may hold together: beyond it events are dropped and
+    /// counted, as for a full queue. One event is always let in.
     pub event_queue_max_bytes: usize,
 }
 
@@ -257,13 +306,103 @@ pub enum PersistenceConfig {
 }
 
 /// How hard a durable backend pushes each commit to disk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum Durability {
-    /// Every commit is synced before it returns (SQLite `synchronous = FULL`; default).
+    /// Every commit is synced before it returns (SQLite `synchronous = FULL`; default):
+    /// survives power loss and OS crashes.
     #[default]
     Full,
     /// Commits may be lost, never corrupted, on power loss (SQLite `synchronous = NORMAL`).
     Normal,
+}
+
+/// The backend `persistence.kind` names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub enum PersistenceKind {
+    /// Nothing is persisted.
+    #[default]
+    None,
+    /// State kept for the life of the context (tests).
+    Memory,
+    /// An embedded SQLite database at `path`.
+    Sqlite,
+}
+
+/// The `persistence` section as written; [`Self::into_config`] checks which keys go
+/// together.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct PersistenceSection {
+    /// The backend.
+    pub kind: PersistenceKind,
+    /// `"sqlite"` only, required: the database file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `"sqlite"` only: what a committed operation survives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durability: Option<Durability>,
+}
+
+impl PersistenceSection {
+    /// The configuration the section describes; the error names the key.
+    pub fn into_config(self) -> Result<PersistenceConfig, ConfigError> {
+        let only_sqlite = "only allowed when persistence.kind is \"sqlite\"";
+        match (self.kind, self.path) {
+            (PersistenceKind::Sqlite, Some(path)) if path.is_empty() => {
+                Err(ConfigError::new("persistence.path", "must not be empty"))
+            }
+            (PersistenceKind::Sqlite, Some(path)) => Ok(PersistenceConfig::Sqlite {
+                path,
+                durability: self.durability.unwrap_or_default(),
+            }),
+            (PersistenceKind::Sqlite, None) => Err(ConfigError::new(
+                "persistence.path",
+                "required when persistence.kind is \"sqlite\"",
+            )),
+            (_, Some(_)) => Err(ConfigError::new("persistence.path", only_sqlite)),
+            _ if self.durability.is_some() => {
+                Err(ConfigError::new("persistence.durability", only_sqlite))
+            }
+            (PersistenceKind::Memory, None) => Ok(PersistenceConfig::Memory),
+            (PersistenceKind::None, None) => Ok(PersistenceConfig::None),
+        }
+    }
+
+    /// The section that configures `config`.
+    pub fn from_config(config: &PersistenceConfig) -> Self {
+        match config {
+            PersistenceConfig::None => Self::default(),
+            PersistenceConfig::Memory => Self {
+                kind: PersistenceKind::Memory,
+                ..Self::default()
+            },
+            PersistenceConfig::Sqlite { path, durability } => Self {
+                kind: PersistenceKind::Sqlite,
+                path: Some(path.clone()),
+                durability: Some(*durability),
+            },
+        }
+    }
+
+    fn serialize_config<S: serde::Serializer>(
+        config: &PersistenceConfig,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        Self::from_config(config).serialize(serializer)
+    }
+}
+
+/// The two sections of the document beside its top-level keys.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct NestedSections {
+    persistence: PersistenceSection,
+    recording: RecordingConfig,
 }
 
 impl TimerConfig {
@@ -282,7 +421,7 @@ impl TimerConfig {
             ("repair_sweep_interval_ms", self.repair_sweep_interval_ms),
         ];
         match intervals.into_iter().find(|&(_, value)| value == 0) {
-            Some((key, _)) => Err(error(key, "must be greater than 0")),
+            Some((key, _)) => Err(ConfigError::new(key, "must be greater than 0")),
             None => Ok(()),
         }
     }
@@ -297,7 +436,7 @@ impl QueueConfig {
         ];
         for (key, value) in capacities {
             if !(1..=MAX_QUEUE_CAPACITY).contains(&value) {
-                return Err(error(
+                return Err(ConfigError::new(
                     key,
                     format!("must be between 1 and {MAX_QUEUE_CAPACITY}"),
                 ));
@@ -308,7 +447,7 @@ impl QueueConfig {
             ("event_queue_max_bytes", self.event_queue_max_bytes),
         ];
         match sizes.into_iter().find(|&(_, value)| value == 0) {
-            Some((key, _)) => Err(error(key, "must be greater than 0")),
+            Some((key, _)) => Err(ConfigError::new(key, "must be greater than 0")),
             None => Ok(()),
         }
     }
@@ -317,24 +456,32 @@ impl QueueConfig {
 impl ContextConfig {
     /// Parses and validates a configuration document; `""` or `{}` give the defaults.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let mut config = Self::default();
         if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
-            return Ok(config);
+            return Ok(Self::default());
         }
-        let document: Value =
-            serde_json::from_str(text).map_err(|e| error(DOCUMENT, e.to_string()))?;
-        let Value::Object(entries) = document else {
-            return Err(error(
+        let document = strict_json::parse(text).map_err(refusal)?;
+        if !document.is_object() {
+            return Err(ConfigError::new(
                 DOCUMENT,
-                format!("expected a JSON object, got {}", describe(&document)),
+                format!(
+                    "expected a JSON object, got {}",
+                    strict_json::describe(&document)
+                ),
             ));
-        };
-        for (key, value) in &entries {
-            match KEYS.iter().find(|(name, _)| name == key) {
-                Some((_, set)) => set(&mut config, value)?,
-                None => return Err(unknown_key(key)),
-            }
         }
+        let sections = Sections::new(&document);
+        let protocol = sections.read().map_err(refusal)?;
+        let timers = sections.read().map_err(refusal)?;
+        let queues = sections.read().map_err(refusal)?;
+        let nested: NestedSections = sections.read().map_err(refusal)?;
+        sections.finish().map_err(refusal)?;
+        let config = Self {
+            protocol,
+            timers,
+            queues,
+            persistence: nested.persistence.into_config()?,
+            recording: nested.recording,
+        };
         config.validate()?;
         Ok(config)
     }
@@ -346,7 +493,7 @@ impl ContextConfig {
         self.queues.validate()?;
         if let PersistenceConfig::Sqlite { path, .. } = &self.persistence {
             if path.is_empty() {
-                return Err(error("persistence.path", "must not be empty"));
+                return Err(ConfigError::new("persistence.path", "must not be empty"));
             }
         }
         self.recording.validate()
@@ -358,289 +505,21 @@ const DOCUMENT: &str = "(document)";
 /// Key reported for keys the configuration does not know; the reason names them.
 const UNKNOWN_KEY: &str = "(unknown key)";
 
-/// Reads one key's value into the configuration.
-type Setter = fn(&mut ContextConfig, &Value) -> Result<(), ConfigError>;
-
-/// A table entry for a field, keyed by the field's own name and read with `$read`.
-macro_rules! field {
-    ($section:ident . $field:ident, $read:ident) => {
-        (
-            stringify!($field),
-            |config: &mut ContextConfig, value: &Value| {
-                config.$section.$field = $read(stringify!($field), value)?;
-                Ok(())
-            },
-        )
-    };
-}
-
-/// Every top-level key and how it is read.
-const KEYS: &[(&str, Setter)] = &[
-    field!(protocol.participant_id, string),
-    field!(protocol.bloom_capacity, integer),
-    field!(protocol.bloom_error_rate, number),
-    field!(protocol.max_message_history, integer),
-    field!(protocol.max_history_bytes, integer),
-    field!(protocol.max_causal_history, integer),
-    field!(protocol.resend_interval_ms, integer),
-    field!(protocol.max_resend_attempts, integer),
-    field!(protocol.bloom_acks_to_confirm, integer),
-    field!(protocol.max_dependency_wait_ms, integer),
-    field!(protocol.lamport_unit, lamport_unit),
-    field!(protocol.repair_t_min_ms, integer),
-    field!(protocol.repair_t_max_ms, integer),
-    field!(protocol.num_response_groups, integer),
-    field!(protocol.max_repair_requests, integer),
-    field!(protocol.max_channels, integer),
-    field!(protocol.max_incoming_buffer, integer),
-    field!(protocol.max_incoming_buffer_bytes, integer),
-    field!(protocol.max_outgoing_buffer, integer),
-    field!(protocol.max_repair_buffer, integer),
-    field!(protocol.max_wire_message_size, integer),
-    field!(protocol.memory_budget_bytes, integer),
-    field!(protocol.max_received_causal_history, integer),
-    field!(protocol.max_received_repair_requests, integer),
-    field!(protocol.max_id_bytes, integer),
-    field!(protocol.max_lamport_lead_ms, integer),
-    field!(timers.sync_interval_ms, integer),
-    field!(timers.outgoing_sweep_interval_ms, integer),
-    field!(timers.incoming_sweep_interval_ms, integer),
-    field!(timers.repair_sweep_interval_ms, integer),
-    field!(queues.request_queue_capacity, integer),
-    field!(queues.event_queue_capacity, integer),
-    field!(queues.request_queue_max_bytes, integer),
-    field!(queues.event_queue_max_bytes, integer),
-    ("persistence", |config, value| {
-        config.persistence = persistence(value)?;
-        Ok(())
-    }),
-    ("recording", |config, value| {
-        config.recording = recording(value)?;
-        Ok(())
-    }),
-];
-
-/// Reads the `recording` section.
-fn recording(value: &Value) -> Result<RecordingConfig, ConfigError> {
-    let mut config = RecordingConfig::default();
-    for (key, value) in object("recording", value)? {
-        match key.as_str() {
-            "root" => config.root = Some(string("recording.root", value)?),
-            "queue_capacity" => config.queue_capacity = integer("recording.queue_capacity", value)?,
-            "when_full" => {
-                let policies = [("block", FullPolicy::Block), ("drop", FullPolicy::Drop)];
-                config.when_full = one_of("recording.when_full", value, &policies)?;
-            }
-            "chunk_max_bytes" => {
-                config.chunk_max_bytes = integer("recording.chunk_max_bytes", value)?;
-            }
-            "chunk_max_age_ms" => {
-                config.chunk_max_age_ms = integer("recording.chunk_max_age_ms", value)?;
-            }
-            "flush_interval_ms" => {
-                config.flush_interval_ms = integer("recording.flush_interval_ms", value)?;
-            }
-            "autostart" => config.autostart = Some(autostart(value)?),
-            _ => return Err(unknown_key(&format!("recording.{key}"))),
+/// The [`ConfigError`] of a refused document.
+fn refusal(error: ReadError) -> ConfigError {
+    match error {
+        ReadError::Document(reason) => ConfigError::new(DOCUMENT, reason),
+        ReadError::UnknownKey(path) => {
+            ConfigError::new(UNKNOWN_KEY, format!("unknown key `{}`", shorten(&path)))
         }
-    }
-    Ok(config)
-}
-
-/// Reads `recording.autostart`: a required `name`, and `storage_recording_start`'s
-/// options beside it, kept as text for that function's parser (see
-/// [`Autostart::validate`]).
-fn autostart(value: &Value) -> Result<Autostart, ConfigError> {
-    let mut options = object(AUTOSTART, value)?.clone();
-    let name = options
-        .remove("name")
-        .ok_or_else(|| error("recording.autostart.name", "is required"))?;
-    Ok(Autostart {
-        name: string("recording.autostart.name", &name)?,
-        options_json: Value::Object(options).to_string(),
-    })
-}
-
-/// Backend named by `persistence.kind`.
-#[derive(Clone, Copy)]
-enum Kind {
-    None,
-    Memory,
-    Sqlite,
-}
-
-/// Reads the `persistence` section.
-fn persistence(value: &Value) -> Result<PersistenceConfig, ConfigError> {
-    let mut kind = Kind::None;
-    let mut path = None;
-    let mut durability = None;
-    for (key, value) in object("persistence", value)? {
-        match key.as_str() {
-            "kind" => {
-                let kinds = [
-                    ("none", Kind::None),
-                    ("memory", Kind::Memory),
-                    ("sqlite", Kind::Sqlite),
-                ];
-                kind = one_of("persistence.kind", value, &kinds)?;
-            }
-            "path" => path = Some(string("persistence.path", value)?),
-            "durability" => {
-                let levels = [("full", Durability::Full), ("normal", Durability::Normal)];
-                durability = Some(one_of("persistence.durability", value, &levels)?);
-            }
-            _ => return Err(unknown_key(&format!("persistence.{key}"))),
-        }
-    }
-    let only_sqlite = "only allowed when persistence.kind is \"sqlite\"";
-    match kind {
-        Kind::Sqlite => Ok(PersistenceConfig::Sqlite {
-            path: path.ok_or_else(|| {
-                error(
-                    "persistence.path",
-                    "required when persistence.kind is \"sqlite\"",
-                )
-            })?,
-            durability: durability.unwrap_or_default(),
-        }),
-        _ if path.is_some() => Err(error("persistence.path", only_sqlite)),
-        _ if durability.is_some() => Err(error("persistence.durability", only_sqlite)),
-        Kind::Memory => Ok(PersistenceConfig::Memory),
-        Kind::None => Ok(PersistenceConfig::None),
-    }
-}
-
-/// Unsigned integer types a key can hold.
-trait Unsigned: TryFrom<u64> {
-    /// The type's largest value.
-    const LIMIT: u64;
-}
-
-impl Unsigned for u32 {
-    const LIMIT: u64 = u32::MAX as u64;
-}
-
-impl Unsigned for u64 {
-    const LIMIT: u64 = u64::MAX;
-}
-
-impl Unsigned for usize {
-    const LIMIT: u64 = usize::MAX as u64;
-}
-
-/// Reads a non-negative integer that fits `T`, written without fraction or exponent.
-fn integer<T: Unsigned>(key: &'static str, value: &Value) -> Result<T, ConfigError> {
-    let Value::Number(number) = value else {
-        return Err(wrong_type(key, "a non-negative integer", value));
-    };
-    let too_big = || error(key, format!("must be at most {}", T::LIMIT));
-    if let Some(n) = number.as_u64() {
-        return T::try_from(n).map_err(|_| too_big());
-    }
-    if number.is_i64() {
-        return Err(error(key, "must not be negative"));
-    }
-    let Some(x) = number.as_f64() else {
-        return Err(wrong_type(key, "a non-negative integer", value));
-    };
-    if x < 0.0 {
-        Err(error(key, "must not be negative"))
-    } else if x.fract() != 0.0 {
-        Err(error(key, "must be a whole number"))
-    } else if x < 18_446_744_073_709_551_616.0 && T::try_from(x as u64).is_ok() {
-        Err(error(
-            key,
-            "must be written as an integer, without fraction or exponent",
-        ))
-    } else {
-        Err(too_big())
-    }
-}
-
-/// Reads any JSON number.
-fn number(key: &'static str, value: &Value) -> Result<f64, ConfigError> {
-    value
-        .as_f64()
-        .ok_or_else(|| wrong_type(key, "a number", value))
-}
-
-/// Reads a string.
-fn string(key: &'static str, value: &Value) -> Result<String, ConfigError> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        _ => Err(wrong_type(key, "a string", value)),
-    }
-}
-
-/// Reads a string naming one of `choices`.
-fn one_of<T: Copy>(
-    key: &'static str,
-    value: &Value,
-    choices: &[(&str, T)],
-) -> Result<T, ConfigError> {
-    let names = choices
-        .iter()
-        .map(|(name, _)| format!("\"{name}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let Value::String(s) = value else {
-        return Err(wrong_type(key, &format!("one of {names}"), value));
-    };
-    match choices.iter().find(|(name, _)| name == s) {
-        Some(&(_, choice)) => Ok(choice),
-        None => Err(error(
-            key,
-            format!("expected one of {names}, got \"{}\"", shorten(s)),
-        )),
-    }
-}
-
-/// Reads `lamport_unit`.
-fn lamport_unit(key: &'static str, value: &Value) -> Result<LamportUnit, ConfigError> {
-    let units = [
-        ("milliseconds", LamportUnit::Milliseconds),
-        ("seconds", LamportUnit::Seconds),
-    ];
-    one_of(key, value, &units)
-}
-
-/// Checks that `value` is an object and returns its entries.
-fn object<'a>(key: &'static str, value: &'a Value) -> Result<&'a Map<String, Value>, ConfigError> {
-    value
-        .as_object()
-        .ok_or_else(|| wrong_type(key, "an object", value))
-}
-
-fn error(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key,
-        reason: reason.into(),
-    }
-}
-
-fn wrong_type(key: &'static str, expected: &str, value: &Value) -> ConfigError {
-    error(key, format!("expected {expected}, got {}", describe(value)))
-}
-
-fn unknown_key(name: &str) -> ConfigError {
-    error(UNKNOWN_KEY, format!("unknown key `{}`", shorten(name)))
-}
-
-/// What kind of JSON value `value` is, for error messages.
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        ReadError::Invalid { path, reason } => ConfigError::new(shorten(&path), reason),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::config::LamportUnit;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -747,86 +626,19 @@ mod tests {
         }
     }
 
-    /// Test-only serializer: the document that configures exactly `config`.
+    /// The document that configures exactly `config`.
     fn to_json(config: &ContextConfig) -> String {
-        let p = &config.protocol;
-        let t = &config.timers;
-        let q = &config.queues;
-        let mut doc = json!({
-            "participant_id": p.participant_id,
-            "bloom_capacity": p.bloom_capacity,
-            "bloom_error_rate": p.bloom_error_rate,
-            "max_message_history": p.max_message_history,
-            "max_history_bytes": p.max_history_bytes,
-            "max_causal_history": p.max_causal_history,
-            "resend_interval_ms": p.resend_interval_ms,
-            "max_resend_attempts": p.max_resend_attempts,
-            "bloom_acks_to_confirm": p.bloom_acks_to_confirm,
-            "max_dependency_wait_ms": p.max_dependency_wait_ms,
-            "lamport_unit": match p.lamport_unit {
-                LamportUnit::Milliseconds => "milliseconds",
-                LamportUnit::Seconds => "seconds",
-            },
-            "repair_t_min_ms": p.repair_t_min_ms,
-            "repair_t_max_ms": p.repair_t_max_ms,
-            "num_response_groups": p.num_response_groups,
-            "max_repair_requests": p.max_repair_requests,
-            "max_channels": p.max_channels,
-            "max_incoming_buffer": p.max_incoming_buffer,
-            "max_incoming_buffer_bytes": p.max_incoming_buffer_bytes,
-            "max_outgoing_buffer": p.max_outgoing_buffer,
-            "max_repair_buffer": p.max_repair_buffer,
-            "max_wire_message_size": p.max_wire_message_size,
-            "memory_budget_bytes": p.memory_budget_bytes,
-            "max_received_causal_history": p.max_received_causal_history,
-            "max_received_repair_requests": p.max_received_repair_requests,
-            "max_id_bytes": p.max_id_bytes,
-            "max_lamport_lead_ms": p.max_lamport_lead_ms,
-            "sync_interval_ms": t.sync_interval_ms,
-            "outgoing_sweep_interval_ms": t.outgoing_sweep_interval_ms,
-            "incoming_sweep_interval_ms": t.incoming_sweep_interval_ms,
-            "repair_sweep_interval_ms": t.repair_sweep_interval_ms,
-            "request_queue_capacity": q.request_queue_capacity,
-            "event_queue_capacity": q.event_queue_capacity,
-            "request_queue_max_bytes": q.request_queue_max_bytes,
-            "event_queue_max_bytes": q.event_queue_max_bytes,
-            "persistence": match &config.persistence {
-                PersistenceConfig::None => json!({"kind": "none"}),
-                PersistenceConfig::Memory => json!({"kind": "memory"}),
-                PersistenceConfig::Sqlite { path, durability } => json!({
-                    "kind": "sqlite",
-                    "path": path,
-                    "durability": match durability {
-                        Durability::Full => "full",
-                        Durability::Normal => "normal",
-                    },
-                }),
-            },
-        });
-        let r = &config.recording;
-        let mut recording = json!({
-            "queue_capacity": r.queue_capacity,
-            "when_full": match r.when_full {
-                FullPolicy::Block => "block",
-                FullPolicy::Drop => "drop",
-            },
-            "chunk_max_bytes": r.chunk_max_bytes,
-            "chunk_max_age_ms": r.chunk_max_age_ms,
-            "flush_interval_ms": r.flush_interval_ms,
-        });
-        if let (Some(root), Some(map)) = (&r.root, recording.as_object_mut()) {
-            map.insert("root".into(), json!(root));
-        }
-        if let (Some(autostart), Some(map)) = (&r.autostart, recording.as_object_mut()) {
-            let mut object: Map<String, Value> =
-                serde_json::from_str(&autostart.options_json).unwrap_or_default();
-            object.insert("name".into(), json!(autostart.name));
-            map.insert("autostart".into(), Value::Object(object));
-        }
-        if let Some(map) = doc.as_object_mut() {
-            map.insert("recording".into(), recording);
-        }
-        doc.to_string()
+        serde_json::to_string(config).expect("a configuration serializes")
+    }
+
+    /// Every top-level key of the document, as its declarations serialize it.
+    fn top_level_keys() -> Vec<String> {
+        let mut config = ContextConfig::default();
+        config.recording.root = Some("/r".into());
+        let Ok(Value::Object(map)) = serde_json::to_value(&config) else {
+            panic!("a configuration serializes to an object");
+        };
+        map.keys().cloned().collect()
     }
 
     /// Asserts that `text` is refused under `key` and that the message names `name`.
@@ -875,7 +687,8 @@ mod tests {
             panic!("FULL is not a JSON object");
         };
         let mut in_doc: Vec<&str> = full.keys().map(String::as_str).collect();
-        let mut known: Vec<&str> = KEYS.iter().map(|(name, _)| *name).collect();
+        let known = top_level_keys();
+        let mut known: Vec<&str> = known.iter().map(String::as_str).collect();
         in_doc.sort_unstable();
         known.sort_unstable();
         assert_eq!(in_doc, known);
@@ -1095,7 +908,10 @@ mod tests {
             name: "r".into(),
             options_json: String::new(),
         });
-        assert_eq!(config.validate().map_err(|e| e.key), Err(AUTOSTART));
+        assert_eq!(
+            config.validate().map_err(|e| e.key.clone()),
+            Err(AUTOSTART.to_owned())
+        );
     }
 
     #[test]
@@ -1204,12 +1020,15 @@ mod tests {
         assert_eq!(full_expected().validate(), Ok(()));
         let mut config = ContextConfig::default();
         config.recording.root = Some(String::new());
-        assert_eq!(config.validate().map_err(|e| e.key), Err("recording.root"));
+        assert_eq!(
+            config.validate().map_err(|e| e.key.clone()),
+            Err("recording.root".to_owned())
+        );
         config.recording = RecordingConfig::default();
         config.recording.queue_capacity = 0;
         assert_eq!(
-            config.validate().map_err(|e| e.key),
-            Err("recording.queue_capacity")
+            config.validate().map_err(|e| e.key.clone()),
+            Err("recording.queue_capacity".to_owned())
         );
         config.recording = RecordingConfig::default();
         config.persistence = PersistenceConfig::Sqlite {
@@ -1217,8 +1036,8 @@ mod tests {
             durability: Durability::Full,
         };
         assert_eq!(
-            config.validate().map_err(|e| e.key),
-            Err("persistence.path")
+            config.validate().map_err(|e| e.key.clone()),
+            Err("persistence.path".to_owned())
         );
     }
 
@@ -1243,9 +1062,8 @@ mod tests {
 
     /// A key the configuration knows, a persistence key, or noise.
     fn any_key() -> impl Strategy<Value = String> {
-        let names: Vec<&str> = KEYS.iter().map(|(name, _)| *name).collect();
         prop_oneof![
-            prop::sample::select(names).prop_map(String::from),
+            prop::sample::select(top_level_keys()),
             prop::sample::select(vec!["kind", "path", "durability"]).prop_map(String::from),
             "[a-z_]{1,16}",
         ]

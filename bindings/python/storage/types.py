@@ -1,12 +1,13 @@
 """The documents the library hands back, as typed Python objects: unwrap results, channel
-statistics and events (README, "Events"; binary fields arrive base64 and are decoded)."""
+statistics and events (docs/json.md describes every one; binary fields arrive base64 and
+are decoded)."""
 
 from __future__ import annotations
 
 import base64
 import json
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, Callable, TypedDict
 
 
 class Config(TypedDict, total=False):
@@ -33,12 +34,19 @@ class Config(TypedDict, total=False):
     max_outgoing_buffer: int
     max_repair_buffer: int
     max_wire_message_size: int
+    memory_budget_bytes: int
+    max_received_causal_history: int
+    max_received_repair_requests: int
+    max_id_bytes: int
+    max_lamport_lead_ms: int
     sync_interval_ms: int
     outgoing_sweep_interval_ms: int
     incoming_sweep_interval_ms: int
     repair_sweep_interval_ms: int
     request_queue_capacity: int
     event_queue_capacity: int
+    request_queue_max_bytes: int
+    event_queue_max_bytes: int
     persistence: dict[str, Any]
     recording: dict[str, Any]
 
@@ -133,33 +141,45 @@ class ChannelStats:
 
 @dataclass(frozen=True)
 class Event:
-    """One event. ``type`` is its ``eventType`` (``message_ready``, ``message_sent``,
-    ``possibly_acknowledged``, ``resend``, ``message_expired``, ``missing_dependencies``,
-    ``message_lost``, ``repair_ready``, ``periodic_sync``, ``limit_reached``,
-    ``event_queue_overflow``,
-    ``persistence_warning``, ``recording_dropped``, ``recording_failed``,
-    ``recording_recovered``, ``recording_started``, ``replay_message``,
-    ``replay_finished``); only the fields that type carries are set, and ``raw`` keeps
-    the whole document (the recording events' ``name``, ``recording_recovered``'s
-    ``file``, ``action``, ``messages`` and ``detail``, ...)."""
+    """One event (docs/json.md, "Native events"). ``type`` is its ``eventType``; only the
+    fields that type carries are set, and ``raw`` keeps the whole document."""
 
     type: str
     channel_id: str = ""
     message_id: str = ""
+    #: message_ready, replay_message.
     sender_id: str = ""
     lamport_timestamp: int = 0
+    #: message_ready, replay_message: the payload.
     content: bytes = b""
+    #: possibly_acknowledged: bloom hits so far.
     hits: int = 0
     attempt: int = 0
     #: resend, repair_ready: the wire bytes to broadcast.
     wire: bytes = b""
     missing_deps: list[Dependency] = field(default_factory=list)
+    #: event_queue_overflow: events discarded; recording_dropped: messages dropped.
     dropped: int = 0
-    #: persistence_warning: what went wrong.
+    #: persistence_warning, recording_failed: what went wrong.
     warning: str = ""
     #: limit_reached: messages refused since the previous one, and why the latest was.
     refused: int = 0
     reason: str = ""
+    #: recording_*: the recording.
+    name: str = ""
+    #: recording_recovered: the file acted on, what was done, messages saved, details.
+    file: str = ""
+    action: str = ""
+    #: recording_recovered: messages saved; replay_finished: messages replayed.
+    messages: int = 0
+    detail: str = ""
+    #: replay_message, replay_finished.
+    replay_id: int = 0
+    #: replay_message: when it was recorded (Unix ns).
+    log_time_ns: int = 0
+    #: replay_finished: stopped by replay_stop, and why it failed ("" if it did not).
+    cancelled: bool = False
+    error: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -167,23 +187,50 @@ class Event:
         """Reads one native event document."""
         d = json.loads(document)
         kind = d.get("eventType", "")
-        # "message" is base64 wire bytes, except in persistence_warning where it is text.
+        fields: dict[str, Any] = {}
+        for key, value in d.items():
+            read = _EVENT_KEYS.get(key)
+            if read is not None and value is not None:
+                name, convert = read
+                fields[name] = convert(value)
+        # "message" is base64 wire bytes, except in the events where it is text.
         message = d.get("message")
-        is_warning = kind == "persistence_warning"
-        return cls(
-            type=kind,
-            channel_id=d.get("channelId", ""),
-            message_id=d.get("messageId", ""),
-            sender_id=d.get("senderId", ""),
-            lamport_timestamp=d.get("lamportTimestamp", 0),
-            content=_b64(d.get("content")),
-            hits=d.get("hits", 0),
-            attempt=d.get("attempt", 0),
-            wire=b"" if is_warning else _b64(message),
-            missing_deps=_deps(d.get("missingDeps")),
-            dropped=d.get("dropped", 0),
-            warning=message if is_warning and isinstance(message, str) else "",
-            refused=d.get("refused", 0),
-            reason=d.get("reason", ""),
-            raw=d,
-        )
+        if isinstance(message, str):
+            if kind in _TEXT_MESSAGE_EVENTS:
+                fields["warning"] = message
+            else:
+                fields["wire"] = _b64(message)
+        return cls(type=kind, raw=d, **fields)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: Every key of a native event but ``eventType`` and ``message``: its field, and how the
+#: value is read. The tests check that every key of every sample event is here.
+_EVENT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "channelId": ("channel_id", _same),
+    "messageId": ("message_id", _same),
+    "senderId": ("sender_id", _same),
+    "lamportTimestamp": ("lamport_timestamp", _same),
+    "content": ("content", _b64),
+    "hits": ("hits", _same),
+    "attempt": ("attempt", _same),
+    "missingDeps": ("missing_deps", _deps),
+    "dropped": ("dropped", _same),
+    "refused": ("refused", _same),
+    "reason": ("reason", _same),
+    "name": ("name", _same),
+    "file": ("file", _same),
+    "action": ("action", _same),
+    "messages": ("messages", _same),
+    "detail": ("detail", _same),
+    "replayId": ("replay_id", _same),
+    "logTimeNs": ("log_time_ns", _same),
+    "cancelled": ("cancelled", _same),
+    "error": ("error", _same),
+}
+
+#: The events whose ``message`` is text, not base64 wire bytes.
+_TEXT_MESSAGE_EVENTS = frozenset({"persistence_warning", "recording_failed"})
