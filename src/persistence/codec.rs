@@ -28,15 +28,17 @@
 //! schema versions other than [`SCHEMA_VERSION`]. Ids must be valid UTF-8.
 
 use crate::protocol::message::{HistoryEntry, SdsMessage};
+use crate::protocol::protobuf::{
+    len_field_len, put_bytes_field, put_len_prefix, put_varint_field, varint_field_len,
+    FieldReader, FieldValue, FramingError, Varint,
+};
 use crate::protocol::snapshot::{
     ChannelData, ChannelMeta, HistoryUpdate, IncomingEntry, IncomingRepair, OutgoingEntry,
     OutgoingRepair,
 };
 use crate::protocol::wire::{
-    self, decode_history_entry_named, history_entry_body_len, len_field_len, message_body_len,
-    put_bytes_field, put_len_prefix, put_varint_field, utf8_string, varint_field_len,
-    write_history_entry_body, write_message_body, DecodeError, EntryNames, FieldReader, FieldValue,
-    FramingError,
+    self, decode_history_entry_named, history_entry_body_len, message_body_len, utf8_string,
+    write_history_entry_body, write_message_body, DecodeError, EntryNames,
 };
 
 /// The only `ChannelMeta` schema version this build writes and reads.
@@ -73,7 +75,7 @@ pub enum SnapshotError {
 
 impl From<FramingError> for SnapshotError {
     fn from(e: FramingError) -> Self {
-        SnapshotError::Malformed(e.0)
+        SnapshotError::Malformed(e.to_string())
     }
 }
 
@@ -328,8 +330,11 @@ fn id_in(bytes: &[u8], field: &'static str) -> Result<String, SnapshotError> {
     utf8_string(bytes, field).map_err(|_| SnapshotError::InvalidUtf8(field))
 }
 
-fn u32_in(v: wire::Varint, field: &'static str) -> Result<u32, SnapshotError> {
-    Ok(v.as_u32(field)?)
+/// A `uint32` field, read as nim-sds reads one (at most 5 bytes).
+fn u32_in(v: Varint, field: &'static str) -> Result<u32, SnapshotError> {
+    v.as_u32().ok_or_else(|| {
+        SnapshotError::Malformed(format!("varint of over 5 bytes in 32-bit field `{field}`"))
+    })
 }
 
 /// A stored history row (the inverse of [`encode_stored_message`]). A bloom field, if
