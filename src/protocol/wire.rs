@@ -233,6 +233,12 @@ pub fn encode_message_with_bloom(msg: &SdsMessage, bloom: &[u8]) -> Vec<u8> {
     buf
 }
 
+/// A message as this library stores it (history rows, snapshots, recordings): its wire
+/// encoding with field 6 empty, since a stored copy never needs the sender's bloom.
+pub fn encode_stored_message(msg: &SdsMessage) -> Vec<u8> {
+    encode_message_with_bloom(msg, &[])
+}
+
 impl From<FramingError> for DecodeError {
     fn from(e: FramingError) -> Self {
         DecodeError::Malformed(e.to_string())
@@ -326,6 +332,12 @@ pub fn decode_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
     let Received { mut message, bloom } = decode_received(bytes)?;
     message.bloom_filter = bloom.to_vec();
     Ok(message)
+}
+
+/// Decodes a stored message (the inverse of [`encode_stored_message`]) with the rules of
+/// [`decode_message`]; a non-empty bloom field, should a row carry one, is kept.
+pub fn decode_stored_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
+    decode_message(bytes)
 }
 
 /// A received message whose bloom filter is left in the received bytes: the bloom is
