@@ -12,8 +12,8 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use storage::persistence::codec::encode_stored_message;
 use storage::protocol::message::{HistoryEntry, SdsMessage};
+use storage::protocol::wire::encode_stored_message;
 use storage::recording::frame::Frame;
 use storage::recording::options::RecordingOptions;
 use storage::recording::recorder::{Now, Recorder};

@@ -4,8 +4,8 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use storage::persistence::codec::{
-    decode_channel_data, decode_channel_meta, decode_history_update, decode_stored_message,
-    encode_channel_data, encode_channel_meta, encode_history_update, encode_stored_message,
+    decode_channel_data, decode_channel_meta, decode_history_update, encode_channel_data,
+    encode_channel_meta, encode_history_update,
 };
 use storage::protocol::message::{HistoryEntry, SdsMessage};
 use storage::protocol::snapshot::{
@@ -13,8 +13,9 @@ use storage::protocol::snapshot::{
     OutgoingRepair,
 };
 use storage::protocol::wire::{
-    decode_history_entry, decode_message, encode_history_entry, encode_message,
-    encode_message_into, encode_message_with_bloom, encoded_message_len,
+    decode_history_entry, decode_message, decode_stored_message, encode_history_entry,
+    encode_message, encode_message_into, encode_message_with_bloom, encode_stored_message,
+    encoded_message_len,
 };
 
 fn id() -> impl Strategy<Value = String> {

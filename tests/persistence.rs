@@ -107,7 +107,7 @@ fn stored_history_is_in_append_order_without_blooms() {
         .unwrap()
         .unwrap();
     for row in &loaded.history {
-        assert!(codec::decode_stored_message(row)
+        assert!(wire::decode_stored_message(row)
             .unwrap()
             .bloom_filter
             .is_empty());

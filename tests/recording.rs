@@ -193,7 +193,7 @@ fn chunk_files_open_with_the_mcap_reader_and_carry_the_schema() {
         (schema.name.as_str(), schema.encoding.as_str()),
         ("sds.SdsMessage", "protobuf")
     );
-    let decoded = storage::persistence::codec::decode_stored_message(&messages[7].data).expect("d");
+    let decoded = storage::protocol::wire::decode_stored_message(&messages[7].data).expect("d");
     assert_eq!(decoded, without_bloom(&sent[7]));
     assert!(messages[1].log_time > messages[0].log_time);
     let _ = fs::remove_dir_all(&root);
@@ -251,7 +251,7 @@ fn recoverable(active: &Path) -> Vec<String> {
     McapScan::new(std::io::BufReader::new(file), active, ScanMode::Salvage)
         .map_while(Result::ok)
         .map(|m| {
-            storage::persistence::codec::decode_stored_message(&m.data)
+            storage::protocol::wire::decode_stored_message(&m.data)
                 .expect("a recorded message")
                 .message_id
         })

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use storage::persistence::codec;
 use storage::persistence::contract::Persistence;
 use storage::persistence::sqlite::{SqliteStore, Synchronous};
+use storage::protocol::wire;
 use storage::runtime::clock::SystemClock;
 use storage::runtime::config::ContextConfig;
 use storage::runtime::context::Context;
@@ -164,7 +165,7 @@ fn sqlite_survives_sigkill_at_random_points() {
         let history: Vec<String> = stored
             .history
             .iter()
-            .map(|row| codec::decode_stored_message(row).unwrap().message_id)
+            .map(|row| wire::decode_stored_message(row).unwrap().message_id)
             .collect();
         // Meta and history of each op land together: the unacknowledged messages are
         // exactly the stored history, in the same order.
@@ -227,7 +228,7 @@ fn a_new_database_killed_before_its_first_checkpoint_opens_with_its_commits() {
     let history: HashSet<String> = stored
         .history
         .iter()
-        .map(|row| codec::decode_stored_message(row).unwrap().message_id)
+        .map(|row| wire::decode_stored_message(row).unwrap().message_id)
         .collect();
     for id in &acked {
         assert!(history.contains(id), "acked {id} lost");

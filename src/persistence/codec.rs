@@ -28,15 +28,17 @@
 //! schema versions other than [`SCHEMA_VERSION`]. Ids must be valid UTF-8.
 
 use crate::protocol::message::{HistoryEntry, SdsMessage};
+use crate::protocol::protobuf::{
+    len_field_len, put_bytes_field, put_len_prefix, put_varint_field, varint_field_len,
+    FieldReader, FieldValue, FramingError, Varint,
+};
 use crate::protocol::snapshot::{
     ChannelData, ChannelMeta, HistoryUpdate, IncomingEntry, IncomingRepair, OutgoingEntry,
     OutgoingRepair,
 };
 use crate::protocol::wire::{
-    self, decode_history_entry_named, history_entry_body_len, len_field_len, message_body_len,
-    put_bytes_field, put_len_prefix, put_varint_field, utf8_string, varint_field_len,
-    write_history_entry_body, write_message_body, DecodeError, EntryNames, FieldReader, FieldValue,
-    FramingError,
+    self, decode_history_entry_named, history_entry_body_len, message_body_len, utf8_string,
+    write_history_entry_body, write_message_body, DecodeError, EntryNames,
 };
 
 /// The only `ChannelMeta` schema version this build writes and reads.
@@ -73,7 +75,7 @@ pub enum SnapshotError {
 
 impl From<FramingError> for SnapshotError {
     fn from(e: FramingError) -> Self {
-        SnapshotError::Malformed(e.0)
+        SnapshotError::Malformed(e.to_string())
     }
 }
 
@@ -302,11 +304,6 @@ pub fn encode_history_update(u: &HistoryUpdate) -> Vec<u8> {
     buf
 }
 
-/// A history row as stored: the wire encoding of the message without its bloom.
-pub fn encode_stored_message(msg: &SdsMessage) -> Vec<u8> {
-    wire::encode_message_with_bloom(msg, &[])
-}
-
 // ---------------------------------------------------------------------------------------
 // Decoding
 // ---------------------------------------------------------------------------------------
@@ -328,14 +325,11 @@ fn id_in(bytes: &[u8], field: &'static str) -> Result<String, SnapshotError> {
     utf8_string(bytes, field).map_err(|_| SnapshotError::InvalidUtf8(field))
 }
 
-fn u32_in(v: wire::Varint, field: &'static str) -> Result<u32, SnapshotError> {
-    Ok(v.as_u32(field)?)
-}
-
-/// A stored history row (the inverse of [`encode_stored_message`]). A bloom field, if
-/// the row has a non-empty one, is kept.
-pub fn decode_stored_message(bytes: &[u8]) -> Result<SdsMessage, SnapshotError> {
-    message_in(bytes, "stored message")
+/// A `uint32` field, read as nim-sds reads one (at most 5 bytes).
+fn u32_in(v: Varint, field: &'static str) -> Result<u32, SnapshotError> {
+    v.as_u32().ok_or_else(|| {
+        SnapshotError::Malformed(format!("varint of over 5 bytes in 32-bit field `{field}`"))
+    })
 }
 
 fn decode_outgoing(bytes: &[u8]) -> Result<OutgoingEntry, SnapshotError> {
@@ -554,6 +548,7 @@ pub fn decode_history_update(bytes: &[u8]) -> Result<HistoryUpdate, SnapshotErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::wire::{decode_stored_message, encode_stored_message};
 
     // nim-sds's bytes for the states below (fixtures/nim-sds/snapshot.json).
     const META_EMPTY: &str = "08011000";
@@ -811,10 +806,10 @@ mod tests {
         );
         let err = decode_history_update(&ld(1, &bad)).expect_err("bad append");
         assert!(err.to_string().contains("HistoryUpdate.append"), "{err}");
-        assert!(matches!(
+        assert_eq!(
             decode_stored_message(&bad),
-            Err(SnapshotError::Message { .. })
-        ));
+            Err(DecodeError::MissingField("lamport_timestamp"))
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ impl PersistenceError {
 pub struct StoredMessage {
     /// Id of the message.
     pub message_id: String,
-    /// `codec::encode_stored_message` bytes.
+    /// `wire::encode_stored_message` bytes.
     pub bytes: Vec<u8>,
 }
 

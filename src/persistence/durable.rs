@@ -30,6 +30,7 @@ use crate::protocol::error::ProtocolError;
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, Manager, Unwrapped};
 use crate::protocol::snapshot::ChannelData;
+use crate::protocol::wire::decode_stored_message;
 
 /// Why an operation of a [`PersistentManager`] failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -142,7 +143,12 @@ impl PersistentManager {
         let history = stored
             .history
             .iter()
-            .map(|row| codec::decode_stored_message(row))
+            .map(|row| {
+                decode_stored_message(row).map_err(|source| SnapshotError::Message {
+                    field: "stored message",
+                    source,
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(corrupt)?;
         self.manager

@@ -20,13 +20,15 @@
 //!
 //! Decoding follows nim-sds's reader (libp2p minprotobuf): the last occurrence of a field
 //! wins, unknown fields are skipped, a known field with an unexpected wire type is skipped,
-//! and all five fields are required. Unlike nim-sds it also validates what a peer sent
-//! (0 < m_bits <= 64 * words, 1 <= k <= 32, whole words), so a lookup can never index out
-//! of the bit array.
-
-use prost::encoding::{decode_varint, encode_varint, encoded_len_varint};
+//! and all five fields are required; the framing (varints of at most 10 bytes, wire types)
+//! is read by the shared `protocol::protobuf` reader, exactly as for SDS messages. Unlike
+//! nim-sds it also validates what a peer sent (0 < m_bits <= 64 * words, 1 <= k <= 32,
+//! whole words), so a lookup can never index out of the bit array.
 
 use super::farmhash::nim_hash_abs;
+use super::protobuf::{
+    len_field_len, put_len_prefix, put_varint_field, varint_field_len, FieldReader, FieldValue,
+};
 
 /// nim-sds's default bloom capacity (ids).
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -37,12 +39,12 @@ pub const MAX_K: u32 = 32;
 /// Largest bit-array size [`BloomFilter::new`] builds (2^32 bits = 512 MiB).
 pub const MAX_M_BITS: u64 = 1 << 32;
 
-/// Field keys (field number << 3 | wire type) of the five fields nim-sds writes.
-const KEY_DATA: u8 = (1 << 3) | 2;
-const KEY_CAPACITY: u8 = 2 << 3;
-const KEY_ERROR_RATE: u8 = 3 << 3;
-const KEY_K: u8 = 4 << 3;
-const KEY_M_BITS: u8 = 5 << 3;
+/// Field numbers of the five fields nim-sds writes.
+const FIELD_DATA: u32 = 1;
+const FIELD_CAPACITY: u32 = 2;
+const FIELD_ERROR_RATE: u32 = 3;
+const FIELD_K: u32 = 4;
+const FIELD_M_BITS: u32 = 5;
 
 /// Why a bloom filter could not be built or decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
@@ -312,33 +314,22 @@ impl BloomFilter {
 
     /// Exact length of [`serialize`](Self::serialize)'s output.
     pub fn encoded_len(&self) -> usize {
-        let data_len = self.bytes.len();
-        1 + encoded_len_varint(data_len as u64)
-            + data_len
-            + 1
-            + encoded_len_varint(self.capacity as u64)
-            + 1
-            + encoded_len_varint(self.error_rate_micros())
-            + 1
-            + encoded_len_varint(u64::from(self.k))
-            + 1
-            + encoded_len_varint(self.m_bits)
+        len_field_len(FIELD_DATA, self.bytes.len())
+            + varint_field_len(FIELD_CAPACITY, self.capacity as u64)
+            + varint_field_len(FIELD_ERROR_RATE, self.error_rate_micros())
+            + varint_field_len(FIELD_K, u64::from(self.k))
+            + varint_field_len(FIELD_M_BITS, self.m_bits)
     }
 
     /// Appends the nim-sds encoding to `buf` (growing it at most once).
     pub fn encode_into(&self, buf: &mut Vec<u8>) {
         buf.reserve(self.encoded_len());
-        buf.push(KEY_DATA);
-        encode_varint(self.bytes.len() as u64, buf);
+        put_len_prefix(FIELD_DATA, self.bytes.len(), buf);
         buf.extend_from_slice(&self.bytes);
-        buf.push(KEY_CAPACITY);
-        encode_varint(self.capacity as u64, buf);
-        buf.push(KEY_ERROR_RATE);
-        encode_varint(self.error_rate_micros(), buf);
-        buf.push(KEY_K);
-        encode_varint(u64::from(self.k), buf);
-        buf.push(KEY_M_BITS);
-        encode_varint(self.m_bits, buf);
+        put_varint_field(FIELD_CAPACITY, self.capacity as u64, buf);
+        put_varint_field(FIELD_ERROR_RATE, self.error_rate_micros(), buf);
+        put_varint_field(FIELD_K, u64::from(self.k), buf);
+        put_varint_field(FIELD_M_BITS, self.m_bits, buf);
     }
 
     /// The nim-sds encoding (what goes in an SdsMessage's field 6).
@@ -371,46 +362,23 @@ impl<'a> PeerBloom<'a> {
     /// Parses and validates an encoded filter (see the [module docs](self) for the rules).
     /// Never panics and never allocates.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BloomError> {
-        let mut rest = bytes;
+        let mut reader = FieldReader::new(bytes);
         let mut data: Option<&'a [u8]> = None;
         let mut capacity = None;
         let mut error_rate_micros = None;
         let mut k = None;
         let mut m_bits = None;
-        while !rest.is_empty() {
-            let key =
-                decode_varint(&mut rest).map_err(|_| BloomError::Malformed("bad field key"))?;
-            let field = key >> 3;
-            match key & 7 {
-                0 => {
-                    let v = decode_varint(&mut rest)
-                        .map_err(|_| BloomError::Malformed("bad varint value"))?;
-                    match field {
-                        2 => capacity = Some(v),
-                        3 => error_rate_micros = Some(v),
-                        4 => k = Some(v),
-                        5 => m_bits = Some(v),
-                        _ => {}
-                    }
-                }
-                1 => rest = skip(rest, 8)?,
-                2 => {
-                    let len = decode_varint(&mut rest)
-                        .map_err(|_| BloomError::Malformed("bad length prefix"))?;
-                    let len = usize::try_from(len)
-                        .ok()
-                        .filter(|&n| n <= rest.len())
-                        .ok_or(BloomError::Malformed(
-                            "length-delimited field runs past the end",
-                        ))?;
-                    let (value, tail) = rest.split_at(len);
-                    if field == 1 {
-                        data = Some(value);
-                    }
-                    rest = tail;
-                }
-                5 => rest = skip(rest, 4)?,
-                _ => return Err(BloomError::Malformed("unsupported wire type")),
+        while let Some((field, value)) = reader
+            .next_field()
+            .map_err(|e| BloomError::Malformed(e.reason))?
+        {
+            match (field, value) {
+                (1, FieldValue::Bytes(b)) => data = Some(b),
+                (2, FieldValue::Varint(v)) => capacity = Some(v.as_u64()),
+                (3, FieldValue::Varint(v)) => error_rate_micros = Some(v.as_u64()),
+                (4, FieldValue::Varint(v)) => k = Some(v.as_u64()),
+                (5, FieldValue::Varint(v)) => m_bits = Some(v.as_u64()),
+                _ => {}
             }
         }
 
@@ -499,22 +467,16 @@ impl<'a> PeerBloom<'a> {
     }
 }
 
-/// `rest` without its first `n` bytes, or an error if it is shorter.
-fn skip(rest: &[u8], n: usize) -> Result<&[u8], BloomError> {
-    rest.get(n..)
-        .ok_or(BloomError::Malformed("fixed-width field runs past the end"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::farmhash::nim_hash_abs;
+    use crate::protocol::protobuf::put_bytes_field;
 
-    /// A hand-built protobuf message from `(field, wire type, payload)` parts, where the
-    /// payload is a varint value for wire type 0 and raw bytes otherwise.
+    /// A hand-built protobuf message from `(field, payload)` parts, or raw bytes.
     enum Part<'a> {
-        Varint(u64, u64),
-        Bytes(u64, &'a [u8]),
+        Varint(u32, u64),
+        Bytes(u32, &'a [u8]),
         Raw(&'a [u8]),
     }
 
@@ -522,15 +484,8 @@ mod tests {
         let mut out = Vec::new();
         for part in parts {
             match part {
-                Part::Varint(field, v) => {
-                    encode_varint(field << 3, &mut out);
-                    encode_varint(*v, &mut out);
-                }
-                Part::Bytes(field, b) => {
-                    encode_varint((field << 3) | 2, &mut out);
-                    encode_varint(b.len() as u64, &mut out);
-                    out.extend_from_slice(b);
-                }
+                Part::Varint(field, v) => put_varint_field(*field, *v, &mut out),
+                Part::Bytes(field, b) => put_bytes_field(*field, b, &mut out),
                 Part::Raw(b) => out.extend_from_slice(b),
             }
         }
@@ -780,6 +735,38 @@ mod tests {
         assert_eq!(
             PeerBloom::parse(&build(&parts)),
             Err(BloomError::MissingField("4 (k)"))
+        );
+    }
+
+    #[test]
+    fn ten_byte_varints_are_read_like_nim_sds() {
+        // Capacity 100 in ten bytes, the tenth carrying bits past the 64th: nim-sds ignores
+        // them and reads 100 (as the SDS message codec does); an eleventh byte is an error.
+        let data = [0u8; 16 * 8];
+        let capacity = [
+            0x10, 0xe4, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7e,
+        ];
+        let mut parts = valid_parts(&data);
+        parts[1] = Part::Raw(&capacity);
+        assert_eq!(
+            PeerBloom::parse(&build(&parts)).map(|p| p.capacity()),
+            Ok(100)
+        );
+        let mut all_ones = [0xff; 11];
+        all_ones[0] = 0x10;
+        all_ones[10] = 0x7f;
+        parts[1] = Part::Raw(&all_ones);
+        assert_eq!(
+            PeerBloom::parse(&build(&parts)).map(|p| p.capacity()),
+            Ok(u64::MAX)
+        );
+        let eleven = [
+            0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0,
+        ];
+        parts[1] = Part::Raw(&eleven);
+        assert_eq!(
+            PeerBloom::parse(&build(&parts)),
+            Err(BloomError::Malformed("varint longer than 10 bytes"))
         );
     }
 

@@ -93,7 +93,7 @@ impl MessageHistory {
     /// newest message itself is never evicted.
     pub fn push(&mut self, message: &SdsMessage) -> Vec<String> {
         let mut record = HistoryRecord {
-            stored: wire::encode_message_with_bloom(message, &[]),
+            stored: wire::encode_stored_message(message),
             sender_id: message.sender_id.clone(),
             retrieval_hint: Vec::new(),
             charge: 0,

@@ -1014,7 +1014,7 @@ impl Manager {
     }
 
     /// The stored encoding of a delivered message held in the channel's history: its wire
-    /// bytes with an empty bloom field, as `codec::encode_stored_message` writes them.
+    /// bytes with an empty bloom field, as `wire::encode_stored_message` writes them.
     pub fn history_stored(&self, channel_id: &str, message_id: &str) -> Option<&[u8]> {
         self.channels
             .get(channel_id)?

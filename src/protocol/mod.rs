@@ -13,6 +13,7 @@ pub mod history;
 mod incoming;
 pub mod manager;
 pub mod message;
+pub(crate) mod protobuf;
 mod repair_buffer;
 pub mod rolling_bloom;
 pub mod sdsr;

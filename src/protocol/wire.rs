@@ -29,14 +29,17 @@
 //! rejected; a varint may be at most 10 bytes (excess high bits of the tenth byte are
 //! ignored, as nim-sds does). In addition to nim-sds, ids must be valid UTF-8.
 //!
-//! The encoder is driven by hand through `prost::encoding` so that a message is written
-//! straight from the borrowed [`SdsMessage`] into one buffer of the exact size, without
-//! first cloning it (and its ~18 KB bloom filter) into an owned wire struct. The decoder
-//! walks the input once, borrowing every field, and copies each kept field exactly once.
-
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+//! The framing rules live in `protocol::protobuf`, shared with the bloom and snapshot
+//! codecs. The encoder is driven by hand so that a message is written straight from the
+//! borrowed [`SdsMessage`] into one buffer of the exact size, without first cloning it
+//! (and its ~18 KB bloom filter) into an owned wire struct. The decoder walks the input
+//! once, borrowing every field, and copies each kept field exactly once.
 
 use super::message::{HistoryEntry, SdsMessage};
+use super::protobuf::{
+    len_field_len, put_bytes_field, put_len_prefix, put_varint_field, varint_field_len,
+    FieldReader, FieldValue, FramingError,
+};
 
 const MSG_ID: u32 = 1;
 const MSG_LAMPORT: u32 = 2;
@@ -123,44 +126,6 @@ impl DecodeLimits {
         }
         Ok(())
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Encoding primitives (shared with the snapshot codec)
-// ---------------------------------------------------------------------------------------
-
-/// Encoded size of a length-delimited field `tag` whose payload is `len` bytes.
-#[inline]
-pub(crate) fn len_field_len(tag: u32, len: usize) -> usize {
-    key_len(tag) + encoded_len_varint(len as u64) + len
-}
-
-/// Encoded size of a varint field `tag` holding `value`.
-#[inline]
-pub(crate) fn varint_field_len(tag: u32, value: u64) -> usize {
-    key_len(tag) + encoded_len_varint(value)
-}
-
-/// Writes the key and length prefix of a length-delimited field; the caller writes the
-/// `len` payload bytes right after.
-#[inline]
-pub(crate) fn put_len_prefix(tag: u32, len: usize, buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
-}
-
-/// Writes a length-delimited field holding `bytes`.
-#[inline]
-pub(crate) fn put_bytes_field(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
-    put_len_prefix(tag, bytes.len(), buf);
-    buf.extend_from_slice(bytes);
-}
-
-/// Writes a varint field.
-#[inline]
-pub(crate) fn put_varint_field(tag: u32, value: u64, buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::Varint, buf);
-    encode_varint(value, buf);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -268,151 +233,15 @@ pub fn encode_message_with_bloom(msg: &SdsMessage, bloom: &[u8]) -> Vec<u8> {
     buf
 }
 
-// ---------------------------------------------------------------------------------------
-// Decoding primitives (shared with the snapshot codec)
-// ---------------------------------------------------------------------------------------
-
-/// A protobuf framing error, before it is given a message-level meaning.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FramingError(pub(crate) String);
+/// A message as this library stores it (history rows, snapshots, recordings): its wire
+/// encoding with field 6 empty, since a stored copy never needs the sender's bloom.
+pub fn encode_stored_message(msg: &SdsMessage) -> Vec<u8> {
+    encode_message_with_bloom(msg, &[])
+}
 
 impl From<FramingError> for DecodeError {
     fn from(e: FramingError) -> Self {
-        DecodeError::Malformed(e.0)
-    }
-}
-
-/// A varint as read from the wire: its value (64-bit reading) and its length in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Varint {
-    value: u64,
-    len: usize,
-}
-
-impl Varint {
-    /// The value read as a `uint64`/`int64` field.
-    #[inline]
-    pub(crate) fn as_u64(self) -> u64 {
-        self.value
-    }
-
-    /// The value read as a `uint32` field the way nim-sds reads one: at most 5 bytes,
-    /// bits beyond the 32nd ignored.
-    pub(crate) fn as_u32(self, field: &'static str) -> Result<u32, FramingError> {
-        if self.len > 5 {
-            return Err(FramingError(format!(
-                "varint of {} bytes in 32-bit field `{field}`",
-                self.len
-            )));
-        }
-        Ok(self.value as u32)
-    }
-}
-
-/// The value of one field, borrowed from the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FieldValue<'a> {
-    /// Wire type 0.
-    Varint(Varint),
-    /// Wire type 2.
-    Bytes(&'a [u8]),
-    /// Wire types 1 and 5: never used by SDS, skipped.
-    Fixed,
-}
-
-/// Reads the fields of one protobuf message in order, borrowing from the input.
-pub(crate) struct FieldReader<'a> {
-    buf: &'a [u8],
-    start_len: usize,
-}
-
-/// Reads a varint with nim-sds's (libp2p `PB.getUVarint` for `uint64`) rules: at most
-/// 10 bytes, high bits beyond the 64th ignored.
-fn read_varint(buf: &mut &[u8]) -> Result<Varint, FramingError> {
-    let bytes: &[u8] = buf;
-    let mut value = 0u64;
-    for (i, &b) in bytes.iter().enumerate() {
-        if i == 10 {
-            return Err(FramingError("varint longer than 10 bytes".into()));
-        }
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            *buf = bytes.get(i + 1..).unwrap_or_default();
-            return Ok(Varint { value, len: i + 1 });
-        }
-    }
-    Err(FramingError("truncated varint".into()))
-}
-
-impl<'a> FieldReader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Self {
-            buf,
-            start_len: buf.len(),
-        }
-    }
-
-    fn offset(&self) -> usize {
-        self.start_len - self.buf.len()
-    }
-
-    /// Splits off the next `len` bytes, or returns `None` (consuming nothing) if fewer
-    /// are left.
-    fn take(&mut self, len: u64) -> Option<&'a [u8]> {
-        let n = usize::try_from(len).ok().filter(|&n| n <= self.buf.len())?;
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Some(head)
-    }
-
-    fn overrun(&self, what: &str, number: u64, len: u64, at: usize) -> FramingError {
-        FramingError(format!(
-            "{what} field {number} at offset {at}: {len} bytes announced, {} left",
-            self.buf.len()
-        ))
-    }
-
-    /// The next field as `(field number, value)`, or `None` at the end of the input.
-    pub(crate) fn next_field(&mut self) -> Result<Option<(u64, FieldValue<'a>)>, FramingError> {
-        if self.buf.is_empty() {
-            return Ok(None);
-        }
-        let at = self.offset();
-        let key = read_varint(&mut self.buf)
-            .map_err(|e| FramingError(format!("field key at offset {at}: {}", e.0)))?
-            .value;
-        let number = key >> 3;
-        let wire_type = key & 7;
-        let value = if wire_type == WireType::Varint as u64 {
-            let v = read_varint(&mut self.buf)
-                .map_err(|e| FramingError(format!("field {number} at offset {at}: {}", e.0)))?;
-            FieldValue::Varint(v)
-        } else if wire_type == WireType::LengthDelimited as u64 {
-            let len = read_varint(&mut self.buf)
-                .map_err(|e| {
-                    FramingError(format!("length of field {number} at offset {at}: {}", e.0))
-                })?
-                .value;
-            match self.take(len) {
-                Some(b) => FieldValue::Bytes(b),
-                None => return Err(self.overrun("length-delimited", number, len, at)),
-            }
-        } else if wire_type == WireType::SixtyFourBit as u64 {
-            if self.take(8).is_none() {
-                return Err(self.overrun("fixed64", number, 8, at));
-            }
-            FieldValue::Fixed
-        } else if wire_type == WireType::ThirtyTwoBit as u64 {
-            if self.take(4).is_none() {
-                return Err(self.overrun("fixed32", number, 4, at));
-            }
-            FieldValue::Fixed
-        } else {
-            return Err(FramingError(format!(
-                "unsupported wire type {wire_type} for field {number} at offset {at}"
-            )));
-        };
-        Ok(Some((number, value)))
+        DecodeError::Malformed(e.to_string())
     }
 }
 
@@ -503,6 +332,12 @@ pub fn decode_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
     let Received { mut message, bloom } = decode_received(bytes)?;
     message.bloom_filter = bloom.to_vec();
     Ok(message)
+}
+
+/// Decodes a stored message (the inverse of [`encode_stored_message`]) with the rules of
+/// [`decode_message`]; a non-empty bloom field, should a row carry one, is kept.
+pub fn decode_stored_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
+    decode_message(bytes)
 }
 
 /// A received message whose bloom filter is left in the received bytes: the bloom is

@@ -1,7 +1,7 @@
 //! A message as it is recorded: its MCAP topic (the SDS channel), its bytes and its times.
 
-use crate::persistence::codec::encode_stored_message;
 use crate::protocol::message::SdsMessage;
+use crate::protocol::wire::encode_stored_message;
 
 /// One recorded message.
 #[derive(Clone, Debug, PartialEq, Eq)]

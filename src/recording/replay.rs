@@ -12,8 +12,8 @@ use super::error::RecordingError;
 use super::manifest::Manifest;
 use super::scan::{McapScan, ScanMode};
 use super::store::CHUNKS_DIR;
-use crate::persistence::codec::decode_stored_message;
 use crate::protocol::message::SdsMessage;
+use crate::protocol::wire::decode_stored_message;
 
 /// How a recording is replayed: the options document of `storage_replay_start`, every
 /// key optional.
