@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use events::ready_ids;
+use storage::ffi::host_vtable::HostPersistence;
 use storage::persistence::contract::{
     HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel,
 };
 use storage::persistence::durable::{OpError, PersistentManager};
-use storage::persistence::host::HostPersistence;
 use storage::persistence::memory::{Call, MemoryStore};
 use storage::persistence::sqlite::{SqliteStore, Synchronous};
 use storage::protocol::config::ProtocolConfig;

@@ -6,12 +6,12 @@ use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use storage::ffi::persistence::{storage_load_sink_push_history, storage_load_sink_push_meta};
-use storage::persistence::contract::{HistoryBatch, Persistence, StoredMessage};
-use storage::persistence::host::{
+use storage::ffi::host_vtable::{
     storage_history_row, storage_load_sink, storage_persistence_vtable, storage_str,
     STORAGE_PERSISTENCE_ABI_VERSION,
 };
+use storage::ffi::persistence::{storage_load_sink_push_history, storage_load_sink_push_meta};
+use storage::persistence::contract::{HistoryBatch, Persistence, StoredMessage};
 use storage::persistence::memory::MemoryStore;
 
 /// What `user_data` points to.

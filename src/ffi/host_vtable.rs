@@ -1,6 +1,6 @@
 //! The host-supplied persistence vtable (`storage_persistence_vtable` in `storage.h`) and
-//! its adapter to the [`Persistence`] contract. Besides `ffi/`, this is the one module
-//! allowed `unsafe`: it calls the host's function pointers.
+//! its adapter to the [`Persistence`] contract, [`HostPersistence`], which calls the
+//! host's function pointers.
 //!
 //! Meta and history rows cross as snapshot-codec bytes. Strings cross as
 //! [`storage_str`]: a pointer and a length, NUL-terminated too for convenience (an id a
@@ -11,7 +11,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::contract::{HistoryBatch, Persistence, PersistenceError, StoredChannel};
+use crate::persistence::contract::{HistoryBatch, Persistence, PersistenceError, StoredChannel};
 
 /// The vtable layout this build reads (`abi_version`).
 pub const STORAGE_PERSISTENCE_ABI_VERSION: u32 = 1;
