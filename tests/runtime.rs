@@ -9,7 +9,8 @@ use storage::protocol::event::Event;
 use storage::protocol::manager::{UnwrapStatus, Unwrapped};
 use storage::runtime::clock::ManualClock;
 use storage::runtime::config::ContextConfig;
-use storage::runtime::context::{Context, ContextError};
+use storage::runtime::context::Context;
+use storage::runtime::error::ContextError;
 use storage::runtime::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
 
 const CH: &str = "chan";

@@ -20,7 +20,8 @@ use storage::recording::verify::VerifyReport;
 use storage::recording::RecordingError;
 use storage::runtime::clock::{Clock, ManualClock, SystemClock};
 use storage::runtime::config::ContextConfig;
-use storage::runtime::context::{Context, ContextError};
+use storage::runtime::context::Context;
+use storage::runtime::error::ContextError;
 use storage::runtime::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
 
 const T0: u64 = 1_700_000_000_000;

@@ -15,7 +15,8 @@ use storage::persistence::sqlite::{schema, SqliteStore, Synchronous};
 use storage::protocol::manager::ChannelStats;
 use storage::runtime::clock::ManualClock;
 use storage::runtime::config::ContextConfig;
-use storage::runtime::context::{Context, ContextError};
+use storage::runtime::context::Context;
+use storage::runtime::error::ContextError;
 use storage::runtime::request::{EventSink, Request, RuntimeEvent};
 
 const CH: &str = "chan";

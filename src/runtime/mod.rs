@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod error;
 pub mod event_queue;
 pub(crate) mod in_flight;
 pub(crate) mod poster;

@@ -1,13 +1,17 @@
 //! How threads other than the host's (recorders, replays, file jobs) hand work back to a
 //! context's worker.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
 use tokio::sync::Notify;
 
 use super::request::Request;
-use super::worker::ReentrantLane;
+
+/// Requests made from inside a callback, i.e. on the worker thread itself: they cannot
+/// wait for room in the bounded queue, so they take this lane, drained after each request.
+pub(crate) type ReentrantLane = Arc<Mutex<VecDeque<Request>>>;
 
 /// Queues requests on the worker from a helper thread.
 #[derive(Clone)]

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use super::clock::Clock;
 use super::config::RecordingConfig;
-use super::context::ContextError;
+use super::error::ContextError;
 use super::poster::Poster;
 use super::replay::Replay;
 use super::request::{Reply, Request, RequestError, RuntimeEvent};
