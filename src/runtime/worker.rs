@@ -71,7 +71,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         manager: PersistentManager,
         clock: Arc<dyn Clock>,
         timers: TimerConfig,
@@ -101,7 +101,7 @@ impl Worker {
 
     /// Hands `startup_events` (what happened while the context started) to the sink,
     /// then runs until a `Shutdown` request (or until every sender is gone).
-    pub fn run(
+    pub(crate) fn run(
         mut self,
         runtime: tokio::runtime::Runtime,
         wake: Arc<Notify>,
