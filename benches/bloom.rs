@@ -4,8 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use storage::protocol::bloom::{BloomFilter, IdHashes, PeerBloom};
-use storage::protocol::farmhash::fingerprint64;
+use storage::protocol::{fingerprint64, BloomFilter, IdHashes, PeerBloom};
 
 /// A 36-byte id (UUID-shaped), the typical message id length.
 const ID: &str = "3f2b8c1e-9a4d-4e7b-b1c2-5d6e7f8a9b0c";

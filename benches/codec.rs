@@ -6,16 +6,13 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use storage::ffi::json::{
+use storage::ffi::testing::{
     libsds_unwrap_result, libsds_wrap_result, native_event, native_event_by_serde,
 };
-use storage::persistence::codec::{decode_channel_meta, encode_channel_meta};
-use storage::protocol::event::Event;
-use storage::protocol::manager::{UnwrapStatus, Unwrapped};
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::snapshot::{ChannelMeta, OutgoingEntry};
-use storage::protocol::wire::{
-    decode_message, encode_message, encode_message_into, encode_message_with_bloom,
+use storage::persistence::{decode_channel_meta, encode_channel_meta};
+use storage::protocol::{
+    decode_message, encode_message, encode_message_into, encode_message_with_bloom, ChannelMeta,
+    Event, HistoryEntry, OutgoingEntry, SdsMessage, UnwrapStatus, Unwrapped,
 };
 
 const BLOOM_BYTES: usize = 18_752;

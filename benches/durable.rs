@@ -8,12 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use storage::persistence::contract::Persistence;
-use storage::persistence::durable::PersistentManager;
-use storage::persistence::memory::MemoryStore;
-use storage::persistence::sqlite::{SqliteStore, Synchronous};
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::manager::Manager;
+use storage::persistence::{MemoryStore, Persistence, PersistentManager, SqliteStore, Synchronous};
+use storage::protocol::{Manager, ProtocolConfig};
 
 const CH: &str = "bench";
 const T0: u64 = 1_700_000_000_000;
@@ -136,9 +132,8 @@ fn report_bytes_per_op(_: &mut Criterion) {
         a.wrap(T0, CH, &format!("p{i}"), &content).expect("wrap");
     }
     let wal = std::fs::metadata(dir.join("state.db-wal")).map_or(0, |m| m.len()) as usize;
-    let meta = storage::persistence::codec::encode_channel_meta(
-        &a.manager().channel_meta(CH).expect("channel"),
-    );
+    let meta =
+        storage::persistence::encode_channel_meta(&a.manager().channel_meta(CH).expect("channel"));
     eprintln!(
         "bytes per op with ~100 outstanding: wire message {} B (bloom included), \
          meta snapshot {} B ({} B per outstanding message, no bloom), \

@@ -13,13 +13,10 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use storage::protocol::manager::{ChannelStats, Unwrapped};
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::wire;
-use storage::runtime::clock::SystemClock;
-use storage::runtime::config::ContextConfig;
-use storage::runtime::context::Context;
-use storage::runtime::request::{EventSink, Request, RequestError, RuntimeEvent};
+use storage::protocol::{self, ChannelStats, HistoryEntry, SdsMessage, Unwrapped};
+use storage::runtime::{
+    Context, ContextConfig, EventSink, Request, RequestError, RuntimeEvent, SystemClock,
+};
 
 const WAIT: Duration = Duration::from_secs(600);
 
@@ -148,7 +145,7 @@ fn message(
     content: &[u8],
 ) -> Vec<u8> {
     let entry = |id: &String| HistoryEntry::new(id.as_str());
-    wire::encode_message(&SdsMessage {
+    protocol::encode_message(&SdsMessage {
         message_id: id.into(),
         lamport_timestamp: 1,
         causal_history: deps.iter().map(entry).collect(),

@@ -6,9 +6,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use storage::persistence::codec;
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::manager::Manager;
+use storage::persistence;
+use storage::protocol::{Manager, ProtocolConfig};
 
 const CH: &str = "bench";
 const T0: u64 = 1_700_000_000_000;
@@ -118,7 +117,7 @@ fn bench_snapshot(c: &mut Criterion) {
     c.bench_function("snapshot/meta_with_100_outgoing", |bench| {
         bench.iter(|| {
             let meta = a.channel_meta(CH).expect("channel");
-            black_box(codec::encode_channel_meta(&meta))
+            black_box(persistence::encode_channel_meta(&meta))
         });
     });
 }

@@ -12,13 +12,10 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::wire::encode_stored_message;
-use storage::recording::frame::Frame;
-use storage::recording::options::RecordingOptions;
-use storage::recording::recorder::{Now, Recorder};
-use storage::recording::replay::{ReplayOptions, ReplayReader};
-use storage::recording::store::Store;
+use storage::protocol::{encode_stored_message, HistoryEntry, SdsMessage};
+use storage::recording::{
+    Frame, Now, Recorder, RecordingOptions, ReplayOptions, ReplayReader, Store,
+};
 
 const MESSAGES: u64 = 100_000;
 const CONTENT: usize = 1024;

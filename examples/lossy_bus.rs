@@ -20,9 +20,7 @@ mod bus;
 use std::collections::{HashMap, HashSet};
 
 use bus::{LossyBus, Rng};
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::event::Event;
-use storage::protocol::manager::{Manager, UnwrapStatus};
+use storage::protocol::{Event, Manager, ProtocolConfig, UnwrapStatus};
 
 /// The one channel everybody talks on.
 const CHANNEL: &str = "lobby";

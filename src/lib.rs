@@ -6,6 +6,7 @@
 //! backends), [`recording`], [`runtime`], [`ffi`].
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(unreachable_pub)]
 
 pub mod ffi;
 pub mod persistence;

@@ -6,9 +6,7 @@
 mod common;
 
 use serde_json::Value;
-use storage::protocol::bloom::{BloomFilter, IdHashes, PeerBloom};
-use storage::protocol::farmhash::nim_hash;
-use storage::protocol::rolling_bloom::RollingBloomFilter;
+use storage::protocol::{nim_hash, BloomFilter, IdHashes, PeerBloom, RollingBloomFilter};
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]

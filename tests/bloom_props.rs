@@ -2,8 +2,7 @@
 //! bytes (arbitrary, truncated or mutated) never panics.
 
 use proptest::prelude::*;
-use storage::protocol::bloom::{BloomFilter, IdHashes, PeerBloom};
-use storage::protocol::rolling_bloom::RollingBloomFilter;
+use storage::protocol::{BloomFilter, IdHashes, PeerBloom, RollingBloomFilter};
 
 fn error_rate() -> impl Strategy<Value = f64> {
     prop_oneof![Just(0.001), Just(0.01), Just(0.05), 1e-9f64..0.999,]

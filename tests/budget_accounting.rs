@@ -10,10 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::manager::Manager;
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::wire;
+use storage::protocol::{self, HistoryEntry, Manager, ProtocolConfig, SdsMessage};
 
 /// Counts the bytes currently allocated.
 struct Counting;
@@ -72,7 +69,7 @@ fn message(channel: &str, id: &str, deps: &[String], repairs: &[String]) -> Vec<
         retrieval_hint: b"hint".to_vec(),
         sender_id: "peer".into(),
     };
-    wire::encode_message(&SdsMessage {
+    protocol::encode_message(&SdsMessage {
         message_id: id.into(),
         lamport_timestamp: 1,
         causal_history: deps.iter().map(entry).collect(),

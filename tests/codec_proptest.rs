@@ -3,19 +3,15 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use storage::persistence::codec::{
+use storage::persistence::{
     decode_channel_data, decode_channel_meta, decode_history_update, encode_channel_data,
     encode_channel_meta, encode_history_update,
 };
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::snapshot::{
-    ChannelData, ChannelMeta, HistoryUpdate, IncomingEntry, IncomingRepair, OutgoingEntry,
-    OutgoingRepair,
-};
-use storage::protocol::wire::{
+use storage::protocol::{
     decode_history_entry, decode_message, decode_stored_message, encode_history_entry,
     encode_message, encode_message_into, encode_message_with_bloom, encode_stored_message,
-    encoded_message_len,
+    encoded_message_len, ChannelData, ChannelMeta, HistoryEntry, HistoryUpdate, IncomingEntry,
+    IncomingRepair, OutgoingEntry, OutgoingRepair, SdsMessage,
 };
 
 fn id() -> impl Strategy<Value = String> {

@@ -1,14 +1,8 @@
 //! The persistence contract around protocol operations: restart from a store, the failure
 //! policy of each call, and what a save writes.
 
-use storage::persistence::codec;
-use storage::persistence::durable::{OpError, PersistentManager};
-use storage::persistence::memory::{Call, MemoryStore};
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::event::Event;
-use storage::protocol::manager::{Manager, UnwrapStatus};
-use storage::protocol::sdsr;
-use storage::protocol::wire;
+use storage::persistence::{self, Call, MemoryStore, OpError, PersistentManager};
+use storage::protocol::{self, Event, Manager, ProtocolConfig, UnwrapStatus};
 
 const CH: &str = "chan";
 const T0: u64 = 1_700_000_000_000;
@@ -44,7 +38,7 @@ fn a_restarted_manager_resumes_every_part_of_the_state() {
     assert_eq!(bob.unwrap(T0, &m1).unwrap().status, UnwrapStatus::Delivered);
     bob.wrap(T0, CH, "b1", b"mine").unwrap();
     bob.mark_dependencies_met(T0, &["declared"], CH).unwrap();
-    let t_req = sdsr::t_req_ms("bob", "m2", 30_000, 300_000);
+    let t_req = protocol::t_req_ms("bob", "m2", 30_000, 300_000);
 
     let before_meta = bob.manager().channel_meta(CH).unwrap();
     let before_history = bob.manager().history_ids(CH);
@@ -78,7 +72,7 @@ fn a_restarted_manager_resumes_every_part_of_the_state() {
     );
 
     // The protocol carries on: the repair request is still due, and m2 releases m0.
-    let asking = wire::decode_message(&bob.wrap(T0 + t_req, CH, "b2", b"x").unwrap()).unwrap();
+    let asking = protocol::decode_message(&bob.wrap(T0 + t_req, CH, "b2", b"x").unwrap()).unwrap();
     assert_eq!(asking.repair_request[0].message_id, "m2");
     bob.take_events();
     bob.unwrap(T0 + t_req, &m2).unwrap();
@@ -103,11 +97,11 @@ fn stored_history_is_in_append_order_without_blooms() {
             .unwrap();
     }
     assert_eq!(store.history_ids(CH), vec!["m0", "m1", "m2", "m3", "m4"]);
-    let loaded = storage::persistence::contract::Persistence::load_channel(&mut store.clone(), CH)
+    let loaded = storage::persistence::Persistence::load_channel(&mut store.clone(), CH)
         .unwrap()
         .unwrap();
     for row in &loaded.history {
-        assert!(wire::decode_stored_message(row)
+        assert!(protocol::decode_stored_message(row)
             .unwrap()
             .bloom_filter
             .is_empty());
@@ -140,7 +134,7 @@ fn a_failed_meta_save_does_not_fail_the_op_and_the_next_save_is_complete() {
     assert_eq!(bob.health().meta_failures, 1);
     assert!(store.meta(CH).is_none());
     bob.wrap(T0, CH, "b2", b"y").unwrap();
-    let meta = codec::decode_channel_meta(&store.meta(CH).unwrap()).unwrap();
+    let meta = persistence::decode_channel_meta(&store.meta(CH).unwrap()).unwrap();
     assert_eq!(
         meta.outgoing.len(),
         2,
@@ -189,7 +183,7 @@ fn failing_load_and_drop_fail_the_op() {
 #[test]
 fn corrupt_stored_state_is_a_clear_error() {
     let store = MemoryStore::new();
-    storage::persistence::contract::Persistence::save_channel_meta(
+    storage::persistence::Persistence::save_channel_meta(
         &mut store.clone(),
         CH,
         b"\x08\x02\x10\x00",

@@ -1,10 +1,7 @@
 //! Whatever a peer sends, the manager never panics and stays within its limits.
 
 use proptest::prelude::*;
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::manager::Manager;
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::wire;
+use storage::protocol::{self, HistoryEntry, Manager, ProtocolConfig, SdsMessage};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -95,7 +92,7 @@ proptest! {
         let mut now = T0;
         for (i, msg) in messages.iter().enumerate() {
             now += 700;
-            let _ = m.unwrap(now, &wire::encode_message(msg));
+            let _ = m.unwrap(now, &protocol::encode_message(msg));
             if let Some((id, channel)) = wraps.get(i) {
                 let _ = m.wrap(now, channel, id, b"x");
                 let _ = m.build_sync_message(now, channel);

@@ -5,13 +5,10 @@
 mod events;
 
 use events::ready_ids;
-use storage::protocol::config::{LamportUnit, ProtocolConfig};
-use storage::protocol::error::ProtocolError;
-use storage::protocol::event::Event;
-use storage::protocol::manager::{Manager, UnwrapStatus};
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::sdsr;
-use storage::protocol::wire;
+use storage::protocol::{
+    self, Event, HistoryEntry, LamportUnit, Manager, ProtocolConfig, ProtocolError, SdsMessage,
+    UnwrapStatus,
+};
 
 const CH: &str = "chan";
 const T0: u64 = 1_700_000_000_000;
@@ -46,7 +43,7 @@ fn wrap_attaches_reliability_metadata() {
     let m1 = bob.wrap(T0, CH, "b1", b"from bob").unwrap();
     alice.unwrap(T0, &m1).unwrap();
     let bytes = alice.wrap(T0 + 5, CH, "a1", b"hello").unwrap();
-    let msg = wire::decode_message(&bytes).unwrap();
+    let msg = protocol::decode_message(&bytes).unwrap();
     assert_eq!(msg.message_id, "a1");
     assert_eq!(msg.channel_id, CH);
     assert_eq!(msg.content, b"hello");
@@ -69,13 +66,13 @@ fn wrap_attaches_reliability_metadata() {
 #[test]
 fn lamport_follows_clock_in_the_configured_unit() {
     let mut ms = manager("a");
-    let first = wire::decode_message(&ms.wrap(T0, CH, "1", b"x").unwrap()).unwrap();
+    let first = protocol::decode_message(&ms.wrap(T0, CH, "1", b"x").unwrap()).unwrap();
     assert_eq!(first.lamport_timestamp, T0 as i64 + 1);
-    let second = wire::decode_message(&ms.wrap(T0, CH, "2", b"x").unwrap()).unwrap();
+    let second = protocol::decode_message(&ms.wrap(T0, CH, "2", b"x").unwrap()).unwrap();
     assert_eq!(second.lamport_timestamp, T0 as i64 + 2);
 
     let mut secs = manager_with("a", |c| c.lamport_unit = LamportUnit::Seconds);
-    let msg = wire::decode_message(&secs.wrap(T0, CH, "1", b"x").unwrap()).unwrap();
+    let msg = protocol::decode_message(&secs.wrap(T0, CH, "1", b"x").unwrap()).unwrap();
     assert_eq!(msg.lamport_timestamp, (T0 / 1000) as i64 + 1);
 }
 
@@ -85,7 +82,7 @@ fn causal_history_is_the_newest_deliveries_oldest_first() {
     for i in 0..5 {
         a.wrap(T0, CH, &format!("m{i}"), b"x").unwrap();
     }
-    let msg = wire::decode_message(&a.wrap(T0, CH, "next", b"x").unwrap()).unwrap();
+    let msg = protocol::decode_message(&a.wrap(T0, CH, "next", b"x").unwrap()).unwrap();
     let ids: Vec<_> = msg
         .causal_history
         .iter()
@@ -191,7 +188,7 @@ fn invalid_peer_bloom_is_ignored_and_message_still_delivered() {
         ],
         ..SdsMessage::default()
     };
-    let out = a.unwrap(T0, &wire::encode_message(&hostile)).unwrap();
+    let out = a.unwrap(T0, &protocol::encode_message(&hostile)).unwrap();
     assert_eq!(out.status, UnwrapStatus::Delivered);
     let events = a.take_events();
     assert!(sent_ids(&events).is_empty());
@@ -270,7 +267,7 @@ fn mark_dependencies_met_unblocks_and_counts_for_later_checks() {
         content: b"3".to_vec(),
         ..SdsMessage::default()
     };
-    let out = b.unwrap(T0, &wire::encode_message(&later)).unwrap();
+    let out = b.unwrap(T0, &protocol::encode_message(&later)).unwrap();
     assert_eq!(out.status, UnwrapStatus::Delivered);
 
     assert_eq!(
@@ -285,7 +282,7 @@ fn unacknowledged_messages_are_resent_then_expire() {
         c.resend_interval_ms = 1000;
         c.max_resend_attempts = 2;
     });
-    let original = wire::decode_message(&a.wrap(T0, CH, "m1", b"x").unwrap()).unwrap();
+    let original = protocol::decode_message(&a.wrap(T0, CH, "m1", b"x").unwrap()).unwrap();
 
     a.sweep_outgoing(T0 + 1000);
     assert!(
@@ -308,7 +305,7 @@ fn unacknowledged_messages_are_resent_then_expire() {
             panic!("expected one resend, got {events:?}");
         };
         assert_eq!((message_id.as_str(), *n), ("m1", attempt));
-        let resent = wire::decode_message(bytes).unwrap();
+        let resent = protocol::decode_message(bytes).unwrap();
         assert_eq!(resent.message_id, original.message_id);
         assert_eq!(resent.lamport_timestamp, original.lamport_timestamp);
         assert_eq!(resent.content, original.content);
@@ -336,7 +333,7 @@ fn sync_messages_review_acks_and_are_not_delivered() {
     let lamport_before = b.channel_stats(CH).unwrap().lamport_timestamp;
 
     let sync = b.build_sync_message(T0, CH).unwrap();
-    let decoded = wire::decode_message(&sync).unwrap();
+    let decoded = protocol::decode_message(&sync).unwrap();
     assert!(decoded.content.is_empty());
     assert_eq!(decoded.lamport_timestamp, lamport_before + 1);
     assert_eq!(decoded.causal_history.len(), 1);
@@ -358,7 +355,7 @@ fn ephemeral_messages_skip_every_reliability_mechanism() {
     let a = manager("a");
     let mut b = manager("b");
     let bytes = a.wrap_ephemeral(CH, "e1", b"now").unwrap();
-    let decoded = wire::decode_message(&bytes).unwrap();
+    let decoded = protocol::decode_message(&bytes).unwrap();
     assert_eq!(decoded.lamport_timestamp, 0);
     assert!(decoded.causal_history.is_empty() && decoded.bloom_filter.is_empty());
 
@@ -403,12 +400,12 @@ fn sdsr_repairs_a_message_lost_by_one_participant() {
     assert_eq!(c.channel_stats(CH).unwrap().outgoing_repair_len, 1);
 
     // Before T_req carol asks nothing; after it her next message carries the request.
-    let t_req = sdsr::t_req_ms("carol", "m1", 30_000, 300_000);
-    let early = wire::decode_message(&c.wrap(T0 + t_req - 1, CH, "c1", b"c").unwrap()).unwrap();
+    let t_req = protocol::t_req_ms("carol", "m1", 30_000, 300_000);
+    let early = protocol::decode_message(&c.wrap(T0 + t_req - 1, CH, "c1", b"c").unwrap()).unwrap();
     assert!(early.repair_request.is_empty());
     let now = T0 + t_req;
     let asking = c.wrap(now, CH, "c2", b"c").unwrap();
-    let decoded = wire::decode_message(&asking).unwrap();
+    let decoded = protocol::decode_message(&asking).unwrap();
     assert_eq!(decoded.repair_request.len(), 1);
     assert_eq!(decoded.repair_request[0].message_id, "m1");
     assert_eq!(decoded.repair_request[0].sender_id, "alice");
@@ -417,7 +414,7 @@ fn sdsr_repairs_a_message_lost_by_one_participant() {
     // Bob holds m1: he schedules a rebroadcast at T_resp.
     b.unwrap(now, &asking).unwrap();
     assert_eq!(b.channel_stats(CH).unwrap().incoming_repair_len, 1);
-    let t_resp = sdsr::t_resp_ms("bob", "alice", "m1", 300_000);
+    let t_resp = protocol::t_resp_ms("bob", "alice", "m1", 300_000);
     b.take_events();
     if t_resp > 0 {
         b.sweep_repair(now + t_resp - 1);
@@ -480,7 +477,7 @@ fn outgoing_repair_requests_expire_after_t_max() {
         UnwrapStatus::Sync
     );
     assert_eq!(c.channel_stats(CH).unwrap().outgoing_repair_len, 1);
-    let t_req = sdsr::t_req_ms("carol", "m1", 30_000, 300_000);
+    let t_req = protocol::t_req_ms("carol", "m1", 30_000, 300_000);
     c.sweep_repair(T0 + t_req + 300_000);
     assert_eq!(c.channel_stats(CH).unwrap().outgoing_repair_len, 1);
     c.sweep_repair(T0 + t_req + 300_001);
@@ -493,16 +490,16 @@ fn dependencies_of_buffered_messages_are_requested_again_until_they_arrive() {
     let mut c = manager("carol");
     let m1 = a.wrap(T0, CH, "m1", b"1").unwrap();
     c.unwrap(T0, &a.wrap(T0, CH, "m2", b"2").unwrap()).unwrap();
-    let t_req = sdsr::t_req_ms("carol", "m1", 30_000, 300_000);
+    let t_req = protocol::t_req_ms("carol", "m1", 30_000, 300_000);
     // The first request goes out and is lost with its message.
-    let first = wire::decode_message(&c.wrap(T0 + t_req, CH, "c1", b"c").unwrap()).unwrap();
+    let first = protocol::decode_message(&c.wrap(T0 + t_req, CH, "c1", b"c").unwrap()).unwrap();
     assert_eq!(first.repair_request.len(), 1);
     assert_eq!(c.channel_stats(CH).unwrap().outgoing_repair_len, 0);
     // The sweep notices m2 still waits and schedules the request again.
     let now = T0 + t_req + 1;
     c.sweep_repair(now);
     assert_eq!(c.channel_stats(CH).unwrap().outgoing_repair_len, 1);
-    let again = wire::decode_message(&c.wrap(now + t_req, CH, "c2", b"c").unwrap()).unwrap();
+    let again = protocol::decode_message(&c.wrap(now + t_req, CH, "c2", b"c").unwrap()).unwrap();
     assert_eq!(again.repair_request[0].message_id, "m1");
     assert_eq!(again.repair_request[0].sender_id, "alice");
     // Once m1 arrives nothing is requested any more.
@@ -591,9 +588,9 @@ fn retrieval_hints_come_from_the_provider_once_known() {
         format!("hint-{id}").into_bytes()
     })));
     a.wrap(T0, CH, "m1", b"x").unwrap();
-    let second = wire::decode_message(&a.wrap(T0, CH, "m2", b"x").unwrap()).unwrap();
+    let second = protocol::decode_message(&a.wrap(T0, CH, "m2", b"x").unwrap()).unwrap();
     assert_eq!(second.causal_history[0].retrieval_hint, b"hint-m1");
-    let third = wire::decode_message(&a.wrap(T0, CH, "m3", b"x").unwrap()).unwrap();
+    let third = protocol::decode_message(&a.wrap(T0, CH, "m3", b"x").unwrap()).unwrap();
     assert_eq!(third.causal_history[0].retrieval_hint, b"hint-m1");
     // m1 asked once, m2 asked once: known hints are not asked again.
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -619,7 +616,7 @@ fn restored_channel_equals_the_original() {
         .restore_channel(
             T0,
             CH,
-            storage::protocol::snapshot::ChannelData {
+            storage::protocol::ChannelData {
                 meta: meta.clone(),
                 history,
             },

@@ -9,20 +9,12 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::recording::chunk_writer::{active_file_name, ChunkWriter};
-use storage::recording::compressor::CompressorPool;
-use storage::recording::frame::Frame;
-use storage::recording::manifest::{Manifest, MANIFEST_FILE};
-use storage::recording::options::{FullPolicy, RecordingOptions};
-use storage::recording::recorder::{Now, Recorder, RecorderSummary};
-use storage::recording::recovery::recover_store;
-use storage::recording::replay::{ReplayOptions, ReplayReader};
-use storage::recording::scan::{McapScan, ScanMode};
-use storage::recording::store::{Store, CHUNKS_DIR};
-use storage::recording::verify::verify_folder;
-use storage::recording::writer::RecordingWriter;
-use storage::recording::RecordingError;
+use storage::protocol::{HistoryEntry, SdsMessage};
+use storage::recording::{
+    active_file_name, recover_store, verify_folder, ChunkWriter, CompressorPool, Frame, FullPolicy,
+    Manifest, McapScan, Now, Recorder, RecorderSummary, RecordingError, RecordingOptions,
+    RecordingWriter, ReplayOptions, ReplayReader, ScanMode, Store, CHUNKS_DIR, MANIFEST_FILE,
+};
 
 /// A fresh, empty folder for one test.
 fn temp_root(tag: &str) -> PathBuf {
@@ -193,7 +185,7 @@ fn chunk_files_open_with_the_mcap_reader_and_carry_the_schema() {
         (schema.name.as_str(), schema.encoding.as_str()),
         ("sds.SdsMessage", "protobuf")
     );
-    let decoded = storage::protocol::wire::decode_stored_message(&messages[7].data).expect("d");
+    let decoded = storage::protocol::decode_stored_message(&messages[7].data).expect("d");
     assert_eq!(decoded, without_bloom(&sent[7]));
     assert!(messages[1].log_time > messages[0].log_time);
     let _ = fs::remove_dir_all(&root);
@@ -251,7 +243,7 @@ fn recoverable(active: &Path) -> Vec<String> {
     McapScan::new(std::io::BufReader::new(file), active, ScanMode::Salvage)
         .map_while(Result::ok)
         .map(|m| {
-            storage::protocol::wire::decode_stored_message(&m.data)
+            storage::protocol::decode_stored_message(&m.data)
                 .expect("a recorded message")
                 .message_id
         })

@@ -6,12 +6,9 @@
 mod events;
 
 use events::{ready_ids, refusals_reported};
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::error::ProtocolError;
-use storage::protocol::event::Event;
-use storage::protocol::manager::{Manager, UnwrapStatus};
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::wire;
+use storage::protocol::{
+    self, Event, HistoryEntry, Manager, ProtocolConfig, ProtocolError, SdsMessage, UnwrapStatus,
+};
 
 const T0: u64 = 1_700_000_000_000;
 const CH: &str = "room";
@@ -26,7 +23,7 @@ fn manager_with(tweak: impl FnOnce(&mut ProtocolConfig)) -> Manager {
 }
 
 fn message(channel: &str, id: &str, sender: &str, deps: &[String], content: &[u8]) -> Vec<u8> {
-    wire::encode_message(&SdsMessage {
+    protocol::encode_message(&SdsMessage {
         message_id: id.into(),
         lamport_timestamp: 1,
         causal_history: deps.iter().map(|d| HistoryEntry::new(d.as_str())).collect(),
@@ -126,7 +123,7 @@ fn one_huge_message_with_hundreds_of_thousands_of_entries_is_refused_cheaply() {
     assert!(!m.has_channel(CH), "a refused message creates no channel");
     assert_eq!(m.unattributed_refusals().too_many_entries, 1);
     // Five thousand repair requests are refused the same way.
-    let wire = wire::encode_message(&SdsMessage {
+    let wire = protocol::encode_message(&SdsMessage {
         message_id: "asks".into(),
         channel_id: CH.into(),
         content: b"x".to_vec(),
@@ -255,7 +252,7 @@ fn an_absurd_lamport_timestamp_is_not_adopted() {
     let clock = m.channel_stats(CH).unwrap().lamport_timestamp;
     assert!(clock <= (T0 + lead) as i64 + 1, "{clock}");
     // Our next message carries a sane clock, so honest peers are not pinned either.
-    let next = wire::decode_message(&m.wrap(T0, CH, "next", b"x").unwrap()).unwrap();
+    let next = protocol::decode_message(&m.wrap(T0, CH, "next", b"x").unwrap()).unwrap();
     assert!(next.lamport_timestamp < i64::MAX / 2);
     let mut honest = manager_with(|_| {});
     honest
@@ -272,7 +269,7 @@ fn honest_clocks_in_seconds_or_milliseconds_are_adopted() {
         ("a sender an hour ahead", T0 as i64 + 3_600_000),
     ] {
         let mut m = manager_with(|_| {});
-        let bytes = wire::encode_message(&SdsMessage {
+        let bytes = protocol::encode_message(&SdsMessage {
             message_id: "m".into(),
             lamport_timestamp: lamport,
             channel_id: CH.into(),

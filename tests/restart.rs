@@ -13,18 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use events::ready_ids;
-use storage::persistence::contract::{
-    HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel,
+use storage::ffi::HostPersistence;
+use storage::persistence::{
+    Call, HistoryBatch, MemoryStore, OpError, Persistence, PersistenceError, PersistentManager,
+    SaveOutcome, SqliteStore, StoredChannel, Synchronous,
 };
-use storage::persistence::durable::{OpError, PersistentManager};
-use storage::persistence::host::HostPersistence;
-use storage::persistence::memory::{Call, MemoryStore};
-use storage::persistence::sqlite::{SqliteStore, Synchronous};
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::event::Event;
-use storage::protocol::manager::{Manager, UnwrapStatus};
-use storage::protocol::sdsr;
-use storage::protocol::wire;
+use storage::protocol::{self, Event, Manager, ProtocolConfig, UnwrapStatus};
 
 const CH: &str = "chan";
 const T0: u64 = 1_700_000_000_000;
@@ -61,10 +55,13 @@ fn restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
     // Dave lacks c1 and asks for it; bob holds c1, so he schedules a rebroadcast.
     let c2 = carol.wrap(T0, CH, "c2", b"c2").unwrap();
     assert_eq!(dave.unwrap(T0, &c2).unwrap().status, UnwrapStatus::Buffered);
-    let now = T0 + sdsr::t_req_ms("dave", "c1", T_MIN, T_MAX);
+    let now = T0 + protocol::t_req_ms("dave", "c1", T_MIN, T_MAX);
     let asking = dave.wrap(now, CH, "d1", b"d1").unwrap();
     assert_eq!(
-        wire::decode_message(&asking).unwrap().repair_request.len(),
+        protocol::decode_message(&asking)
+            .unwrap()
+            .repair_request
+            .len(),
         1
     );
     bob.unwrap(now, &asking).unwrap();
@@ -102,15 +99,15 @@ fn restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
 
     // The rebroadcast of c1 is still due for dave.
     bob.take_events();
-    let t_resp = sdsr::t_resp_ms("bob", "carol", "c1", T_MAX);
+    let t_resp = protocol::t_resp_ms("bob", "carol", "c1", T_MAX);
     bob.sweep_repair(now + t_resp);
     assert!(bob
         .take_events()
         .iter()
         .any(|e| matches!(e, Event::RepairReady { message_id, .. } if message_id == "c1")));
     // The request for m1 is still due: bob's next message carries it.
-    let later = now.max(T0 + sdsr::t_req_ms("bob", "m1", T_MIN, T_MAX));
-    let b2 = wire::decode_message(&bob.wrap(later, CH, "b2", b"x").unwrap()).unwrap();
+    let later = now.max(T0 + protocol::t_req_ms("bob", "m1", T_MIN, T_MAX));
+    let b2 = protocol::decode_message(&bob.wrap(later, CH, "b2", b"x").unwrap()).unwrap();
     assert!(b2.repair_request.iter().any(|r| r.message_id == "m1"));
     assert_eq!(b2.lamport_timestamp, before_stats.lamport_timestamp + 1);
     // m1 arrives and releases the buffered m2, in order.
@@ -449,6 +446,6 @@ fn a_failed_group_commit_keeps_history_queued_for_the_next_commit() {
     bob.wrap(T0, CH, "b3", b"x").unwrap();
     bob.commit_group();
     assert_eq!(store.history_ids(CH), vec!["b1", "b2", "b3"]);
-    let meta = storage::persistence::codec::decode_channel_meta(&store.meta(CH).unwrap()).unwrap();
+    let meta = storage::persistence::decode_channel_meta(&store.meta(CH).unwrap()).unwrap();
     assert_eq!(meta.outgoing.len(), 3);
 }

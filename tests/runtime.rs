@@ -5,12 +5,11 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use storage::protocol::event::Event;
-use storage::protocol::manager::{UnwrapStatus, Unwrapped};
-use storage::runtime::clock::ManualClock;
-use storage::runtime::config::ContextConfig;
-use storage::runtime::context::{Context, ContextError};
-use storage::runtime::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
+use storage::protocol::{Event, UnwrapStatus, Unwrapped};
+use storage::runtime::{
+    Context, ContextConfig, ContextError, EventSink, ManualClock, Reply, Request, RequestError,
+    RuntimeEvent,
+};
 
 const CH: &str = "chan";
 const T0: u64 = 1_700_000_000_000;

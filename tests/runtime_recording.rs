@@ -12,16 +12,14 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use storage::protocol::event::Event;
-use storage::recording::manifest::Manifest;
-use storage::recording::recorder::RecorderSummary;
-use storage::recording::store::{ListedRecording, CHUNKS_DIR};
-use storage::recording::verify::VerifyReport;
-use storage::recording::RecordingError;
-use storage::runtime::clock::{Clock, ManualClock, SystemClock};
-use storage::runtime::config::ContextConfig;
-use storage::runtime::context::{Context, ContextError};
-use storage::runtime::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
+use storage::protocol::Event;
+use storage::recording::{
+    ListedRecording, Manifest, RecorderSummary, RecordingError, VerifyReport, CHUNKS_DIR,
+};
+use storage::runtime::{
+    Clock, Context, ContextConfig, ContextError, EventSink, ManualClock, Reply, Request,
+    RequestError, RuntimeEvent, SystemClock,
+};
 
 const T0: u64 = 1_700_000_000_000;
 const WAIT: Duration = Duration::from_secs(10);

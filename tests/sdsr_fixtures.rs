@@ -4,7 +4,7 @@
 
 mod common;
 
-use storage::protocol::sdsr::{in_response_group, t_req_ms, t_resp_ms};
+use storage::protocol::{in_response_group, t_req_ms, t_resp_ms};
 
 #[test]
 fn literal_vectors_match_nim_sds() {

@@ -8,10 +8,7 @@ mod bus;
 use std::collections::{HashMap, HashSet};
 
 use bus::{LossyBus, Rng};
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::event::Event;
-use storage::protocol::manager::Manager;
-use storage::protocol::wire;
+use storage::protocol::{self, Event, Manager, ProtocolConfig};
 
 const CH: &str = "fleet";
 
@@ -64,7 +61,7 @@ fn simulate(participants: usize, messages: usize, drop_rate: f64, seed: u64) -> 
             let from = (step / 2 + rng.below(2)) % participants;
             let id = format!("m{}", step / 2);
             let bytes = nodes[from].wrap(now, CH, &id, id.as_bytes()).expect("wrap");
-            let decoded = wire::decode_message(&bytes).expect("decode own");
+            let decoded = protocol::decode_message(&bytes).expect("decode own");
             deps.insert(
                 id.clone(),
                 decoded

@@ -7,16 +7,14 @@
 mod common;
 
 use serde_json::Value;
-use storage::persistence::codec::{
+use storage::persistence::{
     decode_channel_data, decode_channel_meta, decode_history_update, encode_channel_data,
     encode_channel_meta, encode_history_update,
 };
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::snapshot::{
-    ChannelData, ChannelMeta, HistoryUpdate, IncomingEntry, IncomingRepair, OutgoingEntry,
-    OutgoingRepair,
+use storage::protocol::{
+    decode_stored_message, encode_stored_message, ChannelData, ChannelMeta, HistoryEntry,
+    HistoryUpdate, IncomingEntry, IncomingRepair, OutgoingEntry, OutgoingRepair, SdsMessage,
 };
-use storage::protocol::wire::{decode_stored_message, encode_stored_message};
 
 fn fixture_bytes(fixture: &Value, key: &str) -> Vec<u8> {
     hex::decode(fixture[key].as_str().expect("hex string")).expect("fixture hex")

@@ -10,13 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scratch::Scratch;
-use storage::persistence::contract::Persistence;
-use storage::persistence::sqlite::{schema, SqliteStore, Synchronous};
-use storage::protocol::manager::ChannelStats;
-use storage::runtime::clock::ManualClock;
-use storage::runtime::config::ContextConfig;
-use storage::runtime::context::{Context, ContextError};
-use storage::runtime::request::{EventSink, Request, RuntimeEvent};
+use storage::persistence::{sqlite_schema_version, Persistence, SqliteStore, Synchronous};
+use storage::protocol::ChannelStats;
+use storage::runtime::{
+    Context, ContextConfig, ContextError, EventSink, ManualClock, Request, RuntimeEvent,
+};
 
 const CH: &str = "chan";
 const T0: u64 = 1_700_000_000_000;
@@ -171,7 +169,7 @@ fn a_newer_schema_version_is_refused_and_left_untouched() {
     let dir = Scratch::new("newer");
     let path = dir.file("state.db");
     drop(SqliteStore::open(&path, Synchronous::Full).unwrap());
-    let newer = schema::current_version() + 1;
+    let newer = sqlite_schema_version() + 1;
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!(
         "PRAGMA user_version = {newer}; PRAGMA wal_checkpoint(TRUNCATE);"
@@ -223,7 +221,7 @@ fn a_fresh_database_gets_the_current_schema_and_reopens() {
     let version: u32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, schema::current_version());
+    assert_eq!(version, sqlite_schema_version());
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -238,7 +236,7 @@ fn a_fresh_database_gets_the_current_schema_and_reopens() {
 
 #[test]
 fn history_rows_come_back_in_append_order_and_a_re_append_moves_to_the_end() {
-    use storage::persistence::contract::{HistoryBatch, StoredMessage};
+    use storage::persistence::{HistoryBatch, StoredMessage};
     let dir = Scratch::new("order");
     let mut store = SqliteStore::open(dir.file("state.db"), Synchronous::Full).unwrap();
     let row = |id: &str| StoredMessage {
@@ -376,9 +374,9 @@ fn context_stats_load_a_stored_channel_after_a_restart() {
 /// are answered in the order they were made.
 #[test]
 fn group_commit_keeps_events_before_each_reply_in_request_order() {
-    use storage::protocol::config::ProtocolConfig;
-    use storage::protocol::event::Event;
-    use storage::protocol::manager::Manager;
+    use storage::protocol::Event;
+    use storage::protocol::Manager;
+    use storage::protocol::ProtocolConfig;
 
     struct Log(Arc<Mutex<Vec<String>>>);
     impl EventSink for Log {
@@ -429,7 +427,7 @@ fn a_damaged_page_is_refused_at_start_and_left_untouched() {
     let dir = Scratch::new("damaged");
     let path = dir.file("state.db");
     let mut store = SqliteStore::open(&path, Synchronous::Full).unwrap();
-    use storage::persistence::contract::{HistoryBatch, StoredMessage};
+    use storage::persistence::{HistoryBatch, StoredMessage};
     let append = (0..200)
         .map(|i| StoredMessage {
             message_id: format!("m{i}"),

@@ -10,12 +10,11 @@ mod scratch;
 use std::path::Path;
 
 use scratch::Scratch;
-use storage::persistence::contract::Persistence;
-use storage::persistence::durable::{OpError, PersistentManager};
-use storage::persistence::memory::MemoryStore;
-use storage::persistence::sqlite::{schema, SqliteStore, Synchronous};
-use storage::protocol::config::ProtocolConfig;
-use storage::protocol::manager::{Manager, UnwrapStatus};
+use storage::persistence::{
+    sqlite_schema_version, MemoryStore, OpError, Persistence, PersistentManager, SqliteStore,
+    Synchronous,
+};
+use storage::protocol::{Manager, ProtocolConfig, UnwrapStatus};
 
 const CH: &str = "chan";
 const OTHER: &str = "other";
@@ -290,7 +289,7 @@ fn a_version_1_database_migrates_computing_row_checksums_and_still_loads() {
     let version: u32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, schema::current_version());
+    assert_eq!(version, sqlite_schema_version());
     assert_eq!(version, 2);
     let mut rows = 0;
     for (table, key, value) in [

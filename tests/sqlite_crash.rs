@@ -14,14 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use storage::persistence::codec;
-use storage::persistence::contract::Persistence;
-use storage::persistence::sqlite::{SqliteStore, Synchronous};
-use storage::protocol::wire;
-use storage::runtime::clock::SystemClock;
-use storage::runtime::config::ContextConfig;
-use storage::runtime::context::Context;
-use storage::runtime::request::{EventSink, Request, RuntimeEvent};
+use storage::persistence::{self, Persistence, SqliteStore, Synchronous};
+use storage::protocol;
+use storage::runtime::{Context, ContextConfig, EventSink, Request, RuntimeEvent, SystemClock};
 
 const CH: &str = "chan";
 const DB_ENV: &str = "LIBSTORAGE_CRASH_DB";
@@ -160,12 +155,12 @@ fn sqlite_survives_sigkill_at_random_points() {
             );
             continue;
         };
-        let meta = codec::decode_channel_meta(stored.meta.as_deref().expect("meta"))
+        let meta = persistence::decode_channel_meta(stored.meta.as_deref().expect("meta"))
             .unwrap_or_else(|e| panic!("seed {seed}: meta unreadable: {e}"));
         let history: Vec<String> = stored
             .history
             .iter()
-            .map(|row| wire::decode_stored_message(row).unwrap().message_id)
+            .map(|row| protocol::decode_stored_message(row).unwrap().message_id)
             .collect();
         // Meta and history of each op land together: the unacknowledged messages are
         // exactly the stored history, in the same order.
@@ -228,7 +223,7 @@ fn a_new_database_killed_before_its_first_checkpoint_opens_with_its_commits() {
     let history: HashSet<String> = stored
         .history
         .iter()
-        .map(|row| wire::decode_stored_message(row).unwrap().message_id)
+        .map(|row| protocol::decode_stored_message(row).unwrap().message_id)
         .collect();
     for id in &acked {
         assert!(history.contains(id), "acked {id} lost");

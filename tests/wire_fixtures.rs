@@ -7,9 +7,9 @@
 mod common;
 
 use serde_json::Value;
-use storage::protocol::message::{HistoryEntry, SdsMessage};
-use storage::protocol::wire::{
-    decode_message, encode_message, encode_message_with_bloom, encoded_message_len,
+use storage::protocol::{
+    decode_message, encode_message, encode_message_with_bloom, encoded_message_len, HistoryEntry,
+    SdsMessage,
 };
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {

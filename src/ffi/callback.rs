@@ -1,13 +1,14 @@
 //! Host callbacks: the C function pointer types, and [`Answer`], which calls a request's
 //! callback exactly once — with an error if the request is dropped unanswered.
 
+#![allow(non_camel_case_types)]
+
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use super::status::storage_status;
 
 /// Request and event callback of the native API. `data` is borrowed for the duration of
 /// the call only.
-#[allow(non_camel_case_types)]
 pub type storage_callback = Option<
     unsafe extern "C" fn(
         status: storage_status,
@@ -24,7 +25,6 @@ pub type SdsCallBack = Option<
 
 /// Retrieval-hint provider (both APIs): sets `*hint` to a `malloc`ed buffer of
 /// `*hint_len` bytes, which the library releases with `free`, or leaves it NULL.
-#[allow(non_camel_case_types)]
 pub type storage_hint_provider = Option<
     unsafe extern "C" fn(
         message_id: *const c_char,
@@ -61,12 +61,12 @@ pub(crate) enum Target {
 
 impl Target {
     /// A native target, or `None` for a NULL callback.
-    pub fn native(callback: storage_callback, user_data: *mut c_void) -> Option<Self> {
+    pub(super) fn native(callback: storage_callback, user_data: *mut c_void) -> Option<Self> {
         callback.map(|f| Target::Native(f, UserData(user_data)))
     }
 
     /// A libsds target, or `None` for a NULL callback.
-    pub fn libsds(callback: SdsCallBack, user_data: *mut c_void) -> Option<Self> {
+    pub(super) fn libsds(callback: SdsCallBack, user_data: *mut c_void) -> Option<Self> {
         callback.map(|f| Target::Libsds(f, UserData(user_data)))
     }
 
@@ -75,7 +75,7 @@ impl Target {
     /// it NUL-terminated after `len` bytes, as nim-sds's strings are, and it stays readable
     /// after the call ([`super::retained`]). Empty data is passed as a valid pointer to a
     /// static empty C string (as libsds passes `""`), never as a dangling pointer.
-    pub fn call(&self, status: storage_status, ret: c_int, mut data: Vec<u8>) {
+    pub(super) fn call(&self, status: storage_status, ret: c_int, mut data: Vec<u8>) {
         if data.is_empty() {
             self.call_static(status, ret, c"");
             return;
@@ -93,13 +93,13 @@ impl Target {
 
     /// Calls the host with text that lives for the whole process (valid for both flavours'
     /// lifetime rules, and NUL-terminated).
-    pub fn call_static(&self, status: storage_status, ret: c_int, text: &'static CStr) {
+    pub(super) fn call_static(&self, status: storage_status, ret: c_int, text: &'static CStr) {
         let bytes = text.to_bytes();
         self.call_raw(status, ret, bytes.as_ptr(), bytes.len());
     }
 
     /// Calls the host with a NULL data pointer and length 0.
-    pub fn call_null(&self, status: storage_status, ret: c_int) {
+    pub(super) fn call_null(&self, status: storage_status, ret: c_int) {
         self.call_raw(status, ret, std::ptr::null(), 0);
     }
 
@@ -125,12 +125,12 @@ pub(crate) struct Answer(Option<Target>);
 
 impl Answer {
     /// Wraps a target (`None`: the host asked for no answer).
-    pub fn new(target: Option<Target>) -> Self {
+    pub(super) fn new(target: Option<Target>) -> Self {
         Self(target)
     }
 
     /// Answers the request with `data` (see [`Target::call`] for its lifetime).
-    pub fn send(mut self, status: storage_status, ret: c_int, data: Vec<u8>) {
+    pub(super) fn send(mut self, status: storage_status, ret: c_int, data: Vec<u8>) {
         if let Some(target) = self.0.take() {
             target.call(status, ret, data);
         }

@@ -21,13 +21,13 @@ pub(crate) struct CHintProvider {
 impl CHintProvider {
     /// A native provider (`storage.h`: every non-NULL hint is released with `free`), or
     /// `None` for a NULL provider.
-    pub fn native(provider: storage_hint_provider, user_data: *mut c_void) -> Option<Self> {
+    pub(super) fn native(provider: storage_hint_provider, user_data: *mut c_void) -> Option<Self> {
         Self::new(provider, user_data, true)
     }
 
     /// A libsds provider: as nim-sds, the library takes (and frees) `*hint` only when it
     /// is non-NULL and `*hintLen > 0`. `None` for a NULL provider.
-    pub fn libsds(provider: storage_hint_provider, user_data: *mut c_void) -> Option<Self> {
+    pub(super) fn libsds(provider: storage_hint_provider, user_data: *mut c_void) -> Option<Self> {
         Self::new(provider, user_data, false)
     }
 

@@ -647,19 +647,19 @@ fn status_name(status: UnwrapStatus) -> &'static str {
     }
 }
 
-/// The native JSON for a protocol event ([`NativeEvent`]).
+/// The native JSON for a protocol event (`NativeEvent`).
 pub fn native_event(event: &Event) -> String {
     into_string(NativeEvent::from(event).to_json())
 }
 
 /// The native JSON for a runtime event ([`NativeEvent`]); `None` for the sync tick.
-pub fn native_runtime_event(event: &RuntimeEvent) -> Option<Vec<u8>> {
+pub(super) fn native_runtime_event(event: &RuntimeEvent) -> Option<Vec<u8>> {
     NativeEvent::of(event).map(|event| event.to_json())
 }
 
 /// The native event reporting that the event queue was full and `dropped` events were
 /// discarded.
-pub fn native_event_queue_overflow(dropped: u64) -> String {
+pub(super) fn native_event_queue_overflow(dropped: u64) -> String {
     into_string(NativeEvent::EventQueueOverflow { dropped }.to_json())
 }
 
@@ -714,7 +714,7 @@ impl UnwrapResult<'_> {
 }
 
 /// The native JSON for an unwrap outcome ([`UnwrapResult`]).
-pub fn native_unwrap_result(u: &Unwrapped) -> String {
+pub(super) fn native_unwrap_result(u: &Unwrapped) -> String {
     into_string(UnwrapResult::from(u).to_json())
 }
 
@@ -836,7 +836,7 @@ impl<'a> ChannelStatsResult<'a> {
 }
 
 /// The native JSON for one channel's statistics ([`ChannelStatsResult`]).
-pub fn channel_stats(channel_id: &str, stats: &ChannelStats) -> String {
+pub(super) fn channel_stats(channel_id: &str, stats: &ChannelStats) -> String {
     into_string(to_sorted_bytes(&ChannelStatsResult::new(channel_id, stats)))
 }
 
@@ -858,27 +858,27 @@ pub(crate) struct ReplayStarted {
 }
 
 /// The result of `storage_recording_stop` ([`RecorderSummary`]).
-pub fn recording_stop_result(summary: &RecorderSummary) -> Vec<u8> {
+pub(super) fn recording_stop_result(summary: &RecorderSummary) -> Vec<u8> {
     to_bytes(summary, 512)
 }
 
 /// The result of `storage_recording_seal`: the new recording's [`Manifest`].
-pub fn recording_seal_result(manifest: &Manifest) -> Vec<u8> {
+pub(super) fn recording_seal_result(manifest: &Manifest) -> Vec<u8> {
     to_bytes(manifest, 512)
 }
 
 /// The result of `storage_recordings_list` ([`RecordingList`]).
-pub fn recordings_list_result(recordings: &[ListedRecording]) -> Vec<u8> {
+pub(super) fn recordings_list_result(recordings: &[ListedRecording]) -> Vec<u8> {
     to_sorted_bytes(&RecordingList { recordings })
 }
 
 /// The result of `storage_recording_verify` ([`VerifyReport`]).
-pub fn recording_verify_result(report: &VerifyReport) -> Vec<u8> {
+pub(super) fn recording_verify_result(report: &VerifyReport) -> Vec<u8> {
     to_bytes(report, 256)
 }
 
 /// The result of `storage_replay_start` ([`ReplayStarted`]).
-pub fn replay_start_result(replay_id: u64) -> Vec<u8> {
+pub(super) fn replay_start_result(replay_id: u64) -> Vec<u8> {
     to_bytes(&ReplayStarted { replay_id }, 24)
 }
 
@@ -983,7 +983,7 @@ pub(crate) struct LibsdsRepairReady<'a> {
 
 /// libsds's sync-timer event, which names no channel (a C string: it is handed to hosts
 /// as is, for the life of the process). Its one key, `eventType`, is `periodic_sync`.
-pub const LIBSDS_PERIODIC_SYNC: &CStr = c"{\"eventType\":\"periodic_sync\"}";
+pub(super) const LIBSDS_PERIODIC_SYNC: &CStr = c"{\"eventType\":\"periodic_sync\"}";
 
 impl<'a> LibsdsEvent<'a> {
     /// The libsds event of a protocol event, or `None` for events libsds never emits
@@ -1037,7 +1037,7 @@ impl<'a> LibsdsEvent<'a> {
 
 /// The libsds event JSON for `event` ([`LibsdsEvent`], or [`LIBSDS_PERIODIC_SYNC`]), or
 /// None for events libsds never emits.
-pub fn libsds_event(event: &Event) -> Option<String> {
+pub(super) fn libsds_event(event: &Event) -> Option<String> {
     match event {
         Event::PeriodicSync { .. } => Some(LIBSDS_PERIODIC_SYNC.to_string_lossy().into_owned()),
         _ => LibsdsEvent::of(event).map(|event| into_string(to_bytes(&event, 96))),
@@ -1068,9 +1068,9 @@ impl<'a> From<&'a Unwrapped> for LibsdsUnwrapResult<'a> {
     }
 }
 
-/// The libsds unwrap result ([`LibsdsUnwrapResult`]), compact, written by hand: the
+/// The libsds unwrap result (`LibsdsUnwrapResult`), compact, written by hand: the
 /// content's byte values go through the decimal table of
-/// [`push_decimal_list`](super::json_writer::push_decimal_list), several times faster
+/// `push_decimal_list`, several times faster
 /// than serde's number formatting for the 18 KB+ of a message. The other members are
 /// written by serde, and a test compares the whole document with the definition's, byte
 /// for byte. UTF-8 bytes, with room for the NUL the libsds hand-over appends.
@@ -1099,7 +1099,7 @@ pub fn libsds_unwrap_result(u: &Unwrapped) -> Vec<u8> {
 /// The libsds wrap result: the wrapped bytes as comma-separated decimal numbers, no spaces
 /// (`"10,255,0"`); `""` for no bytes. ASCII bytes, in one buffer sized for the longest
 /// text plus the NUL the libsds hand-over appends, so it is never reallocated (a released
-/// result buffer when one is large enough, see [`super::retained`]).
+/// result buffer when one is large enough, see `ffi/retained.rs`).
 pub fn libsds_wrap_result(bytes: &[u8]) -> Vec<u8> {
     let mut out = super::retained::buffer(bytes.len().saturating_mul(4).saturating_add(1));
     push_decimal_list(&mut out, bytes);

@@ -20,13 +20,13 @@ pub(crate) struct JsonObject<'a> {
 
 impl<'a> JsonObject<'a> {
     /// Opens an object at the end of `out`; [`Self::end`] closes it.
-    pub fn begin(out: &'a mut Vec<u8>) -> Self {
+    pub(super) fn begin(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
         Self { out, empty: true }
     }
 
     /// Closes the object.
-    pub fn end(self) {
+    pub(super) fn end(self) {
         self.out.push(b'}');
     }
 
@@ -41,26 +41,26 @@ impl<'a> JsonObject<'a> {
     }
 
     /// A string member.
-    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
+    pub(super) fn str(&mut self, key: &str, value: &str) -> &mut Self {
         push_json_str(self.key(key), value);
         self
     }
 
     /// A member whose value is `bytes` in base64 (standard alphabet, padded).
-    pub fn base64(&mut self, key: &str, bytes: &[u8]) -> &mut Self {
+    pub(super) fn base64(&mut self, key: &str, bytes: &[u8]) -> &mut Self {
         push_base64(self.key(key), bytes);
         self
     }
 
     /// An integer member.
-    pub fn int(&mut self, key: &str, value: impl Into<serde_json::Number>) -> &mut Self {
+    pub(super) fn int(&mut self, key: &str, value: impl Into<serde_json::Number>) -> &mut Self {
         // Writing into a Vec cannot fail.
         let _ = write!(self.key(key), "{}", value.into());
         self
     }
 
     /// A member whose value `write` appends itself (an array, a nested object).
-    pub fn with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+    pub(super) fn with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
         write(self.key(key));
         self
     }

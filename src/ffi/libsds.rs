@@ -20,12 +20,9 @@ use crate::runtime::config::ContextConfig;
 use crate::runtime::context::Context;
 use crate::runtime::request::{Reply, Request, RequestError};
 
-/// `RET_OK`
-pub const RET_OK: c_int = 0;
-/// `RET_ERR`
-pub const RET_ERR: c_int = 1;
-/// `RET_MISSING_CALLBACK`
-pub const RET_MISSING_CALLBACK: c_int = 2;
+pub(super) const RET_OK: c_int = 0;
+pub(super) const RET_ERR: c_int = 1;
+pub(super) const RET_MISSING_CALLBACK: c_int = 2;
 
 /// nim-sds's name for why a request failed.
 fn reliability_error(error: &RequestError) -> &'static str {

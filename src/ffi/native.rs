@@ -17,7 +17,8 @@ use crate::persistence::contract::Persistence;
 use crate::protocol::config::MAX_CONTENT_SIZE;
 use crate::runtime::clock::SystemClock;
 use crate::runtime::config::{ContextConfig, PersistenceConfig};
-use crate::runtime::context::{Context, ContextError};
+use crate::runtime::context::Context;
+use crate::runtime::error::ContextError;
 use crate::runtime::event_queue::Pulled;
 use crate::runtime::request::{Reply, Request};
 

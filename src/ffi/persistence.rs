@@ -1,19 +1,19 @@
 //! Registering a host persistence vtable (`storage_new_with_persistence_ex`) and the load
 //! sink the host pushes stored state into. The adapter itself is
-//! [`crate::persistence::host`].
+//! [`HostPersistence`].
 
 use std::ffi::{c_char, c_void};
 
 use super::args;
 use super::callback::storage_callback;
+use super::host_vtable::{
+    storage_load_sink, storage_persistence_vtable, HostPersistence, VtableError,
+    STORAGE_PERSISTENCE_ABI_VERSION,
+};
 use super::native::{create, creating};
 use super::panic::guard;
 use super::registry::storage_ctx;
 use super::status::storage_status::{self, *};
-use crate::persistence::host::{
-    storage_load_sink, storage_persistence_vtable, HostPersistence, VtableError,
-    STORAGE_PERSISTENCE_ABI_VERSION,
-};
 
 /// Creates a context whose state is saved through a host persistence vtable instead of
 /// a built-in backend (the configuration must then not set `persistence.kind`, or set it

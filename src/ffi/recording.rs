@@ -10,7 +10,6 @@ use super::json;
 use super::native::{done, reply_with, request};
 use super::registry::storage_ctx;
 use super::status::storage_status;
-use crate::recording::RecordingError;
 use crate::runtime::request::Request;
 
 /// An optional string argument: NULL reads as `None`.
@@ -253,26 +252,4 @@ pub extern "C" fn storage_replay_stop(
             },
         ))
     })
-}
-
-/// The status of a failed recording operation.
-pub(crate) fn recording_status(error: &RecordingError) -> storage_status {
-    use storage_status::*;
-    match error {
-        RecordingError::InvalidName { .. }
-        | RecordingError::NotConfigured
-        | RecordingError::BadOption { .. }
-        | RecordingError::NotRing(_) => STORAGE_RECORDING_INVALID,
-        RecordingError::NotFound(_)
-        | RecordingError::NotActive(_)
-        | RecordingError::NoSuchReplay(_) => STORAGE_RECORDING_NOT_FOUND,
-        RecordingError::AlreadyExists(_) | RecordingError::AlreadyActive(_) => {
-            STORAGE_RECORDING_EXISTS
-        }
-        RecordingError::RootMissing(_)
-        | RecordingError::Io { .. }
-        | RecordingError::Mcap { .. }
-        | RecordingError::BadManifest { .. }
-        | RecordingError::RecorderFailed(_) => STORAGE_RECORDING_IO,
-    }
 }

@@ -38,7 +38,7 @@ pub(crate) struct EventRoute {
 }
 
 impl EventRoute {
-    pub fn new(target: Option<Target>, capacity: usize, max_bytes: usize) -> Self {
+    pub(super) fn new(target: Option<Target>, capacity: usize, max_bytes: usize) -> Self {
         Self {
             target: Mutex::new(target),
             delivery: Mutex::new(()),
@@ -47,7 +47,7 @@ impl EventRoute {
     }
 
     /// Runs `deliver` with the current target, as one delivery (see [`Self::set_target`]).
-    pub fn deliver<R>(&self, deliver: impl FnOnce(Option<Target>) -> R) -> R {
+    pub(super) fn deliver<R>(&self, deliver: impl FnOnce(Option<Target>) -> R) -> R {
         let _delivering = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
         let target = *self.target.lock().unwrap_or_else(|p| p.into_inner());
         deliver(target)
@@ -58,7 +58,7 @@ impl EventRoute {
     /// go to the new one, never to the old one later. On the worker thread (a callback
     /// changing the callback) the delivery in progress is the caller's own, so it does
     /// not wait.
-    pub fn set_target(&self, target: Option<Target>, on_worker_thread: bool) {
+    pub(super) fn set_target(&self, target: Option<Target>, on_worker_thread: bool) {
         let _delivering =
             (!on_worker_thread).then(|| self.delivery.lock().unwrap_or_else(|p| p.into_inner()));
         *self.target.lock().unwrap_or_else(|p| p.into_inner()) = target;

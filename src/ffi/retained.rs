@@ -43,7 +43,7 @@ pub(crate) struct Retention {
 
 impl Retention {
     /// An empty ring with these limits (see the constants of this module).
-    pub const fn new(
+    pub(super) const fn new(
         always_kept_later: usize,
         max_kept_later: usize,
         max_later_bytes: usize,
@@ -59,7 +59,7 @@ impl Retention {
     }
 
     /// An empty buffer of at least `capacity`: a spare if one is large enough.
-    pub fn take(&mut self, capacity: usize) -> Vec<u8> {
+    pub(super) fn take(&mut self, capacity: usize) -> Vec<u8> {
         match self.spares.iter().position(|b| b.capacity() >= capacity) {
             Some(i) => self.spares.swap_remove(i),
             None => Vec::with_capacity(capacity),
@@ -73,7 +73,7 @@ impl Retention {
     /// and either `max_kept_later` buffers were, or the buffers kept after it total
     /// `max_later_bytes` allocated bytes. Empty buffers are not kept (they are handed to
     /// the host as a static `""`) and do not count.
-    pub fn keep(&mut self, buffer: Vec<u8>) -> Vec<Vec<u8>> {
+    pub(super) fn keep(&mut self, buffer: Vec<u8>) -> Vec<Vec<u8>> {
         if buffer.capacity() == 0 {
             return Vec::new();
         }

@@ -9,6 +9,7 @@ use std::ffi::{c_char, CStr};
 use super::panic::guard;
 use crate::persistence::durable::OpError;
 use crate::protocol::error::ProtocolError;
+use crate::recording::RecordingError;
 use crate::runtime::request::RequestError;
 
 /// The outcome of a `storage_*` call or of a request (passed to its callback).
@@ -124,9 +125,31 @@ impl From<&RequestError> for storage_status {
             RequestError::Op(OpError::Persistence(_) | OpError::CorruptState { .. }) => {
                 storage_status::STORAGE_PERSISTENCE_ERROR
             }
-            RequestError::Recording(e) => super::recording::recording_status(e),
+            RequestError::Recording(e) => recording_status(e),
             RequestError::ShuttingDown => storage_status::STORAGE_SHUTTING_DOWN,
         }
+    }
+}
+
+/// The status of a failed recording operation.
+pub(crate) fn recording_status(error: &RecordingError) -> storage_status {
+    use storage_status::*;
+    match error {
+        RecordingError::InvalidName { .. }
+        | RecordingError::NotConfigured
+        | RecordingError::BadOption { .. }
+        | RecordingError::NotRing(_) => STORAGE_RECORDING_INVALID,
+        RecordingError::NotFound(_)
+        | RecordingError::NotActive(_)
+        | RecordingError::NoSuchReplay(_) => STORAGE_RECORDING_NOT_FOUND,
+        RecordingError::AlreadyExists(_) | RecordingError::AlreadyActive(_) => {
+            STORAGE_RECORDING_EXISTS
+        }
+        RecordingError::RootMissing(_)
+        | RecordingError::Io { .. }
+        | RecordingError::Mcap { .. }
+        | RecordingError::BadManifest { .. }
+        | RecordingError::RecorderFailed(_) => STORAGE_RECORDING_IO,
     }
 }
 

@@ -42,7 +42,7 @@ use crate::protocol::wire::{
 };
 
 /// The only `ChannelMeta` schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Why bytes could not be decoded as snapshot state.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -468,7 +468,7 @@ fn decode_in_repair(bytes: &[u8]) -> Result<IncomingRepair, SnapshotError> {
 }
 
 /// Decodes a channel's state. Refuses a missing schema version or any version other
-/// than [`SCHEMA_VERSION`] before looking at anything else; the Lamport clock (field 2)
+/// than `SCHEMA_VERSION` before looking at anything else; the Lamport clock (field 2)
 /// is required, as in nim-sds. Never panics.
 pub fn decode_channel_meta(bytes: &[u8]) -> Result<ChannelMeta, SnapshotError> {
     // First pass: check the framing of the whole buffer and read the scalars, so an

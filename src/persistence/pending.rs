@@ -14,18 +14,18 @@ enum PendingOp {
 
 /// Pending history changes of one channel, in the order of their latest operation.
 #[derive(Debug, Default)]
-pub struct PendingHistory {
+pub(crate) struct PendingHistory {
     ops: IndexMap<String, PendingOp>,
 }
 
 impl PendingHistory {
     /// Queues an append of the stored encoding of `message_id`.
-    pub fn append(&mut self, message_id: &str, bytes: Vec<u8>) {
+    pub(crate) fn append(&mut self, message_id: &str, bytes: Vec<u8>) {
         self.replace(message_id, PendingOp::Append(bytes));
     }
 
     /// Queues the eviction of `message_id`.
-    pub fn evict(&mut self, message_id: &str) {
+    pub(crate) fn evict(&mut self, message_id: &str) {
         self.replace(message_id, PendingOp::Evict);
     }
 
@@ -36,12 +36,12 @@ impl PendingHistory {
     }
 
     /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
 
     /// The queued changes as one batch (the queue is kept until [`Self::clear`]).
-    pub fn batch(&self) -> HistoryBatch {
+    pub(crate) fn batch(&self) -> HistoryBatch {
         let mut batch = HistoryBatch::default();
         for (id, op) in &self.ops {
             match op {
@@ -56,7 +56,7 @@ impl PendingHistory {
     }
 
     /// Forgets everything queued (after the backend accepted it).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.ops.clear();
     }
 }

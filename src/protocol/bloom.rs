@@ -30,14 +30,10 @@ use super::protobuf::{
     len_field_len, put_len_prefix, put_varint_field, varint_field_len, FieldReader, FieldValue,
 };
 
-/// nim-sds's default bloom capacity (ids).
-pub const DEFAULT_CAPACITY: usize = 10_000;
-/// nim-sds's default false-positive rate.
-pub const DEFAULT_ERROR_RATE: f64 = 0.001;
 /// Largest number of hash functions accepted, from a constructor or from a peer.
-pub const MAX_K: u32 = 32;
+pub(crate) const MAX_K: u32 = 32;
 /// Largest bit-array size [`BloomFilter::new`] builds (2^32 bits = 512 MiB).
-pub const MAX_M_BITS: u64 = 1 << 32;
+pub(crate) const MAX_M_BITS: u64 = 1 << 32;
 
 /// Field numbers of the five fields nim-sds writes.
 const FIELD_DATA: u32 = 1;
@@ -55,7 +51,7 @@ pub enum BloomError {
     /// The requested false-positive rate is not a number strictly between 0 and 1.
     #[error("bloom error rate must be strictly between 0 and 1, got {0}")]
     InvalidErrorRate(String),
-    /// The requested sizing needs more than [`MAX_M_BITS`] bits.
+    /// The requested sizing needs more than `MAX_M_BITS` bits.
     #[error("bloom filter would need {0} bits, more than the limit of 2^32")]
     TooLarge(u128),
     /// The number of hash functions is outside `1..=32` (a decoded `k`, or the `k` an
@@ -359,7 +355,7 @@ pub struct PeerBloom<'a> {
 }
 
 impl<'a> PeerBloom<'a> {
-    /// Parses and validates an encoded filter (see the [module docs](self) for the rules).
+    /// Parses and validates an encoded filter (see the module docs of `protocol/bloom.rs` for the rules).
     /// Never panics and never allocates.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BloomError> {
         let mut reader = FieldReader::new(bytes);

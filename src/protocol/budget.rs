@@ -109,44 +109,44 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Self {
             limit,
             used: Usage::default(),
         }
     }
 
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit
     }
 
-    pub fn used(&self) -> Usage {
+    pub(crate) fn used(&self) -> Usage {
         self.used
     }
 
     /// Most bytes buffered messages may hold across channels.
-    pub fn buffered_limit(&self) -> usize {
+    pub(crate) fn buffered_limit(&self) -> usize {
         self.limit / 4
     }
 
     /// Most bytes SDS-R repair entries may hold across channels.
-    pub fn repair_limit(&self) -> usize {
+    pub(crate) fn repair_limit(&self) -> usize {
         self.limit / 8
     }
 
     /// Whether `extra` bytes that history cannot make room for fit, counting history as
     /// fully reclaimable.
-    pub fn fits(&self, extra: usize) -> bool {
+    pub(crate) fn fits(&self, extra: usize) -> bool {
         self.used.unreclaimable().saturating_add(extra) <= self.limit
     }
 
     /// Bytes over the limit (0 when within).
-    pub fn excess(&self) -> usize {
+    pub(crate) fn excess(&self) -> usize {
         self.used.total().saturating_sub(self.limit)
     }
 
     /// Replaces a channel's contribution `before` by `after`.
-    pub fn settle(&mut self, before: Usage, after: Usage) {
+    pub(crate) fn settle(&mut self, before: Usage, after: Usage) {
         let u = &mut self.used;
         // `before` was added when it was current, so nothing underflows; saturate anyway.
         let swap = |held: usize, old: usize, new: usize| (held + new).saturating_sub(old);

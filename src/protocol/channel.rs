@@ -150,14 +150,14 @@ const REFUSAL_REPORT_INTERVAL_MS: u64 = 1000;
 
 impl RefusalReport {
     /// Notes a refusal; returns the event to emit now, if one is due.
-    pub fn note(&mut self, channel_id: &str, reason: String, now_ms: u64) -> Option<Event> {
+    pub(crate) fn note(&mut self, channel_id: &str, reason: String, now_ms: u64) -> Option<Event> {
         self.unreported += 1;
         self.last_reason = reason;
         self.due(channel_id, now_ms)
     }
 
     /// The event reporting what is unreported, if the interval has passed.
-    pub fn due(&mut self, channel_id: &str, now_ms: u64) -> Option<Event> {
+    pub(crate) fn due(&mut self, channel_id: &str, now_ms: u64) -> Option<Event> {
         if self.unreported == 0 || now_ms < self.next_at_ms {
             return None;
         }
@@ -185,14 +185,14 @@ fn id_set_charge(len: usize) -> usize {
 }
 
 impl BoundedIdSet {
-    pub fn new(max_len: usize) -> Self {
+    pub(crate) fn new(max_len: usize) -> Self {
         Self {
             max_len,
             ..Self::default()
         }
     }
 
-    pub fn insert(&mut self, id: &str) {
+    pub(crate) fn insert(&mut self, id: &str) {
         if self.members.insert(id.to_owned()) {
             self.order.push_back(id.to_owned());
             self.bytes += id_set_charge(id.len());
@@ -206,15 +206,15 @@ impl BoundedIdSet {
     }
 
     /// Heap bytes the ids hold.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
-    pub fn contains(&self, id: &str) -> bool {
+    pub(crate) fn contains(&self, id: &str) -> bool {
         self.members.contains(id)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &String> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &String> {
         self.order.iter()
     }
 }
@@ -244,7 +244,7 @@ pub(crate) fn channel_struct_charge(id_len: usize) -> usize {
 }
 
 impl Channel {
-    pub fn new(
+    pub(crate) fn new(
         id: &str,
         history: MessageHistory,
         bloom: RollingBloomFilter,
@@ -269,7 +269,7 @@ impl Channel {
     }
 
     /// What the channel holds, by kind (see [`crate::protocol::budget`]).
-    pub fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         let tracked = self.bloom.tracked_bytes();
         Usage {
             base: channel_struct_charge(self.id.len())
@@ -284,7 +284,7 @@ impl Channel {
     /// Frees some history when memory is short: the oldest message (keeping the newest
     /// if `keep_newest`), else the oldest half of the bloom filter's ids. False when
     /// there is nothing left to give.
-    pub fn give_way(&mut self, keep_newest: bool) -> bool {
+    pub(crate) fn give_way(&mut self, keep_newest: bool) -> bool {
         if self.history.len() > usize::from(keep_newest) {
             if let Some(id) = self.history.pop_oldest() {
                 if self.journaling {
@@ -301,12 +301,15 @@ impl Channel {
     }
 
     /// Whether a dependency counts as present: delivered, or declared met by the host.
-    pub fn has_dependency(&self, message_id: &str) -> bool {
+    pub(crate) fn has_dependency(&self, message_id: &str) -> bool {
         self.history.contains(message_id) || self.met_ids.contains(message_id)
     }
 
     /// The dependencies of `causal_history` that are not present.
-    pub fn missing_dependencies(&self, causal_history: &[HistoryEntry]) -> Vec<HistoryEntry> {
+    pub(crate) fn missing_dependencies(
+        &self,
+        causal_history: &[HistoryEntry],
+    ) -> Vec<HistoryEntry> {
         causal_history
             .iter()
             .filter(|dep| !self.has_dependency(&dep.message_id))
@@ -315,7 +318,7 @@ impl Channel {
     }
 
     /// Appends to history, journaling the append and any evictions.
-    pub fn add_to_history(&mut self, message: &SdsMessage) {
+    pub(crate) fn add_to_history(&mut self, message: &SdsMessage) {
         let id = message.message_id.clone();
         let evicted = self.history.push(message);
         if self.journaling {
@@ -327,7 +330,7 @@ impl Channel {
     }
 
     /// Records a retrieval hint learned for a history message.
-    pub fn learn_hint(&mut self, message_id: &str, hint: Vec<u8>) {
+    pub(crate) fn learn_hint(&mut self, message_id: &str, hint: Vec<u8>) {
         if self.history.set_hint(message_id, hint.clone()) && self.journaling {
             self.changes.hints.push((message_id.to_owned(), hint));
         }
@@ -335,7 +338,7 @@ impl Channel {
 
     /// Delivers a message whose dependencies are all present, then every buffered message
     /// this unblocks, each strictly after the messages it depends on.
-    pub fn deliver(&mut self, message: SdsMessage, events: &mut Vec<Event>) {
+    pub(crate) fn deliver(&mut self, message: SdsMessage, events: &mut Vec<Event>) {
         let mut ready = VecDeque::from([message]);
         while let Some(message) = ready.pop_front() {
             self.add_to_history(&message);
@@ -354,12 +357,12 @@ impl Channel {
 
     /// Marks `dependency` present for every buffered message waiting on it; messages left
     /// with no missing dependency move from the buffer to `ready`.
-    pub fn unblock(&mut self, dependency: &str, ready: &mut VecDeque<SdsMessage>) {
+    pub(crate) fn unblock(&mut self, dependency: &str, ready: &mut VecDeque<SdsMessage>) {
         self.incoming.resolve(dependency, ready);
     }
 
     /// Declares a dependency present (host-retrieved or irrelevant) and cascades delivery.
-    pub fn mark_met(&mut self, message_id: &str, events: &mut Vec<Event>) {
+    pub(crate) fn mark_met(&mut self, message_id: &str, events: &mut Vec<Event>) {
         self.met_ids.insert(message_id);
         let mut ready = VecDeque::new();
         self.unblock(message_id, &mut ready);

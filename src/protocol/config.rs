@@ -15,7 +15,7 @@ pub enum LamportUnit {
 }
 
 /// Largest content `wrap` accepts, as in nim-sds (1 MiB).
-pub const MAX_CONTENT_SIZE: usize = 1024 * 1024;
+pub(crate) const MAX_CONTENT_SIZE: usize = 1024 * 1024;
 
 /// Configuration of a [`Manager`](super::manager::Manager). Also the protocol keys of the
 /// JSON configuration document, each spelled like its field (read by
@@ -71,7 +71,7 @@ pub struct ProtocolConfig {
     pub max_wire_message_size: usize,
     /// Memory, across all channels, that peers can make this manager hold: channels,
     /// histories and their bloom filters, buffered messages, SDS-R state (see
-    /// [`budget`](super::budget) for how it is shared and what a full budget does).
+    /// `budget` for how it is shared and what a full budget does).
     pub memory_budget_bytes: usize,
     /// Causal-history entries a received message may carry; more are refused.
     pub max_received_causal_history: usize,

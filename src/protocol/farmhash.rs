@@ -35,7 +35,7 @@ pub fn nim_hash(bytes: &[u8]) -> i64 {
 }
 
 /// |nim_hash(bytes)| as u64 (unsigned abs, so i64::MIN maps to 2^63 instead of overflowing).
-pub fn nim_hash_abs(bytes: &[u8]) -> u64 {
+pub(crate) fn nim_hash_abs(bytes: &[u8]) -> u64 {
     nim_hash(bytes).unsigned_abs()
 }
 

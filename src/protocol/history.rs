@@ -17,7 +17,7 @@ use super::wire;
 
 /// One delivered message as history keeps it (never with its bloom field).
 #[derive(Clone, Debug, PartialEq)]
-pub struct HistoryRecord {
+pub(crate) struct HistoryRecord {
     /// The message's wire encoding with an empty bloom field.
     pub stored: Vec<u8>,
     /// Participant that sent the message.
@@ -42,7 +42,7 @@ impl HistoryRecord {
 
 /// Delivered messages of one channel, oldest first.
 #[derive(Debug, Default)]
-pub struct MessageHistory {
+pub(crate) struct MessageHistory {
     /// Ids oldest first; each id's one allocation is shared with its `records` key.
     order: VecDeque<Arc<str>>,
     records: HashMap<Arc<str>, HistoryRecord>,
@@ -55,7 +55,7 @@ pub struct MessageHistory {
 impl MessageHistory {
     /// An empty history keeping at most `max_len` messages holding `max_bytes` (records
     /// at their real size, see [`crate::protocol::budget`]).
-    pub fn new(max_len: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(max_len: usize, max_bytes: usize) -> Self {
         Self {
             max_len,
             max_bytes,
@@ -64,34 +64,29 @@ impl MessageHistory {
     }
 
     /// Number of messages held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.order.len()
     }
 
-    /// Whether the history is empty.
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-
     /// Bytes the records hold.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// Whether a message with this id is held.
-    pub fn contains(&self, message_id: &str) -> bool {
+    pub(crate) fn contains(&self, message_id: &str) -> bool {
         self.records.contains_key(message_id)
     }
 
     /// The record of a held message.
-    pub fn get(&self, message_id: &str) -> Option<&HistoryRecord> {
+    pub(crate) fn get(&self, message_id: &str) -> Option<&HistoryRecord> {
         self.records.get(message_id)
     }
 
     /// Appends a message (its bloom field is not kept). Re-adding a held id replaces its
     /// record in place. Returns the ids evicted to stay within bounds, oldest first; the
     /// newest message itself is never evicted.
-    pub fn push(&mut self, message: &SdsMessage) -> Vec<String> {
+    pub(crate) fn push(&mut self, message: &SdsMessage) -> Vec<String> {
         let mut record = HistoryRecord {
             stored: wire::encode_stored_message(message),
             sender_id: message.sender_id.clone(),
@@ -124,7 +119,7 @@ impl MessageHistory {
     }
 
     /// Evicts the oldest message, returning its id.
-    pub fn pop_oldest(&mut self) -> Option<String> {
+    pub(crate) fn pop_oldest(&mut self) -> Option<String> {
         let oldest = self.order.pop_front()?;
         if let Some(old) = self.records.remove(&oldest) {
             self.bytes -= old.charge;
@@ -133,7 +128,7 @@ impl MessageHistory {
     }
 
     /// Records a retrieval hint for a held message. Returns whether it changed.
-    pub fn set_hint(&mut self, message_id: &str, hint: Vec<u8>) -> bool {
+    pub(crate) fn set_hint(&mut self, message_id: &str, hint: Vec<u8>) -> bool {
         match self.records.get_mut(message_id) {
             Some(record) if record.retrieval_hint != hint => {
                 self.bytes -= record.charge;
@@ -147,13 +142,13 @@ impl MessageHistory {
     }
 
     /// Ids of the newest `n` messages, oldest first.
-    pub fn newest_ids(&self, n: usize) -> impl Iterator<Item = &str> {
+    pub(crate) fn newest_ids(&self, n: usize) -> impl Iterator<Item = &str> {
         let skip = self.order.len().saturating_sub(n);
         self.order.range(skip..).map(|id| &**id)
     }
 
     /// The history entries (id, hint, sender) of the newest `n` messages, oldest first.
-    pub fn newest_entries(&self, n: usize) -> impl Iterator<Item = HistoryEntry> + '_ {
+    pub(crate) fn newest_entries(&self, n: usize) -> impl Iterator<Item = HistoryEntry> + '_ {
         self.newest_ids(n).filter_map(|id| {
             self.records.get(id).map(|r| HistoryEntry {
                 message_id: id.to_owned(),
@@ -164,7 +159,7 @@ impl MessageHistory {
     }
 
     /// A held message, decoded from its stored encoding (bloom field empty).
-    pub fn message(&self, message_id: &str) -> Option<SdsMessage> {
+    pub(crate) fn message(&self, message_id: &str) -> Option<SdsMessage> {
         let record = self.records.get(message_id)?;
         // History only holds what it encoded itself, so this decodes.
         wire::decode_message(&record.stored).ok()

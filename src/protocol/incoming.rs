@@ -91,32 +91,32 @@ pub(crate) struct IncomingBuffer {
 
 impl IncomingBuffer {
     /// Messages buffered.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Bytes everything here holds.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// Whether a message with this id is buffered.
-    pub fn contains(&self, message_id: &str) -> bool {
+    pub(crate) fn contains(&self, message_id: &str) -> bool {
         self.entries.contains_key(message_id)
     }
 
     /// Bytes `sender`'s buffered messages hold.
-    pub fn share(&self, sender: &str) -> usize {
+    pub(crate) fn share(&self, sender: &str) -> usize {
         self.senders.get(sender).copied().unwrap_or(0)
     }
 
     /// What removing the buffered message `message_id` frees at least.
-    pub fn charge_of(&self, message_id: &str) -> Option<usize> {
+    pub(crate) fn charge_of(&self, message_id: &str) -> Option<usize> {
         self.entries.get(message_id).map(|b| b.charge)
     }
 
     /// The sender (other than `except`) holding the most, with its share.
-    pub fn largest_share_except(&self, except: Option<&str>) -> Option<(&str, usize)> {
+    pub(crate) fn largest_share_except(&self, except: Option<&str>) -> Option<(&str, usize)> {
         self.senders
             .iter()
             .filter(|(s, _)| Some(s.as_str()) != except)
@@ -126,7 +126,10 @@ impl IncomingBuffer {
 
     /// `sender`'s buffered messages, oldest first, with what removing each frees
     /// (at least; index entries shared with other waiters stay).
-    pub fn oldest_of<'a>(&'a self, sender: &'a str) -> impl Iterator<Item = (&'a str, usize)> + 'a {
+    pub(crate) fn oldest_of<'a>(
+        &'a self,
+        sender: &'a str,
+    ) -> impl Iterator<Item = (&'a str, usize)> + 'a {
         self.arrival.values().filter_map(move |id| {
             let b = self.entries.get(id)?;
             (b.message.sender_id == sender).then_some((&**id, b.charge))
@@ -134,7 +137,12 @@ impl IncomingBuffer {
     }
 
     /// Buffers `message` until its `missing` dependencies are present.
-    pub fn insert(&mut self, mut message: SdsMessage, missing: &[HistoryEntry], now_ms: u64) {
+    pub(crate) fn insert(
+        &mut self,
+        mut message: SdsMessage,
+        missing: &[HistoryEntry],
+        now_ms: u64,
+    ) {
         message.bloom_filter = Vec::new();
         let id: Arc<str> = message.message_id.as_str().into();
         if self.entries.contains_key(&id) {
@@ -187,7 +195,7 @@ impl IncomingBuffer {
 
     /// Marks `dependency` present: every message waiting for it has one dependency
     /// fewer, and those left with none move to `ready` in arrival order.
-    pub fn resolve(&mut self, dependency: &str, ready: &mut VecDeque<SdsMessage>) {
+    pub(crate) fn resolve(&mut self, dependency: &str, ready: &mut VecDeque<SdsMessage>) {
         let Some(waiting) = self.waiting.remove(dependency) else {
             return;
         };
@@ -212,7 +220,7 @@ impl IncomingBuffer {
     }
 
     /// Removes a message, returning it with the dependencies it still misses.
-    pub fn remove(&mut self, message_id: &str) -> Option<(SdsMessage, Vec<String>)> {
+    pub(crate) fn remove(&mut self, message_id: &str) -> Option<(SdsMessage, Vec<String>)> {
         let b = self.take(message_id)?;
         let mut still_missing = Vec::new();
         for dep in &b.missing {
@@ -251,7 +259,7 @@ impl IncomingBuffer {
 
     /// Up to `max` ids of messages received more than `wait_ms` before `now_ms`, oldest
     /// first. Looks at no more than it returns, plus one.
-    pub fn expired(&self, now_ms: u64, wait_ms: u64, max: usize) -> Vec<String> {
+    pub(crate) fn expired(&self, now_ms: u64, wait_ms: u64, max: usize) -> Vec<String> {
         self.arrival
             .values()
             .map_while(|id| {
@@ -263,7 +271,7 @@ impl IncomingBuffer {
     }
 
     /// Up to `max` missing dependencies, taking turns so that each comes up in time.
-    pub fn next_dependencies(&mut self, max: usize) -> Vec<HistoryEntry> {
+    pub(crate) fn next_dependencies(&mut self, max: usize) -> Vec<HistoryEntry> {
         let mut due = Vec::new();
         for _ in 0..self.rotation.len() {
             if due.len() == max {
@@ -292,13 +300,13 @@ impl IncomingBuffer {
 
     /// Whether any message waits for `dependency`.
     #[cfg(test)]
-    pub fn is_missing(&self, dependency: &str) -> bool {
+    pub(crate) fn is_missing(&self, dependency: &str) -> bool {
         self.waiting.contains_key(dependency)
     }
 
     /// The buffered messages as persistence saves them, in arrival order, each with the
     /// dependencies it still misses.
-    pub fn snapshot(&self) -> Vec<IncomingEntry> {
+    pub(crate) fn snapshot(&self) -> Vec<IncomingEntry> {
         self.arrival
             .values()
             .filter_map(|id| Some((id, self.entries.get(id)?)))

@@ -46,25 +46,25 @@ impl<V> Default for RepairBuffer<V> {
 
 impl<V: Charged> RepairBuffer<V> {
     /// What an entry of `key` and `value` holds.
-    pub fn charge(key: &str, value: &V) -> usize {
+    pub(crate) fn charge(key: &str, value: &V) -> usize {
         table_slot(size_of::<String>() + size_of::<(V, usize)>() + size_of::<u64>())
             + heap(key.len())
             + value.heap_bytes()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
-    pub fn contains_key(&self, key: &str) -> bool {
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
         self.entries.contains_key(key)
     }
 
-    pub fn insert(&mut self, key: String, value: V) {
+    pub(crate) fn insert(&mut self, key: String, value: V) {
         let charge = Self::charge(&key, &value);
         self.bytes += charge;
         if let Some((_, old)) = self.entries.insert(key, (value, charge)) {
@@ -72,18 +72,18 @@ impl<V: Charged> RepairBuffer<V> {
         }
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<V> {
+    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
         let (value, charge) = self.entries.swap_remove(key)?;
         self.bytes = self.bytes.saturating_sub(charge);
         Some(value)
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &V> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.values().map(|(v, _)| v)
     }
 
     /// Keeps the entries for which `keep` returns true.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut V) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &mut V) -> bool) {
         let mut freed = 0;
         self.entries.retain(|key, (value, charge)| {
             let kept = keep(key, value);

@@ -77,7 +77,7 @@ impl RollingBloomFilter {
     }
 
     /// Forgets the oldest half of the tracked ids and rebuilds the filter from the rest:
-    /// an early roll, for when memory is short (see [`crate::protocol::budget`]). The
+    /// an early roll, for when memory is short (see `protocol/budget.rs`). The
     /// filter then says "absent" for the forgotten ids, so peers may resend them; nothing
     /// else changes. Returns the heap bytes freed.
     pub fn shed_oldest_half(&mut self) -> usize {

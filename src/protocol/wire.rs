@@ -67,7 +67,7 @@ pub enum DecodeError {
     /// An id field (named) holds bytes that are not valid UTF-8.
     #[error("field `{0}` is not valid UTF-8")]
     InvalidUtf8(&'static str),
-    /// A repeated field (named) has more entries than the [`DecodeLimits`] allow.
+    /// A repeated field (named) has more entries than the `DecodeLimits` allow.
     #[error("more than {max} `{field}` entries")]
     TooManyEntries {
         /// The repeated field, e.g. `causal_history`.
@@ -75,7 +75,7 @@ pub enum DecodeError {
         /// The limit.
         max: usize,
     },
-    /// An id or hint (named) is longer than the [`DecodeLimits`] allow.
+    /// An id or hint (named) is longer than the `DecodeLimits` allow.
     #[error("`{field}` is {len} bytes, over the {max}-byte limit")]
     TooLong {
         /// The field, e.g. `causal_history[].message_id`.
@@ -88,7 +88,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// Whether the bytes are well-formed but exceed a [`DecodeLimits`] bound.
+    /// Whether the bytes are well-formed but exceed a `DecodeLimits` bound.
     pub fn is_limit(&self) -> bool {
         matches!(self, Self::TooManyEntries { .. } | Self::TooLong { .. })
     }
@@ -97,7 +97,7 @@ impl DecodeError {
 /// What one received message may carry: decoding stops at the first excess, so the work
 /// and memory a refused message costs stay small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecodeLimits {
+pub(crate) struct DecodeLimits {
     /// Entries of `causal_history`.
     pub max_causal_history: usize,
     /// Entries of `repair_request`.
@@ -108,7 +108,7 @@ pub struct DecodeLimits {
 
 impl DecodeLimits {
     /// No bounds beyond the input's own size (for state this library wrote itself).
-    pub fn unbounded() -> Self {
+    pub(crate) fn unbounded() -> Self {
         Self {
             max_causal_history: usize::MAX,
             max_repair_requests: usize::MAX,
@@ -359,13 +359,13 @@ impl Received<'_> {
 }
 
 /// [`decode_message`] without copying the bloom filter out of `bytes`.
-pub fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
+pub(crate) fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
     decode_received_within(bytes, &DecodeLimits::unbounded())
 }
 
 /// The channel id of a message that was refused undecoded (to count the refusal against
 /// its channel), if the bytes are framed well enough to find one. Reads framing only.
-pub fn peek_channel_id(bytes: &[u8]) -> Option<&str> {
+pub(crate) fn peek_channel_id(bytes: &[u8]) -> Option<&str> {
     let mut reader = FieldReader::new(bytes);
     let mut channel = None;
     while let Ok(Some((number, value))) = reader.next_field() {
@@ -378,7 +378,7 @@ pub fn peek_channel_id(bytes: &[u8]) -> Option<&str> {
 
 /// [`decode_received`] for a message from a peer: refuses, as soon as it sees them, more
 /// entries and longer ids or hints than `limits` allow.
-pub fn decode_received_within<'a>(
+pub(crate) fn decode_received_within<'a>(
     bytes: &'a [u8],
     limits: &DecodeLimits,
 ) -> Result<Received<'a>, DecodeError> {
@@ -802,7 +802,7 @@ mod tests {
     /// explicit: used to check our hand-driven codec against prost's generated one.
     mod derived {
         #[derive(Clone, PartialEq, prost::Message)]
-        pub struct Entry {
+        pub(super) struct Entry {
             #[prost(string, optional, tag = "1")]
             pub message_id: Option<String>,
             #[prost(bytes = "vec", optional, tag = "2")]
@@ -812,7 +812,7 @@ mod tests {
         }
 
         #[derive(Clone, PartialEq, prost::Message)]
-        pub struct Message {
+        pub(super) struct Message {
             #[prost(string, optional, tag = "1")]
             pub message_id: Option<String>,
             #[prost(int64, optional, tag = "2")]

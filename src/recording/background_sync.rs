@@ -12,7 +12,7 @@ pub(crate) const SYNC_EVERY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// At most one `sync_data` at a time, on a short-lived thread of its own.
 #[derive(Default)]
-pub struct BackgroundSync {
+pub(super) struct BackgroundSync {
     running: Option<JoinHandle<io::Result<()>>>,
     /// File length when the last sync started.
     started_at: u64,
@@ -22,7 +22,7 @@ impl BackgroundSync {
     /// Starts syncing `file` (a handle on the file being written) if `length` grew by
     /// [`SYNC_EVERY_BYTES`] since the last start and none is running. Reports the error
     /// of a finished one.
-    pub fn maybe_start(
+    pub(super) fn maybe_start(
         &mut self,
         length: u64,
         file: impl FnOnce() -> io::Result<File>,
@@ -47,7 +47,7 @@ impl BackgroundSync {
     /// Syncs `file` (the file being written, now `length` bytes long) before returning,
     /// after the running background sync if any: everything written so far is then on
     /// disk. The next background sync is due [`SYNC_EVERY_BYTES`] after `length`.
-    pub fn sync_now(&mut self, length: u64, file: &File) -> io::Result<()> {
+    pub(super) fn sync_now(&mut self, length: u64, file: &File) -> io::Result<()> {
         self.wait()?;
         file.sync_data()?;
         self.started_at = length;
@@ -55,7 +55,7 @@ impl BackgroundSync {
     }
 
     /// Waits for the running sync, if any, and returns its outcome.
-    pub fn wait(&mut self) -> io::Result<()> {
+    pub(super) fn wait(&mut self) -> io::Result<()> {
         match self.running.take() {
             Some(thread) => thread
                 .join()

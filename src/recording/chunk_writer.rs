@@ -29,7 +29,7 @@ pub fn active_file_name(index: u64) -> String {
 }
 
 /// Name of a sealed chunk: its index and the first 8 hex digits of its SHA-256.
-pub fn sealed_file_name(index: u64, sha256_hex: &str) -> String {
+pub(crate) fn sealed_file_name(index: u64, sha256_hex: &str) -> String {
     format!(
         "chunk-{index:06}-{}.mcap",
         &sha256_hex[..8.min(sha256_hex.len())]
@@ -37,7 +37,7 @@ pub fn sealed_file_name(index: u64, sha256_hex: &str) -> String {
 }
 
 /// The index and hash prefix in a sealed chunk's name, if it is one.
-pub fn parse_sealed_file_name(name: &str) -> Option<(u64, &str)> {
+pub(crate) fn parse_sealed_file_name(name: &str) -> Option<(u64, &str)> {
     let rest = name.strip_prefix("chunk-")?.strip_suffix(".mcap")?;
     let (index, sha8) = rest.split_once('-')?;
     let valid = index.len() >= 6
@@ -48,7 +48,7 @@ pub fn parse_sealed_file_name(name: &str) -> Option<(u64, &str)> {
 }
 
 /// The index in an active file's name, if it is one.
-pub fn parse_active_file_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_active_file_name(name: &str) -> Option<u64> {
     let index = name.strip_prefix(".chunk-")?.strip_suffix(".mcap.active")?;
     index
         .bytes()
@@ -328,7 +328,7 @@ impl ChunkWriter {
 }
 
 /// Lower-case hex of `bytes`.
-pub fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()

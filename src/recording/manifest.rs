@@ -17,7 +17,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// Temporary file the manifest is written to before it is renamed into place.
 const MANIFEST_TMP: &str = ".manifest.json.tmp";
 /// The manifest format this build writes.
-pub const MANIFEST_FORMAT: u32 = 1;
+pub(crate) const MANIFEST_FORMAT: u32 = 1;
 /// Largest manifest read: a bound on what a hostile file can make us allocate.
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -25,7 +25,7 @@ const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Manifest {
-    /// Manifest format version ([`MANIFEST_FORMAT`]).
+    /// Manifest format version (`MANIFEST_FORMAT`).
     pub format: u32,
     /// The recording's name (its folder name).
     pub name: String,
@@ -139,7 +139,7 @@ impl Manifest {
 }
 
 /// Fsyncs a folder so that renames and creations inside it survive a crash.
-pub fn sync_folder(folder: &Path) -> Result<(), RecordingError> {
+pub(crate) fn sync_folder(folder: &Path) -> Result<(), RecordingError> {
     File::open(folder)
         .and_then(|dir| dir.sync_all())
         .map_err(|e| RecordingError::io("sync folder", folder, e))

@@ -11,11 +11,11 @@ use mcap::records::{op, Channel, ChunkHeader, MessageHeader, MessageIndexEntry};
 use super::mcap_records::record_bytes;
 
 /// Target size of an MCAP chunk record (uncompressed), as the issue fixes it.
-pub const MCAP_CHUNK_SIZE: u64 = 786_432;
+pub(crate) const MCAP_CHUNK_SIZE: u64 = 786_432;
 
 /// zstd level: 1 compresses about twice as fast as the default (3) on sensor-like data
 /// at a few percent larger files.
-pub const ZSTD_LEVEL: i32 = 1;
+pub(crate) const ZSTD_LEVEL: i32 = 1;
 
 /// Bytes of a Message record before its data: opcode, length, channel id, sequence, log
 /// time, publish time.

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use binrw::BinWrite;
 
 /// `record` framed as an MCAP record: opcode, little-endian u64 body length, body.
-pub fn record_bytes<T>(opcode: u8, record: &T) -> Vec<u8>
+pub(super) fn record_bytes<T>(opcode: u8, record: &T) -> Vec<u8>
 where
     T: BinWrite,
     for<'a> T::Args<'a>: Default,

@@ -39,7 +39,7 @@ impl<W: Write> Counted<W> {
 }
 
 /// An MCAP file being written.
-pub struct McapStream<W> {
+pub(crate) struct McapStream<W> {
     out: Counted<W>,
     schemas: Vec<(SchemaHeader, Vec<u8>)>,
     channels: Vec<Channel>,
@@ -49,7 +49,7 @@ pub struct McapStream<W> {
 
 impl<W: Write> McapStream<W> {
     /// Writes the magic and the Header record naming `library`.
-    pub fn new(out: W, library: &str) -> io::Result<Self> {
+    pub(crate) fn new(out: W, library: &str) -> io::Result<Self> {
         let mut out = Counted {
             out,
             position: 0,
@@ -71,29 +71,29 @@ impl<W: Write> McapStream<W> {
     }
 
     /// Bytes written so far.
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.out.position
     }
 
     /// The output.
-    pub fn get_ref(&self) -> &W {
+    pub(crate) fn get_ref(&self) -> &W {
         &self.out.out
     }
 
     /// Flushes the output: what was written so far reaches the file (the bytes of the
     /// stream do not change).
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.out.out.flush()
     }
 
     /// The Statistics record so far: messages, channels and times of the chunks
     /// appended.
-    pub fn statistics(&self) -> &Statistics {
+    pub(crate) fn statistics(&self) -> &Statistics {
         &self.statistics
     }
 
     /// Writes a Schema record (outside any chunk) and keeps it for the summary.
-    pub fn write_schema(&mut self, header: SchemaHeader, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_schema(&mut self, header: SchemaHeader, data: &[u8]) -> io::Result<()> {
         self.out.put(&schema_record(&header, data))?;
         self.schemas.push((header, data.to_vec()));
         self.statistics.schema_count = self.statistics.schema_count.saturating_add(1);
@@ -102,13 +102,13 @@ impl<W: Write> McapStream<W> {
 
     /// Keeps a channel for the summary; its record goes into the chunk of its first
     /// message (see [`super::mcap_chunk::OpenChunk::push_channel`]).
-    pub fn note_channel(&mut self, channel: Channel) {
+    pub(crate) fn note_channel(&mut self, channel: Channel) {
         self.channels.push(channel);
         self.statistics.channel_count = self.statistics.channel_count.saturating_add(1);
     }
 
     /// Appends a Chunk record and its Message Index records.
-    pub fn write_chunk(&mut self, chunk: CompressedChunk) -> io::Result<()> {
+    pub(crate) fn write_chunk(&mut self, chunk: CompressedChunk) -> io::Result<()> {
         let chunk_start_offset = self.position();
         let header = record_bytes(op::CHUNK, &chunk.header);
         let record_len = (header.len() - 9 + chunk.data.len()) as u64;
@@ -158,7 +158,7 @@ impl<W: Write> McapStream<W> {
 
     /// Ends the data section and writes the summary, the Footer and the closing magic.
     /// Returns the output and the file's length.
-    pub fn finish(mut self) -> io::Result<(W, u64)> {
+    pub(crate) fn finish(mut self) -> io::Result<(W, u64)> {
         let data_end = DataEnd {
             data_section_crc: self.out.crc.clone().finalize(),
         };

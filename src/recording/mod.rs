@@ -4,32 +4,45 @@
 //! compression threads of the recording it writes, and a short-lived one that writes a
 //! growing file back to disk (`background_sync`).
 //!
-//! On disk, a recording is a folder named by a validated name ([`name`]) under the
-//! configured root, holding `manifest.json` ([`manifest`]) and
-//! `chunks/chunk-{index:06}-{sha8}.mcap` files ([`chunk_writer`]): zstd-compressed MCAP
-//! with 786 432-byte chunks ([`mcap_chunk`], compressed side by side by [`compressor`],
-//! appended in order by [`mcap_stream`]) and CRCs, one MCAP channel per SDS channel,
-//! the SdsMessage protobuf schema embedded ([`schema`]).
+//! On disk, a recording is a folder named by a validated name under the configured root
+//! ([`Store`]), holding [`MANIFEST_FILE`] ([`Manifest`]) and
+//! `chunks/chunk-{index:06}-{sha8}.mcap` files ([`ChunkWriter`]): zstd-compressed MCAP
+//! with 786 432-byte chunks (compressed side by side by a [`CompressorPool`], appended in
+//! order) and CRCs, one MCAP channel per SDS channel, the SdsMessage protobuf schema
+//! embedded. [`Recorder`] runs a [`RecordingWriter`] on its own thread; [`ReplayReader`]
+//! reads a recording back; [`verify_folder`] and [`recover_store`] check and repair.
 
 mod background_sync;
-pub mod chunk_writer;
-pub mod compressor;
-pub mod error;
-pub mod frame;
-pub mod manifest;
-pub mod mcap_chunk;
+pub(crate) mod chunk_writer;
+pub(crate) mod compressor;
+pub(crate) mod error;
+pub(crate) mod frame;
+pub(crate) mod manifest;
+pub(crate) mod mcap_chunk;
 mod mcap_records;
-pub mod mcap_stream;
-pub mod name;
-pub mod options;
-pub mod recorder;
-pub mod recovery;
-pub mod replay;
-pub mod ring;
-pub mod scan;
-pub mod schema;
-pub mod store;
-pub mod verify;
-pub mod writer;
+pub(crate) mod mcap_stream;
+pub(crate) mod name;
+pub(crate) mod options;
+pub(crate) mod recorder;
+pub(crate) mod recovery;
+pub(crate) mod replay;
+pub(crate) mod ring;
+pub(crate) mod scan;
+pub(crate) mod schema;
+pub(crate) mod store;
+pub(crate) mod verify;
+pub(crate) mod writer;
 
+pub use chunk_writer::{active_file_name, ChunkWriter};
+pub use compressor::CompressorPool;
 pub use error::RecordingError;
+pub use frame::Frame;
+pub use manifest::{ChunkEntry, Manifest, MANIFEST_FILE};
+pub use options::{FullPolicy, Mode, RecordingOptions};
+pub use recorder::{Done, Now, Recorder, RecorderStats, RecorderSummary};
+pub use recovery::{recover_store, RecoveryAction};
+pub use replay::{ReplayOptions, ReplayReader, ReplayedMessage};
+pub use scan::{McapScan, ScanMode, ScannedMessage};
+pub use store::{FolderLock, ListedRecording, Store, CHUNKS_DIR};
+pub use verify::{verify_folder, ChunkVerdict, VerifyReport};
+pub use writer::{ChunkLimits, RecordingWriter};

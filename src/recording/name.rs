@@ -4,11 +4,11 @@
 use super::error::RecordingError;
 
 /// Longest accepted recording name.
-pub const MAX_NAME_LEN: usize = 128;
+pub(crate) const MAX_NAME_LEN: usize = 128;
 
 /// Checks that `name` is 1–[`MAX_NAME_LEN`] characters of `[A-Za-z0-9._-]` and not `.`
 /// or `..`, so that joined to the root it names a folder directly inside the root.
-pub fn validate_name(name: &str) -> Result<(), RecordingError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), RecordingError> {
     let bad = |reason: &str| {
         Err(RecordingError::InvalidName {
             name: shorten(name),

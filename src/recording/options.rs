@@ -36,11 +36,11 @@ pub enum Mode {
 }
 
 /// Default ring window: 60 s.
-pub const DEFAULT_WINDOW_SECS: u64 = 60;
+pub(crate) const DEFAULT_WINDOW_SECS: u64 = 60;
 /// Default recorder queue capacity (messages).
-pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// Largest recorder queue capacity.
-pub const MAX_QUEUE_CAPACITY: usize = 1_000_000;
+pub(crate) const MAX_QUEUE_CAPACITY: usize = 1_000_000;
 
 /// Everything that shapes one recording.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,7 +229,7 @@ fn positive(key: &str, value: u64) -> Result<u64, RecordingError> {
 }
 
 impl RecordingOptions {
-    /// Reads `text` (a [`StartOptions`] JSON object, or empty/`null` for the defaults)
+    /// Reads `text` (a `StartOptions` JSON object, or empty/`null` for the defaults)
     /// over `self`.
     pub fn with_json(self, text: &str) -> Result<Self, RecordingError> {
         self.with(&read_options(text)?)

@@ -67,7 +67,7 @@ pub fn recover_store(store: &Store) -> Vec<RecoveryAction> {
 }
 
 /// Recovers one recording folder (see the module documentation).
-pub fn recover_folder(
+pub(crate) fn recover_folder(
     folder: &Path,
     name: &str,
     actions: &mut Vec<RecoveryAction>,

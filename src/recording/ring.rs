@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use super::frame::Frame;
 
 /// Default byte cap of a ring buffer (256 MiB).
-pub const DEFAULT_RING_MAX_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_RING_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The most recent frames: older than `window_ns` behind the newest, or past `max_bytes`,
 /// and the oldest go first, but the newest frame is always kept (never an empty window
 /// after a message arrived).
 #[derive(Debug)]
-pub struct RingBuffer {
+pub(crate) struct RingBuffer {
     frames: VecDeque<Frame>,
     bytes: u64,
     window_ns: u64,
@@ -20,7 +20,7 @@ pub struct RingBuffer {
 
 impl RingBuffer {
     /// An empty ring keeping `window_ns` of log time and at most `max_bytes`.
-    pub fn new(window_ns: u64, max_bytes: u64) -> Self {
+    pub(crate) fn new(window_ns: u64, max_bytes: u64) -> Self {
         Self {
             frames: VecDeque::new(),
             bytes: 0,
@@ -30,7 +30,7 @@ impl RingBuffer {
     }
 
     /// Adds the newest frame, then evicts what fell out of the window or the cap.
-    pub fn push(&mut self, frame: Frame) {
+    pub(crate) fn push(&mut self, frame: Frame) {
         self.bytes += frame.weight() as u64;
         let newest = frame.log_time_ns;
         self.frames.push_back(frame);
@@ -48,22 +48,19 @@ impl RingBuffer {
     }
 
     /// The frames in the window, oldest first.
-    pub fn frames(&self) -> impl Iterator<Item = &Frame> {
+    pub(crate) fn frames(&self) -> impl Iterator<Item = &Frame> {
         self.frames.iter()
     }
 
     /// Frames held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.frames.len()
     }
 
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
-    }
-
     /// Bytes held (as [`Frame::weight`] counts them).
-    pub fn bytes(&self) -> u64 {
+    #[cfg(test)]
+    fn bytes(&self) -> u64 {
         self.bytes
     }
 }

@@ -10,11 +10,11 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet};
 
 /// Fully qualified name of the recorded message type (the MCAP schema name).
-pub const SCHEMA_NAME: &str = "sds.SdsMessage";
+pub(crate) const SCHEMA_NAME: &str = "sds.SdsMessage";
 /// MCAP schema encoding of [`schema_bytes`].
-pub const SCHEMA_ENCODING: &str = "protobuf";
+pub(crate) const SCHEMA_ENCODING: &str = "protobuf";
 /// MCAP message encoding of recorded messages.
-pub const MESSAGE_ENCODING: &str = "protobuf";
+pub(crate) const MESSAGE_ENCODING: &str = "protobuf";
 
 fn field(
     name: &str,
@@ -72,7 +72,7 @@ fn descriptor_set() -> FileDescriptorSet {
 }
 
 /// The serialized `FileDescriptorSet` (built once).
-pub fn schema_bytes() -> &'static [u8] {
+pub(crate) fn schema_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| descriptor_set().encode_to_vec())
 }

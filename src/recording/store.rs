@@ -13,7 +13,7 @@ use super::name::validate_name;
 /// Sub-folder of a recording holding its chunk files.
 pub const CHUNKS_DIR: &str = "chunks";
 /// Sub-folder of a recording where unrecoverable files are moved.
-pub const QUARANTINE_DIR: &str = "quarantine";
+pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 /// Lock file held while a recording is written (by this or another process).
 const LOCK_FILE: &str = ".lock";
 
@@ -154,7 +154,7 @@ impl Store {
 }
 
 /// Takes the folder's lock without waiting: `None` if someone holds it.
-pub fn lock_folder(folder: &Path) -> Result<Option<FolderLock>, RecordingError> {
+pub(crate) fn lock_folder(folder: &Path) -> Result<Option<FolderLock>, RecordingError> {
     let path = folder.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)

@@ -183,7 +183,7 @@ fn check_chunk(chunks_dir: &Path, entry: &ChunkEntry) -> Result<(), Problem> {
 }
 
 /// SHA-256 (lower-case hex) and size of a file.
-pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+pub(crate) fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let mut source = HashingReader {
         inner: File::open(path)?,
         hasher: Sha256::new(),

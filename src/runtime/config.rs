@@ -286,7 +286,7 @@ impl Default for QueueConfig {
 }
 
 /// Largest capacity a queue may be configured with.
-pub const MAX_QUEUE_CAPACITY: usize = 1_000_000;
+pub(crate) const MAX_QUEUE_CAPACITY: usize = 1_000_000;
 
 /// Where a context persists its protocol state.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -428,7 +428,7 @@ impl TimerConfig {
 }
 
 impl QueueConfig {
-    /// Checks that every capacity is in `1..=`[`MAX_QUEUE_CAPACITY`]; the error names the key.
+    /// Checks that every capacity is in `1..=MAX_QUEUE_CAPACITY`; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let capacities = [
             ("request_queue_capacity", self.request_queue_capacity),

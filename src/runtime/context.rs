@@ -6,49 +6,21 @@ use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 
 use crossbeam_channel::{bounded, Sender, TrySendError};
-use thiserror::Error;
 use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::config::{ContextConfig, Durability, PersistenceConfig};
+use super::error::ContextError;
 use super::in_flight::InFlightBytes;
-use super::poster::Poster;
+use super::poster::{Poster, ReentrantLane};
 use super::recording::Recordings;
 use super::request::{EventSink, Request, RequestError};
-use super::worker::{ReentrantLane, Worker};
+use super::worker::Worker;
 use crate::persistence::contract::{NoPersistence, Persistence};
 use crate::persistence::durable::PersistentManager;
 use crate::persistence::memory::MemoryStore;
 use crate::persistence::sqlite::{SqliteStore, Synchronous};
 use crate::protocol::manager::Manager;
-use crate::recording::RecordingError;
-
-/// Why a context could not start or stop.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum ContextError {
-    /// The configuration cannot work.
-    #[error(transparent)]
-    Config(#[from] crate::protocol::config::ConfigError),
-    /// The persistence backend could not be opened.
-    #[error("cannot open persistence: {0}")]
-    Persistence(String),
-    /// The worker thread could not be started.
-    #[error("cannot start the worker thread: {0}")]
-    Thread(String),
-    /// `shutdown` was called from the context's own worker thread (inside a callback).
-    #[error("a context cannot be freed from inside its own callback")]
-    ShutdownFromCallback,
-    /// The recording `recording.autostart` asks for could not be started: the context
-    /// does not start, since running without the recording the host asked for would lose
-    /// what it meant to keep.
-    #[error("cannot start recording `{name}` (recording.autostart): {error}")]
-    Autostart {
-        /// The generated recording name.
-        name: String,
-        /// Why it could not start.
-        error: RecordingError,
-    },
-}
 
 /// A context: one worker thread owning one participant's protocol state.
 pub struct Context {

@@ -20,7 +20,7 @@ pub(crate) struct InFlightBytes {
 
 impl InFlightBytes {
     /// A gate letting `max` bytes wait at once (and always one request, however large).
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
             room: Condvar::new(),
@@ -35,7 +35,7 @@ impl InFlightBytes {
 
     /// Waits until `bytes` more fit (or nothing is in flight, or the gate is closed),
     /// then counts them.
-    pub fn acquire(&self, bytes: usize) {
+    pub(crate) fn acquire(&self, bytes: usize) {
         let mut state = self.lock();
         while state.bytes > 0 && state.bytes.saturating_add(bytes) > self.max && !state.closed {
             state = self.room.wait(state).unwrap_or_else(|p| p.into_inner());
@@ -45,13 +45,13 @@ impl InFlightBytes {
 
     /// Counts `bytes` without waiting (for requests made on the worker thread itself,
     /// which must never wait for the worker).
-    pub fn force(&self, bytes: usize) {
+    pub(crate) fn force(&self, bytes: usize) {
         let mut state = self.lock();
         state.bytes = state.bytes.saturating_add(bytes);
     }
 
     /// The worker took a request holding `bytes` off the queue.
-    pub fn release(&self, bytes: usize) {
+    pub(crate) fn release(&self, bytes: usize) {
         if bytes == 0 {
             return;
         }
@@ -62,7 +62,7 @@ impl InFlightBytes {
     }
 
     /// No more releases will come (the worker stopped): nobody waits any longer.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.room.notify_all();
     }

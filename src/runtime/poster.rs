@@ -1,13 +1,17 @@
 //! How threads other than the host's (recorders, replays, file jobs) hand work back to a
 //! context's worker.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
 use tokio::sync::Notify;
 
 use super::request::Request;
-use super::worker::ReentrantLane;
+
+/// Requests made from inside a callback, i.e. on the worker thread itself: they cannot
+/// wait for room in the bounded queue, so they take this lane, drained after each request.
+pub(crate) type ReentrantLane = Arc<Mutex<VecDeque<Request>>>;
 
 /// Queues requests on the worker from a helper thread.
 #[derive(Clone)]
@@ -25,7 +29,7 @@ impl Poster {
     /// a producer the worker never waits for (a replay). If the worker is gone the request
     /// is forgotten unanswered, since no callback may run after the context is freed (the
     /// worker joins every helper before it exits, so this does not happen in practice).
-    pub fn post(&self, request: Request) {
+    pub(crate) fn post(&self, request: Request) {
         match self.requests.send(request) {
             Ok(()) => self.wake.notify_one(),
             Err(unsent) => std::mem::forget(unsent.0),
@@ -35,7 +39,7 @@ impl Poster {
     /// Queues `request` without ever waiting, for helpers the worker itself may be waiting
     /// on (a recorder whose queue is full under the block policy): waiting for room in
     /// the request queue there could deadlock. Such results are few, one per operation.
-    pub fn post_without_waiting(&self, request: Request) {
+    pub(crate) fn post_without_waiting(&self, request: Request) {
         self.lane
             .lock()
             .unwrap_or_else(|p| p.into_inner())

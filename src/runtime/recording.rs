@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use super::clock::Clock;
 use super::config::RecordingConfig;
-use super::context::ContextError;
+use super::error::ContextError;
 use super::poster::Poster;
 use super::replay::Replay;
 use super::request::{Reply, Request, RequestError, RuntimeEvent};
@@ -58,7 +58,7 @@ fn ns(ms: u64) -> u64 {
 impl Recordings {
     /// Recordings under `config.root`; nothing is touched on disk before
     /// [`Recordings::start_up`].
-    pub fn new(
+    pub(crate) fn new(
         config: RecordingConfig,
         participant: String,
         clock: Arc<dyn Clock>,
@@ -83,7 +83,7 @@ impl Recordings {
     /// starts the `recording.autostart` recording, if any. Returns the events for the
     /// host, in order: one `RecordingRecovered` per file recovery acted on, then
     /// `RecordingStarted`.
-    pub fn start_up(&mut self) -> Result<Vec<RuntimeEvent>, ContextError> {
+    pub(crate) fn start_up(&mut self) -> Result<Vec<RuntimeEvent>, ContextError> {
         let mut events = self.recover();
         if let Some(autostart) = self.config.autostart.clone() {
             let name = autostart.recording_name(self.clock.now_ms());
@@ -125,7 +125,7 @@ impl Recordings {
 
     /// Hands a delivered message to every recorder that wants its channel. The full
     /// message (with causal history) comes from the history when it is there.
-    pub fn on_event(&self, event: &Event, manager: &PersistentManager, now_ms: u64) {
+    pub(crate) fn on_event(&self, event: &Event, manager: &PersistentManager, now_ms: u64) {
         if self.active.is_empty() {
             return;
         }
@@ -162,7 +162,7 @@ impl Recordings {
     }
 
     /// Hands a message this node just wrapped to recorders that record sent messages.
-    pub fn on_sent(&self, channel_id: &str, wire_bytes: &[u8], now_ms: u64) {
+    pub(crate) fn on_sent(&self, channel_id: &str, wire_bytes: &[u8], now_ms: u64) {
         if !self.any_record_sent {
             return;
         }
@@ -200,7 +200,7 @@ impl Recordings {
     }
 
     /// New drops (rate-limited) and failures of active recorders, as events to emit.
-    pub fn report(&mut self, now_ms: u64) -> Vec<RuntimeEvent> {
+    pub(crate) fn report(&mut self, now_ms: u64) -> Vec<RuntimeEvent> {
         let mut events = Vec::new();
         for (name, active) in &mut self.active {
             let stats = active.recorder.stats();
@@ -230,7 +230,7 @@ impl Recordings {
     }
 
     /// Runs a recording request; returns it back if it is not one.
-    pub fn handle(&mut self, request: Request) -> Option<Request> {
+    pub(crate) fn handle(&mut self, request: Request) -> Option<Request> {
         match request {
             Request::RecordingStart {
                 name,
@@ -372,7 +372,7 @@ impl Recordings {
 
     /// Stops every recorder (sealing its files) and cancels every replay. The worker then
     /// drains its queue until [`Recordings::helpers_done`].
-    pub fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         for (_, active) in self.active.drain() {
             self.helpers.extend(active.recorder.stop(Box::new(|_| {})));
         }
@@ -382,7 +382,7 @@ impl Recordings {
     }
 
     /// Whether every helper thread has ended (joining those that have).
-    pub fn helpers_done(&mut self) -> bool {
+    pub(crate) fn helpers_done(&mut self) -> bool {
         self.helpers.retain(|t| !t.is_finished());
         self.helpers.is_empty()
     }

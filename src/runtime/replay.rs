@@ -28,7 +28,7 @@ pub(crate) struct Replay {
 impl Replay {
     /// Starts replaying the recording in `folder` (its manifest is read first, so a bad
     /// recording fails here, not in an event).
-    pub fn start(
+    pub(crate) fn start(
         replay_id: u64,
         folder: PathBuf,
         options: ReplayOptions,
@@ -56,13 +56,13 @@ impl Replay {
     }
 
     /// Asks the replay to stop; returns its thread to join.
-    pub fn cancel(mut self) -> Option<JoinHandle<()>> {
+    pub(crate) fn cancel(mut self) -> Option<JoinHandle<()>> {
         self.cancel.take();
         self.thread.take()
     }
 
     /// Whether the replay thread has ended.
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 }

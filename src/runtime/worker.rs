@@ -1,9 +1,8 @@
 //! The worker thread of a context: owns the protocol state and its persistence, runs
 //! requests in arrival order, fires timers, and hands events to the sink.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -12,14 +11,11 @@ use tokio::sync::Notify;
 use super::clock::Clock;
 use super::config::TimerConfig;
 use super::in_flight::InFlightBytes;
+use super::poster::ReentrantLane;
 use super::recording::Recordings;
 use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
 use crate::persistence::durable::{OpError, PersistentManager};
 use crate::protocol::event::Event;
-
-/// Requests made from inside a callback, i.e. on the worker thread itself: they cannot
-/// wait for room in the bounded queue, so they take this lane, drained after each request.
-pub(crate) type ReentrantLane = Arc<Mutex<VecDeque<Request>>>;
 
 /// Requests handled before timers get a chance to run again.
 const BATCH: usize = 1024;
@@ -75,7 +71,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         manager: PersistentManager,
         clock: Arc<dyn Clock>,
         timers: TimerConfig,
@@ -105,7 +101,7 @@ impl Worker {
 
     /// Hands `startup_events` (what happened while the context started) to the sink,
     /// then runs until a `Shutdown` request (or until every sender is gone).
-    pub fn run(
+    pub(crate) fn run(
         mut self,
         runtime: tokio::runtime::Runtime,
         wake: Arc<Notify>,

@@ -1,6 +1,6 @@
 //! Reading protocol events in tests.
 
-use storage::protocol::event::Event;
+use storage::protocol::Event;
 
 /// The ids of the `MessageReady` events among `events`, in order.
 pub fn ready_ids(events: &[Event]) -> Vec<String> {

@@ -6,13 +6,12 @@ use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use storage::ffi::persistence::{storage_load_sink_push_history, storage_load_sink_push_meta};
-use storage::persistence::contract::{HistoryBatch, Persistence, StoredMessage};
-use storage::persistence::host::{
-    storage_history_row, storage_load_sink, storage_persistence_vtable, storage_str,
+use storage::ffi::{
+    storage_history_row, storage_load_sink, storage_load_sink_push_history,
+    storage_load_sink_push_meta, storage_persistence_vtable, storage_str,
     STORAGE_PERSISTENCE_ABI_VERSION,
 };
-use storage::persistence::memory::MemoryStore;
+use storage::persistence::{HistoryBatch, MemoryStore, Persistence, StoredMessage};
 
 /// What `user_data` points to.
 struct Host {
@@ -41,7 +40,7 @@ unsafe fn bytes<'a>(data: *const u8, len: usize) -> &'a [u8] {
 
 /// Writes `result`'s error into the library's buffer and returns the status.
 unsafe fn status<T>(
-    result: Result<T, storage::persistence::contract::PersistenceError>,
+    result: Result<T, storage::persistence::PersistenceError>,
     error: *mut c_char,
     capacity: usize,
 ) -> i32 {

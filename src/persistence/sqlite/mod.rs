@@ -11,7 +11,7 @@
 //! it), while a refused load loses nothing and lets the operator act.
 
 mod checksum;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::path::{Path, PathBuf};
 

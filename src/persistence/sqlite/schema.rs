@@ -81,7 +81,7 @@ pub(crate) fn file_error(path: &Path, problem: impl std::fmt::Display) -> Persis
 
 /// Opens (creating if missing, see the module docs) the database at `path`, checks it,
 /// migrates it to [`current_version`], and sets WAL mode and the durability level.
-pub fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, PersistenceError> {
+pub(crate) fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, PersistenceError> {
     let fail = |problem: &dyn std::fmt::Display| file_error(path, problem);
     if fs::metadata(path).is_err_and(|e| e.kind() == ErrorKind::NotFound) {
         create(path).map_err(|e| fail(&e))?;

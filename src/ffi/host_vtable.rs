@@ -1,6 +1,6 @@
 //! The host-supplied persistence vtable (`storage_persistence_vtable` in `storage.h`) and
-//! its adapter to the [`Persistence`] contract. Besides `ffi/`, this is the one module
-//! allowed `unsafe`: it calls the host's function pointers.
+//! its adapter to the [`Persistence`] contract, [`HostPersistence`], which calls the
+//! host's function pointers.
 //!
 //! Meta and history rows cross as snapshot-codec bytes. Strings cross as
 //! [`storage_str`]: a pointer and a length, NUL-terminated too for convenience (an id a
@@ -9,9 +9,11 @@
 //! on success; on failure the host may write a NUL-terminated message into the error
 //! buffer the library passes (owned by the library, valid during the call only).
 
+#![allow(non_camel_case_types)]
+
 use std::ffi::{c_char, c_void};
 
-use super::contract::{HistoryBatch, Persistence, PersistenceError, StoredChannel};
+use crate::persistence::contract::{HistoryBatch, Persistence, PersistenceError, StoredChannel};
 
 /// The vtable layout this build reads (`abi_version`).
 pub const STORAGE_PERSISTENCE_ABI_VERSION: u32 = 1;
@@ -22,7 +24,6 @@ pub const STORAGE_PERSISTENCE_ERROR_CAPACITY: usize = 512;
 /// A borrowed string: `len` bytes at `ptr`, followed by a NUL (not counted in `len`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-#[allow(non_camel_case_types)]
 pub struct storage_str {
     /// The bytes, NUL-terminated.
     pub ptr: *const c_char,
@@ -33,7 +34,6 @@ pub struct storage_str {
 /// One history row to append: the message id and the message's snapshot-codec bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-#[allow(non_camel_case_types)]
 pub struct storage_history_row {
     /// The message id.
     pub message_id: storage_str,
@@ -44,7 +44,6 @@ pub struct storage_history_row {
 }
 
 /// Saves a channel's meta (replacing the previous one).
-#[allow(non_camel_case_types)]
 pub type storage_save_meta_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -58,7 +57,6 @@ pub type storage_save_meta_fn = Option<
 
 /// Appends rows (in order; a row whose id is stored already replaces it and moves to the
 /// end) and deletes the rows (and retrieval hints) of the evicted ids.
-#[allow(non_camel_case_types)]
 pub type storage_update_history_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -74,7 +72,6 @@ pub type storage_update_history_fn = Option<
 
 /// Pushes what is stored for the channel into `sink` (meta once, history rows in append
 /// order); pushing nothing means the channel is not stored.
-#[allow(non_camel_case_types)]
 pub type storage_load_channel_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -86,7 +83,6 @@ pub type storage_load_channel_fn = Option<
 >;
 
 /// Deletes everything stored for the channel.
-#[allow(non_camel_case_types)]
 pub type storage_drop_channel_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -97,7 +93,6 @@ pub type storage_drop_channel_fn = Option<
 >;
 
 /// Records a retrieval hint learned for a message.
-#[allow(non_camel_case_types)]
 pub type storage_set_retrieval_hint_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -115,7 +110,6 @@ pub type storage_set_retrieval_hint_fn = Option<
 /// `storage_new_with_persistence`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-#[allow(non_camel_case_types)]
 pub struct storage_persistence_vtable {
     /// Must be `STORAGE_PERSISTENCE_ABI_VERSION`.
     pub abi_version: u32,
@@ -137,7 +131,6 @@ pub struct storage_persistence_vtable {
 
 /// What the host pushes during `load_channel` (opaque to C; valid during that call only).
 #[derive(Debug, Default)]
-#[allow(non_camel_case_types)]
 pub struct storage_load_sink {
     stored: StoredChannel,
     pushed: bool,
