@@ -3,31 +3,23 @@
 
 #[path = "common/events.rs"]
 mod events;
+#[path = "common/managers.rs"]
+mod managers;
+#[path = "common/messages.rs"]
+mod messages;
 
 use events::ready_ids;
-use storage::protocol::config::{LamportUnit, ProtocolConfig};
+use managers::{manager, manager_with, T0};
+use messages::sds_message;
+use storage::protocol::config::LamportUnit;
 use storage::protocol::error::ProtocolError;
 use storage::protocol::event::Event;
-use storage::protocol::manager::{Manager, UnwrapStatus};
+use storage::protocol::manager::UnwrapStatus;
 use storage::protocol::message::{HistoryEntry, SdsMessage};
 use storage::protocol::sdsr;
 use storage::protocol::wire;
 
 const CH: &str = "chan";
-const T0: u64 = 1_700_000_000_000;
-
-fn manager(participant: &str) -> Manager {
-    manager_with(participant, |_| {})
-}
-
-fn manager_with(participant: &str, tweak: impl FnOnce(&mut ProtocolConfig)) -> Manager {
-    let mut config = ProtocolConfig {
-        participant_id: participant.into(),
-        ..ProtocolConfig::default()
-    };
-    tweak(&mut config);
-    Manager::new(config).expect("valid config")
-}
 
 fn sent_ids(events: &[Event]) -> Vec<String> {
     events
@@ -181,15 +173,11 @@ fn invalid_peer_bloom_is_ignored_and_message_still_delivered() {
     let mut a = manager_with("a", |c| c.bloom_acks_to_confirm = 1);
     a.wrap(T0, CH, "a1", b"x").unwrap();
     let hostile = SdsMessage {
-        message_id: "h1".into(),
-        lamport_timestamp: 7,
-        channel_id: CH.into(),
-        content: b"hi".to_vec(),
         // A bloom whose words are all ones but whose parameters are invalid (k = 0).
         bloom_filter: vec![
             0x0a, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x20, 0x00, 0x28, 0x40,
         ],
-        ..SdsMessage::default()
+        ..sds_message(CH, "h1", 7, b"hi")
     };
     let out = a.unwrap(T0, &wire::encode_message(&hostile)).unwrap();
     assert_eq!(out.status, UnwrapStatus::Delivered);
@@ -263,12 +251,8 @@ fn mark_dependencies_met_unblocks_and_counts_for_later_checks() {
 
     // A later message that also depends on "gone" is delivered at once.
     let later = SdsMessage {
-        message_id: "m3".into(),
-        lamport_timestamp: 99,
         causal_history: vec![HistoryEntry::new("gone")],
-        channel_id: CH.into(),
-        content: b"3".to_vec(),
-        ..SdsMessage::default()
+        ..sds_message(CH, "m3", 99, b"3")
     };
     let out = b.unwrap(T0, &wire::encode_message(&later)).unwrap();
     assert_eq!(out.status, UnwrapStatus::Delivered);
