@@ -33,6 +33,7 @@ build: toolchain
 lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 header: toolchain
 	UPDATE_HEADER=1 $(CARGO) test --test header

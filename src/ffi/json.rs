@@ -9,7 +9,7 @@
 //!   order they always had (events: `eventType` first, then declaration order; the rare
 //!   documents once built as `serde_json::Value`s, sorted). The events of the message
 //!   path and the unwrap result are written from their definition by the fast writer of
-//!   [`super::json_writer`] (2-3 times faster than serde_json, whose string escaping
+//!   `super::json_writer` (2-3 times faster than serde_json, whose string escaping
 //!   scans every base64 character), which tests check against serde's output of the
 //!   same definition, byte for byte.
 //! - **libsds** (drop-in `Sds*` API): the exact compact documents nim-sds 0.3.x produces
@@ -647,12 +647,12 @@ fn status_name(status: UnwrapStatus) -> &'static str {
     }
 }
 
-/// The native JSON for a protocol event ([`NativeEvent`]).
+/// The native JSON for a protocol event (`NativeEvent`).
 pub fn native_event(event: &Event) -> String {
     into_string(NativeEvent::from(event).to_json())
 }
 
-/// The native JSON for a runtime event ([`NativeEvent`]); `None` for the sync tick.
+/// The native JSON for a runtime event (`NativeEvent`); `None` for the sync tick.
 pub fn native_runtime_event(event: &RuntimeEvent) -> Option<Vec<u8>> {
     NativeEvent::of(event).map(|event| event.to_json())
 }
@@ -713,7 +713,7 @@ impl UnwrapResult<'_> {
     }
 }
 
-/// The native JSON for an unwrap outcome ([`UnwrapResult`]).
+/// The native JSON for an unwrap outcome (`UnwrapResult`).
 pub fn native_unwrap_result(u: &Unwrapped) -> String {
     into_string(UnwrapResult::from(u).to_json())
 }
@@ -835,7 +835,7 @@ impl<'a> ChannelStatsResult<'a> {
     }
 }
 
-/// The native JSON for one channel's statistics ([`ChannelStatsResult`]).
+/// The native JSON for one channel's statistics (`ChannelStatsResult`).
 pub fn channel_stats(channel_id: &str, stats: &ChannelStats) -> String {
     into_string(to_sorted_bytes(&ChannelStatsResult::new(channel_id, stats)))
 }
@@ -867,7 +867,7 @@ pub fn recording_seal_result(manifest: &Manifest) -> Vec<u8> {
     to_bytes(manifest, 512)
 }
 
-/// The result of `storage_recordings_list` ([`RecordingList`]).
+/// The result of `storage_recordings_list` (`RecordingList`).
 pub fn recordings_list_result(recordings: &[ListedRecording]) -> Vec<u8> {
     to_sorted_bytes(&RecordingList { recordings })
 }
@@ -877,7 +877,7 @@ pub fn recording_verify_result(report: &VerifyReport) -> Vec<u8> {
     to_bytes(report, 256)
 }
 
-/// The result of `storage_replay_start` ([`ReplayStarted`]).
+/// The result of `storage_replay_start` (`ReplayStarted`).
 pub fn replay_start_result(replay_id: u64) -> Vec<u8> {
     to_bytes(&ReplayStarted { replay_id }, 24)
 }
@@ -1035,7 +1035,7 @@ impl<'a> LibsdsEvent<'a> {
     }
 }
 
-/// The libsds event JSON for `event` ([`LibsdsEvent`], or [`LIBSDS_PERIODIC_SYNC`]), or
+/// The libsds event JSON for `event` (`LibsdsEvent`, or [`LIBSDS_PERIODIC_SYNC`]), or
 /// None for events libsds never emits.
 pub fn libsds_event(event: &Event) -> Option<String> {
     match event {
@@ -1068,9 +1068,9 @@ impl<'a> From<&'a Unwrapped> for LibsdsUnwrapResult<'a> {
     }
 }
 
-/// The libsds unwrap result ([`LibsdsUnwrapResult`]), compact, written by hand: the
+/// The libsds unwrap result (`LibsdsUnwrapResult`), compact, written by hand: the
 /// content's byte values go through the decimal table of
-/// [`push_decimal_list`](super::json_writer::push_decimal_list), several times faster
+/// `super::json_writer::push_decimal_list`, several times faster
 /// than serde's number formatting for the 18 KB+ of a message. The other members are
 /// written by serde, and a test compares the whole document with the definition's, byte
 /// for byte. UTF-8 bytes, with room for the NUL the libsds hand-over appends.
@@ -1099,7 +1099,7 @@ pub fn libsds_unwrap_result(u: &Unwrapped) -> Vec<u8> {
 /// The libsds wrap result: the wrapped bytes as comma-separated decimal numbers, no spaces
 /// (`"10,255,0"`); `""` for no bytes. ASCII bytes, in one buffer sized for the longest
 /// text plus the NUL the libsds hand-over appends, so it is never reallocated (a released
-/// result buffer when one is large enough, see [`super::retained`]).
+/// result buffer when one is large enough, see `super::retained`).
 pub fn libsds_wrap_result(bytes: &[u8]) -> Vec<u8> {
     let mut out = super::retained::buffer(bytes.len().saturating_mul(4).saturating_add(1));
     push_decimal_list(&mut out, bytes);

@@ -559,7 +559,7 @@ impl Manager {
 
     /// Processes a decoded received message: deduplicates it, reviews acknowledgements
     /// (causal history: acknowledged; bloom filter: possibly acknowledged until confirmed),
-    /// updates the Lamport clock (adopting at most [`Self::lamport_ceiling`]), does SDS-R
+    /// updates the Lamport clock (adopting at most `Self::lamport_ceiling`), does SDS-R
     /// bookkeeping, then delivers it (with every buffered message it unblocks, in causal
     /// order) or buffers it. What the message needs must fit the limits and the memory
     /// budget (see [`budget`](super::budget)); if not it is refused, counted, and nothing
