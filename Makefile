@@ -15,7 +15,7 @@ C_TESTS := $(patsubst tests/c/%.c,$(C_TEST_DIR)/%,$(wildcard tests/c/test_*.c))
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 C_FLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude -pthread
 
-.PHONY: all build toolchain lint header test rust-test c-test go-test py-test demo demo-rust bench install clean
+.PHONY: all build toolchain lint header test rust-test c-test cxx-headers go-test py-test demo demo-rust bench install clean
 
 all: build
 
@@ -46,9 +46,16 @@ $(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.
 	@mkdir -p $(C_TEST_DIR)
 	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(LIB_PATH)
 
-# C programs against libstorage.so, under AddressSanitizer and UBSan.
-c-test: $(C_TESTS) $(DEMO)
+# C programs against libstorage.so, under AddressSanitizer and UBSan; and both headers
+# compiled as C++17.
+c-test: $(C_TESTS) $(DEMO) cxx-headers
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+# Both headers in one C++17 translation unit, warnings as errors: a header that breaks
+# C++ users fails here.
+cxx-headers:
+	@command -v $(CXX) >/dev/null || { echo "error: no C++ compiler ($(CXX)) found: install g++ or clang++"; exit 1; }
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/c/headers.cpp
 
 test: lint rust-test c-test go-test py-test
 
