@@ -145,3 +145,30 @@ bench-c: $(BENCH_C_DIR)/pingpong
 	$(BENCH_C_DIR)/pingpong 2000
 	$(BENCH_C_DIR)/pingpong 10000
 	$(BENCH_C_DIR)/pingpong 50000
+
+# ---- Fuzzing ------------------------------------------------------------------------
+
+# Every cargo-fuzz target in fuzz/ (one per decoder), FUZZ_TIME seconds each; fails at
+# the end if any target found something. Needs a nightly toolchain and cargo-fuzz;
+# installs both through rustup and cargo if missing.
+FUZZ_TIME ?= 20
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_targets/%.rs,%,$(wildcard fuzz/fuzz_targets/*.rs))
+
+.PHONY: fuzz fuzz-toolchain
+
+fuzz-toolchain:
+	@command -v rustup >/dev/null || { echo "error: make fuzz needs rustup (https://rustup.rs) for a nightly toolchain"; exit 1; }
+	@rustup run nightly rustc --version >/dev/null 2>&1 || { \
+		echo "make fuzz: installing the nightly toolchain (cargo-fuzz needs it)"; \
+		rustup toolchain install nightly --profile minimal || { echo "error: could not install nightly with rustup"; exit 1; }; }
+	@rustup run nightly cargo fuzz --version >/dev/null 2>&1 || { \
+		echo "make fuzz: installing cargo-fuzz (cargo install cargo-fuzz --locked)"; \
+		$(CARGO) install cargo-fuzz --locked || { echo "error: could not install cargo-fuzz"; exit 1; }; }
+
+fuzz: fuzz-toolchain
+	cd fuzz && rustup run nightly cargo fuzz build
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_TIME) s)"; \
+		(cd fuzz && rustup run nightly cargo fuzz run $$t -- -max_total_time=$(FUZZ_TIME)) || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "error: make fuzz: findings in:$$failed (inputs in fuzz/artifacts/)"; exit 1; fi
