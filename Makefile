@@ -15,7 +15,7 @@ C_TESTS := $(patsubst tests/c/%.c,$(C_TEST_DIR)/%,$(wildcard tests/c/test_*.c))
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 C_FLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude -pthread
 
-.PHONY: all build toolchain lint header test rust-test c-test go-test py-test demo demo-rust bench install clean
+.PHONY: all build toolchain lint header test rust-test c-test cxx-headers go-test py-test demo demo-rust bench install clean
 
 all: build
 
@@ -33,6 +33,7 @@ build: toolchain
 lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 header: toolchain
 	UPDATE_HEADER=1 $(CARGO) test --test header
@@ -45,9 +46,16 @@ $(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.
 	@mkdir -p $(C_TEST_DIR)
 	$(CC) $(C_FLAGS) $(SANITIZE) $< -o $@ -L$(LIB_DIR) -lstorage -Wl,-rpath,$(LIB_PATH)
 
-# C programs against libstorage.so, under AddressSanitizer and UBSan.
-c-test: $(C_TESTS) $(DEMO)
+# C programs against libstorage.so, under AddressSanitizer and UBSan; and both headers
+# compiled as C++17.
+c-test: $(C_TESTS) $(DEMO) cxx-headers
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+# Both headers in one C++17 translation unit, warnings as errors: a header that breaks
+# C++ users fails here.
+cxx-headers:
+	@command -v $(CXX) >/dev/null || { echo "error: no C++ compiler ($(CXX)) found: install g++ or clang++"; exit 1; }
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/c/headers.cpp
 
 test: lint rust-test c-test go-test py-test
 
@@ -137,3 +145,30 @@ bench-c: $(BENCH_C_DIR)/pingpong
 	$(BENCH_C_DIR)/pingpong 2000
 	$(BENCH_C_DIR)/pingpong 10000
 	$(BENCH_C_DIR)/pingpong 50000
+
+# ---- Fuzzing ------------------------------------------------------------------------
+
+# Every cargo-fuzz target in fuzz/ (one per decoder), FUZZ_TIME seconds each; fails at
+# the end if any target found something. Needs a nightly toolchain and cargo-fuzz;
+# installs both through rustup and cargo if missing.
+FUZZ_TIME ?= 20
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_targets/%.rs,%,$(wildcard fuzz/fuzz_targets/*.rs))
+
+.PHONY: fuzz fuzz-toolchain
+
+fuzz-toolchain:
+	@command -v rustup >/dev/null || { echo "error: make fuzz needs rustup (https://rustup.rs) for a nightly toolchain"; exit 1; }
+	@rustup run nightly rustc --version >/dev/null 2>&1 || { \
+		echo "make fuzz: installing the nightly toolchain (cargo-fuzz needs it)"; \
+		rustup toolchain install nightly --profile minimal || { echo "error: could not install nightly with rustup"; exit 1; }; }
+	@rustup run nightly cargo fuzz --version >/dev/null 2>&1 || { \
+		echo "make fuzz: installing cargo-fuzz (cargo install cargo-fuzz --locked)"; \
+		$(CARGO) install cargo-fuzz --locked || { echo "error: could not install cargo-fuzz"; exit 1; }; }
+
+fuzz: fuzz-toolchain
+	cd fuzz && rustup run nightly cargo fuzz build
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_TIME) s)"; \
+		(cd fuzz && rustup run nightly cargo fuzz run $$t -- -max_total_time=$(FUZZ_TIME)) || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "error: make fuzz: findings in:$$failed (inputs in fuzz/artifacts/)"; exit 1; fi

@@ -3,9 +3,13 @@
 //! A default nim-sds message carries an 18 752-byte bloom filter and up to 10 causal
 //! history entries; a channel's meta is saved after every operation.
 
+#[path = "../tests/common/messages.rs"]
+mod messages;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use messages::{noise, without_bloom};
 use storage::ffi::testing::{
     libsds_unwrap_result, libsds_wrap_result, native_event, native_event_by_serde,
 };
@@ -16,25 +20,13 @@ use storage::protocol::{
 };
 
 const BLOOM_BYTES: usize = 18_752;
-
-/// Deterministic filler bytes.
-fn filler(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
+const CHANNEL: &str = "robot-fleet/telemetry";
 
 fn history(n: usize, tag: &str) -> Vec<HistoryEntry> {
     (0..n)
         .map(|i| HistoryEntry {
             message_id: format!("{tag}-msg-{i:06}"),
-            retrieval_hint: filler(32, i as u32),
+            retrieval_hint: noise(i as u64, 32),
             sender_id: format!("participant-{}", i % 4),
         })
         .collect()
@@ -45,9 +37,9 @@ fn typical_message() -> SdsMessage {
         message_id: "0f3c9a1e-msg-001234".into(),
         lamport_timestamp: 1_763_820_000_123,
         causal_history: history(10, "h"),
-        channel_id: "robot-fleet/telemetry".into(),
-        content: filler(256, 7),
-        bloom_filter: filler(BLOOM_BYTES, 11),
+        channel_id: CHANNEL.into(),
+        content: noise(7, 256),
+        bloom_filter: noise(11, BLOOM_BYTES),
         sender_id: "participant-1".into(),
         repair_request: Vec::new(),
     }
@@ -62,8 +54,8 @@ fn meta_with_100_outgoing() -> ChannelMeta {
                     message_id: format!("out-{i:06}"),
                     lamport_timestamp: 1_763_820_000_000 + i,
                     causal_history: history(10, "c"),
-                    channel_id: "robot-fleet/telemetry".into(),
-                    content: filler(100, i as u32),
+                    channel_id: CHANNEL.into(),
+                    content: noise(i as u64, 100),
                     bloom_filter: Vec::new(),
                     sender_id: "participant-1".into(),
                     repair_request: Vec::new(),
@@ -81,10 +73,7 @@ fn wire(c: &mut Criterion) {
     let msg = typical_message();
     let bytes = encode_message(&msg);
     let bloom = msg.bloom_filter.clone();
-    let bare = SdsMessage {
-        bloom_filter: Vec::new(),
-        ..msg.clone()
-    };
+    let bare = without_bloom(&msg);
 
     let mut g = c.benchmark_group("wire");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -141,11 +130,11 @@ fn json_events(c: &mut Criterion) {
     let mut g = c.benchmark_group("json");
     for len in [100usize, 65_536] {
         let ready = Event::MessageReady {
-            channel_id: "robot-fleet/telemetry".into(),
+            channel_id: CHANNEL.into(),
             message_id: "0f3c9a1e-msg-001234".into(),
             sender_id: "participant-1".into(),
             lamport_timestamp: 1_763_820_000_123,
-            content: filler(len, 3),
+            content: noise(3, len),
         };
         g.bench_function(format!("message_ready {len} B, fast"), |b| {
             b.iter(|| native_event(black_box(&ready)))
@@ -155,7 +144,7 @@ fn json_events(c: &mut Criterion) {
         });
     }
     let missing = Event::MissingDependencies {
-        channel_id: "robot-fleet/telemetry".into(),
+        channel_id: CHANNEL.into(),
         message_id: "0f3c9a1e-msg-001234".into(),
         missing: history(10, "d"),
     };
@@ -166,7 +155,7 @@ fn json_events(c: &mut Criterion) {
         b.iter(|| native_event_by_serde(black_box(&missing)))
     });
     let sent = Event::MessageSent {
-        channel_id: "robot-fleet/telemetry".into(),
+        channel_id: CHANNEL.into(),
         message_id: "0f3c9a1e-msg-001234".into(),
     };
     g.bench_function("message_sent, fast", |b| {
@@ -179,7 +168,7 @@ fn json_events(c: &mut Criterion) {
         channel_id: "c".into(),
         message_id: "m".into(),
         sender_id: "s".into(),
-        content: filler(256, 5),
+        content: noise(5, 256),
         status: UnwrapStatus::Delivered,
         missing: Vec::new(),
     };

@@ -3,33 +3,25 @@
 //! commit of 64 pairs), against the in-memory store; and the bytes one op writes with
 //! 100 unacknowledged messages outstanding (printed before the timings).
 
+#[path = "../tests/common/managers.rs"]
+mod managers;
+#[path = "../tests/common/scratch.rs"]
+mod scratch;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use managers::T0;
+use scratch::Scratch;
 use storage::persistence::{MemoryStore, Persistence, PersistentManager, SqliteStore, Synchronous};
-use storage::protocol::{Manager, ProtocolConfig};
 
 const CH: &str = "bench";
-const T0: u64 = 1_700_000_000_000;
 const GROUP: u64 = 64;
 
-/// A scratch folder on the same disk as the build (not a tmpfs, so fsync is real).
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("libstorage-bench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 fn manager(participant: &str, backend: Box<dyn Persistence>) -> PersistentManager {
-    let protocol = Manager::new(ProtocolConfig {
-        participant_id: participant.into(),
-        ..ProtocolConfig::default()
-    })
-    .expect("default config");
-    PersistentManager::new(protocol, backend)
+    PersistentManager::new(managers::manager(participant), backend)
 }
 
 fn sqlite(dir: &Path, name: &str, synchronous: Synchronous) -> Box<dyn Persistence> {
@@ -72,7 +64,7 @@ fn bench_pairs(c: &mut Criterion) {
         ("sqlite_normal", Some(Synchronous::Normal)),
     ];
     for (name, synchronous) in backends {
-        let dir = scratch(name);
+        let dir = Scratch::new(&format!("bench-{name}"));
         let (mut a, mut b) = match synchronous {
             Some(s) => pair(sqlite(&dir, "a.db", s), sqlite(&dir, "b.db", s)),
             None => pair(Box::new(MemoryStore::new()), Box::new(MemoryStore::new())),
@@ -100,8 +92,6 @@ fn bench_pairs(c: &mut Criterion) {
             });
             group.throughput(Throughput::Elements(1));
         }
-        drop((a, b));
-        let _ = std::fs::remove_dir_all(&dir);
     }
     group.finish();
 }
@@ -109,7 +99,7 @@ fn bench_pairs(c: &mut Criterion) {
 /// Bytes one wrap writes with ~100 unacknowledged messages outstanding: the snapshot
 /// bytes handed to the store, and what SQLite appends to its write-ahead log.
 fn report_bytes_per_op(_: &mut Criterion) {
-    let dir = scratch("bytes");
+    let dir = Scratch::new("bench-bytes");
     let path = dir.join("state.db");
     let mut a = manager(
         "alice",
@@ -143,8 +133,6 @@ fn report_bytes_per_op(_: &mut Criterion) {
         meta.len() / a.manager().channel_meta(CH).unwrap().outgoing.len(),
         wal / OPS
     );
-    drop(a);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group!(benches, report_bytes_per_op, bench_pairs);

@@ -8,26 +8,22 @@
 //! the context's charged memory at the end, the budget, the process's peak RSS, and the
 //! worker time per message.
 
+#[path = "../tests/common/contexts.rs"]
+mod contexts;
+#[path = "../tests/common/messages.rs"]
+mod messages;
+
 use std::process::Command;
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use storage::protocol::{self, ChannelStats, HistoryEntry, SdsMessage, Unwrapped};
-use storage::runtime::{
-    Context, ContextConfig, EventSink, Request, RequestError, RuntimeEvent, SystemClock,
-};
+use contexts::{reply, NoEvents};
+use messages::{entries, sds_message};
+use storage::protocol::{self, ChannelStats, SdsMessage, Unwrapped};
+use storage::runtime::{Context, ContextConfig, Request, RequestError, SystemClock};
 
 const WAIT: Duration = Duration::from_secs(600);
-
-/// A host that reads every event and lets it go.
-struct Discard;
-
-impl EventSink for Discard {
-    fn deliver(&mut self, event: RuntimeEvent) {
-        std::hint::black_box(event);
-    }
-}
 
 struct Flood {
     context: Context,
@@ -42,7 +38,7 @@ struct Flood {
 impl Flood {
     fn new(config: &str) -> Self {
         let config = ContextConfig::from_json(config).expect("config");
-        let context = Context::start(config, Arc::new(SystemClock), Box::new(Discard))
+        let context = Context::start(config, Arc::new(SystemClock), Box::new(NoEvents))
             .expect("context starts");
         Self {
             context,
@@ -56,13 +52,8 @@ impl Flood {
 
     fn unwrap(&mut self, bytes: Vec<u8>) -> Option<Unwrapped> {
         let started = Instant::now();
-        let (tx, rx) = channel();
-        self.context.submit(Request::Unwrap {
-            bytes,
-            reply: Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        });
+        let (reply, rx) = reply();
+        self.context.submit(Request::Unwrap { bytes, reply });
         self.sent += 1;
         let answer = answer(rx);
         self.busy += started.elapsed();
@@ -80,13 +71,10 @@ impl Flood {
     }
 
     fn stats(&self, channel: &str) -> Option<ChannelStats> {
-        let (tx, rx) = channel_pair();
-        self.context.submit(Request::ChannelStats {
-            channel_id: channel.into(),
-            reply: Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        });
+        let (reply, rx) = reply();
+        let channel_id = channel.into();
+        self.context
+            .submit(Request::ChannelStats { channel_id, reply });
         answer(rx).ok().flatten()
     }
 
@@ -115,10 +103,6 @@ impl Flood {
     }
 }
 
-fn channel_pair<T>() -> (std::sync::mpsc::Sender<T>, Receiver<T>) {
-    channel()
-}
-
 fn answer<T>(rx: Receiver<Result<T, RequestError>>) -> Result<T, RequestError> {
     rx.recv_timeout(WAIT).expect("answered")
 }
@@ -144,16 +128,11 @@ fn message(
     repairs: &[String],
     content: &[u8],
 ) -> Vec<u8> {
-    let entry = |id: &String| HistoryEntry::new(id.as_str());
     protocol::encode_message(&SdsMessage {
-        message_id: id.into(),
-        lamport_timestamp: 1,
-        causal_history: deps.iter().map(entry).collect(),
-        channel_id: channel.into(),
-        content: content.to_vec(),
+        causal_history: entries(deps),
         sender_id: "attacker".into(),
-        repair_request: repairs.iter().map(entry).collect(),
-        ..SdsMessage::default()
+        repair_request: entries(repairs),
+        ..sds_message(channel, id, 1, content)
     })
 }
 

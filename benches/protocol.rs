@@ -2,23 +2,18 @@
 //! unwrap, a wrap→unwrap pair between two managers in steady state, and the snapshot
 //! encode persistence does after every op.
 
+#[path = "../tests/common/managers.rs"]
+mod managers;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use managers::{manager, T0};
 use storage::persistence;
-use storage::protocol::{Manager, ProtocolConfig};
+use storage::protocol::Manager;
 
 const CH: &str = "bench";
-const T0: u64 = 1_700_000_000_000;
-
-fn manager(participant: &str) -> Manager {
-    Manager::new(ProtocolConfig {
-        participant_id: participant.into(),
-        ..ProtocolConfig::default()
-    })
-    .expect("default config")
-}
 
 /// Two managers that have exchanged `warm` messages, so history and bloom are populated.
 fn warmed_pair(warm: usize) -> (Manager, Manager) {

@@ -5,13 +5,19 @@
 //! MCAP chunk files (compressed on one thread per core), then read back by the replay
 //! reader (CRC checks and decoding included).
 
+#[path = "../tests/common/messages.rs"]
+mod messages;
+#[path = "../tests/common/scratch.rs"]
+mod scratch;
+
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use messages::{noise, sds_message};
+use scratch::Scratch;
 use storage::protocol::{encode_stored_message, HistoryEntry, SdsMessage};
 use storage::recording::{
     Frame, Now, Recorder, RecordingOptions, ReplayOptions, ReplayReader, Store,
@@ -20,49 +26,27 @@ use storage::recording::{
 const MESSAGES: u64 = 100_000;
 const CONTENT: usize = 1024;
 
-fn filler(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Telemetry-like content: a slowly changing record of 32-bit readings, which zstd
 /// shrinks the way it shrinks real sensor data (to about a third).
-fn telemetry(len: usize, seed: u64) -> Vec<u8> {
-    let noise = filler(len / 4, seed);
+fn telemetry(seed: u64, len: usize) -> Vec<u8> {
+    let noise = noise(seed, len / 4);
     (0..len / 4)
         .flat_map(|k| (((k as u32) << 8) | u32::from(noise[k] & 0x0f)).to_le_bytes())
         .collect()
 }
 
 /// Makes `len` bytes of content from a seed.
-type Content = fn(usize, u64) -> Vec<u8>;
+type Content = fn(u64, usize) -> Vec<u8>;
 
 fn message(i: u64, content: Content) -> SdsMessage {
+    let id = format!("msg-{i:08}");
     SdsMessage {
-        message_id: format!("msg-{i:08}"),
-        lamport_timestamp: i as i64,
         causal_history: (0..10)
             .map(|k| HistoryEntry::new(format!("msg-{k:08}")))
             .collect(),
-        channel_id: "robot/telemetry".into(),
-        content: content(CONTENT, i),
         sender_id: "robot-7".into(),
-        ..SdsMessage::default()
+        ..sds_message("robot/telemetry", &id, i as i64, &content(i, CONTENT))
     }
-}
-
-fn root(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bench-rec-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("bench root");
-    dir
 }
 
 /// The stored encodings (what history keeps) of messages with `content`.
@@ -101,7 +85,7 @@ fn record(store: &Store, name: &str, pool: &[Vec<u8>], count: u64, step_ns: u64)
 }
 
 fn recording(c: &mut Criterion) {
-    let dir = root("write");
+    let dir = Scratch::new("bench-rec-write");
     let store = Store::new(&dir);
     let mut group = c.benchmark_group("recording");
     group.sample_size(10);
@@ -112,7 +96,7 @@ fn recording(c: &mut Criterion) {
     // many flushes per message as recording at this speed in real time makes.
     let variants: [(&str, Content, u64); 3] = [
         ("record_1KiB_telemetry_zstd_mcap", telemetry, 1_000),
-        ("record_1KiB_random_zstd_mcap", filler, 1_000),
+        ("record_1KiB_random_zstd_mcap", noise, 1_000),
         (
             "record_1KiB_telemetry_zstd_mcap_100us_apart",
             telemetry,
@@ -156,7 +140,6 @@ fn recording(c: &mut Criterion) {
         })
     });
     group.finish();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group!(benches, recording);

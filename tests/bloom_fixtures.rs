@@ -3,34 +3,12 @@
 //! positives included). Reads `../shared/fixtures/nim-sds/`; a missing fixture file skips
 //! its test with a message.
 
-mod common;
+#[path = "common/fixtures.rs"]
+mod fixtures;
 
+use fixtures::{array_of, f64_of, nim_fixture, str_of, u64_of};
 use serde_json::Value;
 use storage::protocol::{nim_hash, BloomFilter, IdHashes, PeerBloom, RollingBloomFilter};
-
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} is a string"))
-}
-
-fn u64_of(v: &Value, key: &str) -> u64 {
-    v[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} is an integer"))
-}
-
-fn f64_of(v: &Value, key: &str) -> f64 {
-    v[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} is a number"))
-}
-
-fn array_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("{key} is an array"))
-}
 
 /// Sorted positions of the set bits.
 fn set_bits(words: &[u64]) -> Vec<u64> {
@@ -47,14 +25,14 @@ fn set_bits(words: &[u64]) -> Vec<u64> {
 
 #[test]
 fn nim_hash_matches_every_vector() {
-    let Some(fixture) = common::nim_fixture("hash.json") else {
+    let Some(fixture) = nim_fixture("hash.json") else {
         return;
     };
     let vectors = array_of(&fixture, "vectors");
     assert_eq!(vectors.len(), 319);
     let mut mismatches = Vec::new();
     for v in vectors {
-        let input = hex::decode(str_of(v, "input_hex")).expect("hex input");
+        let input = fixtures::hex_of(v, "input_hex");
         let want: i64 = str_of(v, "hash_i64").parse().expect("decimal i64");
         let got = nim_hash(&input);
         if got != want {
@@ -66,7 +44,7 @@ fn nim_hash_matches_every_vector() {
 
 #[test]
 fn single_id_bit_positions_match() {
-    let Some(fixture) = common::nim_fixture("hash.json") else {
+    let Some(fixture) = nim_fixture("hash.json") else {
         return;
     };
     let cases = array_of(&fixture, "bloom_single_id_bits");
@@ -101,7 +79,7 @@ fn check_lookups(what: &str, lookups: &[Value], contains: impl Fn(&str) -> bool)
 
 #[test]
 fn rolling_filters_match_nim_bytes_and_lookups() {
-    let Some(fixture) = common::nim_fixture("bloom.json") else {
+    let Some(fixture) = nim_fixture("bloom.json") else {
         return;
     };
     let filters = array_of(&fixture, "filters");
@@ -122,7 +100,7 @@ fn rolling_filters_match_nim_bytes_and_lookups() {
             "filter {n} m_bits"
         );
 
-        let want = hex::decode(str_of(f, "serialized_hex")).expect("hex");
+        let want = fixtures::hex_of(f, "serialized_hex");
         let got = rbf.serialize();
         assert_eq!(got.len(), want.len(), "filter {n} encoded length");
         assert!(
@@ -253,7 +231,7 @@ fn fixture_id(cap: usize, i: usize) -> String {
 
 #[test]
 fn fixture_id_generator_matches_fixture() {
-    let Some(fixture) = common::nim_fixture("bloom.json") else {
+    let Some(fixture) = nim_fixture("bloom.json") else {
         return;
     };
     for f in array_of(&fixture, "filters") {

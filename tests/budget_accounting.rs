@@ -7,10 +7,14 @@
 //! granules, 8-byte header, 32 bytes at least) and hash tables at their average load,
 //! which requested sizes leave out, so it lies above the measure rather than below.
 
+#[path = "common/messages.rs"]
+mod messages;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use storage::protocol::{self, HistoryEntry, Manager, ProtocolConfig, SdsMessage};
+use messages::{entry, sds_message};
+use storage::protocol::{self, Manager, ProtocolConfig, SdsMessage};
 
 /// Counts the bytes currently allocated.
 struct Counting;
@@ -64,20 +68,12 @@ fn manager() -> Manager {
 }
 
 fn message(channel: &str, id: &str, deps: &[String], repairs: &[String]) -> Vec<u8> {
-    let entry = |id: &String| HistoryEntry {
-        message_id: id.clone(),
-        retrieval_hint: b"hint".to_vec(),
-        sender_id: "peer".into(),
-    };
+    let entry = |id: &String| entry(id, b"hint", "peer");
     protocol::encode_message(&SdsMessage {
-        message_id: id.into(),
-        lamport_timestamp: 1,
         causal_history: deps.iter().map(entry).collect(),
-        channel_id: channel.into(),
-        content: b"payload".to_vec(),
         sender_id: "peer".into(),
         repair_request: repairs.iter().map(entry).collect(),
-        ..SdsMessage::default()
+        ..sds_message(channel, id, 1, b"payload")
     })
 }
 

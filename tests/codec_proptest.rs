@@ -1,6 +1,12 @@
 //! Property tests for the wire and snapshot codecs: round trips for arbitrary values, and
 //! no panic on arbitrary, truncated or bit-flipped input.
 
+#[path = "common/messages.rs"]
+mod messages;
+#[path = "common/strategies.rs"]
+mod strategies;
+
+use messages::without_bloom;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use storage::persistence::{
@@ -13,43 +19,18 @@ use storage::protocol::{
     encoded_message_len, ChannelData, ChannelMeta, HistoryEntry, HistoryUpdate, IncomingEntry,
     IncomingRepair, OutgoingEntry, OutgoingRepair, SdsMessage,
 };
+use strategies::bytes;
 
-fn id() -> impl Strategy<Value = String> {
+fn id() -> impl Strategy<Value = String> + Clone {
     prop_oneof![Just(String::new()), ".{0,12}"]
 }
 
-fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
-    vec(any::<u8>(), 0..max)
-}
-
 fn entry() -> impl Strategy<Value = HistoryEntry> {
-    (id(), bytes(16), id()).prop_map(|(message_id, retrieval_hint, sender_id)| HistoryEntry {
-        message_id,
-        retrieval_hint,
-        sender_id,
-    })
+    strategies::entry(id(), 16)
 }
 
 fn message_with_bloom(bloom: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = SdsMessage> {
-    (
-        (id(), any::<i64>(), vec(entry(), 0..4), id()),
-        (bytes(48), bloom, id(), vec(entry(), 0..3)),
-    )
-        .prop_map(
-            |(
-                (message_id, lamport_timestamp, causal_history, channel_id),
-                (content, bloom_filter, sender_id, repair_request),
-            )| SdsMessage {
-                message_id,
-                lamport_timestamp,
-                causal_history,
-                channel_id,
-                content,
-                bloom_filter,
-                sender_id,
-                repair_request,
-            },
-        )
+    strategies::message(id(), id(), 48, 16, bloom)
 }
 
 fn message() -> impl Strategy<Value = SdsMessage> {
@@ -187,8 +168,7 @@ proptest! {
 
     #[test]
     fn stored_message_round_trips_without_its_bloom(m in message()) {
-        let stripped = SdsMessage { bloom_filter: Vec::new(), ..m.clone() };
-        prop_assert_eq!(decode_stored_message(&encode_stored_message(&m)), Ok(stripped));
+        prop_assert_eq!(decode_stored_message(&encode_stored_message(&m)), Ok(without_bloom(&m)));
     }
 
     #[test]

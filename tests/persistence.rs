@@ -1,34 +1,23 @@
 //! The persistence contract around protocol operations: restart from a store, the failure
 //! policy of each call, and what a save writes.
 
+#[path = "common/managers.rs"]
+mod managers;
+
+use managers::{manager, manager_with, T0};
 use storage::persistence::{self, Call, MemoryStore, OpError, PersistentManager};
-use storage::protocol::{self, Event, Manager, ProtocolConfig, UnwrapStatus};
+use storage::protocol::{self, Event, UnwrapStatus};
 
 const CH: &str = "chan";
-const T0: u64 = 1_700_000_000_000;
-
-fn config(participant: &str) -> ProtocolConfig {
-    ProtocolConfig {
-        participant_id: participant.into(),
-        ..ProtocolConfig::default()
-    }
-}
 
 fn open(participant: &str, store: &MemoryStore) -> PersistentManager {
-    PersistentManager::new(
-        Manager::new(config(participant)).unwrap(),
-        Box::new(store.clone()),
-    )
-}
-
-fn plain(participant: &str) -> Manager {
-    Manager::new(config(participant)).unwrap()
+    PersistentManager::new(manager(participant), Box::new(store.clone()))
 }
 
 #[test]
 fn a_restarted_manager_resumes_every_part_of_the_state() {
     let store = MemoryStore::new();
-    let mut alice = plain("alice");
+    let mut alice = manager("alice");
     let mut bob = open("bob", &store);
     let m1 = alice.wrap(T0, CH, "m1", b"1").unwrap();
     let m2 = alice.wrap(T0, CH, "m2", b"2").unwrap();
@@ -90,7 +79,7 @@ fn a_restarted_manager_resumes_every_part_of_the_state() {
 #[test]
 fn stored_history_is_in_append_order_without_blooms() {
     let store = MemoryStore::new();
-    let mut alice = plain("alice");
+    let mut alice = manager("alice");
     let mut bob = open("bob", &store);
     for i in 0..5 {
         bob.unwrap(T0, &alice.wrap(T0, CH, &format!("m{i}"), b"x").unwrap())
@@ -111,14 +100,8 @@ fn stored_history_is_in_append_order_without_blooms() {
 #[test]
 fn history_evictions_reach_the_store() {
     let store = MemoryStore::new();
-    let mut bob = PersistentManager::new(
-        Manager::new(ProtocolConfig {
-            max_message_history: 3,
-            ..config("bob")
-        })
-        .unwrap(),
-        Box::new(store.clone()),
-    );
+    let history_of_3 = manager_with("bob", |c| c.max_message_history = 3);
+    let mut bob = PersistentManager::new(history_of_3, Box::new(store.clone()));
     for i in 0..6 {
         bob.wrap(T0, CH, &format!("b{i}"), b"x").unwrap();
     }

@@ -3,28 +3,19 @@
 
 #[path = "common/events.rs"]
 mod events;
+#[path = "common/managers.rs"]
+mod managers;
+#[path = "common/messages.rs"]
+mod messages;
 
 use events::ready_ids;
+use managers::{manager, manager_with, T0};
+use messages::sds_message;
 use storage::protocol::{
-    self, Event, HistoryEntry, LamportUnit, Manager, ProtocolConfig, ProtocolError, SdsMessage,
-    UnwrapStatus,
+    self, Event, HistoryEntry, LamportUnit, ProtocolError, SdsMessage, UnwrapStatus,
 };
 
 const CH: &str = "chan";
-const T0: u64 = 1_700_000_000_000;
-
-fn manager(participant: &str) -> Manager {
-    manager_with(participant, |_| {})
-}
-
-fn manager_with(participant: &str, tweak: impl FnOnce(&mut ProtocolConfig)) -> Manager {
-    let mut config = ProtocolConfig {
-        participant_id: participant.into(),
-        ..ProtocolConfig::default()
-    };
-    tweak(&mut config);
-    Manager::new(config).expect("valid config")
-}
 
 fn sent_ids(events: &[Event]) -> Vec<String> {
     events
@@ -178,15 +169,11 @@ fn invalid_peer_bloom_is_ignored_and_message_still_delivered() {
     let mut a = manager_with("a", |c| c.bloom_acks_to_confirm = 1);
     a.wrap(T0, CH, "a1", b"x").unwrap();
     let hostile = SdsMessage {
-        message_id: "h1".into(),
-        lamport_timestamp: 7,
-        channel_id: CH.into(),
-        content: b"hi".to_vec(),
         // A bloom whose words are all ones but whose parameters are invalid (k = 0).
         bloom_filter: vec![
             0x0a, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x20, 0x00, 0x28, 0x40,
         ],
-        ..SdsMessage::default()
+        ..sds_message(CH, "h1", 7, b"hi")
     };
     let out = a.unwrap(T0, &protocol::encode_message(&hostile)).unwrap();
     assert_eq!(out.status, UnwrapStatus::Delivered);
@@ -260,12 +247,8 @@ fn mark_dependencies_met_unblocks_and_counts_for_later_checks() {
 
     // A later message that also depends on "gone" is delivered at once.
     let later = SdsMessage {
-        message_id: "m3".into(),
-        lamport_timestamp: 99,
         causal_history: vec![HistoryEntry::new("gone")],
-        channel_id: CH.into(),
-        content: b"3".to_vec(),
-        ..SdsMessage::default()
+        ..sds_message(CH, "m3", 99, b"3")
     };
     let out = b.unwrap(T0, &protocol::encode_message(&later)).unwrap();
     assert_eq!(out.status, UnwrapStatus::Delivered);

@@ -8,21 +8,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+#[path = "common/messages.rs"]
+mod messages;
+#[path = "common/scratch.rs"]
+mod scratch;
+
+use messages::{noise, sds_message, without_bloom};
 use proptest::prelude::*;
+use scratch::Scratch;
 use storage::protocol::{HistoryEntry, SdsMessage};
 use storage::recording::{
     active_file_name, recover_store, verify_folder, ChunkWriter, CompressorPool, Frame, FullPolicy,
     Manifest, McapScan, Now, Recorder, RecorderSummary, RecordingError, RecordingOptions,
     RecordingWriter, ReplayOptions, ReplayReader, ScanMode, Store, CHUNKS_DIR, MANIFEST_FILE,
 };
-
-/// A fresh, empty folder for one test.
-fn temp_root(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rec-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("temp root");
-    dir
-}
 
 /// A clock tests move by hand (ns).
 fn manual_now() -> (Arc<AtomicU64>, Now) {
@@ -32,32 +31,18 @@ fn manual_now() -> (Arc<AtomicU64>, Now) {
 }
 
 fn message(channel: &str, i: u64, size: usize) -> SdsMessage {
+    let parent = format!("{channel}-{}", i.saturating_sub(1));
     SdsMessage {
-        message_id: format!("{channel}-{i}"),
-        lamport_timestamp: i as i64 + 1,
-        causal_history: vec![HistoryEntry::new(format!(
-            "{channel}-{}",
-            i.saturating_sub(1)
-        ))],
-        channel_id: channel.to_owned(),
-        content: noise(i, size),
+        causal_history: vec![HistoryEntry::new(parent)],
         bloom_filter: vec![0xff; 32],
         sender_id: "bob".into(),
-        ..SdsMessage::default()
+        ..sds_message(
+            channel,
+            &format!("{channel}-{i}"),
+            i as i64 + 1,
+            &noise(i, size),
+        )
     }
-}
-
-/// Bytes zstd cannot shrink much (xorshift), so files grow as real sensor data does.
-fn noise(seed: u64, size: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn stop(recorder: Recorder) -> Result<RecorderSummary, RecordingError> {
@@ -96,16 +81,9 @@ fn replay_all(folder: &Path, options: ReplayOptions) -> Vec<SdsMessage> {
         .collect()
 }
 
-fn without_bloom(m: &SdsMessage) -> SdsMessage {
-    SdsMessage {
-        bloom_filter: Vec::new(),
-        ..m.clone()
-    }
-}
-
 #[test]
 fn record_seal_verify_replay_round_trip() {
-    let root = temp_root("roundtrip");
+    let root = Scratch::new("rec-roundtrip");
     let sent: Vec<SdsMessage> = (0..3000)
         .map(|i| message(if i % 3 == 0 { "a" } else { "b" }, i, 1024))
         .collect();
@@ -154,12 +132,11 @@ fn record_seal_verify_replay_round_trip() {
         ids,
         ["b-10", "b-11", "b-13", "b-14", "b-16", "b-17", "b-19"]
     );
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn chunk_files_open_with_the_mcap_reader_and_carry_the_schema() {
-    let root = temp_root("mcapread");
+    let root = Scratch::new("rec-mcapread");
     let sent: Vec<SdsMessage> = (0..50).map(|i| message("robot/odom", i, 100)).collect();
     let summary = record(&root, "m", &sent, "");
     let entry = &summary.manifest.expect("manifest").chunks[0];
@@ -188,7 +165,6 @@ fn chunk_files_open_with_the_mcap_reader_and_carry_the_schema() {
     let decoded = storage::protocol::decode_stored_message(&messages[7].data).expect("d");
     assert_eq!(decoded, without_bloom(&sent[7]));
     assert!(messages[1].log_time > messages[0].log_time);
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
@@ -199,7 +175,7 @@ fn chunk_files_are_the_same_bytes_however_fast_compression_runs() {
     // apart: a flush every 100 messages); the recorder's own clock stays at the start,
     // so an idle moment of the recorder thread never flushes (that one follows the
     // clock, which is not part of the input).
-    let root = temp_root("determinism");
+    let root = Scratch::new("rec-determinism");
     let sent: Vec<SdsMessage> = (0..3000).map(|i| message("c", i, 512)).collect();
     let json = r#"{"chunk_max_bytes": 1000000, "flush_interval_ms": 100}"#;
     let start = 1_700_000_000_000_000_000u64;
@@ -231,7 +207,6 @@ fn chunk_files_are_the_same_bytes_however_fast_compression_runs() {
     for name in ["two", "three"] {
         assert_eq!(files(name), first);
     }
-    let _ = fs::remove_dir_all(&root);
 }
 
 /// The ids of the messages crash recovery would get back from `active` now: those in
@@ -252,7 +227,7 @@ fn recoverable(active: &Path) -> Vec<String> {
 
 #[test]
 fn a_partly_filled_chunk_is_flushed_once_its_oldest_message_is_flush_interval_old() {
-    let root = temp_root("flush-rule");
+    let root = Scratch::new("rec-flush-rule");
     let limits = options(r#"{"flush_interval_ms": 1000}"#).chunk_limits;
     let mut writer = RecordingWriter::create(&Store::new(&root), "f", "p", "continuous", 0, limits)
         .expect("create");
@@ -292,12 +267,11 @@ fn a_partly_filled_chunk_is_flushed_once_its_oldest_message_is_flush_interval_ol
     let summary = mcap::Summary::read(&bytes).expect("summary").expect("one");
     assert_eq!(summary.chunk_indexes.len(), 2, "one MCAP chunk per flush");
     assert!(verify_folder(&root.join("f"), "f").expect("verify").ok);
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn an_idle_recorder_flushes_by_its_clock_without_another_message() {
-    let root = temp_root("idle-flush");
+    let root = Scratch::new("rec-idle-flush");
     let (t, now) = manual_now();
     let recorder = Recorder::start(
         &Store::new(&root),
@@ -327,12 +301,11 @@ fn an_idle_recorder_flushes_by_its_clock_without_another_message() {
     }
     assert_eq!(recoverable(&active), ["c-0", "c-1", "c-2", "c-3", "c-4"]);
     assert_eq!(stop(recorder).expect("stop").written, 5);
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn a_flipped_bit_is_reported_by_verify() {
-    let root = temp_root("bitflip");
+    let root = Scratch::new("rec-bitflip");
     let sent: Vec<SdsMessage> = (0..2000).map(|i| message("c", i, 512)).collect();
     let summary = record(&root, "f", &sent, r#"{"chunk_max_bytes": 400000}"#);
     let manifest = summary.manifest.expect("manifest");
@@ -355,12 +328,11 @@ fn a_flipped_bit_is_reported_by_verify() {
     fs::remove_file(&victim).expect("remove");
     let report = verify_folder(&folder, "f").expect("verify");
     assert_eq!(report.chunks[1].status, "missing");
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn bad_names_missing_root_and_unwritable_folders_give_clear_errors() {
-    let root = temp_root("errors");
+    let root = Scratch::new("rec-errors");
     let store = Store::new(&root);
     let (_, now) = manual_now();
     for name in ["../escape", "a/b", "..", ".", "", "x y"] {
@@ -421,7 +393,6 @@ fn bad_names_missing_root_and_unwritable_folders_give_clear_errors() {
         assert!(err.to_string().starts_with("cannot create folder"), "{err}");
     }
     set_mode(&locked, 0o700);
-    let _ = fs::remove_dir_all(&root);
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -431,7 +402,7 @@ fn set_mode(path: &Path, mode: u32) {
 
 #[test]
 fn drop_policy_counts_what_a_full_queue_refuses() {
-    let root = temp_root("drop");
+    let root = Scratch::new("rec-drop");
     let (_, now) = manual_now();
     let store = Store::new(&root);
     let recorder = Recorder::start(
@@ -454,12 +425,11 @@ fn drop_policy_counts_what_a_full_queue_refuses() {
         summary.manifest.expect("m").message_count(),
         summary.written
     );
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn ring_buffer_seals_its_window_without_clearing_it() {
-    let root = temp_root("ring");
+    let root = Scratch::new("rec-ring");
     let (t, now) = manual_now();
     let store = Store::new(&root);
     let recorder = Recorder::start(
@@ -515,12 +485,11 @@ fn ring_buffer_seals_its_window_without_clearing_it() {
     );
     let summary = stop(recorder).expect("stop");
     assert!(summary.manifest.is_none());
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn chunk_files_roll_at_the_age_limit() {
-    let root = temp_root("age");
+    let root = Scratch::new("rec-age");
     let (t, now) = manual_now();
     let store = Store::new(&root);
     let recorder = Recorder::start(
@@ -539,12 +508,11 @@ fn chunk_files_roll_at_the_age_limit() {
     let manifest = stop(recorder).expect("stop").manifest.expect("m");
     let counts: Vec<u64> = manifest.chunks.iter().map(|c| c.message_count).collect();
     assert_eq!(counts, [4, 4, 2]);
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn a_compressed_chunk_reaches_the_file_without_waiting_for_more_messages() {
-    let root = temp_root("ready");
+    let root = Scratch::new("rec-ready");
     let pool = CompressorPool::new(1).expect("pool");
     let mut writer = ChunkWriter::create(&root, 0, "p", 0, &pool).expect("create");
     // Just over one MCAP chunk of incompressible messages: one chunk is handed over.
@@ -565,12 +533,11 @@ fn a_compressed_chunk_reaches_the_file_without_waiting_for_more_messages() {
         std::thread::yield_now();
     }
     writer.seal().expect("seal");
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn a_chunk_file_refuses_more_channels_than_mcap_can_number() {
-    let root = temp_root("channels");
+    let root = Scratch::new("rec-channels");
     let pool = CompressorPool::new(1).expect("pool");
     let mut writer = ChunkWriter::create(&root, 0, "p", 0, &pool).expect("create");
     let frame = |channel: String| Frame::from_stored(&channel, b"x", 1, 1);
@@ -585,12 +552,11 @@ fn a_chunk_file_refuses_more_channels_than_mcap_can_number() {
     assert!(error.to_string().contains("65535 MCAP channels"), "{error}");
     // Channels it already has still take messages.
     writer.write(&frame("c7".into())).expect("known channel");
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn recovery_reseals_complete_chunks_and_quarantines_garbage() {
-    let root = temp_root("recover");
+    let root = Scratch::new("rec-recover");
     let store = Store::new(&root);
     record(
         &root,
@@ -637,12 +603,11 @@ fn recovery_reseals_complete_chunks_and_quarantines_garbage() {
     assert_eq!(ids[10].message_id, "c-100");
     // A second run finds nothing to do.
     assert!(recover_store(&store).is_empty());
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn an_unlisted_sealed_chunk_is_listed_by_recovery() {
-    let root = temp_root("unlisted");
+    let root = Scratch::new("rec-unlisted");
     let summary = record(
         &root,
         "u",
@@ -665,12 +630,11 @@ fn an_unlisted_sealed_chunk_is_listed_by_recovery() {
     let after = Manifest::read(&folder).expect("m");
     assert_eq!(after.chunks, full.chunks);
     assert!(verify_folder(&folder, "u").expect("v").ok);
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
 fn list_and_delete() {
-    let root = temp_root("list");
+    let root = Scratch::new("rec-list");
     let store = Store::new(&root);
     record(&root, "one", &[message("c", 0, 1)], "");
     record(&root, "two", &[message("c", 0, 1)], "");
@@ -705,7 +669,6 @@ fn list_and_delete() {
         .any(|r| r.name == "live" && r.active));
     stop(active).expect("stop");
     store.delete("live").expect("delete after stop");
-    let _ = fs::remove_dir_all(&root);
 }
 
 proptest! {
@@ -721,8 +684,7 @@ proptest! {
         as_json in any::<bool>(),
         index in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()],
     ) {
-        static CASE: AtomicU64 = AtomicU64::new(0);
-        let root = temp_root(&format!("fuzz{}", CASE.fetch_add(1, Ordering::SeqCst)));
+        let root = Scratch::new("rec-fuzz");
         let folder = root.join("x");
         fs::create_dir_all(folder.join(CHUNKS_DIR)).expect("mkdir");
         let mut chunk_bytes = if prefix_magic { b"\x89MCAP0\r\n".to_vec() } else { Vec::new() };
@@ -750,13 +712,12 @@ proptest! {
             for _ in reader {}
         }
         let _ = recover_store(&Store::new(&root));
-        let _ = fs::remove_dir_all(&root);
-    }
+        }
 }
 
 #[test]
 fn block_policy_loses_nothing() {
-    let root = temp_root("block");
+    let root = Scratch::new("rec-block");
     let (_, now) = manual_now();
     let store = Store::new(&root);
     let recorder = Recorder::start(
@@ -773,5 +734,4 @@ fn block_policy_loses_nothing() {
     }
     let summary = stop(recorder).expect("stop");
     assert_eq!((summary.written, summary.dropped), (2000, 0));
-    let _ = fs::remove_dir_all(&root);
 }

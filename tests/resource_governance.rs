@@ -4,33 +4,30 @@
 
 #[path = "common/events.rs"]
 mod events;
+#[path = "common/managers.rs"]
+mod managers;
+#[path = "common/messages.rs"]
+mod messages;
 
 use events::{ready_ids, refusals_reported};
+use managers::{manager_with, T0};
+use messages::{entries, entry, sds_message};
 use storage::protocol::{
-    self, Event, HistoryEntry, Manager, ProtocolConfig, ProtocolError, SdsMessage, UnwrapStatus,
+    self, Event, Manager, ProtocolConfig, ProtocolError, SdsMessage, UnwrapStatus,
 };
 
-const T0: u64 = 1_700_000_000_000;
 const CH: &str = "room";
 
-fn manager_with(tweak: impl FnOnce(&mut ProtocolConfig)) -> Manager {
-    let mut config = ProtocolConfig {
-        participant_id: "victim".into(),
-        ..ProtocolConfig::default()
-    };
-    tweak(&mut config);
-    Manager::new(config).expect("valid config")
+/// The manager under attack.
+fn victim(tweak: impl FnOnce(&mut ProtocolConfig)) -> Manager {
+    manager_with("victim", tweak)
 }
 
 fn message(channel: &str, id: &str, sender: &str, deps: &[String], content: &[u8]) -> Vec<u8> {
     protocol::encode_message(&SdsMessage {
-        message_id: id.into(),
-        lamport_timestamp: 1,
-        causal_history: deps.iter().map(|d| HistoryEntry::new(d.as_str())).collect(),
-        channel_id: channel.into(),
-        content: content.to_vec(),
+        causal_history: entries(deps),
         sender_id: sender.into(),
-        ..SdsMessage::default()
+        ..sds_message(channel, id, 1, content)
     })
 }
 
@@ -49,7 +46,7 @@ fn within_budget(m: &Manager) {
 fn a_flood_of_unique_buffered_messages_over_many_channels_stays_within_the_budget() {
     // Unique 1 MiB messages, each naming a dependency that never arrives, over 2000
     // channels: the default limits used to multiply to 64 GiB.
-    let mut m = manager_with(|_| {});
+    let mut m = victim(|_| {});
     let content = vec![7u8; 1024 * 1024 - 200];
     let mut refused = 0;
     for i in 0..2000 {
@@ -83,7 +80,7 @@ fn a_flood_of_unique_buffered_messages_over_many_channels_stays_within_the_budge
 
 #[test]
 fn a_message_naming_too_many_dependencies_is_refused_before_it_costs_anything() {
-    let mut m = manager_with(|_| {});
+    let mut m = victim(|_| {});
     m.ensure_channel(CH).unwrap();
     let before = m.memory();
     let bytes = message(CH, "wide", "flooder", &deps("missing", 20_000), b"x");
@@ -113,7 +110,7 @@ fn a_message_naming_too_many_dependencies_is_refused_before_it_costs_anything() 
 #[test]
 fn one_huge_message_with_hundreds_of_thousands_of_entries_is_refused_cheaply() {
     // 3.9 MB, 360 000 causal-history entries.
-    let mut m = manager_with(|_| {});
+    let mut m = victim(|_| {});
     let short: Vec<String> = (0..360_000).map(|i| format!("{i:05x}")).collect();
     let bytes = message(CH, "huge", "flooder", &short, b"x");
     assert!(bytes.len() > 3_000_000 && bytes.len() < 4 * 1024 * 1024);
@@ -123,20 +120,10 @@ fn one_huge_message_with_hundreds_of_thousands_of_entries_is_refused_cheaply() {
     assert!(!m.has_channel(CH), "a refused message creates no channel");
     assert_eq!(m.unattributed_refusals().too_many_entries, 1);
     // Five thousand repair requests are refused the same way.
+    let asks = deps("r", 5000);
     let wire = protocol::encode_message(&SdsMessage {
-        message_id: "asks".into(),
-        channel_id: CH.into(),
-        content: b"x".to_vec(),
-        lamport_timestamp: 1,
-        repair_request: deps("r", 5000)
-            .into_iter()
-            .map(|id| HistoryEntry {
-                message_id: id,
-                sender_id: "someone".into(),
-                ..HistoryEntry::default()
-            })
-            .collect(),
-        ..SdsMessage::default()
+        repair_request: asks.iter().map(|id| entry(id, b"", "someone")).collect(),
+        ..sds_message(CH, "asks", 1, b"x")
     });
     assert!(matches!(
         m.unwrap(T0, &wire),
@@ -151,7 +138,7 @@ fn one_huge_message_with_hundreds_of_thousands_of_entries_is_refused_cheaply() {
 fn history_is_charged_at_its_real_size_not_its_content() {
     // Delivered messages with 20 000 causal-history entries each, all present: the
     // history's byte bound counts the entries, not one byte of content.
-    let mut m = manager_with(|c| {
+    let mut m = victim(|c| {
         c.max_received_causal_history = 20_000;
         c.max_message_history = 100_000;
         c.max_history_bytes = 4 * 1024 * 1024;
@@ -181,7 +168,7 @@ fn history_is_charged_at_its_real_size_not_its_content() {
 #[test]
 fn the_whole_budget_bounds_history_across_channels_oldest_first() {
     let budget = 8 * 1024 * 1024;
-    let mut m = manager_with(|c| c.memory_budget_bytes = budget);
+    let mut m = victim(|c| c.memory_budget_bytes = budget);
     let content = vec![1u8; 100_000];
     for i in 0..300 {
         let channel = format!("ch-{}", i % 30);
@@ -209,7 +196,7 @@ fn the_whole_budget_bounds_history_across_channels_oldest_first() {
 fn resolving_many_dependencies_one_by_one_is_linear() {
     // Used to cost O(N^2): each arrival scanned the waiter's whole list.
     let n = 50_000;
-    let mut m = manager_with(|c| {
+    let mut m = victim(|c| {
         c.max_received_causal_history = n;
         c.max_incoming_buffer_bytes = 256 * 1024 * 1024;
         c.memory_budget_bytes = 1024 * 1024 * 1024;
@@ -241,7 +228,7 @@ fn an_absurd_lamport_timestamp_is_not_adopted() {
     // The 31-byte message of the report: Lamport timestamp i64::MAX.
     let poison =
         hex::decode("0a046576696c10ffffffffffffffff7f2204726f6f6d2a01783a046576696c").unwrap();
-    let mut m = manager_with(|_| {});
+    let mut m = victim(|_| {});
     let u = m.unwrap(T0, &poison).unwrap();
     assert_eq!(
         u.status,
@@ -254,7 +241,7 @@ fn an_absurd_lamport_timestamp_is_not_adopted() {
     // Our next message carries a sane clock, so honest peers are not pinned either.
     let next = protocol::decode_message(&m.wrap(T0, CH, "next", b"x").unwrap()).unwrap();
     assert!(next.lamport_timestamp < i64::MAX / 2);
-    let mut honest = manager_with(|_| {});
+    let mut honest = victim(|_| {});
     honest
         .unwrap(T0, &m.wrap(T0, CH, "after", b"x").unwrap())
         .unwrap();
@@ -268,14 +255,8 @@ fn honest_clocks_in_seconds_or_milliseconds_are_adopted() {
         ("libstorage milliseconds", T0 as i64 + 5_000),
         ("a sender an hour ahead", T0 as i64 + 3_600_000),
     ] {
-        let mut m = manager_with(|_| {});
-        let bytes = protocol::encode_message(&SdsMessage {
-            message_id: "m".into(),
-            lamport_timestamp: lamport,
-            channel_id: CH.into(),
-            content: b"x".to_vec(),
-            ..SdsMessage::default()
-        });
+        let mut m = victim(|_| {});
+        let bytes = protocol::encode_message(&sds_message(CH, "m", lamport, b"x"));
         m.unwrap(T0, &bytes).unwrap();
         assert_eq!(
             m.channel_stats(CH).unwrap().lamport_timestamp,
@@ -287,7 +268,7 @@ fn honest_clocks_in_seconds_or_milliseconds_are_adopted() {
 
 #[test]
 fn wrap_refuses_ids_that_peers_would_refuse() {
-    let mut m = manager_with(|_| {});
+    let mut m = victim(|_| {});
     let huge = "x".repeat(10 * 1024 * 1024);
     assert!(matches!(
         m.wrap(T0, CH, &huge, b"x"),
@@ -307,7 +288,7 @@ fn wrap_refuses_ids_that_peers_would_refuse() {
     // Within the limit, the message is accepted by a peer at the defaults.
     let long = "y".repeat(1024);
     let bytes = m.wrap(T0, CH, &long, b"x").unwrap();
-    let mut peer = manager_with(|_| {});
+    let mut peer = victim(|_| {});
     assert!(peer.unwrap(T0, &bytes).is_ok());
     // Nor can the host declare such an id met.
     assert!(matches!(
@@ -327,7 +308,7 @@ fn wrap_refuses_ids_that_peers_would_refuse() {
 
 #[test]
 fn a_flooding_sender_gives_way_to_an_honest_one() {
-    let mut m = manager_with(|c| c.max_incoming_buffer = 10);
+    let mut m = victim(|c| c.max_incoming_buffer = 10);
     for i in 0..10 {
         let bytes = message(CH, &format!("f-{i}"), "flooder", &[format!("x-{i}")], b"f");
         m.unwrap(T0, &bytes).unwrap();
@@ -358,7 +339,7 @@ fn a_flooding_sender_gives_way_to_an_honest_one() {
 #[test]
 fn a_flooded_channel_gives_way_to_a_quiet_one() {
     let budget = 4 * 1024 * 1024;
-    let mut m = manager_with(|c| c.memory_budget_bytes = budget);
+    let mut m = victim(|c| c.memory_budget_bytes = budget);
     let content = vec![0u8; 20_000];
     let mut i = 0;
     while m
@@ -379,7 +360,7 @@ fn a_flooded_channel_gives_way_to_a_quiet_one() {
 
 #[test]
 fn refusals_are_reported_at_most_once_a_second_per_channel() {
-    let mut m = manager_with(|c| c.max_incoming_buffer = 1);
+    let mut m = victim(|c| c.max_incoming_buffer = 1);
     m.unwrap(T0, &message(CH, "w", "s", &["gap".into()], b"x"))
         .unwrap();
     m.take_events();
@@ -406,7 +387,7 @@ fn refusals_are_reported_at_most_once_a_second_per_channel() {
 
 #[test]
 fn a_sweep_does_bounded_work() {
-    let mut m = manager_with(|c| {
+    let mut m = victim(|c| {
         c.max_incoming_buffer = 30_000;
         c.max_dependency_wait_ms = 1000;
     });

@@ -6,6 +6,8 @@
 mod events;
 #[path = "common/host_store.rs"]
 mod host_store;
+#[path = "common/managers.rs"]
+mod managers;
 #[path = "common/scratch.rs"]
 mod scratch;
 
@@ -13,34 +15,26 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use events::ready_ids;
+use managers::{manager, manager_with, T0};
 use storage::ffi::HostPersistence;
 use storage::persistence::{
     Call, HistoryBatch, MemoryStore, OpError, Persistence, PersistenceError, PersistentManager,
     SaveOutcome, SqliteStore, StoredChannel, Synchronous,
 };
-use storage::protocol::{self, Event, Manager, ProtocolConfig, UnwrapStatus};
+use storage::protocol::{self, Event, UnwrapStatus};
 
 const CH: &str = "chan";
-const T0: u64 = 1_700_000_000_000;
 const T_MIN: u64 = 30_000;
 const T_MAX: u64 = 300_000;
 
-fn plain(participant: &str) -> Manager {
-    Manager::new(ProtocolConfig {
-        participant_id: participant.into(),
-        ..ProtocolConfig::default()
-    })
-    .unwrap()
-}
-
 fn open(backend: Box<dyn Persistence>) -> PersistentManager {
-    PersistentManager::new(plain("bob"), backend)
+    PersistentManager::new(manager("bob"), backend)
 }
 
 /// Builds every kind of state in bob, restarts him on `reopen()`, checks the state is
 /// equal and that buffering, both repair directions and delivery carry on.
 fn restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
-    let (mut alice, mut carol, mut dave) = (plain("alice"), plain("carol"), plain("dave"));
+    let (mut alice, mut carol, mut dave) = (manager("alice"), manager("carol"), manager("dave"));
     let mut bob = open(reopen());
 
     // Buffered with a missing dependency (and an outgoing repair request for it).
@@ -182,7 +176,7 @@ impl Persistence for Watched {
 /// with a persistence error when that load fails, and answers `None` for a channel
 /// stored nowhere without creating it: no `max_channels` slot taken, nothing written.
 fn stats_after_restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>) {
-    let mut alice = plain("alice");
+    let mut alice = manager("alice");
     let mut bob = open(reopen());
     bob.wrap(T0, CH, "b1", b"mine").unwrap();
     let _a1 = alice.wrap(T0, CH, "a1", b"1").unwrap();
@@ -199,12 +193,8 @@ fn stats_after_restart_scenario(mut reopen: impl FnMut() -> Box<dyn Persistence>
         writes: writes.clone(),
         fail_loads: fail_loads.clone(),
     };
-    let one_channel = ProtocolConfig {
-        participant_id: "bob".into(),
-        max_channels: 1,
-        ..ProtocolConfig::default()
-    };
-    let mut bob = PersistentManager::new(Manager::new(one_channel).unwrap(), Box::new(backend));
+    let one_channel = manager_with("bob", |c| c.max_channels = 1);
+    let mut bob = PersistentManager::new(one_channel, Box::new(backend));
     assert_eq!(bob.channel_stats(T0, "elsewhere").unwrap(), None);
     assert!(!bob.manager().has_channel("elsewhere"));
 
@@ -258,7 +248,7 @@ fn sqlite_restart_full_and_normal() {
 fn sqlite_restart_with_group_commits() {
     let dir = scratch::Scratch::new("restart-group");
     let path = dir.file("state.db");
-    let mut alice = plain("alice");
+    let mut alice = manager("alice");
     let mut bob = open(Box::new(
         SqliteStore::open(&path, Synchronous::Full).unwrap(),
     ));

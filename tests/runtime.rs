@@ -1,80 +1,47 @@
 //! The worker runtime: requests and replies, events before replies, timers driven by an
 //! injected clock, calls from inside callbacks, shutdown.
 
+#[path = "common/contexts.rs"]
+mod contexts;
+
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use contexts::{ask, reply, start_configured, WAIT};
 use storage::protocol::{Event, UnwrapStatus, Unwrapped};
 use storage::runtime::{
-    Context, ContextConfig, ContextError, EventSink, ManualClock, Reply, Request, RequestError,
+    Context, ContextConfig, ContextError, EventSink, ManualClock, Request, RequestError,
     RuntimeEvent,
 };
 
 const CH: &str = "chan";
 const T0: u64 = 1_700_000_000_000;
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Forwards every event to a channel the test reads.
-struct ChannelSink(Sender<RuntimeEvent>);
-
-impl EventSink for ChannelSink {
-    fn deliver(&mut self, event: RuntimeEvent) {
-        let _ = self.0.send(event);
-    }
-}
 
 fn start(participant: &str, clock: &ManualClock) -> (Context, Receiver<RuntimeEvent>) {
-    let config = ContextConfig::from_json(&format!(
-        r#"{{"participant_id": "{participant}", "resend_interval_ms": 1000}}"#
-    ))
-    .expect("config");
-    let (tx, rx) = channel();
-    let context = Context::start(config, Arc::new(clock.clone()), Box::new(ChannelSink(tx)))
-        .expect("context starts");
-    (context, rx)
-}
-
-/// A reply that sends its outcome to the returned receiver.
-fn reply<T: Send + 'static>() -> (Reply<T>, Receiver<Result<T, RequestError>>) {
-    let (tx, rx) = channel();
-    (
-        Box::new(move |result| {
-            let _ = tx.send(result);
-        }),
-        rx,
-    )
+    let config = format!(r#"{{"participant_id": "{participant}", "resend_interval_ms": 1000}}"#);
+    start_configured(&config, clock).expect("context starts")
 }
 
 fn wrap(ctx: &Context, id: &str, content: &[u8]) -> Vec<u8> {
-    let (reply, rx) = reply();
-    ctx.submit(Request::Wrap {
+    ask(ctx, |reply| Request::Wrap {
         channel_id: CH.into(),
         message_id: id.into(),
         content: content.to_vec(),
         reply,
-    });
-    rx.recv_timeout(WAIT).expect("answered").expect("wrap ok")
+    })
+    .expect("wrap ok")
 }
 
 fn unwrap(ctx: &Context, bytes: &[u8]) -> Unwrapped {
-    let (reply, rx) = reply();
-    ctx.submit(Request::Unwrap {
-        bytes: bytes.to_vec(),
-        reply,
-    });
-    rx.recv_timeout(WAIT).expect("answered").expect("unwrap ok")
+    let bytes = bytes.to_vec();
+    ask(ctx, |reply| Request::Unwrap { bytes, reply }).expect("unwrap ok")
 }
 
 fn tick(ctx: &Context) {
     // A stats request after the tick returns once the tick has been handled.
     ctx.submit(Request::Tick);
-    let (reply, rx) = reply();
-    ctx.submit(Request::ChannelStats {
-        channel_id: CH.into(),
-        reply,
-    });
-    rx.recv_timeout(WAIT).expect("answered").expect("stats");
+    let channel_id = CH.into();
+    ask(ctx, |reply| Request::ChannelStats { channel_id, reply }).expect("stats");
 }
 
 fn drain(rx: &Receiver<RuntimeEvent>) -> Vec<RuntimeEvent> {
@@ -99,14 +66,13 @@ fn two_contexts_exchange_messages_and_events_precede_replies() {
 fn errors_come_back_through_the_reply() {
     let clock = ManualClock::new(T0);
     let (ctx, _events) = start("a", &clock);
-    let (reply, rx) = reply::<Vec<u8>>();
-    ctx.submit(Request::Wrap {
+    let err = ask(&ctx, |reply| Request::Wrap {
         channel_id: CH.into(),
         message_id: "m".into(),
         content: Vec::new(),
         reply,
-    });
-    let err = rx.recv_timeout(WAIT).unwrap().unwrap_err();
+    })
+    .unwrap_err();
     assert_eq!(err.to_string(), "message content is empty");
 }
 

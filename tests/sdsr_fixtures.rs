@@ -2,8 +2,10 @@
 //! (`fixtures/nim-sds/sdsr.json`: T_min 30 s, T_max 300 s), plus literal vectors from it
 //! so the check runs without the fixtures too.
 
-mod common;
+#[path = "common/fixtures.rs"]
+mod fixtures;
 
+use fixtures::{array_of, nim_fixture, str_of, u64_of};
 use storage::protocol::{in_response_group, t_req_ms, t_resp_ms};
 
 #[test]
@@ -27,25 +29,27 @@ fn literal_vectors_match_nim_sds() {
 
 #[test]
 fn every_fixture_vector_matches_nim_sds() {
-    let Some(fixture) = common::nim_fixture("sdsr.json") else {
+    let Some(fixture) = nim_fixture("sdsr.json") else {
         return;
     };
-    let t_min = fixture["t_min_ms"].as_u64().expect("t_min_ms");
-    let t_max = fixture["t_max_ms"].as_u64().expect("t_max_ms");
-    let vectors = fixture["vectors"].as_array().expect("vectors");
+    let (t_min, t_max) = (u64_of(&fixture, "t_min_ms"), u64_of(&fixture, "t_max_ms"));
+    let vectors = array_of(&fixture, "vectors");
     assert!(!vectors.is_empty());
     for v in vectors {
-        let text = |key: &str| v[key].as_str().expect("string field").to_owned();
-        let (participant, sender, message) = (text("participant"), text("sender"), text("message"));
+        let (participant, sender, message) = (
+            str_of(v, "participant"),
+            str_of(v, "sender"),
+            str_of(v, "message"),
+        );
         let context = format!("{participant}/{sender}/{message}");
         assert_eq!(
-            t_req_ms(&participant, &message, t_min, t_max),
-            v["t_req_ms"].as_u64().expect("t_req"),
+            t_req_ms(participant, message, t_min, t_max),
+            u64_of(v, "t_req_ms"),
             "T_req {context}"
         );
         assert_eq!(
-            t_resp_ms(&participant, &sender, &message, t_max),
-            v["t_resp_ms"].as_u64().expect("t_resp"),
+            t_resp_ms(participant, sender, message, t_max),
+            u64_of(v, "t_resp_ms"),
             "T_resp {context}"
         );
         for groups in [1, 3, 10] {
@@ -53,7 +57,7 @@ fn every_fixture_vector_matches_nim_sds() {
                 .as_bool()
                 .expect("group flag");
             assert_eq!(
-                in_response_group(&participant, &sender, &message, groups),
+                in_response_group(participant, sender, message, groups),
                 expected,
                 "{groups} groups {context}"
             );

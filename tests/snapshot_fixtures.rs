@@ -4,42 +4,29 @@
 //! When the fixture is absent each test says so and returns; the same vectors are also
 //! embedded in the unit tests of `src/persistence/codec.rs`.
 
-mod common;
+#[path = "common/fixtures.rs"]
+mod fixtures;
+#[path = "common/messages.rs"]
+mod messages;
 
-use serde_json::Value;
+use fixtures::{hex_of, nim_fixture};
+use messages::{entry, sds_message};
 use storage::persistence::{
     decode_channel_data, decode_channel_meta, decode_history_update, encode_channel_data,
     encode_channel_meta, encode_history_update,
 };
 use storage::protocol::{
-    decode_stored_message, encode_stored_message, ChannelData, ChannelMeta, HistoryEntry,
-    HistoryUpdate, IncomingEntry, IncomingRepair, OutgoingEntry, OutgoingRepair, SdsMessage,
+    decode_stored_message, encode_stored_message, ChannelData, ChannelMeta, HistoryUpdate,
+    IncomingEntry, IncomingRepair, OutgoingEntry, OutgoingRepair, SdsMessage,
 };
-
-fn fixture_bytes(fixture: &Value, key: &str) -> Vec<u8> {
-    hex::decode(fixture[key].as_str().expect("hex string")).expect("fixture hex")
-}
-
-fn entry(id: &str, hint: &[u8], sender: &str) -> HistoryEntry {
-    HistoryEntry {
-        message_id: id.into(),
-        retrieval_hint: hint.to_vec(),
-        sender_id: sender.into(),
-    }
-}
 
 /// "every message: channel chan, sender alice, causal history [p-<id> sender bob], no
 /// bloom".
 fn msg(id: &str, lamport: i64, content: &[u8]) -> SdsMessage {
     SdsMessage {
-        message_id: id.into(),
-        lamport_timestamp: lamport,
         causal_history: vec![entry(&format!("p-{id}"), b"", "bob")],
-        channel_id: "chan".into(),
-        content: content.to_vec(),
-        bloom_filter: Vec::new(),
         sender_id: "alice".into(),
-        repair_request: Vec::new(),
+        ..sds_message("chan", id, lamport, content)
     }
 }
 
@@ -72,30 +59,30 @@ fn full_meta() -> ChannelMeta {
 
 #[test]
 fn empty_channel_meta_matches_nim() {
-    let Some(fixture) = common::nim_fixture("snapshot.json") else {
+    let Some(fixture) = nim_fixture("snapshot.json") else {
         return;
     };
-    let nim = fixture_bytes(&fixture, "channel_meta_empty_hex");
+    let nim = hex_of(&fixture, "channel_meta_empty_hex");
     assert_eq!(encode_channel_meta(&ChannelMeta::default()), nim);
     assert_eq!(decode_channel_meta(&nim), Ok(ChannelMeta::default()));
 }
 
 #[test]
 fn full_channel_meta_matches_nim() {
-    let Some(fixture) = common::nim_fixture("snapshot.json") else {
+    let Some(fixture) = nim_fixture("snapshot.json") else {
         return;
     };
-    let nim = fixture_bytes(&fixture, "channel_meta_full_hex");
+    let nim = hex_of(&fixture, "channel_meta_full_hex");
     assert_eq!(encode_channel_meta(&full_meta()), nim);
     assert_eq!(decode_channel_meta(&nim), Ok(full_meta()));
 }
 
 #[test]
 fn channel_data_matches_nim() {
-    let Some(fixture) = common::nim_fixture("snapshot.json") else {
+    let Some(fixture) = nim_fixture("snapshot.json") else {
         return;
     };
-    let nim = fixture_bytes(&fixture, "channel_data_hex");
+    let nim = hex_of(&fixture, "channel_data_hex");
     let data = ChannelData {
         meta: full_meta(),
         history: vec![msg("h1", 1, &[1]), msg("h2", 2, &[2])],
@@ -106,10 +93,10 @@ fn channel_data_matches_nim() {
 
 #[test]
 fn history_update_matches_nim() {
-    let Some(fixture) = common::nim_fixture("snapshot.json") else {
+    let Some(fixture) = nim_fixture("snapshot.json") else {
         return;
     };
-    let nim = fixture_bytes(&fixture, "history_update_hex");
+    let nim = hex_of(&fixture, "history_update_hex");
     let update = HistoryUpdate {
         append: vec![msg("a1", 3, &[3])],
         evict: vec!["old1".into(), "old2".into()],
@@ -120,10 +107,10 @@ fn history_update_matches_nim() {
 
 #[test]
 fn stored_history_rows_in_nim_data_decode_alone() {
-    let Some(fixture) = common::nim_fixture("snapshot.json") else {
+    let Some(fixture) = nim_fixture("snapshot.json") else {
         return;
     };
-    let nim = fixture_bytes(&fixture, "channel_data_hex");
+    let nim = hex_of(&fixture, "channel_data_hex");
     // Each history row nim wrote is our stored-message encoding of that message.
     for m in [msg("h1", 1, &[1]), msg("h2", 2, &[2])] {
         let row = encode_stored_message(&m);

@@ -1,14 +1,16 @@
 //! The SQLite backend: files it must refuse (and leave untouched), the schema version,
 //! and a context on `"kind": "sqlite"` whose replies come only after their commit.
 
+#[path = "common/contexts.rs"]
+mod contexts;
 #[path = "common/scratch.rs"]
 mod scratch;
 
 use std::path::Path;
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use contexts::{ask, NoEvents, WAIT};
 use scratch::Scratch;
 use storage::persistence::{sqlite_schema_version, Persistence, SqliteStore, Synchronous};
 use storage::protocol::ChannelStats;
@@ -18,13 +20,6 @@ use storage::runtime::{
 
 const CH: &str = "chan";
 const T0: u64 = 1_700_000_000_000;
-const WAIT: Duration = Duration::from_secs(10);
-
-struct NoEvents;
-
-impl EventSink for NoEvents {
-    fn deliver(&mut self, _: RuntimeEvent) {}
-}
 
 fn config(path: &Path, extra: &str) -> ContextConfig {
     let path = serde_json::to_string(&path.to_string_lossy()).unwrap();
@@ -59,14 +54,8 @@ fn refused(path: &Path) -> String {
 
 /// The channel's statistics, read through the context (`None`: unknown channel).
 fn stats(ctx: &Context, channel_id: &str) -> Option<ChannelStats> {
-    let (tx, rx) = channel();
-    ctx.submit(Request::ChannelStats {
-        channel_id: channel_id.into(),
-        reply: Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    });
-    rx.recv_timeout(WAIT).unwrap().expect("stats answered")
+    let channel_id = channel_id.into();
+    ask(ctx, |reply| Request::ChannelStats { channel_id, reply }).expect("stats answered")
 }
 
 #[test]
@@ -308,14 +297,8 @@ fn context_replies_follow_their_commit_and_state_survives_a_restart() {
     drop(ctx);
 
     let ctx = start(&path).unwrap();
-    let (tx, rx) = channel();
-    ctx.submit(Request::EnsureChannel {
-        channel_id: CH.into(),
-        reply: Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    });
-    rx.recv_timeout(WAIT).unwrap().unwrap();
+    let channel_id = CH.into();
+    ask(&ctx, |reply| Request::EnsureChannel { channel_id, reply }).unwrap();
     let after = stats(&ctx, CH).unwrap();
     assert_eq!(after.lamport_timestamp, before.lamport_timestamp);
     assert_eq!(after.outgoing_len, N);
@@ -330,16 +313,13 @@ fn context_stats_load_a_stored_channel_after_a_restart() {
     let dir = Scratch::new("context-stats");
     let path = dir.file("state.db");
     let ctx = start(&path).unwrap();
-    let (tx, rx) = channel();
-    ctx.submit(Request::Wrap {
+    ask(&ctx, |reply| Request::Wrap {
         channel_id: CH.into(),
         message_id: "m1".into(),
         content: b"x".to_vec(),
-        reply: Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    });
-    rx.recv_timeout(WAIT).unwrap().unwrap();
+        reply,
+    })
+    .unwrap();
     ctx.shutdown().unwrap();
     drop(ctx);
 

@@ -4,36 +4,30 @@
 //! database as it was; other channels load. Version 1 databases (no checksums) migrate,
 //! computing the checksums of their rows, and still load.
 
+#[path = "common/managers.rs"]
+mod managers;
 #[path = "common/scratch.rs"]
 mod scratch;
 
 use std::path::Path;
 
+use managers::{manager, T0};
 use scratch::Scratch;
 use storage::persistence::{
     sqlite_schema_version, MemoryStore, OpError, Persistence, PersistentManager, SqliteStore,
     Synchronous,
 };
-use storage::protocol::{Manager, ProtocolConfig, UnwrapStatus};
+use storage::protocol::UnwrapStatus;
 
 const CH: &str = "chan";
 const OTHER: &str = "other";
-const T0: u64 = 1_700_000_000_000;
 /// Content of a message bob delivers: stored in a history row only.
 const IN_HISTORY: &[u8] = b"delivered-marker-7f3a91";
 /// Content of a message bob buffers (its dependency is missing): stored in the meta only.
 const IN_META: &[u8] = b"buffered-marker-c02d5e";
 
-fn plain(participant: &str) -> Manager {
-    Manager::new(ProtocolConfig {
-        participant_id: participant.into(),
-        ..ProtocolConfig::default()
-    })
-    .unwrap()
-}
-
 fn bob(backend: Box<dyn Persistence>) -> PersistentManager {
-    let mut bob = PersistentManager::new(plain("bob"), backend);
+    let mut bob = PersistentManager::new(manager("bob"), backend);
     bob.manager_mut()
         .set_retrieval_hint_provider(Some(Box::new(|_: &str, id: &str| {
             format!("hint-of-{id}").into_bytes()
@@ -45,7 +39,7 @@ fn bob(backend: Box<dyn Persistence>) -> PersistentManager {
 /// `a2` (meta), his own `b1` (history and meta) whose causal history gave `a1` a
 /// retrieval hint; and `o1` on OTHER.
 fn fill(bob: &mut PersistentManager) {
-    let mut alice = plain("alice");
+    let mut alice = manager("alice");
     let a1 = alice.wrap(T0, CH, "a1", IN_HISTORY).unwrap();
     let _a2 = alice.wrap(T0, CH, "a2", b"never arrives").unwrap();
     let a3 = alice.wrap(T0, CH, "a3", IN_META).unwrap();

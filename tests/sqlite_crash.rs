@@ -4,6 +4,8 @@
 //! database is consistent (meta and history in step) and holds every reported op. A new
 //! database killed after commits that are only in its write-ahead log opens again.
 
+#[path = "common/contexts.rs"]
+mod contexts;
 #[path = "common/scratch.rs"]
 mod scratch;
 
@@ -14,9 +16,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use contexts::NoEvents;
 use storage::persistence::{self, Persistence, SqliteStore, Synchronous};
 use storage::protocol;
-use storage::runtime::{Context, ContextConfig, EventSink, Request, RuntimeEvent, SystemClock};
+use storage::runtime::{Context, ContextConfig, Request, SystemClock};
 
 const CH: &str = "chan";
 const DB_ENV: &str = "LIBSTORAGE_CRASH_DB";
@@ -24,12 +27,6 @@ const RUN_ENV: &str = "LIBSTORAGE_CRASH_RUN";
 /// How many wraps the child submits (default 100 000).
 const OPS_ENV: &str = "LIBSTORAGE_CRASH_OPS";
 const ACK: &str = "ACK ";
-
-struct NoEvents;
-
-impl EventSink for NoEvents {
-    fn deliver(&mut self, _: RuntimeEvent) {}
-}
 
 /// The child: runs only when re-invoked by the parent with the database path set.
 #[test]

@@ -4,33 +4,28 @@
 //! each test says so and returns. The key vectors are also checked by the unit tests in
 //! `src/protocol/wire.rs`, which run everywhere.
 
-mod common;
+#[path = "common/fixtures.rs"]
+mod fixtures;
+#[path = "common/messages.rs"]
+mod messages;
 
+use fixtures::{array_of, hex_of, nim_fixture, str_of};
+use messages::entry;
 use serde_json::Value;
 use storage::protocol::{
     decode_message, encode_message, encode_message_with_bloom, encoded_message_len, HistoryEntry,
     SdsMessage,
 };
 
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("fixture field {key} is a string"))
-}
-
-fn bytes(v: &Value, key: &str) -> Vec<u8> {
-    hex::decode(s(v, key)).expect("fixture hex")
-}
-
 fn entries(v: &Value, key: &str) -> Vec<HistoryEntry> {
-    v[key]
-        .as_array()
-        .expect("fixture entry list")
+    array_of(v, key)
         .iter()
-        .map(|e| HistoryEntry {
-            message_id: s(e, "message_id").into(),
-            retrieval_hint: bytes(e, "retrieval_hint_hex"),
-            sender_id: s(e, "sender_id").into(),
+        .map(|e| {
+            entry(
+                str_of(e, "message_id"),
+                &hex_of(e, "retrieval_hint_hex"),
+                str_of(e, "sender_id"),
+            )
         })
         .collect()
 }
@@ -39,34 +34,31 @@ fn entries(v: &Value, key: &str) -> Vec<HistoryEntry> {
 /// bloom, not its bytes).
 fn described(v: &Value) -> SdsMessage {
     SdsMessage {
-        message_id: s(v, "message_id").into(),
-        lamport_timestamp: s(v, "lamport").parse().expect("lamport is an i64"),
+        message_id: str_of(v, "message_id").into(),
+        lamport_timestamp: str_of(v, "lamport").parse().expect("lamport is an i64"),
         causal_history: entries(v, "causal_history"),
-        channel_id: s(v, "channel_id").into(),
-        content: bytes(v, "content_hex"),
+        channel_id: str_of(v, "channel_id").into(),
+        content: hex_of(v, "content_hex"),
         bloom_filter: Vec::new(),
-        sender_id: s(v, "sender_id").into(),
+        sender_id: str_of(v, "sender_id").into(),
         repair_request: entries(v, "repair_request"),
     }
 }
 
 fn has_bloom(v: &Value) -> bool {
-    !v["bloom_ids"]
-        .as_array()
-        .expect("bloom_ids list")
-        .is_empty()
+    !array_of(v, "bloom_ids").is_empty()
 }
 
 #[test]
 fn every_message_encodes_to_nim_bytes_and_decodes_to_its_fields() {
-    let Some(fixture) = common::nim_fixture("wire.json") else {
+    let Some(fixture) = nim_fixture("wire.json") else {
         return;
     };
-    let messages = fixture["messages"].as_array().expect("messages");
+    let messages = array_of(&fixture, "messages");
     assert!(messages.len() >= 7);
     for v in messages {
-        let name = s(v, "name");
-        let wire = bytes(v, "wire_hex");
+        let name = str_of(v, "name");
+        let wire = hex_of(v, "wire_hex");
         let mut expected = described(v);
         let decoded = decode_message(&wire).unwrap_or_else(|e| panic!("{name}: {e}"));
         if has_bloom(v) {
@@ -87,15 +79,15 @@ fn every_message_encodes_to_nim_bytes_and_decodes_to_its_fields() {
 
 #[test]
 fn every_decode_case_is_accepted_or_rejected_as_nim_does() {
-    let Some(fixture) = common::nim_fixture("wire.json") else {
+    let Some(fixture) = nim_fixture("wire.json") else {
         return;
     };
-    let cases = fixture["decode_cases"].as_array().expect("decode_cases");
+    let cases = array_of(&fixture, "decode_cases");
     assert!(!cases.is_empty());
     for case in cases {
-        let name = s(case, "name");
+        let name = str_of(case, "name");
         let nim_accepts = case["nim_accepts"].as_bool().expect("nim_accepts");
-        let result = decode_message(&bytes(case, "hex"));
+        let result = decode_message(&hex_of(case, "hex"));
         assert_eq!(result.is_ok(), nim_accepts, "{name}: {result:?}");
     }
 }
@@ -118,16 +110,14 @@ struct NimBloom {
 #[test]
 fn bloom_of_25_ids_survives_the_round_trip() {
     use prost::Message as _;
-    let Some(fixture) = common::nim_fixture("wire.json") else {
+    let Some(fixture) = nim_fixture("wire.json") else {
         return;
     };
-    let v = fixture["messages"]
-        .as_array()
-        .expect("messages")
+    let v = array_of(&fixture, "messages")
         .iter()
-        .find(|m| s(m, "name") == "with_bloom_25_ids")
+        .find(|m| str_of(m, "name") == "with_bloom_25_ids")
         .expect("with_bloom_25_ids present");
-    let wire = bytes(v, "wire_hex");
+    let wire = hex_of(v, "wire_hex");
     let decoded = decode_message(&wire).expect("decodes");
     let bloom = decoded.bloom_filter.clone();
 
@@ -137,10 +127,8 @@ fn bloom_of_25_ids_survives_the_round_trip() {
     assert_eq!(filter.error_rate_millionths, 1_000);
     assert_eq!(filter.bits.len(), 18_752);
     assert!(filter.bits.iter().any(|&b| b != 0), "25 ids set some bits");
-    if let Some(blooms) = common::nim_fixture("bloom.json") {
-        let default = blooms["filters"]
-            .as_array()
-            .expect("filters")
+    if let Some(blooms) = nim_fixture("bloom.json") {
+        let default = array_of(&blooms, "filters")
             .iter()
             .find(|f| f["capacity"].as_u64() == Some(10_000))
             .expect("a default-size filter");

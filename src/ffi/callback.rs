@@ -1,4 +1,4 @@
-//! Host callbacks: the C function pointer types, and [`Answer`], which calls a request's
+//! Host callbacks: the C function pointer types, and `Answer`, which calls a request's
 //! callback exactly once — with an error if the request is dropped unanswered.
 
 #![allow(non_camel_case_types)]

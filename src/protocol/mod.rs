@@ -42,7 +42,8 @@ pub use snapshot::{
     OutgoingRepair,
 };
 pub use wire::{
-    decode_history_entry, decode_message, decode_stored_message, encode_history_entry,
-    encode_message, encode_message_into, encode_message_with_bloom, encode_stored_message,
-    encoded_message_len, DecodeError, Received,
+    decode_history_entry, decode_message, decode_received, decode_received_within,
+    decode_stored_message, encode_history_entry, encode_message, encode_message_into,
+    encode_message_with_bloom, encode_stored_message, encoded_message_len, DecodeError,
+    DecodeLimits, Received,
 };

@@ -97,7 +97,7 @@ impl DecodeError {
 /// What one received message may carry: decoding stops at the first excess, so the work
 /// and memory a refused message costs stay small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DecodeLimits {
+pub struct DecodeLimits {
     /// Entries of `causal_history`.
     pub max_causal_history: usize,
     /// Entries of `repair_request`.
@@ -359,7 +359,7 @@ impl Received<'_> {
 }
 
 /// [`decode_message`] without copying the bloom filter out of `bytes`.
-pub(crate) fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
+pub fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
     decode_received_within(bytes, &DecodeLimits::unbounded())
 }
 
@@ -378,7 +378,7 @@ pub(crate) fn peek_channel_id(bytes: &[u8]) -> Option<&str> {
 
 /// [`decode_received`] for a message from a peer: refuses, as soon as it sees them, more
 /// entries and longer ids or hints than `limits` allow.
-pub(crate) fn decode_received_within<'a>(
+pub fn decode_received_within<'a>(
     bytes: &'a [u8],
     limits: &DecodeLimits,
 ) -> Result<Received<'a>, DecodeError> {

@@ -11,7 +11,7 @@
 //! - `recording`: [`RecordingConfig`], where recordings live, the defaults of each
 //!   recording, and an [`Autostart`] recording.
 //!
-//! [`crate::strict_json`] reads them, so that every refusal (unknown key, wrong type,
+//! `crate::strict_json` reads them, so that every refusal (unknown key, wrong type,
 //! out-of-range value) names the key by its path; each section's `validate` then checks
 //! what one value alone cannot say.
 
