@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use mcap::records::{op, Record};
@@ -95,7 +96,18 @@ impl<R: Read> Iterator for McapScan<R> {
             return None;
         }
         loop {
-            let event = match self.reader.next_event() {
+            // mcap's reader does arithmetic on lengths it does not check (a record that
+            // overruns its uncompressed chunk underflows a counter); where that panics (builds
+            // with overflow checks), the file is damaged, not the process.
+            let reader = &mut self.reader;
+            let Ok(event) = catch_unwind(AssertUnwindSafe(move || {
+                let reader = reader;
+                reader.next_event()
+            })) else {
+                let error = RecordingError::mcap(&self.path, "damaged file: unreadable records");
+                return self.fail(error);
+            };
+            let event = match event {
                 None => {
                     self.finished = true;
                     return None;
@@ -253,6 +265,23 @@ mod tests {
     const HUGE_COMPRESSION_NAME: &str = "894d434150300d0af20000000000000000060500001000000000000000000f000f000f0000000000000b00000002000000";
     /// Fuzzer input: a Header record whose library string claims 2.26 GB.
     const HUGE_HEADER_STRING: &str = "894d434150300d0af00000000000000000010800000000000000000000000000008700000000000000000000000089";
+
+    /// Fuzzer input: a record that overruns its uncompressed chunk (mcap's reader
+    /// underflows the chunk's remaining length: a panic where overflow is checked).
+    const RECORD_OVERRUNS_CHUNK: &str = "894d434150300d0a06ff290000000000002d00000000ff00f710003a000000ffffffffff0d0a0000000000000000000000020000000000000000000000000000000000000000000000000000000500000000d2000000ffffffff0000";
+
+    #[test]
+    fn a_record_overrunning_its_chunk_is_damage_not_a_panic() {
+        for mode in [ScanMode::Sealed, ScanMode::Salvage] {
+            let scan = McapScan::new(
+                Cursor::new(unhex(RECORD_OVERRUNS_CHUNK)),
+                Path::new("x"),
+                mode,
+            );
+            // Ends (with or without an error) instead of panicking.
+            assert!(scan.take(1000).count() < 1000);
+        }
+    }
 
     fn unhex(hex: &str) -> Vec<u8> {
         (0..hex.len())
