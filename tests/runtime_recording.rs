@@ -438,17 +438,24 @@ fn a_killed_recorder_is_recovered_on_restart() {
         .map_while(Result::ok)
         .any(|line| line.contains("SEALED"));
     assert!(announced, "the child never sealed two chunks");
-    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
-    child.wait().expect("reaped");
     let chunks = root.join("crash").join(CHUNKS_DIR);
     let count_active = || {
         fs::read_dir(&chunks)
-            .expect("chunks")
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".active"))
-            .count()
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".active"))
+                    .count()
+            })
+            .unwrap_or(0)
     };
-    // A kill that lands between a seal and the next message's file leaves no active file.
+    // Kill while a file is being written, so recovery has one to act on; a kill that
+    // still lands between a seal and the next file (a window of microseconds) leaves none.
+    let deadline = std::time::Instant::now() + WAIT;
+    while count_active() == 0 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+    child.wait().expect("reaped");
     let killed_mid_file = count_active() > 0;
     let before = Manifest::read(&root.join("crash")).expect("manifest survives");
     assert!(
