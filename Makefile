@@ -57,7 +57,7 @@ cxx-headers:
 	@command -v $(CXX) >/dev/null || { echo "error: no C++ compiler ($(CXX)) found: install g++ or clang++"; exit 1; }
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/c/headers.cpp
 
-test: lint rust-test c-test go-test py-test
+test: lint rust-test c-test go-test py-test install-test
 
 # ---- Go and Python bindings -----------------------------------------------------------
 
@@ -118,15 +118,53 @@ demo-rust: toolchain
 bench: build bench-c
 	$(CARGO) bench
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIB_DIR)/libstorage.so $(DESTDIR)$(PREFIX)/lib/libstorage.so.$(VERSION)
-	ln -sf libstorage.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libstorage.so.0
-	ln -sf libstorage.so.0 $(DESTDIR)$(PREFIX)/lib/libstorage.so
-	install -m 0644 $(LIB_DIR)/libstorage.a $(DESTDIR)$(PREFIX)/lib/libstorage.a
-	install -m 0644 include/storage.h include/libsds.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' storage.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/storage.pc
+# ---- Installing ------------------------------------------------------------------------
+
+# `make install` only copies what `make` built (no cargo: `sudo make install` is safe).
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/storage
+STRIP ?= strip
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# @NAME@ placeholders of storage.pc.in and cmake/*.in.
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g'
+INSTALLED := $(LIBDIR)/libstorage.so.$(VERSION) $(LIBDIR)/libstorage.so.0 \
+	$(LIBDIR)/libstorage.so $(LIBDIR)/libstorage.a $(INCLUDEDIR)/storage.h \
+	$(INCLUDEDIR)/libsds.h $(PKGCONFIGDIR)/storage.pc $(CMAKEDIR)/storage-config.cmake \
+	$(CMAKEDIR)/storage-config-version.cmake
+
+.PHONY: uninstall
+
+install:
+	@test -f $(LIB_DIR)/libstorage.so -a -f $(LIB_DIR)/libstorage.a || \
+		{ echo "error: nothing built in $(LIB_DIR): run make first"; exit 1; }
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(CMAKEDIR)
+	install -m 0755 $(LIB_DIR)/libstorage.so $(DESTDIR)$(LIBDIR)/libstorage.so.$(VERSION)
+	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libstorage.so.$(VERSION)
+	ln -sf libstorage.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstorage.so.0
+	ln -sf libstorage.so.0 $(DESTDIR)$(LIBDIR)/libstorage.so
+	install -m 0644 $(LIB_DIR)/libstorage.a $(DESTDIR)$(LIBDIR)/libstorage.a
+	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libstorage.a
+	install -m 0644 include/storage.h include/libsds.h $(DESTDIR)$(INCLUDEDIR)/
+	$(SUBST) storage.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/storage.pc
+	$(SUBST) cmake/storage-config.cmake.in > $(DESTDIR)$(CMAKEDIR)/storage-config.cmake
+	$(SUBST) cmake/storage-config-version.cmake.in \
+		> $(DESTDIR)$(CMAKEDIR)/storage-config-version.cmake
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# A new user's path, outside the tree: install to a temporary prefix, then build and run
+# a two-participant program in C and C++ through pkg-config and through CMake.
+.PHONY: install-test
+install-test: build
+	tests/install/run.sh
 
 clean:
 	$(CARGO) clean
