@@ -63,8 +63,10 @@ test: lint rust-test c-test go-test py-test install-test
 
 GO ?= go
 PYTHON ?= python3
-# cgo compiles and links against this tree's header and freshly built library.
-GO_ENV := CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="-L$(LIB_PATH) -Wl,-rpath,$(LIB_PATH)"
+# cgo finds the library through pkg-config (`#cgo pkg-config: storage`); in the tree, through
+# a storage.pc generated for this tree's header and freshly built library (with an rpath).
+TREE_PC_DIR := $(TARGET_DIR)/pkgconfig
+GO_ENV := PKG_CONFIG_PATH="$(abspath $(TREE_PC_DIR))"
 # pytest lives in a virtualenv of its own, made on first use.
 PY_VENV := target/py-venv
 PY_ENV := STORAGE_LIB=$(LIB_PATH)/libstorage.so PYTHONPATH=$(CURDIR)/bindings/python
@@ -83,7 +85,13 @@ $(PY_VENV)/bin/pytest: | python-toolchain
 
 # The Go binding under the race detector; the example must still build against it. Then a
 # client of the libsds API written the way libsds's own cgo binding is (tests/go-libsds).
-go-test: build go-toolchain
+$(TREE_PC_DIR)/storage.pc: storage.pc.in Cargo.toml
+	@mkdir -p $(TREE_PC_DIR)
+	sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(LIB_PATH)|g' -e 's|@INCLUDEDIR@|$(CURDIR)/include|g' \
+		-e 's|@VERSION@|$(VERSION)|g' -e 's|^Libs: .*|Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lstorage|' \
+		$< > $@
+
+go-test: build go-toolchain $(TREE_PC_DIR)/storage.pc
 	@unformatted="$$(gofmt -l bindings/go examples/go tests/go-libsds)"; \
 		if [ -n "$$unformatted" ]; then echo "error: not gofmt-formatted: $$unformatted"; exit 1; fi
 	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...
@@ -96,7 +104,7 @@ py-test: build $(PY_VENV)/bin/pytest
 	$(PY_ENV) $(PY_VENV)/bin/python examples/python/chat.py >/dev/null
 
 # Two participants chatting, in Go and in Python.
-example-go: build go-toolchain
+example-go: build go-toolchain $(TREE_PC_DIR)/storage.pc
 	cd examples/go && $(GO_ENV) $(GO) run .
 
 example-python: build python-toolchain
