@@ -2,7 +2,8 @@
 # A new user's path, outside the source tree: `make install` to a temporary prefix, then
 # the two-participant program (tests/install/two_participants.c) built against the
 # installed files only, as C and C++, through pkg-config and through CMake (shared and
-# static), and run. Then `make uninstall` must leave the prefix empty.
+# static), and as Go from another module (a replace directive, PKG_CONFIG_PATH at the
+# installed prefix), and run. Then `make uninstall` must leave the prefix empty.
 set -eu
 tree=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/storage-install-test-XXXXXX)
@@ -45,6 +46,24 @@ if command -v cmake >/dev/null; then
     ./build/two_participants_static
 else
     echo "skipped: CMake (cmake not installed)"
+fi
+if command -v go >/dev/null; then
+    echo "== Go, another module using the binding through a replace directive"
+    mkdir -p "$work/goapp"
+    cp "$tree/examples/go/chat.go" "$work/goapp/"
+    cat > "$work/goapp/go.mod" <<GOMOD
+module example.com/chat
+
+go 1.22
+
+require github.com/libstorage/libstorage/bindings/go v0.0.0
+
+replace github.com/libstorage/libstorage/bindings/go => $tree/bindings/go
+GOMOD
+    (cd "$work/goapp" && GOFLAGS=-mod=mod go build -o chat . && ./chat >/dev/null)
+    ldd "$work/goapp/chat" | grep -q "$prefix/lib/libstorage.so.0"
+else
+    echo "skipped: Go (go not installed)"
 fi
 size=$(stat -L -c %s "$prefix/lib/libstorage.so.0")
 echo "installed libstorage.so: $size bytes (stripped)"
