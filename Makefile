@@ -57,7 +57,7 @@ cxx-headers:
 	@command -v $(CXX) >/dev/null || { echo "error: no C++ compiler ($(CXX)) found: install g++ or clang++"; exit 1; }
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/c/headers.cpp
 
-test: lint rust-test c-test go-test py-test install-test
+test: lint rust-test c-test go-test py-test install-test wheel-test
 
 # ---- Go and Python bindings -----------------------------------------------------------
 
@@ -102,6 +102,26 @@ go-test: build go-toolchain $(TREE_PC_DIR)/storage.pc
 py-test: build $(PY_VENV)/bin/pytest
 	cd bindings/python && $(PY_ENV) $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q
 	$(PY_ENV) $(PY_VENV)/bin/python examples/python/chat.py >/dev/null
+
+# The platform wheel (py3-none-manylinux_2_NN_<arch>) with libstorage.so inside, in
+# target/wheel; then installed in a fresh virtualenv outside the tree (no index) and run
+# as a new user would: examples/python/chat.py, two participants, the bundled library.
+WHEEL_DIR := $(TARGET_DIR)/wheel
+
+.PHONY: wheel wheel-test
+
+wheel: build $(PY_VENV)/bin/pytest
+	$(PY_VENV)/bin/pip install --quiet "setuptools>=77" wheel
+	bindings/python/build_wheel.sh $(abspath $(PY_VENV))/bin/python $(LIB_DIR)/libstorage.so $(WHEEL_DIR)
+
+wheel-test: wheel
+	@set -e; venv=$$(mktemp -d /tmp/storage-wheel-venv-XXXXXX); trap 'rm -rf "$$venv"' EXIT; \
+		$(PYTHON) -m venv "$$venv"; \
+		"$$venv/bin/pip" install --quiet --no-index $(WHEEL_DIR)/*.whl; \
+		cp examples/python/chat.py "$$venv/"; cd "$$venv"; \
+		env -u STORAGE_LIB -u PYTHONPATH ./bin/python -c \
+			'import storage._lib as l, pathlib; p = pathlib.Path(l.lib._name); assert p.parent.name == "storage" and "site-packages" in str(p), p; print("loaded", p)'; \
+		env -u STORAGE_LIB -u PYTHONPATH ./bin/python chat.py >/dev/null; echo "wheel test passed"
 
 # Two participants chatting, in Go and in Python.
 example-go: build go-toolchain $(TREE_PC_DIR)/storage.pc
