@@ -26,9 +26,14 @@ toolchain:
 	@if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
 
 # The library's soname is libstorage.so.0: give programs linked in the tree that name too.
+# libstorage-public.a, what `make install` installs as libstorage.a, exports only the C API
+# (scripts/localize-static.sh): its bundled SQLite and zstd cannot clash with a program's.
+PUBLIC_A := $(LIB_DIR)/libstorage-public.a
+
 build: toolchain
 	$(CARGO) build --release
 	ln -sf libstorage.so $(LIB_DIR)/libstorage.so.0
+	@[ $(PUBLIC_A) -nt $(LIB_DIR)/libstorage.a ] || scripts/localize-static.sh $(LIB_DIR)/libstorage.a $(PUBLIC_A)
 
 lint: toolchain
 	$(CARGO) fmt --all -- --check
@@ -168,7 +173,7 @@ INSTALLED := $(LIBDIR)/libstorage.so.$(VERSION) $(LIBDIR)/libstorage.so.0 \
 .PHONY: uninstall
 
 install:
-	@test -f $(LIB_DIR)/libstorage.so -a -f $(LIB_DIR)/libstorage.a || \
+	@test -f $(LIB_DIR)/libstorage.so -a -f $(PUBLIC_A) || \
 		{ echo "error: nothing built in $(LIB_DIR): run make first"; exit 1; }
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(CMAKEDIR)
@@ -176,8 +181,7 @@ install:
 	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libstorage.so.$(VERSION)
 	ln -sf libstorage.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstorage.so.0
 	ln -sf libstorage.so.0 $(DESTDIR)$(LIBDIR)/libstorage.so
-	install -m 0644 $(LIB_DIR)/libstorage.a $(DESTDIR)$(LIBDIR)/libstorage.a
-	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libstorage.a
+	install -m 0644 $(PUBLIC_A) $(DESTDIR)$(LIBDIR)/libstorage.a
 	install -m 0644 include/storage.h include/libsds.h $(DESTDIR)$(INCLUDEDIR)/
 	$(SUBST) storage.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/storage.pc
 	$(SUBST) cmake/storage-config.cmake.in > $(DESTDIR)$(CMAKEDIR)/storage-config.cmake

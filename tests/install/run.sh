@@ -37,6 +37,18 @@ ${CC:-cc} -std=c11 two_participants.c -o c_static $(pkg-config --cflags storage)
     "$prefix/lib/libstorage.a" $(pkg-config --libs-only-l --static storage | sed 's/-lstorage//') -pthread
 ./c_static
 if ldd ./c_static | grep -q libstorage; then echo "error: c_static loads libstorage.so"; exit 1; fi
+if [ -f /usr/include/sqlite3.h ]; then
+    echo "== C, static, beside the system SQLite"
+    bad=$(readelf -sW "$prefix/lib/libstorage.a" | awk '$5 == "GLOBAL" && $7 != "UND" { print $8 }' |
+        grep -vE '^(storage_|Sds)' || true)
+    if [ -n "$bad" ]; then echo "error: libstorage.a exports: $(echo $bad | head -c 300)"; exit 1; fi
+    ${CC:-cc} -std=c11 "$tree/tests/install/beside_sqlite.c" -o beside_sqlite \
+        $(pkg-config --cflags storage) "$prefix/lib/libstorage.a" -lsqlite3 \
+        $(pkg-config --libs-only-l --static storage | sed 's/-lstorage//') -pthread
+    ./beside_sqlite
+else
+    echo "skipped: static beside the system SQLite (no sqlite3.h)"
+fi
 if command -v cmake >/dev/null; then
     echo "== C, C++ and static C through CMake"
     cmake -S . -B build -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
