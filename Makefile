@@ -26,9 +26,14 @@ toolchain:
 	@if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
 
 # The library's soname is libstorage.so.0: give programs linked in the tree that name too.
+# libstorage-public.a, what `make install` installs as libstorage.a, exports only the C API
+# (scripts/localize-static.sh): its bundled SQLite and zstd cannot clash with a program's.
+PUBLIC_A := $(LIB_DIR)/libstorage-public.a
+
 build: toolchain
 	$(CARGO) build --release
 	ln -sf libstorage.so $(LIB_DIR)/libstorage.so.0
+	@[ $(PUBLIC_A) -nt $(LIB_DIR)/libstorage.a ] || scripts/localize-static.sh $(LIB_DIR)/libstorage.a $(PUBLIC_A)
 
 lint: toolchain
 	$(CARGO) fmt --all -- --check
@@ -57,14 +62,16 @@ cxx-headers:
 	@command -v $(CXX) >/dev/null || { echo "error: no C++ compiler ($(CXX)) found: install g++ or clang++"; exit 1; }
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/c/headers.cpp
 
-test: lint rust-test c-test go-test py-test
+test: lint rust-test c-test go-test py-test install-test wheel-test
 
 # ---- Go and Python bindings -----------------------------------------------------------
 
 GO ?= go
 PYTHON ?= python3
-# cgo compiles and links against this tree's header and freshly built library.
-GO_ENV := CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="-L$(LIB_PATH) -Wl,-rpath,$(LIB_PATH)"
+# cgo finds the library through pkg-config (`#cgo pkg-config: storage`); in the tree, through
+# a storage.pc generated for this tree's header and freshly built library (with an rpath).
+TREE_PC_DIR := $(TARGET_DIR)/pkgconfig
+GO_ENV := PKG_CONFIG_PATH="$(abspath $(TREE_PC_DIR))"
 # pytest lives in a virtualenv of its own, made on first use.
 PY_VENV := target/py-venv
 PY_ENV := STORAGE_LIB=$(LIB_PATH)/libstorage.so PYTHONPATH=$(CURDIR)/bindings/python
@@ -83,7 +90,13 @@ $(PY_VENV)/bin/pytest: | python-toolchain
 
 # The Go binding under the race detector; the example must still build against it. Then a
 # client of the libsds API written the way libsds's own cgo binding is (tests/go-libsds).
-go-test: build go-toolchain
+$(TREE_PC_DIR)/storage.pc: storage.pc.in Cargo.toml
+	@mkdir -p $(TREE_PC_DIR)
+	sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(LIB_PATH)|g' -e 's|@INCLUDEDIR@|$(CURDIR)/include|g' \
+		-e 's|@VERSION@|$(VERSION)|g' -e 's|^Libs: .*|Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lstorage|' \
+		$< > $@
+
+go-test: build go-toolchain $(TREE_PC_DIR)/storage.pc
 	@unformatted="$$(gofmt -l bindings/go examples/go tests/go-libsds)"; \
 		if [ -n "$$unformatted" ]; then echo "error: not gofmt-formatted: $$unformatted"; exit 1; fi
 	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...
@@ -95,8 +108,28 @@ py-test: build $(PY_VENV)/bin/pytest
 	cd bindings/python && $(PY_ENV) $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q
 	$(PY_ENV) $(PY_VENV)/bin/python examples/python/chat.py >/dev/null
 
+# The platform wheel (py3-none-manylinux_2_NN_<arch>) with libstorage.so inside, in
+# target/wheel; then installed in a fresh virtualenv outside the tree (no index) and run
+# as a new user would: examples/python/chat.py, two participants, the bundled library.
+WHEEL_DIR := $(TARGET_DIR)/wheel
+
+.PHONY: wheel wheel-test
+
+wheel: build $(PY_VENV)/bin/pytest
+	$(PY_VENV)/bin/pip install --quiet "setuptools>=77" wheel
+	bindings/python/build_wheel.sh $(abspath $(PY_VENV))/bin/python $(LIB_DIR)/libstorage.so $(WHEEL_DIR)
+
+wheel-test: wheel
+	@set -e; venv=$$(mktemp -d /tmp/storage-wheel-venv-XXXXXX); trap 'rm -rf "$$venv"' EXIT; \
+		$(PYTHON) -m venv "$$venv"; \
+		"$$venv/bin/pip" install --quiet --no-index $(WHEEL_DIR)/*.whl; \
+		cp examples/python/chat.py "$$venv/"; cd "$$venv"; \
+		env -u STORAGE_LIB -u PYTHONPATH ./bin/python -c \
+			'import storage._lib as l, pathlib; p = pathlib.Path(l.lib._name); assert p.parent.name == "storage" and "site-packages" in str(p), p; print("loaded", p)'; \
+		env -u STORAGE_LIB -u PYTHONPATH ./bin/python chat.py >/dev/null; echo "wheel test passed"
+
 # Two participants chatting, in Go and in Python.
-example-go: build go-toolchain
+example-go: build go-toolchain $(TREE_PC_DIR)/storage.pc
 	cd examples/go && $(GO_ENV) $(GO) run .
 
 example-python: build python-toolchain
@@ -118,15 +151,52 @@ demo-rust: toolchain
 bench: build bench-c
 	$(CARGO) bench
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIB_DIR)/libstorage.so $(DESTDIR)$(PREFIX)/lib/libstorage.so.$(VERSION)
-	ln -sf libstorage.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libstorage.so.0
-	ln -sf libstorage.so.0 $(DESTDIR)$(PREFIX)/lib/libstorage.so
-	install -m 0644 $(LIB_DIR)/libstorage.a $(DESTDIR)$(PREFIX)/lib/libstorage.a
-	install -m 0644 include/storage.h include/libsds.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' storage.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/storage.pc
+# ---- Installing ------------------------------------------------------------------------
+
+# `make install` only copies what `make` built (no cargo: `sudo make install` is safe).
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/storage
+STRIP ?= strip
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# @NAME@ placeholders of storage.pc.in and cmake/*.in.
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g'
+INSTALLED := $(LIBDIR)/libstorage.so.$(VERSION) $(LIBDIR)/libstorage.so.0 \
+	$(LIBDIR)/libstorage.so $(LIBDIR)/libstorage.a $(INCLUDEDIR)/storage.h \
+	$(INCLUDEDIR)/libsds.h $(PKGCONFIGDIR)/storage.pc $(CMAKEDIR)/storage-config.cmake \
+	$(CMAKEDIR)/storage-config-version.cmake
+
+.PHONY: uninstall
+
+install:
+	@test -f $(LIB_DIR)/libstorage.so -a -f $(PUBLIC_A) || \
+		{ echo "error: nothing built in $(LIB_DIR): run make first"; exit 1; }
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(CMAKEDIR)
+	install -m 0755 $(LIB_DIR)/libstorage.so $(DESTDIR)$(LIBDIR)/libstorage.so.$(VERSION)
+	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libstorage.so.$(VERSION)
+	ln -sf libstorage.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstorage.so.0
+	ln -sf libstorage.so.0 $(DESTDIR)$(LIBDIR)/libstorage.so
+	install -m 0644 $(PUBLIC_A) $(DESTDIR)$(LIBDIR)/libstorage.a
+	install -m 0644 include/storage.h include/libsds.h $(DESTDIR)$(INCLUDEDIR)/
+	$(SUBST) storage.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/storage.pc
+	$(SUBST) cmake/storage-config.cmake.in > $(DESTDIR)$(CMAKEDIR)/storage-config.cmake
+	$(SUBST) cmake/storage-config-version.cmake.in \
+		> $(DESTDIR)$(CMAKEDIR)/storage-config-version.cmake
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# A new user's path, outside the tree: install to a temporary prefix, then build and run
+# a two-participant program in C and C++ through pkg-config and through CMake.
+.PHONY: install-test
+install-test: build
+	tests/install/run.sh
 
 clean:
 	$(CARGO) clean

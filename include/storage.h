@@ -48,6 +48,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** The version of this header: compare with storage_version() at run time. */
+#define STORAGE_VERSION "0.1.0"
+#define STORAGE_VERSION_MAJOR 0
+#define STORAGE_VERSION_MINOR 1
+#define STORAGE_VERSION_PATCH 0
+
+
 // The vtable layout this build reads (`abi_version`).
 #define STORAGE_PERSISTENCE_ABI_VERSION 1
 
@@ -115,11 +122,46 @@ typedef int32_t storage_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Severity of a log record, and the threshold set by `storage_set_log_level`.
+enum storage_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // No record passes (as a threshold only).
+  STORAGE_LOG_OFF = 0,
+  // Something failed: a recording stopped, a job thread could not start.
+  STORAGE_LOG_ERROR = 1,
+  // Something degraded but went on: a failed save kept in memory, a recovered file.
+  STORAGE_LOG_WARN = 2,
+  // Notable events: a recording started.
+  STORAGE_LOG_INFO = 3,
+  // Details for debugging.
+  STORAGE_LOG_DEBUG = 4,
+  // Very verbose details.
+  STORAGE_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum storage_log_level storage_log_level;
+#else
+typedef int32_t storage_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Opaque handle of a context, as C sees it (an incomplete type there).
 typedef struct storage_ctx storage_ctx;
 
 // What the host pushes during `load_channel` (opaque to C; valid during that call only).
 typedef struct storage_load_sink storage_load_sink;
+
+// The host's log callback: `target` (the module that logged, e.g.
+// `storage::persistence::durable`) and `message` are NUL-terminated UTF-8, borrowed for
+// the duration of the call only. It may run on any thread, concurrently.
+typedef void (*storage_log_callback)(storage_log_level level,
+                                     const char *target,
+                                     const char *message,
+                                     void *user_data);
 
 // Request and event callback of the native API. `data` is borrowed for the duration of
 // the call only.
@@ -220,6 +262,27 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Sets the process-wide log callback (NULL removes it: nothing is logged, the default).
+// Records at or below the level of `storage_set_log_level` (`STORAGE_LOG_WARN` by
+// default) reach it; records above it are not formatted at all. Returns `STORAGE_MISUSE`
+// when called from inside the log callback, or when the process already has another
+// logger of the Rust `log` crate.
+//
+// # Safety
+// The callback may run on any thread, several at once, until a later
+// `storage_set_log_callback` returns: `callback` and `user_data` must stay valid and be
+// usable from any thread until then. After that call returns, the previous callback is
+// never called again. The callback must not call `storage_set_log_callback`; records
+// logged while it runs on the same thread are dropped.
+storage_status storage_set_log_callback(storage_log_callback callback, void *user_data);
+
+// Sets the most verbose level passed to the log callback (process-wide, any thread,
+// `STORAGE_LOG_WARN` by default; `STORAGE_LOG_OFF` passes nothing). Takes a
+// `storage_log_level` value as an `int32_t`, so any value may be passed: values above
+// `STORAGE_LOG_TRACE` mean trace, values below `STORAGE_LOG_OFF` mean off. Takes effect
+// for records logged after it returns.
+storage_status storage_set_log_level(int32_t level);
 
 // The library version, a static NUL-terminated string.
 const char *storage_version(void);

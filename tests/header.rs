@@ -4,8 +4,9 @@
 #[test]
 fn committed_header_matches_the_code() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let config =
+    let mut config =
         cbindgen::Config::from_file(format!("{root}/cbindgen.toml")).expect("cbindgen.toml");
+    config.after_includes = Some(version_macros());
     let mut generated = Vec::new();
     cbindgen::Builder::new()
         .with_crate(root)
@@ -24,4 +25,20 @@ fn committed_header_matches_the_code() {
         committed == generated,
         "include/storage.h is out of date: run `make header` and commit it"
     );
+}
+
+/// The version macros of the header, from Cargo.toml's version: the header agrees with
+/// `storage_version()` and every other artefact (tests/version.rs).
+fn version_macros() -> String {
+    format!(
+        "\n/** The version of this header: compare with storage_version() at run time. */\n\
+         #define STORAGE_VERSION \"{}\"\n\
+         #define STORAGE_VERSION_MAJOR {}\n\
+         #define STORAGE_VERSION_MINOR {}\n\
+         #define STORAGE_VERSION_PATCH {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+    )
 }

@@ -355,6 +355,12 @@ fn bad_names_missing_root_and_unwritable_folders_give_clear_errors() {
         missing.list(),
         Err(RecordingError::RootMissing(_))
     ));
+    // A root that is a file is said to be one, not to be missing.
+    let file = root.parent().expect("parent").join("a-file");
+    std::fs::write(&file, b"not a folder").expect("file written");
+    let err = Store::new(&file).list().expect_err("refused");
+    assert!(matches!(err, RecordingError::RootNotDirectory(_)), "{err}");
+    assert!(err.to_string().contains("is not a directory"), "{err}");
 
     // A name in use is refused, and the existing recording is untouched.
     record(&root, "kept", &[message("c", 0, 10)], "");

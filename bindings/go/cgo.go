@@ -1,11 +1,11 @@
 package storage
 
-// The library is found in the repository's target/release by default; CGO_CFLAGS and
-// CGO_LDFLAGS (set by `make go-test`, or from `pkg-config storage`) come first and win.
+// The header and library are found through pkg-config (`storage.pc`, installed by `make
+// install`; set PKG_CONFIG_PATH for a non-system prefix). In the tree, `make go-test`
+// points PKG_CONFIG_PATH at a storage.pc it generates for the tree's build.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -Wl,-rpath,${SRCDIR}/../../target/release -lstorage
+#cgo pkg-config: storage
 #include "shim.h"
 */
 import "C"

@@ -1,3 +1,3 @@
-module libstorage/bindings/go/storage
+module github.com/libstorage/libstorage/bindings/go
 
 go 1.22

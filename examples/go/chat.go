@@ -7,7 +7,7 @@ import (
 	"log"
 	"time"
 
-	"libstorage/bindings/go/storage"
+	storage "github.com/libstorage/libstorage/bindings/go"
 )
 
 // say wraps text from one participant and hands the wire bytes to the other.

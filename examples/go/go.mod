@@ -1,7 +1,7 @@
-module libstorage/examples/go
+module github.com/libstorage/libstorage/examples/go
 
 go 1.22
 
-require libstorage/bindings/go/storage v0.0.0
+require github.com/libstorage/libstorage/bindings/go v0.0.0
 
-replace libstorage/bindings/go/storage => ../../bindings/go
+replace github.com/libstorage/libstorage/bindings/go => ../../bindings/go

@@ -16,6 +16,7 @@ mod json;
 mod json_samples;
 mod json_writer;
 mod libsds;
+mod logger;
 mod native;
 mod panic;
 mod persistence;
@@ -33,6 +34,9 @@ pub use host_vtable::{
     STORAGE_PERSISTENCE_ERROR_CAPACITY,
 };
 pub use libsds::*;
+pub use logger::{
+    storage_log_callback, storage_log_level, storage_set_log_callback, storage_set_log_level,
+};
 pub use native::*;
 pub use persistence::*;
 pub use recording::*;

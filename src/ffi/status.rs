@@ -146,6 +146,7 @@ pub(crate) fn recording_status(error: &RecordingError) -> storage_status {
             STORAGE_RECORDING_EXISTS
         }
         RecordingError::RootMissing(_)
+        | RecordingError::RootNotDirectory(_)
         | RecordingError::Io { .. }
         | RecordingError::Mcap { .. }
         | RecordingError::BadManifest { .. }

@@ -22,6 +22,9 @@ pub enum RecordingError {
     /// The configured root folder does not exist.
     #[error("the recordings root `{0}` does not exist")]
     RootMissing(String),
+    /// The configured root exists but is not a folder (a file, say).
+    #[error("the recordings root `{0}` is not a directory")]
+    RootNotDirectory(String),
     /// A recording of that name already exists.
     #[error("recording `{0}` already exists")]
     AlreadyExists(String),

@@ -57,12 +57,11 @@ impl Store {
 
     /// Fails unless the root is an existing folder.
     pub fn check_root(&self) -> Result<(), RecordingError> {
-        if self.root.is_dir() {
-            Ok(())
-        } else {
-            Err(RecordingError::RootMissing(crate::shorten::shorten_path(
-                &self.root,
-            )))
+        let shown = || crate::shorten::shorten_path(&self.root);
+        match std::fs::metadata(&self.root) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(RecordingError::RootNotDirectory(shown())),
+            Err(_) => Err(RecordingError::RootMissing(shown())),
         }
     }
 

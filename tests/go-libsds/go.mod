@@ -1,3 +1,3 @@
-module libstorage/tests/go-libsds
+module github.com/libstorage/libstorage/tests/go-libsds
 
 go 1.22

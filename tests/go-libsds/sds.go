@@ -17,8 +17,7 @@
 package libsds
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -Wl,-rpath,${SRCDIR}/../../target/release -lstorage
+#cgo pkg-config: storage
 #include "shim.h"
 */
 import "C"

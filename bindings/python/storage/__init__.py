@@ -12,6 +12,7 @@ in the repository's build folder.
 """
 
 from .errors import ClosedError, Status, StorageError
+from .logs import forward_logs, stop_forwarding_logs
 from .manager import Manager, version
 from .types import ChannelStats, Config, Dependency, Event, UnwrapResult
 
@@ -27,5 +28,7 @@ __all__ = [
     "Status",
     "StorageError",
     "UnwrapResult",
+    "forward_logs",
+    "stop_forwarding_logs",
     "version",
 ]

@@ -36,10 +36,14 @@ BYTES_IN = c_char_p
 CALLBACK = CFUNCTYPE(None, STATUS, POINTER(c_uint8), c_size_t, c_void_p)
 #: ``void (*storage_hint_provider)(const char *, char **, size_t *, void *)``.
 HINT_PROVIDER = CFUNCTYPE(None, c_char_p, POINTER(c_void_p), POINTER(c_size_t), c_void_p)
+#: ``void (*storage_log_callback)(storage_log_level, const char *, const char *, void *)``.
+LOG_CALLBACK = CFUNCTYPE(None, c_int32, c_char_p, c_char_p, c_void_p)
 
 #: name -> (argtypes, restype), one entry per function of include/storage.h.
 FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
     "storage_version": ([], c_char_p),
+    "storage_set_log_callback": ([LOG_CALLBACK, c_void_p], STATUS),
+    "storage_set_log_level": ([c_int32], STATUS),
     "storage_new": ([c_char_p, CALLBACK, c_void_p, POINTER(CTX)], STATUS),
     # out_error: a char * the caller owns; kept as a c_void_p so it can be freed.
     "storage_new_ex": ([c_char_p, CALLBACK, c_void_p, POINTER(CTX), POINTER(c_void_p)], STATUS),
