@@ -223,6 +223,15 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
         RuntimeEvent::RecordingStarted {
             name: "robot-1-1700000000000".into(),
         },
+        RuntimeEvent::WorkerRestarted {
+            reason: "panic in a wrap request: index out of bounds".into(),
+            restart_count: 1,
+            failed_requests: 1,
+            state_lost: false,
+            channels_reloaded: vec!["fleet".into()],
+            channels_lost: vec![],
+            recordings_reopened: vec![],
+        },
         RuntimeEvent::ReplayMessage {
             replay_id: 1,
             channel_id: "sim/fleet".into(),
