@@ -726,7 +726,7 @@ fn reference(samples: &BTreeMap<String, Vec<u8>>) -> String {
         out.push_str(&Renderer::reading(&schema).table(&schema, Some(&defaults)));
         out.push('\n');
     }
-    out.push_str("And the two sections below, `persistence` and `recording`.\n\n");
+    out.push_str("And the sections below, `persistence`, `recording` and `restart`.\n\n");
     for (heading, intro, schema, defaults) in [
         (
             "`persistence`",
@@ -742,6 +742,16 @@ fn reference(samples: &BTreeMap<String, Vec<u8>>) -> String {
              with the context.",
             schema_of::<RecordingConfig>(),
             &defaults["recording"],
+        ),
+        (
+            "`restart`",
+            "How many panics of the worker the context survives: `\"once\"` (default, one \
+             restart in its life) or `\"bounded\"` (`max_restarts` within any `within_ms`; \
+             both required, and refused with `\"once\"`). A panic fails the request it \
+             ran with `STORAGE_PANIC`, reloads the state from persistence and emits \
+             `worker_restarted`; beyond the budget the context fails.",
+            schema_of::<crate::runtime::restart::RestartSection>(),
+            &defaults["restart"],
         ),
     ] {
         let mut renderer = Renderer::reading(&schema);
