@@ -155,3 +155,31 @@ fn a_spent_budget_fails_the_context_saying_so() {
     }
     ctx.shutdown().expect("free a failed context");
 }
+
+#[test]
+fn a_panic_in_a_timer_restarts_the_worker_and_answers_nothing_twice() {
+    let clock = ManualClock::new(1_000);
+    let (ctx, events) = start_configured(
+        r#"{"participant_id": "a", "persistence": {"kind": "memory"}}"#,
+        &clock,
+    )
+    .expect("start");
+    wrap(&ctx, "wr-timer", "m1").expect("wrap");
+    ask(&ctx, |reply| Request::StartPeriodicTasks { reply }).expect("start timers");
+    arm_fault(FaultPoint::Timer, "wr-timer");
+    clock.advance(120_000);
+    ctx.submit(Request::Tick);
+    ask(&ctx, |reply| Request::Ping { reply }).expect("the worker carries on");
+    let restarted = restarts(&events);
+    let [RuntimeEvent::WorkerRestarted {
+        failed_requests,
+        channels_reloaded,
+        ..
+    }] = restarted.as_slice()
+    else {
+        panic!("{restarted:?}")
+    };
+    assert_eq!(*failed_requests, 0);
+    assert_eq!(channels_reloaded, &["wr-timer".to_owned()]);
+    wrap(&ctx, "wr-timer", "m2").expect("wrap after the restart");
+}
