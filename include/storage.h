@@ -81,8 +81,10 @@ enum storage_status
   STORAGE_INVALID_CONFIG = 5,
   // A context cannot be freed, nor its events pulled, from inside its own callback.
   STORAGE_MISUSE = 6,
-  // The library hit an internal error (a bug); the request was not carried out. If the
-  // worker itself stopped, later requests get `STORAGE_SHUTTING_DOWN`.
+  // The library hit an internal error (a bug) while running the request; the message
+  // holds the panic's. The worker restarts from the persisted state under the restart
+  // policy (`worker_restarted` event); once its budget is spent the context fails and
+  // later requests get `STORAGE_SHUTTING_DOWN`, saying so.
   STORAGE_PANIC = 7,
   // The context was freed before the request ran.
   STORAGE_SHUTTING_DOWN = 8,

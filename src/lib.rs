@@ -8,7 +8,12 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(unreachable_pub)]
 
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code, unreachable_pub))]
+mod fault;
 pub mod ffi;
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub use fault::{arm_fault, FaultPoint};
 pub mod persistence;
 pub mod protocol;
 pub mod recording;

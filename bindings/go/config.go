@@ -45,6 +45,7 @@ type Config struct {
 
 	Persistence *Persistence `json:"persistence,omitempty"`
 	Recording   *Recording   `json:"recording,omitempty"`
+	Restart     *Restart     `json:"restart,omitempty"`
 
 	// Extra keys written into the document as they are, over the fields above
 	// (explicit zeros, keys added to the library later).
@@ -85,4 +86,12 @@ func (c Config) JSON() ([]byte, error) {
 		merged[key] = value
 	}
 	return json.Marshal(merged)
+}
+
+// Restart is the worker's restart policy: Policy "once" (the default: one restart) or
+// "bounded" with MaxRestarts within WithinMs.
+type Restart struct {
+	Policy      string  `json:"policy,omitempty"`
+	MaxRestarts *uint32 `json:"max_restarts,omitempty"`
+	WithinMs    *uint64 `json:"within_ms,omitempty"`
 }

@@ -26,6 +26,7 @@ const (
 	RecordingFailed      EventType = "recording_failed"
 	RecordingRecovered   EventType = "recording_recovered" // at start: a file crash recovery acted on
 	RecordingStarted     EventType = "recording_started"   // at start: the recording.autostart recording
+	WorkerRestarted      EventType = "worker_restarted"    // the worker panicked and restarted (Raw has the details)
 	ReplayMessage        EventType = "replay_message"
 	ReplayFinished       EventType = "replay_finished"
 )
@@ -85,6 +86,13 @@ type eventDocument struct {
 	LogTimeNs        uint64          `json:"logTimeNs"`
 	Cancelled        bool            `json:"cancelled"`
 	Error            *string         `json:"error"`
+	// worker_restarted: read from Raw by callers that need them.
+	RestartCount       uint64   `json:"restartCount"`
+	FailedRequests     uint64   `json:"failedRequests"`
+	StateLost          bool     `json:"stateLost"`
+	ChannelsReloaded   []string `json:"channelsReloaded"`
+	ChannelsLost       []string `json:"channelsLost"`
+	RecordingsReopened []string `json:"recordingsReopened"`
 }
 
 // ParseEvent decodes one native event document.

@@ -50,7 +50,8 @@ func TestEverySampleEventIsUnderstood(t *testing.T) {
 	for _, kind := range []EventType{MessageReady, MessageSent, PossiblyAcknowledged, Resend,
 		MessageExpired, MissingDependencies, MessageLost, RepairReady, PeriodicSync,
 		LimitReached, EventQueueOverflow, PersistenceWarning, RecordingDropped,
-		RecordingFailed, RecordingRecovered, RecordingStarted, ReplayMessage, ReplayFinished} {
+		RecordingFailed, RecordingRecovered, RecordingStarted, ReplayMessage, ReplayFinished,
+		WorkerRestarted} {
 		known[kind] = true
 	}
 	for name, document := range samples(t, "native/event") {

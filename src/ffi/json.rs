@@ -309,6 +309,26 @@ pub(crate) enum NativeEvent<'a> {
         /// When it was recorded (Unix ns).
         log_time_ns: u64,
     },
+    /// The worker panicked and restarted under the restart policy: the requests it was
+    /// running failed with `STORAGE_PANIC`, in-memory state was dropped and the channels
+    /// reloaded from persistence; queued requests then run in order.
+    WorkerRestarted {
+        /// What panicked, and the panic's message.
+        reason: &'a str,
+        /// Restarts in the life of the context, this one included.
+        restart_count: u64,
+        /// Requests failed with `STORAGE_PANIC` by this panic.
+        failed_requests: u64,
+        /// `none` persistence: the protocol state is lost.
+        state_lost: bool,
+        /// Channels reloaded from persistence.
+        channels_reloaded: &'a [String],
+        /// Channels in memory before the panic that could not be reloaded (every one when
+        /// the state is lost).
+        channels_lost: &'a [String],
+        /// Recordings sealed and reopened.
+        recordings_reopened: &'a [String],
+    },
     /// A replay ended: every message replayed, cancelled, or failed.
     ReplayFinished {
         /// The replay.
@@ -442,6 +462,23 @@ impl<'a> NativeEvent<'a> {
                 detail: &action.detail,
             },
             RuntimeEvent::RecordingStarted { name } => NativeEvent::RecordingStarted { name },
+            RuntimeEvent::WorkerRestarted {
+                reason,
+                restart_count,
+                failed_requests,
+                state_lost,
+                channels_reloaded,
+                channels_lost,
+                recordings_reopened,
+            } => NativeEvent::WorkerRestarted {
+                reason,
+                restart_count: *restart_count,
+                failed_requests: *failed_requests,
+                state_lost: *state_lost,
+                channels_reloaded,
+                channels_lost,
+                recordings_reopened,
+            },
             RuntimeEvent::ReplayMessage {
                 replay_id,
                 channel_id,
@@ -616,6 +653,7 @@ impl<'a> NativeEvent<'a> {
             | NativeEvent::RecordingFailed { .. }
             | NativeEvent::RecordingRecovered { .. }
             | NativeEvent::RecordingStarted { .. }
+            | NativeEvent::WorkerRestarted { .. }
             | NativeEvent::ReplayMessage { .. }
             | NativeEvent::ReplayFinished { .. } => fast = false,
         });

@@ -223,6 +223,15 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
         RuntimeEvent::RecordingStarted {
             name: "robot-1-1700000000000".into(),
         },
+        RuntimeEvent::WorkerRestarted {
+            reason: "panic in a wrap request: index out of bounds".into(),
+            restart_count: 1,
+            failed_requests: 1,
+            state_lost: false,
+            channels_reloaded: vec!["fleet".into()],
+            channels_lost: vec![],
+            recordings_reopened: vec![],
+        },
         RuntimeEvent::ReplayMessage {
             replay_id: 1,
             channel_id: "sim/fleet".into(),
@@ -717,7 +726,7 @@ fn reference(samples: &BTreeMap<String, Vec<u8>>) -> String {
         out.push_str(&Renderer::reading(&schema).table(&schema, Some(&defaults)));
         out.push('\n');
     }
-    out.push_str("And the two sections below, `persistence` and `recording`.\n\n");
+    out.push_str("And the sections below, `persistence`, `recording` and `restart`.\n\n");
     for (heading, intro, schema, defaults) in [
         (
             "`persistence`",
@@ -733,6 +742,16 @@ fn reference(samples: &BTreeMap<String, Vec<u8>>) -> String {
              with the context.",
             schema_of::<RecordingConfig>(),
             &defaults["recording"],
+        ),
+        (
+            "`restart`",
+            "How many panics of the worker the context survives: `\"once\"` (default, one \
+             restart in its life) or `\"bounded\"` (`max_restarts` within any `within_ms`; \
+             both required, and refused with `\"once\"`). A panic fails the request it \
+             ran with `STORAGE_PANIC`, reloads the state from persistence and emits \
+             `worker_restarted`; beyond the budget the context fails.",
+            schema_of::<crate::runtime::restart::RestartSection>(),
+            &defaults["restart"],
         ),
     ] {
         let mut renderer = Renderer::reading(&schema);

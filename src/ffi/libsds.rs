@@ -45,7 +45,10 @@ fn reliability_error(error: &RequestError) -> &'static str {
         RequestError::Op(OpError::Persistence(_) | OpError::CorruptState { .. }) => {
             "rePersistenceError"
         }
-        RequestError::ShuttingDown | RequestError::Recording(_) => "reInternalError",
+        RequestError::ShuttingDown
+        | RequestError::Recording(_)
+        | RequestError::Panic(_)
+        | RequestError::WorkerStopped(_) => "reInternalError",
     }
 }
 

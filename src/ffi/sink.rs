@@ -56,7 +56,8 @@ impl EventSink for LibsdsSink {
             | RuntimeEvent::RecordingRecovered(_)
             | RuntimeEvent::RecordingStarted { .. }
             | RuntimeEvent::ReplayMessage { .. }
-            | RuntimeEvent::ReplayFinished { .. } => return,
+            | RuntimeEvent::ReplayFinished { .. }
+            | RuntimeEvent::WorkerRestarted { .. } => return,
             RuntimeEvent::Protocol(event) => match json::libsds_event(&event) {
                 Some(text) => text,
                 None => return,

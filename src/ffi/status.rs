@@ -31,8 +31,10 @@ pub enum storage_status {
     STORAGE_INVALID_CONFIG = 5,
     /// A context cannot be freed, nor its events pulled, from inside its own callback.
     STORAGE_MISUSE = 6,
-    /// The library hit an internal error (a bug); the request was not carried out. If the
-    /// worker itself stopped, later requests get `STORAGE_SHUTTING_DOWN`.
+    /// The library hit an internal error (a bug) while running the request; the message
+    /// holds the panic's. The worker restarts from the persisted state under the restart
+    /// policy (`worker_restarted` event); once its budget is spent the context fails and
+    /// later requests get `STORAGE_SHUTTING_DOWN`, saying so.
     STORAGE_PANIC = 7,
     /// The context was freed before the request ran.
     STORAGE_SHUTTING_DOWN = 8,
@@ -126,7 +128,10 @@ impl From<&RequestError> for storage_status {
                 storage_status::STORAGE_PERSISTENCE_ERROR
             }
             RequestError::Recording(e) => recording_status(e),
-            RequestError::ShuttingDown => storage_status::STORAGE_SHUTTING_DOWN,
+            RequestError::ShuttingDown | RequestError::WorkerStopped(_) => {
+                storage_status::STORAGE_SHUTTING_DOWN
+            }
+            RequestError::Panic(_) => storage_status::STORAGE_PANIC,
         }
     }
 }

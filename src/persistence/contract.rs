@@ -126,6 +126,10 @@ pub trait Persistence: Send {
     fn commit_group(&mut self) -> Result<(), PersistenceError> {
         Ok(())
     }
+
+    /// Rolls back whatever transaction a panic left open (a group, or one op's save), so
+    /// that only committed state remains; the worker calls it before it restarts.
+    fn abandon(&mut self) {}
 }
 
 /// The backend that stores nothing (`"persistence": {"kind": "none"}`).

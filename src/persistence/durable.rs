@@ -104,6 +104,19 @@ impl PersistentManager {
         }
     }
 
+    /// Gives the backend back (the manager and its unsaved state are dropped), first
+    /// rolling back whatever transaction is open: after a panic, only committed state
+    /// remains.
+    pub fn into_backend(mut self) -> Box<dyn Persistence> {
+        self.backend.abandon();
+        self.backend
+    }
+
+    /// Whether the backend keeps anything (`none` persistence keeps nothing).
+    pub fn is_durable(&self) -> bool {
+        self.backend.is_durable()
+    }
+
     /// The protocol manager, for reads.
     pub fn manager(&self) -> &Manager {
         &self.manager
@@ -222,6 +235,7 @@ impl PersistentManager {
         } else {
             None
         };
+        crate::fault::hit(crate::fault::FaultPoint::Save, channel_id);
         let outcome = self
             .backend
             .save_op(channel_id, meta.as_deref(), batch.as_ref());

@@ -179,6 +179,11 @@ impl Manager {
         self.hint_provider = provider;
     }
 
+    /// Removes and returns the retrieval-hint provider (to install it in a new manager).
+    pub fn take_retrieval_hint_provider(&mut self) -> Option<Box<dyn RetrievalHintProvider>> {
+        self.hint_provider.take()
+    }
+
     /// Turns on recording of history changes and learned hints for [`Self::take_changes`].
     /// The persistence layer enables it and drains after every operation.
     pub fn set_journaling(&mut self, on: bool) {

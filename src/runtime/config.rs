@@ -9,7 +9,9 @@
 //! - `persistence`: [`PersistenceSection`] (`kind`, `path`, `durability`), checked into a
 //!   [`PersistenceConfig`];
 //! - `recording`: [`RecordingConfig`], where recordings live, the defaults of each
-//!   recording, and an [`Autostart`] recording.
+//!   recording, and an [`Autostart`] recording;
+//! - `restart`: [`RestartSection`], the worker's restart policy, checked into a
+//!   [`RestartPolicy`].
 //!
 //! `crate::strict_json` reads them, so that every refusal (unknown key, wrong type,
 //! out-of-range value) names the key by its path; each section's `validate` then checks
@@ -28,6 +30,8 @@ use crate::recording::options::{
 };
 use crate::recording::RecordingError;
 
+use super::restart::{RestartPolicy, RestartSection};
+
 /// Everything a context is configured with, parsed from one JSON object.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ContextConfig {
@@ -45,6 +49,9 @@ pub struct ContextConfig {
     pub persistence: PersistenceConfig,
     /// Where recordings live, and their defaults.
     pub recording: RecordingConfig,
+    /// How many panics of the worker the context survives.
+    #[serde(serialize_with = "RestartSection::serialize_policy")]
+    pub restart: RestartPolicy,
 }
 
 /// The `recording` section: the root folder of recordings and the defaults every
@@ -403,6 +410,7 @@ impl PersistenceSection {
 struct NestedSections {
     persistence: PersistenceSection,
     recording: RecordingConfig,
+    restart: RestartSection,
 }
 
 impl TimerConfig {
@@ -481,6 +489,7 @@ impl ContextConfig {
             queues,
             persistence: nested.persistence.into_config()?,
             recording: nested.recording,
+            restart: nested.restart.into_policy()?,
         };
         config.validate()?;
         Ok(config)
@@ -562,7 +571,8 @@ mod tests {
         "persistence": {"kind": "sqlite", "path": "/var/lib/storage.db", "durability": "normal"},
         "recording": {"root": "/var/lib/rec", "queue_capacity": 100, "when_full": "drop",
             "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000, "flush_interval_ms": 250,
-            "autostart": {"name": "robot-1", "channels": ["odom"], "record_sent": true}}
+            "autostart": {"name": "robot-1", "channels": ["odom"], "record_sent": true}},
+        "restart": {"policy": "bounded", "max_restarts": 3, "within_ms": 60000}
     }"#;
 
     fn full_expected() -> ContextConfig {
@@ -622,6 +632,10 @@ mod tests {
                     name: "robot-1".into(),
                     options_json: json!({"channels": ["odom"], "record_sent": true}).to_string(),
                 }),
+            },
+            restart: RestartPolicy::Bounded {
+                max_restarts: 3,
+                within_ms: 60_000,
             },
         }
     }
@@ -699,6 +713,57 @@ mod tests {
             let parsed = ContextConfig::from_json(&Value::Object(without).to_string());
             assert_ne!(parsed, Ok(full_expected()), "{key} has no effect");
         }
+    }
+
+    #[test]
+    fn restart_policies_and_their_refusals() {
+        let parse = |text: &str| ContextConfig::from_json(text).map(|c| c.restart);
+        assert_eq!(parse("{}"), Ok(RestartPolicy::Once));
+        assert_eq!(parse(r#"{"restart": {}}"#), Ok(RestartPolicy::Once));
+        assert_eq!(
+            parse(r#"{"restart": {"policy": "once"}}"#),
+            Ok(RestartPolicy::Once)
+        );
+        assert_eq!(
+            parse(r#"{"restart": {"policy": "bounded", "max_restarts": 0, "within_ms": 1}}"#),
+            Ok(RestartPolicy::Bounded {
+                max_restarts: 0,
+                within_ms: 1
+            })
+        );
+        for (text, key) in [
+            (r#"{"restart": {"policy": "always"}}"#, "restart.policy"),
+            (r#"{"restart": {"policy": 1}}"#, "restart.policy"),
+            (r#"{"restart": "once"}"#, "restart"),
+            (
+                r#"{"restart": {"policy": "once", "max_restarts": 2}}"#,
+                "restart.max_restarts",
+            ),
+            (r#"{"restart": {"within_ms": 2}}"#, "restart.within_ms"),
+            (
+                r#"{"restart": {"policy": "bounded", "within_ms": 2}}"#,
+                "restart.max_restarts",
+            ),
+            (
+                r#"{"restart": {"policy": "bounded", "max_restarts": 2}}"#,
+                "restart.within_ms",
+            ),
+            (
+                r#"{"restart": {"policy": "bounded", "max_restarts": 2, "within_ms": 0}}"#,
+                "restart.within_ms",
+            ),
+            (
+                r#"{"restart": {"policy": "bounded", "max_restarts": -1, "within_ms": 5}}"#,
+                "restart.max_restarts",
+            ),
+        ] {
+            assert_refused(text, key, key);
+        }
+        assert_refused(
+            r#"{"restart": {"policy": "once", "backoff_ms": 5}}"#,
+            UNKNOWN_KEY,
+            "restart.backoff_ms",
+        );
     }
 
     #[test]
@@ -1212,6 +1277,14 @@ mod tests {
                     },
                     persistence,
                     recording,
+                    restart: if n[12] % 2 == 0 {
+                        RestartPolicy::Once
+                    } else {
+                        RestartPolicy::Bounded {
+                            max_restarts: (n[13] % 10) as u32,
+                            within_ms: n[14].max(1),
+                        }
+                    },
                 }
             })
     }

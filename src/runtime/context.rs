@@ -15,6 +15,7 @@ use super::in_flight::InFlightBytes;
 use super::poster::{Poster, ReentrantLane};
 use super::recording::Recordings;
 use super::request::{EventSink, Request, RequestError};
+use super::restart::RestartBudget;
 use super::worker::Worker;
 use crate::persistence::contract::{NoPersistence, Persistence};
 use crate::persistence::durable::PersistentManager;
@@ -122,6 +123,8 @@ impl Context {
             closing.clone(),
             in_flight.clone(),
             recordings,
+            config.protocol.clone(),
+            RestartBudget::new(config.restart),
         );
         let worker_wake = wake.clone();
         let handle = std::thread::Builder::new()

@@ -17,6 +17,7 @@ pub(crate) mod poster;
 pub(crate) mod recording;
 pub(crate) mod replay;
 pub(crate) mod request;
+pub(crate) mod restart;
 pub(crate) mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -28,3 +29,4 @@ pub use context::Context;
 pub use error::ContextError;
 pub use event_queue::{EventQueue, Pulled};
 pub use request::{Completion, EventSink, Reply, Request, RequestError, RuntimeEvent};
+pub use restart::{RestartPolicy, RestartPolicyKind, RestartSection};

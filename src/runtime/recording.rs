@@ -181,6 +181,7 @@ impl Recordings {
         now_ms: u64,
         make: impl FnOnce(u64) -> Option<Frame>,
     ) {
+        crate::fault::hit(crate::fault::FaultPoint::Recorder, channel_id);
         let wanting: Vec<&Recorder> = self
             .active
             .values()

@@ -28,6 +28,40 @@ pub enum RequestError {
     /// The context was freed before the request ran.
     #[error("the context was freed before the request ran")]
     ShuttingDown,
+    /// The worker panicked while running the request (or before the commit that would
+    /// have saved it); it restarted from the persisted state, or stopped if its restart
+    /// budget was spent.
+    #[error("internal error: {0}")]
+    Panic(String),
+    /// The worker stopped after a panic because its restart budget was spent: the
+    /// request was not run.
+    #[error("the context failed: {0}")]
+    WorkerStopped(String),
+}
+
+/// Fails a request that [`Request::arm`] armed, unless it was answered already.
+pub(crate) type Fuse = Box<dyn FnOnce(RequestError) + Send>;
+
+/// `reply`, answered once: by the returned reply, or by the returned fuse, whichever
+/// comes first (the other then does nothing).
+fn fused<T: Send + 'static>(reply: Reply<T>) -> (Reply<T>, Fuse) {
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
+    let other = slot.clone();
+    let take = |slot: &std::sync::Mutex<Option<Reply<T>>>| {
+        slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    };
+    (
+        Box::new(move |result| {
+            if let Some(reply) = take(&slot) {
+                reply(result);
+            }
+        }),
+        Box::new(move |error| {
+            if let Some(reply) = take(&other) {
+                reply(Err(error));
+            }
+        }),
+    )
 }
 
 /// Work finished on another thread (a recorder, a replay, a file job), run on the worker
@@ -194,6 +228,138 @@ pub enum Request {
 }
 
 impl Request {
+    /// The request with its reply made reachable from outside: if running it panics, the
+    /// fuse still answers it (with the panic), and never a second time. `None` for
+    /// requests without a reply of their own.
+    pub(crate) fn arm(self) -> (Request, Option<Fuse>) {
+        macro_rules! armed {
+            ($variant:ident { $($field:ident),* } , $reply:ident) => {{
+                let (reply, fuse) = fused($reply);
+                (Request::$variant { $($field,)* reply }, Some(fuse))
+            }};
+        }
+        match self {
+            Request::Wrap {
+                channel_id,
+                message_id,
+                content,
+                reply,
+            } => {
+                armed!(
+                    Wrap {
+                        channel_id,
+                        message_id,
+                        content
+                    },
+                    reply
+                )
+            }
+            Request::WrapEphemeral {
+                channel_id,
+                message_id,
+                content,
+                reply,
+            } => {
+                armed!(
+                    WrapEphemeral {
+                        channel_id,
+                        message_id,
+                        content
+                    },
+                    reply
+                )
+            }
+            Request::BuildSyncMessage { channel_id, reply } => {
+                armed!(BuildSyncMessage { channel_id }, reply)
+            }
+            Request::Unwrap { bytes, reply } => armed!(Unwrap { bytes }, reply),
+            Request::MarkDependenciesMet {
+                channel_id,
+                message_ids,
+                reply,
+            } => {
+                armed!(
+                    MarkDependenciesMet {
+                        channel_id,
+                        message_ids
+                    },
+                    reply
+                )
+            }
+            Request::EnsureChannel { channel_id, reply } => {
+                armed!(EnsureChannel { channel_id }, reply)
+            }
+            Request::RemoveChannel { channel_id, reply } => {
+                armed!(RemoveChannel { channel_id }, reply)
+            }
+            Request::Reset { reply } => armed!(Reset {}, reply),
+            Request::StartPeriodicTasks { reply } => armed!(StartPeriodicTasks {}, reply),
+            Request::ChannelStats { channel_id, reply } => {
+                armed!(ChannelStats { channel_id }, reply)
+            }
+            Request::RecordingStart {
+                name,
+                options_json,
+                reply,
+            } => {
+                armed!(RecordingStart { name, options_json }, reply)
+            }
+            Request::RecordingStop { name, reply } => armed!(RecordingStop { name }, reply),
+            Request::RecordingSeal {
+                name,
+                out_name,
+                reply,
+            } => {
+                armed!(RecordingSeal { name, out_name }, reply)
+            }
+            Request::RecordingsList { reply } => armed!(RecordingsList {}, reply),
+            Request::RecordingVerify { name, reply } => armed!(RecordingVerify { name }, reply),
+            Request::RecordingDelete { name, reply } => armed!(RecordingDelete { name }, reply),
+            Request::ReplayStart {
+                name,
+                options_json,
+                reply,
+            } => {
+                armed!(ReplayStart { name, options_json }, reply)
+            }
+            Request::ReplayStop { replay_id, reply } => armed!(ReplayStop { replay_id }, reply),
+            Request::Ping { reply } => armed!(Ping {}, reply),
+            other @ (Request::SetRetrievalHintProvider { .. }
+            | Request::Completion(_)
+            | Request::Tick
+            | Request::Shutdown) => (other, None),
+        }
+    }
+
+    /// What the request is, for messages (`"wrap"`, `"unwrap"`, ...).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Request::Wrap { .. } => "wrap",
+            Request::WrapEphemeral { .. } => "wrap_ephemeral",
+            Request::BuildSyncMessage { .. } => "build_sync_message",
+            Request::Unwrap { .. } => "unwrap",
+            Request::MarkDependenciesMet { .. } => "mark_dependencies_met",
+            Request::EnsureChannel { .. } => "ensure_channel",
+            Request::RemoveChannel { .. } => "remove_channel",
+            Request::Reset { .. } => "reset",
+            Request::StartPeriodicTasks { .. } => "start_periodic_tasks",
+            Request::ChannelStats { .. } => "channel_stats",
+            Request::SetRetrievalHintProvider { .. } => "set_retrieval_hint_provider",
+            Request::RecordingStart { .. } => "recording_start",
+            Request::RecordingStop { .. } => "recording_stop",
+            Request::RecordingSeal { .. } => "recording_seal",
+            Request::RecordingsList { .. } => "recordings_list",
+            Request::RecordingVerify { .. } => "recording_verify",
+            Request::RecordingDelete { .. } => "recording_delete",
+            Request::ReplayStart { .. } => "replay_start",
+            Request::ReplayStop { .. } => "replay_stop",
+            Request::Completion(_) => "completion",
+            Request::Ping { .. } => "ping",
+            Request::Tick => "tick",
+            Request::Shutdown => "shutdown",
+        }
+    }
+
     /// Bytes of message data the request carries while it waits in the queue.
     pub fn payload_bytes(&self) -> usize {
         match self {
@@ -293,6 +459,26 @@ pub enum RuntimeEvent {
         message: SdsMessage,
         /// Its recorded log time (Unix ns).
         log_time_ns: u64,
+    },
+    /// The worker panicked and restarted under its restart policy: in-memory state was
+    /// dropped and rebuilt from persistence, recordings reopened.
+    WorkerRestarted {
+        /// What panicked, and the panic's message.
+        reason: String,
+        /// Restarts in the life of the context, this one included.
+        restart_count: u64,
+        /// Requests failed with the panic: the one that panicked and those whose
+        /// changes were not yet committed with it.
+        failed_requests: u64,
+        /// The backend keeps nothing (`none` persistence): the state is lost.
+        state_lost: bool,
+        /// Channels reloaded from persistence, sorted.
+        channels_reloaded: Vec<String>,
+        /// Channels in memory before the panic that could not be reloaded (all of them
+        /// when the state is lost), sorted.
+        channels_lost: Vec<String>,
+        /// Recordings that were being made and were sealed and reopened, sorted.
+        recordings_reopened: Vec<String>,
     },
     /// A replay ended: all messages replayed, cancelled, or failed.
     ReplayFinished {

@@ -13,9 +13,15 @@ use super::config::TimerConfig;
 use super::in_flight::InFlightBytes;
 use super::poster::ReentrantLane;
 use super::recording::Recordings;
-use super::request::{EventSink, Reply, Request, RequestError, RuntimeEvent};
+use super::request::{EventSink, Fuse, Reply, Request, RequestError, RuntimeEvent};
+use super::restart::RestartBudget;
+use crate::fault::{hit, FaultPoint};
+use crate::persistence::contract::NoPersistence;
 use crate::persistence::durable::{OpError, PersistentManager};
+use crate::protocol::config::ProtocolConfig;
 use crate::protocol::event::Event;
+use crate::protocol::manager::Manager;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Requests handled before timers get a chance to run again.
 const BATCH: usize = 1024;
@@ -67,6 +73,23 @@ pub(crate) struct Worker {
     /// While a group commit is open: events and replies held until it is committed, in
     /// the order they were produced, so no reply claims a save that is not yet durable.
     outbox: Option<Vec<Deferred>>,
+    /// Fuses of the requests whose replies wait in the outbox, in order.
+    group_fuses: Vec<Fuse>,
+    /// What a restart rebuilds the manager from.
+    protocol: ProtocolConfig,
+    /// Restarts left under the policy.
+    budget: RestartBudget,
+    /// Set once the budget is spent: every request is refused with this reason.
+    failed: Option<String>,
+}
+
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 impl Worker {
@@ -81,8 +104,14 @@ impl Worker {
         closing: Arc<AtomicBool>,
         in_flight: Arc<InFlightBytes>,
         recordings: Recordings,
+        protocol: ProtocolConfig,
+        budget: RestartBudget,
     ) -> Self {
         Self {
+            group_fuses: Vec::new(),
+            protocol,
+            budget,
+            failed: None,
             closing,
             in_flight,
             recordings,
@@ -116,7 +145,9 @@ impl Worker {
                     break;
                 }
                 self.begin_group();
-                self.run_due_timers();
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.run_due_timers())) {
+                    self.restart("a timer", &*payload, Vec::new());
+                }
                 self.end_group();
                 let idle_since = Instant::now();
                 if self.spin_for_request() {
@@ -220,7 +251,29 @@ impl Worker {
                 self.fail_all();
                 return false;
             }
-            self.handle(request);
+            if let Some(reason) = &self.failed {
+                match request {
+                    Request::Completion(complete) => complete(Some(self.sink.as_mut())),
+                    other => other.fail(RequestError::WorkerStopped(reason.clone())),
+                }
+                continue;
+            }
+            let kind = request.kind();
+            let (request, fuse) = request.arm();
+            match catch_unwind(AssertUnwindSafe(|| self.handle(request))) {
+                Ok(()) => {
+                    if self.outbox.is_some() {
+                        self.group_fuses.extend(fuse);
+                    }
+                }
+                Err(payload) => {
+                    let mut fuses = std::mem::take(&mut self.group_fuses);
+                    fuses.extend(fuse);
+                    self.restart(&format!("a {kind} request"), &*payload, fuses);
+                    in_group = 0;
+                    continue;
+                }
+            }
             in_group += 1;
             if in_group == GROUP_MAX {
                 self.end_group();
@@ -239,19 +292,115 @@ impl Worker {
         }
     }
 
-    /// Commits the open group, then delivers what it held back.
+    /// Commits the open group, then delivers what it held back. A panic here fails the
+    /// group's requests that are not answered yet.
     fn end_group(&mut self) {
         let Some(outbox) = self.outbox.take() else {
             return;
         };
-        self.manager.commit_group();
-        self.report_save_failures();
-        for item in outbox {
-            match item {
-                Deferred::Event(event) => self.sink.deliver(event),
-                Deferred::Reply(reply) => reply(),
+        let fuses = std::mem::take(&mut self.group_fuses);
+        let committed = catch_unwind(AssertUnwindSafe(|| {
+            self.manager.commit_group();
+            self.report_save_failures();
+            for item in outbox {
+                match item {
+                    Deferred::Event(event) => self.sink.deliver(event),
+                    Deferred::Reply(reply) => reply(),
+                }
+            }
+        }));
+        if let Err(payload) = committed {
+            self.restart("a group commit", &*payload, fuses);
+        }
+    }
+
+    /// After a panic in `during`: fails `fuses` (requests not answered yet) with the
+    /// panic, drops the in-memory state and reloads the channels that were in memory
+    /// from persistence, then tells the host (`worker_restarted`). When the restart
+    /// budget is spent, the context fails instead: every later request is refused.
+    fn restart(&mut self, during: &str, payload: &(dyn std::any::Any + Send), fuses: Vec<Fuse>) {
+        let message = panic_text(payload);
+        log::error!("the worker panicked in {during}: {message}");
+        // What the panicking code produced is not trusted: events not yet delivered go.
+        self.outbox = None;
+        let failed_requests = fuses.len() as u64;
+        let now = self.clock.now_ms();
+        let mut channels = catch_unwind(AssertUnwindSafe(|| self.manager.manager().channel_ids()))
+            .unwrap_or_default();
+        channels.sort();
+        let provider = self.manager.manager_mut().take_retrieval_hint_provider();
+        let managers = Manager::new(self.protocol.clone())
+            .and_then(|a| Manager::new(self.protocol.clone()).map(|b| (a, b)));
+        let (fresh, spare) = match managers {
+            Ok(managers) => managers,
+            // The configuration was accepted at start; it cannot stop being valid.
+            Err(e) => {
+                log::error!("cannot rebuild the manager: {e}");
+                return self.fail(format!("{message}; cannot restart: {e}"), fuses);
+            }
+        };
+        let placeholder = PersistentManager::new(spare, Box::new(NoPersistence));
+        let old = std::mem::replace(&mut self.manager, placeholder);
+        let durable = old.is_durable();
+        let backend = match catch_unwind(AssertUnwindSafe(|| old.into_backend())) {
+            Ok(backend) => backend,
+            Err(_) => {
+                return self.fail(
+                    format!("{message}; the backend could not be recovered"),
+                    fuses,
+                )
+            }
+        };
+        self.manager = PersistentManager::new(fresh, backend);
+        self.manager
+            .manager_mut()
+            .set_retrieval_hint_provider(provider);
+        self.save_failures_seen = 0;
+        let restart_count = match self.budget.spend(now) {
+            Ok(count) => count,
+            Err(exhausted) => {
+                return self.fail(format!("panic in {during}: {message}; {exhausted}"), fuses)
+            }
+        };
+        let text = format!("panic in {during}: {message}; the worker restarted");
+        for fuse in fuses {
+            fuse(RequestError::Panic(text.clone()));
+        }
+        let (mut channels_reloaded, mut channels_lost) = (Vec::new(), Vec::new());
+        for channel_id in channels {
+            let loaded = durable
+                && catch_unwind(AssertUnwindSafe(|| {
+                    self.manager.channel_stats(now, &channel_id)
+                }))
+                .is_ok_and(|r| r.is_ok_and(|stats| stats.is_some()));
+            if loaded {
+                channels_reloaded.push(channel_id);
+            } else {
+                channels_lost.push(channel_id);
             }
         }
+        self.manager.take_events();
+        self.emit(RuntimeEvent::WorkerRestarted {
+            reason: format!("panic in {during}: {message}"),
+            restart_count,
+            failed_requests,
+            state_lost: !durable,
+            channels_reloaded,
+            channels_lost,
+            recordings_reopened: Vec::new(),
+        });
+    }
+
+    /// The restart budget is spent (or a restart is impossible): fails `fuses` and
+    /// every later request with `reason`, stops the timers and the recordings.
+    fn fail(&mut self, reason: String, fuses: Vec<Fuse>) {
+        log::error!("the context failed: {reason}");
+        for fuse in fuses {
+            fuse(RequestError::Panic(reason.clone()));
+        }
+        self.deadlines = None;
+        self.recordings.shutdown();
+        self.failed = Some(reason);
     }
 
     /// Answers a request now, or after the open group's commit.
@@ -290,6 +439,7 @@ impl Worker {
                 reply,
             } => {
                 let result = m.wrap(now, &channel_id, &message_id, &content);
+                hit(FaultPoint::Request, &channel_id);
                 if let Ok(bytes) = &result {
                     self.recordings.on_sent(&channel_id, bytes, now);
                 }
@@ -413,6 +563,9 @@ impl Worker {
             return;
         };
         let now = self.clock.now_ms();
+        for channel_id in self.manager.manager().channel_ids() {
+            hit(FaultPoint::Timer, &channel_id);
+        }
         let t = self.timers.clone();
         if now >= due.outgoing {
             self.manager.sweep_outgoing(now);

@@ -49,6 +49,9 @@ class Config(TypedDict, total=False):
     event_queue_max_bytes: int
     persistence: dict[str, Any]
     recording: dict[str, Any]
+    #: {"policy": "once"} (default) or {"policy": "bounded", "max_restarts": N,
+    #: "within_ms": M}.
+    restart: dict[str, Any]
 
 
 def _b64(value: str | None) -> bytes:
@@ -180,6 +183,14 @@ class Event:
     #: replay_finished: stopped by replay_stop, and why it failed ("" if it did not).
     cancelled: bool = False
     error: str = ""
+    #: worker_restarted: restarts so far, requests failed by the panic, whether the state
+    #: was lost (``none`` persistence), and the channels and recordings it concerns.
+    restart_count: int = 0
+    failed_requests: int = 0
+    state_lost: bool = False
+    channels_reloaded: list[str] = field(default_factory=list)
+    channels_lost: list[str] = field(default_factory=list)
+    recordings_reopened: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -230,6 +241,12 @@ _EVENT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "logTimeNs": ("log_time_ns", _same),
     "cancelled": ("cancelled", _same),
     "error": ("error", _same),
+    "restartCount": ("restart_count", _same),
+    "failedRequests": ("failed_requests", _same),
+    "stateLost": ("state_lost", _same),
+    "channelsReloaded": ("channels_reloaded", list),
+    "channelsLost": ("channels_lost", list),
+    "recordingsReopened": ("recordings_reopened", list),
 }
 
 #: The events whose ``message`` is text, not base64 wire bytes.

@@ -320,6 +320,15 @@ impl Persistence for SqliteStore {
         Ok(())
     }
 
+    fn abandon(&mut self) {
+        self.in_group = false;
+        if !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                log::warn!("rolling back after a panic failed: {e}");
+            }
+        }
+    }
+
     fn commit_group(&mut self) -> Result<(), PersistenceError> {
         if !self.in_group {
             return Ok(());
