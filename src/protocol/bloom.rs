@@ -384,7 +384,7 @@ impl<'a> PeerBloom<'a> {
         match format {
             WireFormat::Nim => Self::parse(bytes),
             WireFormat::Spec => {
-                if bytes.len() % 8 != 0 {
+                if !bytes.len().is_multiple_of(8) {
                     return Err(BloomError::DataNotWordAligned(bytes.len()));
                 }
                 if own.m_bits > (bytes.len() as u64).saturating_mul(8) {
