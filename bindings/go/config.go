@@ -33,6 +33,9 @@ type Config struct {
 	MaxReceivedRepairRequests uint64  `json:"max_received_repair_requests,omitempty"`
 	MaxIDBytes                uint64  `json:"max_id_bytes,omitempty"`
 	MaxLamportLeadMs          uint64  `json:"max_lamport_lead_ms,omitempty"`
+	WireFormat                string  `json:"wire_format,omitempty"` // "nim" (default) or "spec" (@waku/sds)
+	// ChannelWireFormats overrides WireFormat per channel: channel id to "nim" or "spec".
+	ChannelWireFormats map[string]string `json:"channel_wire_formats,omitempty"`
 
 	SyncIntervalMs          uint64 `json:"sync_interval_ms,omitempty"`
 	OutgoingSweepIntervalMs uint64 `json:"outgoing_sweep_interval_ms,omitempty"`

@@ -378,6 +378,11 @@ fn config_refusals() -> Vec<(&'static str, &'static str)> {
         ("exponent", r#"{"max_causal_history": 1e1}"#),
         ("too_large", r#"{"max_resend_attempts": 4294967296}"#),
         ("bad_choice", r#"{"lamport_unit": "minutes"}"#),
+        ("bad_wire_format", r#"{"wire_format": "json"}"#),
+        (
+            "bad_channel_wire_format",
+            r#"{"channel_wire_formats": {"room": "xml"}}"#,
+        ),
         ("out_of_range", r#"{"bloom_error_rate": 1.5}"#),
         (
             "inconsistent",

@@ -40,6 +40,7 @@ use crate::protocol::wire::{
     self, decode_history_entry_named, history_entry_body_len, message_body_len, utf8_string,
     write_history_entry_body, write_message_body, DecodeError, EntryNames,
 };
+use crate::protocol::WireFormat;
 
 /// The only `ChannelMeta` schema version this build writes and reads.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -119,7 +120,7 @@ const UPDATE_EVICT: u32 = 2;
 
 /// A stored message: its wire encoding with an empty bloom field.
 fn stored_len(msg: &SdsMessage) -> usize {
-    message_body_len(msg, &[])
+    message_body_len(WireFormat::Nim, msg, &[])
 }
 
 fn put_stored_message(tag: u32, msg: &SdsMessage, buf: &mut Vec<u8>) {

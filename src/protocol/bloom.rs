@@ -25,6 +25,7 @@
 //! nim-sds it also validates what a peer sent (0 < m_bits <= 64 * words, 1 <= k <= 32,
 //! whole words), so a lookup can never index out of the bit array.
 
+use super::dialect::WireFormat;
 use super::farmhash::nim_hash_abs;
 use super::protobuf::{
     len_field_len, put_len_prefix, put_varint_field, varint_field_len, FieldReader, FieldValue,
@@ -328,6 +329,21 @@ impl BloomFilter {
         put_varint_field(FIELD_M_BITS, self.m_bits, buf);
     }
 
+    /// Appends the bloom payload of `format` to `buf`: the nim-sds encoding, or for the
+    /// spec dialect the bare bit array as big-endian 64-bit words, as `@waku/sds` writes
+    /// it (its receivers assume their own sizing; both default to 10 000 / 0.001).
+    pub fn encode_as(&self, format: WireFormat, buf: &mut Vec<u8>) {
+        match format {
+            WireFormat::Nim => self.encode_into(buf),
+            WireFormat::Spec => {
+                buf.reserve(self.bytes.len());
+                for word in self.bytes.chunks_exact(8) {
+                    buf.extend(word.iter().rev());
+                }
+            }
+        }
+    }
+
     /// The nim-sds encoding (what goes in an SdsMessage's field 6).
     pub fn serialize(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(self.encoded_len());
@@ -352,9 +368,43 @@ pub struct PeerBloom<'a> {
     error_rate_micros: u64,
     k: u32,
     m_bits: u64,
+    /// Words are big-endian (the spec dialect's payload) rather than little-endian.
+    big_endian: bool,
 }
 
 impl<'a> PeerBloom<'a> {
+    /// Reads a received bloom payload of `format`. A spec payload carries no sizing, so,
+    /// as `@waku/sds` does, it is read with the receiver's own `k` and `m_bits`
+    /// (`own`); it must hold whole words covering `m_bits`. Never panics or allocates.
+    pub fn parse_as(
+        format: WireFormat,
+        bytes: &'a [u8],
+        own: &BloomFilter,
+    ) -> Result<Self, BloomError> {
+        match format {
+            WireFormat::Nim => Self::parse(bytes),
+            WireFormat::Spec => {
+                if !bytes.len().is_multiple_of(8) {
+                    return Err(BloomError::DataNotWordAligned(bytes.len()));
+                }
+                if own.m_bits > (bytes.len() as u64).saturating_mul(8) {
+                    return Err(BloomError::InvalidMBits {
+                        m_bits: own.m_bits,
+                        words: bytes.len() / 8,
+                    });
+                }
+                Ok(PeerBloom {
+                    data: bytes,
+                    capacity: own.capacity as u64,
+                    error_rate_micros: own.error_rate_micros(),
+                    k: own.k,
+                    m_bits: own.m_bits,
+                    big_endian: true,
+                })
+            }
+        }
+    }
+
     /// Parses and validates an encoded filter (see the module docs of `protocol/bloom.rs` for the rules).
     /// Never panics and never allocates.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BloomError> {
@@ -405,6 +455,7 @@ impl<'a> PeerBloom<'a> {
             error_rate_micros,
             k,
             m_bits,
+            big_endian: false,
         })
     }
 
@@ -416,10 +467,15 @@ impl<'a> PeerBloom<'a> {
     /// [`contains`](Self::contains) with precomputed hashes.
     pub fn contains_hashed(&self, h: &IdHashes) -> bool {
         // Word p / 64 is bytes 8 * (p / 64) .. +8, little-endian, so bit p is bit p % 8 of
-        // byte p / 8.
+        // byte p / 8 (big-endian: of byte 8 * (p / 64) + 7 - (p % 64) / 8).
         h.positions(self.m_bits, self.k).all(|p| {
+            let byte = if self.big_endian {
+                (p / 64) * 8 + 7 - (p % 64) / 8
+            } else {
+                p / 8
+            };
             self.data
-                .get((p / 8) as usize)
+                .get(byte as usize)
                 .is_some_and(|byte| (byte >> (p % 8)) & 1 == 1)
         })
     }
@@ -451,6 +507,14 @@ impl<'a> PeerBloom<'a> {
 
     /// An owned copy. Fails only if the encoded capacity does not fit in `usize`.
     pub fn to_filter(&self) -> Result<BloomFilter, BloomError> {
+        let bytes = if self.big_endian {
+            self.data
+                .chunks_exact(8)
+                .flat_map(|w| w.iter().rev().copied())
+                .collect()
+        } else {
+            self.data.to_vec()
+        };
         let capacity = usize::try_from(self.capacity)
             .map_err(|_| BloomError::InvalidCapacity(self.capacity))?;
         Ok(BloomFilter {
@@ -458,7 +522,7 @@ impl<'a> PeerBloom<'a> {
             error_rate: self.error_rate(),
             k: self.k,
             m_bits: self.m_bits,
-            bytes: self.data.to_vec(),
+            bytes,
         })
     }
 }

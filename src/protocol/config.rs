@@ -1,7 +1,11 @@
 //! Protocol configuration: every knob of SDS and SDS-R, with nim-sds's defaults.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use super::dialect::WireFormat;
 
 /// Unit of the wall clock folded into Lamport timestamps on wrap (`max(now, L) + 1`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -83,6 +87,22 @@ pub struct ProtocolConfig {
     /// How far ahead of the local wall clock (Unix ms) a received Lamport timestamp is
     /// adopted; a channel clock never moves beyond `now + max_lamport_lead_ms`.
     pub max_lamport_lead_ms: u64,
+    /// Wire dialect this node sends in: `"nim"` (nim-sds's numbering, the default) or
+    /// `"spec"` (the SDS specification's, spoken by js-waku's `@waku/sds`). Received
+    /// messages are accepted in either dialect whatever this says.
+    pub wire_format: WireFormat,
+    /// Per-channel overrides of `wire_format`: channel id to `"nim"` or `"spec"`.
+    pub channel_wire_formats: BTreeMap<String, WireFormat>,
+}
+
+impl ProtocolConfig {
+    /// The dialect messages sent on `channel_id` are written in.
+    pub fn wire_format_of(&self, channel_id: &str) -> WireFormat {
+        self.channel_wire_formats
+            .get(channel_id)
+            .copied()
+            .unwrap_or(self.wire_format)
+    }
 }
 
 impl Default for ProtocolConfig {
@@ -114,6 +134,8 @@ impl Default for ProtocolConfig {
             max_received_repair_requests: 256,
             max_id_bytes: 1024,
             max_lamport_lead_ms: 24 * 60 * 60 * 1000,
+            wire_format: WireFormat::Nim,
+            channel_wire_formats: BTreeMap::new(),
         }
     }
 }

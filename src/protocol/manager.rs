@@ -13,6 +13,7 @@ use super::channel::{
     RefusalCounts, RefusalReport,
 };
 use super::config::{ConfigError, LamportUnit, ProtocolConfig, MAX_CONTENT_SIZE};
+use super::dialect::WireFormat;
 use super::error::ProtocolError;
 use super::event::Event;
 use super::history::MessageHistory;
@@ -400,15 +401,17 @@ impl Manager {
 
     /// Creates the channel if needed and composes an outgoing message on it (see
     /// [`compose`]). Also returns the channel and its bloom filter serialized as it is now,
-    /// before the message's own id is added (as nim-sds sends it).
+    /// before the message's own id is added (as nim-sds sends it), in the channel's
+    /// wire format (also returned).
     fn compose_on(
         &mut self,
         now_ms: u64,
         channel_id: &str,
         message_id: &str,
         content: Vec<u8>,
-    ) -> Result<(SdsMessage, &mut Channel, &[u8]), ProtocolError> {
+    ) -> Result<(SdsMessage, &mut Channel, &[u8], WireFormat), ProtocolError> {
         let clock = self.clock(now_ms);
+        let format = self.config.wire_format_of(channel_id);
         self.channel_mut(channel_id)?;
         let Self {
             channels,
@@ -430,8 +433,8 @@ impl Manager {
             content,
         );
         scratch.clear();
-        channel.bloom.encode_into(scratch);
-        Ok((message, channel, scratch))
+        channel.bloom.filter().encode_as(format, scratch);
+        Ok((message, channel, scratch, format))
     }
 
     /// Wraps `content` for sending on `channel_id`: Lamport timestamp, causal history,
@@ -461,9 +464,9 @@ impl Manager {
             }
         }
         let before = self.channel_mut(channel_id)?.usage();
-        let (message, channel, bloom) =
+        let (message, channel, bloom, format) =
             self.compose_on(now_ms, channel_id, message_id, content.to_vec())?;
-        let bytes = wire::encode_message_with_bloom(&message, bloom);
+        let bytes = wire::encode_message_with_bloom_as(format, &message, bloom);
         let hashes = IdHashes::of(message_id);
         channel.bloom.add_hashed(message_id, hashes);
         channel.add_to_history(&message);
@@ -493,14 +496,15 @@ impl Manager {
         self.check_id("channel_id", channel_id)?;
         let participant = self.config.participant_id.clone();
         let before = self.channel_mut(channel_id)?.usage();
-        let (mut message, _, bloom) = self.compose_on(now_ms, channel_id, "", Vec::new())?;
+        let (mut message, _, bloom, format) =
+            self.compose_on(now_ms, channel_id, "", Vec::new())?;
         // Sync messages are never stored, so their id only needs to be unique per sender.
         message.message_id = if participant.is_empty() {
             format!("sync-{}", message.lamport_timestamp)
         } else {
             format!("sync-{participant}-{}", message.lamport_timestamp)
         };
-        let bytes = wire::encode_message_with_bloom(&message, bloom);
+        let bytes = wire::encode_message_with_bloom_as(format, &message, bloom);
         self.settle(channel_id, before);
         Ok(bytes)
     }
@@ -526,7 +530,10 @@ impl Manager {
             sender_id: self.config.participant_id.clone(),
             ..SdsMessage::default()
         };
-        Ok(wire::encode_message(&message))
+        Ok(wire::encode_message_as(
+            self.config.wire_format_of(channel_id),
+            &message,
+        ))
     }
 
     /// Decodes and processes a received message; see [`Self::unwrap_decoded`]. A message
@@ -578,6 +585,8 @@ impl Manager {
         let Received {
             message,
             bloom: peer_bloom,
+            format: peer_format,
+            ..
         } = received;
         if message.channel_id.is_empty() {
             return Err(ProtocolError::EmptyChannelId);
@@ -644,7 +653,7 @@ impl Manager {
         review_acks(
             channel,
             &message,
-            peer_bloom,
+            (peer_format, peer_bloom),
             &self.config,
             &mut self.events,
         );
@@ -879,6 +888,7 @@ impl Manager {
             let mut bloom_bytes: Option<Vec<u8>> = None;
             let mut changed = false;
             let channel_id = channel.id.clone();
+            let format = config.wire_format_of(&channel_id);
             let bloom = &channel.bloom;
             let events = &mut self.events;
             let counters = &mut channel.counters;
@@ -898,12 +908,16 @@ impl Manager {
                 out.entry.resend_attempts += 1;
                 out.entry.send_time_ms = now_ms;
                 counters.resends += 1;
-                let bloom = bloom_bytes.get_or_insert_with(|| bloom.serialize());
+                let bloom = bloom_bytes.get_or_insert_with(|| {
+                    let mut buf = Vec::new();
+                    bloom.filter().encode_as(format, &mut buf);
+                    buf
+                });
                 events.push(Event::Resend {
                     channel_id: channel_id.clone(),
                     message_id: id.clone(),
                     attempt: out.entry.resend_attempts,
-                    bytes: wire::encode_message_with_bloom(&out.entry.message, bloom),
+                    bytes: wire::encode_message_with_bloom_as(format, &out.entry.message, bloom),
                 });
                 true
             });
@@ -951,6 +965,7 @@ impl Manager {
             let before_usage = channel.usage();
             let before = (channel.incoming_repair.len(), channel.outgoing_repair.len());
             let channel_id = channel.id.clone();
+            let format = config.wire_format_of(&channel_id);
             let events = &mut self.events;
             let counters = &mut channel.counters;
             channel.incoming_repair.retain(|id, repair| {
@@ -961,7 +976,7 @@ impl Manager {
                 events.push(Event::RepairReady {
                     channel_id: channel_id.clone(),
                     message_id: id.to_owned(),
-                    bytes: std::mem::take(&mut repair.cached_message),
+                    bytes: in_format(format, std::mem::take(&mut repair.cached_message)),
                 });
                 false
             });
@@ -1202,6 +1217,16 @@ fn compose(
     }
 }
 
+/// A stored message (nim encoding, no bloom) as it goes on the wire in `format`.
+fn in_format(format: WireFormat, stored: Vec<u8>) -> Vec<u8> {
+    match (format, wire::decode_stored_message(&stored)) {
+        (WireFormat::Spec, Ok(message)) => {
+            wire::encode_message_with_bloom_as(format, &message, &[])
+        }
+        _ => stored,
+    }
+}
+
 /// Acknowledgement review of a received message against the channel's outgoing buffer:
 /// a causal-history mention acknowledges at once; a bloom hit makes the message possibly
 /// acknowledged, and `bloom_acks_to_confirm` independent hits acknowledge it. A peer
@@ -1209,7 +1234,7 @@ fn compose(
 fn review_acks(
     channel: &mut Channel,
     message: &SdsMessage,
-    peer_bloom: &[u8],
+    (peer_format, peer_bloom): (WireFormat, &[u8]),
     config: &ProtocolConfig,
     events: &mut Vec<Event>,
 ) {
@@ -1225,7 +1250,7 @@ fn review_acks(
     let peer_bloom = if peer_bloom.is_empty() {
         None
     } else {
-        PeerBloom::parse(peer_bloom).ok()
+        PeerBloom::parse_as(peer_format, peer_bloom, channel.bloom.filter()).ok()
     };
     if mentioned.is_empty() && peer_bloom.is_none() {
         return;

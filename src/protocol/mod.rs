@@ -12,6 +12,7 @@ pub(crate) mod bloom;
 pub(crate) mod budget;
 pub(crate) mod channel;
 pub(crate) mod config;
+pub(crate) mod dialect;
 pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod farmhash;
@@ -30,6 +31,7 @@ pub use bloom::{BloomError, BloomFilter, IdHashes, PeerBloom};
 pub use budget::Usage;
 pub use channel::{ChannelChanges, ChannelCounters, HistoryChange, RefusalCounts};
 pub use config::{ConfigError, LamportUnit, ProtocolConfig};
+pub use dialect::WireFormat;
 pub use error::ProtocolError;
 pub use event::Event;
 pub use farmhash::{fingerprint64, nim_hash};
@@ -43,7 +45,7 @@ pub use snapshot::{
 };
 pub use wire::{
     decode_history_entry, decode_message, decode_received, decode_received_within,
-    decode_stored_message, encode_history_entry, encode_message, encode_message_into,
-    encode_message_with_bloom, encode_stored_message, encoded_message_len, DecodeError,
-    DecodeLimits, Received,
+    decode_stored_message, encode_history_entry, encode_message, encode_message_as,
+    encode_message_into, encode_message_with_bloom, encode_message_with_bloom_as,
+    encode_stored_message, encoded_message_len, DecodeError, DecodeLimits, Received,
 };

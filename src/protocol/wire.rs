@@ -1,6 +1,10 @@
-//! The SDS wire format: protobuf, bit-compatible with nim-sds.
+//! The SDS wire format: protobuf, bit-compatible with nim-sds, and the written spec's
+//! numbering (js-waku's `@waku/sds`) as a second dialect of the same codec.
 //!
-//! Field numbers follow nim-sds (they differ from the written spec):
+//! Field numbers of the default dialect follow nim-sds (they differ from the written
+//! spec; the spec's table, and the rule that tells a received message's dialect, are in
+//! `protocol::dialect`). Messages are encoded in a [`WireFormat`] given by the caller
+//! (the `*_as` functions; the others write nim) and decoded in the dialect detected:
 //!
 //! | `SdsMessage`          | # | type                   | nim-sds emits            |
 //! | --------------------- | - | ---------------------- | ------------------------ |
@@ -29,26 +33,24 @@
 //! rejected; a varint may be at most 10 bytes (excess high bits of the tenth byte are
 //! ignored, as nim-sds does). In addition to nim-sds, ids must be valid UTF-8.
 //!
+//! The spec dialect is written as `@waku/sds` 0.0.8 writes it (protons, proto3): fields in
+//! number order (1, 2, 3, 10, 11, 12, 13, 20), strings, content and bloom only when
+//! non-empty, the Lamport timestamp always except in an ephemeral message. It is read with
+//! the same rules as nim, except that nothing is required (see
+//! [`decode_received_within`]); history entries are the same in both dialects.
+//!
 //! The framing rules live in `protocol::protobuf`, shared with the bloom and snapshot
 //! codecs. The encoder is driven by hand so that a message is written straight from the
 //! borrowed [`SdsMessage`] into one buffer of the exact size, without first cloning it
 //! (and its ~18 KB bloom filter) into an owned wire struct. The decoder walks the input
 //! once, borrowing every field, and copies each kept field exactly once.
 
+use super::dialect::{detect, WireFormat};
 use super::message::{HistoryEntry, SdsMessage};
 use super::protobuf::{
     len_field_len, put_bytes_field, put_len_prefix, put_varint_field, varint_field_len,
     FieldReader, FieldValue, FramingError,
 };
-
-const MSG_ID: u32 = 1;
-const MSG_LAMPORT: u32 = 2;
-const MSG_CAUSAL_HISTORY: u32 = 3;
-const MSG_CHANNEL_ID: u32 = 4;
-const MSG_CONTENT: u32 = 5;
-const MSG_BLOOM: u32 = 6;
-const MSG_SENDER_ID: u32 = 7;
-const MSG_REPAIR_REQUEST: u32 = 13;
 
 const ENTRY_ID: u32 = 1;
 const ENTRY_HINT: u32 = 2;
@@ -167,44 +169,111 @@ pub fn encode_history_entry(e: &HistoryEntry) -> Vec<u8> {
 // SdsMessage encoding
 // ---------------------------------------------------------------------------------------
 
-/// Size of the encoding of `msg` with `bloom` as its field 6.
-pub(crate) fn message_body_len(msg: &SdsMessage, bloom: &[u8]) -> usize {
-    let mut n = len_field_len(MSG_ID, msg.message_id.len())
-        + varint_field_len(MSG_LAMPORT, msg.lamport_timestamp as u64)
-        + len_field_len(MSG_CHANNEL_ID, msg.channel_id.len())
-        + len_field_len(MSG_CONTENT, msg.content.len())
-        + len_field_len(MSG_BLOOM, bloom.len());
-    for e in &msg.causal_history {
-        n += len_field_len(MSG_CAUSAL_HISTORY, history_entry_body_len(e));
-    }
-    if !msg.sender_id.is_empty() {
-        n += len_field_len(MSG_SENDER_ID, msg.sender_id.len());
-    }
-    for e in &msg.repair_request {
-        n += len_field_len(MSG_REPAIR_REQUEST, history_entry_body_len(e));
-    }
-    n
+/// Where [`emit`] puts a message's fields: a size counter or a buffer, so that the exact
+/// length and the bytes come from one description of each dialect.
+trait Sink {
+    fn bytes(&mut self, tag: u32, bytes: &[u8]);
+    fn varint(&mut self, tag: u32, value: u64);
+    fn entry(&mut self, tag: u32, entry: &HistoryEntry);
 }
 
-/// Appends the encoding of `msg`, with `bloom` as its field 6, to `buf`.
-pub(crate) fn write_message_body(msg: &SdsMessage, bloom: &[u8], buf: &mut Vec<u8>) {
-    put_bytes_field(MSG_ID, msg.message_id.as_bytes(), buf);
-    // nim-sds writes `uint64(lamportTimestamp)`: the i64's two's complement.
-    put_varint_field(MSG_LAMPORT, msg.lamport_timestamp as u64, buf);
-    for e in &msg.causal_history {
-        put_len_prefix(MSG_CAUSAL_HISTORY, history_entry_body_len(e), buf);
-        write_history_entry_body(e, buf);
+/// Counts the bytes [`emit`] would write.
+struct Len(usize);
+
+impl Sink for Len {
+    fn bytes(&mut self, tag: u32, bytes: &[u8]) {
+        self.0 += len_field_len(tag, bytes.len());
     }
-    put_bytes_field(MSG_CHANNEL_ID, msg.channel_id.as_bytes(), buf);
-    put_bytes_field(MSG_CONTENT, &msg.content, buf);
-    put_bytes_field(MSG_BLOOM, bloom, buf);
-    if !msg.sender_id.is_empty() {
-        put_bytes_field(MSG_SENDER_ID, msg.sender_id.as_bytes(), buf);
+    fn varint(&mut self, tag: u32, value: u64) {
+        self.0 += varint_field_len(tag, value);
+    }
+    fn entry(&mut self, tag: u32, entry: &HistoryEntry) {
+        self.0 += len_field_len(tag, history_entry_body_len(entry));
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn bytes(&mut self, tag: u32, bytes: &[u8]) {
+        put_bytes_field(tag, bytes, self);
+    }
+    fn varint(&mut self, tag: u32, value: u64) {
+        put_varint_field(tag, value, self);
+    }
+    fn entry(&mut self, tag: u32, entry: &HistoryEntry) {
+        put_len_prefix(tag, history_entry_body_len(entry), self);
+        write_history_entry_body(entry, self);
+    }
+}
+
+/// Whether `msg` (with `bloom` as its bloom field) is an ephemeral message, which the
+/// spec dialect writes without a Lamport timestamp.
+fn ephemeral_with(msg: &SdsMessage, bloom: &[u8]) -> bool {
+    msg.lamport_timestamp == 0
+        && msg.causal_history.is_empty()
+        && bloom.is_empty()
+        && !msg.content.is_empty()
+}
+
+/// Writes `msg`'s fields in `format`: nim-sds's order and presence rules (fields 1, 2,
+/// 4, 5 and 6 always, 7 when non-empty, in field order), or `@waku/sds`'s (field order,
+/// strings, bytes and the bloom only when non-empty, the Lamport timestamp unless the
+/// message is ephemeral).
+fn emit<S: Sink>(format: WireFormat, msg: &SdsMessage, bloom: &[u8], s: &mut S) {
+    let f = format.fields();
+    // Both dialects write the i64 as `uint64`: its two's complement.
+    let lamport = msg.lamport_timestamp as u64;
+    match format {
+        WireFormat::Nim => {
+            s.bytes(f.message_id, msg.message_id.as_bytes());
+            s.varint(f.lamport, lamport);
+            for e in &msg.causal_history {
+                s.entry(f.causal_history, e);
+            }
+            s.bytes(f.channel_id, msg.channel_id.as_bytes());
+            s.bytes(f.content, &msg.content);
+            s.bytes(f.bloom, bloom);
+            if !msg.sender_id.is_empty() {
+                s.bytes(f.sender_id, msg.sender_id.as_bytes());
+            }
+        }
+        WireFormat::Spec => {
+            let mut non_empty = |tag, bytes: &[u8]| {
+                if !bytes.is_empty() {
+                    s.bytes(tag, bytes);
+                }
+            };
+            non_empty(f.sender_id, msg.sender_id.as_bytes());
+            non_empty(f.message_id, msg.message_id.as_bytes());
+            non_empty(f.channel_id, msg.channel_id.as_bytes());
+            if !ephemeral_with(msg, bloom) {
+                s.varint(f.lamport, lamport);
+            }
+            for e in &msg.causal_history {
+                s.entry(f.causal_history, e);
+            }
+            if !bloom.is_empty() {
+                s.bytes(f.bloom, bloom);
+            }
+        }
     }
     for e in &msg.repair_request {
-        put_len_prefix(MSG_REPAIR_REQUEST, history_entry_body_len(e), buf);
-        write_history_entry_body(e, buf);
+        s.entry(f.repair_request, e);
     }
+    if format == WireFormat::Spec && !msg.content.is_empty() {
+        s.bytes(f.content, &msg.content);
+    }
+}
+
+/// Size of the encoding of `msg` in `format` with `bloom` as its bloom field.
+pub(crate) fn message_body_len(format: WireFormat, msg: &SdsMessage, bloom: &[u8]) -> usize {
+    let mut len = Len(0);
+    emit(format, msg, bloom, &mut len);
+    len.0
+}
+
+/// Appends the nim encoding of `msg`, with `bloom` as its field 6, to `buf`.
+pub(crate) fn write_message_body(msg: &SdsMessage, bloom: &[u8], buf: &mut Vec<u8>) {
+    emit(WireFormat::Nim, msg, bloom, buf);
 }
 
 /// Encodes `msg` exactly as nim-sds does, into one allocation of the exact size.
@@ -212,24 +281,36 @@ pub fn encode_message(msg: &SdsMessage) -> Vec<u8> {
     encode_message_with_bloom(msg, &msg.bloom_filter)
 }
 
-/// Appends the encoding of `msg` to `buf` (reserving exactly the space it needs), so a
-/// caller can reuse one buffer across messages.
+/// Encodes `msg` in `format` (its `bloom_filter` must already be that dialect's bloom
+/// payload), into one allocation of the exact size.
+pub fn encode_message_as(format: WireFormat, msg: &SdsMessage) -> Vec<u8> {
+    encode_message_with_bloom_as(format, msg, &msg.bloom_filter)
+}
+
+/// Appends the nim-sds encoding of `msg` to `buf` (reserving exactly the space it
+/// needs), so a caller can reuse one buffer across messages.
 pub fn encode_message_into(msg: &SdsMessage, buf: &mut Vec<u8>) {
     buf.reserve(encoded_message_len(msg));
-    write_message_body(msg, &msg.bloom_filter, buf);
+    emit(WireFormat::Nim, msg, &msg.bloom_filter, buf);
 }
 
 /// Number of bytes [`encode_message`] produces for `msg`, computed without encoding.
 pub fn encoded_message_len(msg: &SdsMessage) -> usize {
-    message_body_len(msg, &msg.bloom_filter)
+    message_body_len(WireFormat::Nim, msg, &msg.bloom_filter)
 }
 
 /// Encode `msg` but with `bloom` as field 6 instead of `msg.bloom_filter` (lets callers
 /// that keep messages without their bloom attach the current one without cloning the
 /// message). Field 6 is written even when `bloom` is empty, as nim-sds does.
 pub fn encode_message_with_bloom(msg: &SdsMessage, bloom: &[u8]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(message_body_len(msg, bloom));
-    write_message_body(msg, bloom, &mut buf);
+    encode_message_with_bloom_as(WireFormat::Nim, msg, bloom)
+}
+
+/// [`encode_message_with_bloom`] in `format`; `bloom` is that dialect's bloom payload
+/// (see `BloomFilter::encode_as`).
+pub fn encode_message_with_bloom_as(format: WireFormat, msg: &SdsMessage, bloom: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(message_body_len(format, msg, bloom));
+    emit(format, msg, bloom, &mut buf);
     buf
 }
 
@@ -329,7 +410,9 @@ pub fn decode_history_entry(bytes: &[u8]) -> Result<HistoryEntry, DecodeError> {
 /// (`channel_id`) and 5 (`content`) are required; a missing bloom (6) or sender (7) is
 /// empty. Never panics; allocates in proportion to the input only.
 pub fn decode_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
-    let Received { mut message, bloom } = decode_received(bytes)?;
+    let Received {
+        mut message, bloom, ..
+    } = decode_received(bytes)?;
     message.bloom_filter = bloom.to_vec();
     Ok(message)
 }
@@ -347,14 +430,24 @@ pub fn decode_stored_message(bytes: &[u8]) -> Result<SdsMessage, DecodeError> {
 pub struct Received<'a> {
     /// The message, `bloom_filter` empty.
     pub message: SdsMessage,
-    /// The encoded bloom filter as received (field 6; empty when absent).
+    /// The encoded bloom filter as received, in `format`'s bloom encoding (empty when
+    /// absent).
     pub bloom: &'a [u8],
+    /// The dialect the message arrived in (see `protocol::dialect` for the rule).
+    pub format: WireFormat,
+    /// A spec message without a Lamport timestamp (an ephemeral one); `false` for nim.
+    lamport_absent: bool,
 }
 
 impl Received<'_> {
-    /// Whether this is an ephemeral message ([`SdsMessage::is_ephemeral`], bloom included).
+    /// Whether this is an ephemeral message: in the nim dialect
+    /// [`SdsMessage::is_ephemeral`] (bloom included); in the spec dialect, as `@waku/sds`
+    /// decides, a message without a Lamport timestamp and with content.
     pub fn is_ephemeral(&self) -> bool {
-        self.bloom.is_empty() && self.message.is_ephemeral()
+        match self.format {
+            WireFormat::Nim => self.bloom.is_empty() && self.message.is_ephemeral(),
+            WireFormat::Spec => self.lamport_absent && !self.message.content.is_empty(),
+        }
     }
 }
 
@@ -366,22 +459,34 @@ pub fn decode_received(bytes: &[u8]) -> Result<Received<'_>, DecodeError> {
 /// The channel id of a message that was refused undecoded (to count the refusal against
 /// its channel), if the bytes are framed well enough to find one. Reads framing only.
 pub(crate) fn peek_channel_id(bytes: &[u8]) -> Option<&str> {
+    let tag = u64::from(detect(bytes).fields().channel_id);
     let mut reader = FieldReader::new(bytes);
     let mut channel = None;
     while let Ok(Some((number, value))) = reader.next_field() {
-        if let (4, FieldValue::Bytes(b)) = (number, value) {
-            channel = Some(b);
+        if let FieldValue::Bytes(b) = value {
+            if number == tag {
+                channel = Some(b);
+            }
         }
     }
     std::str::from_utf8(channel?).ok()
 }
 
 /// [`decode_received`] for a message from a peer: refuses, as soon as it sees them, more
-/// entries and longer ids or hints than `limits` allow.
+/// entries and longer ids or hints than `limits` allow. The dialect is detected first
+/// (see `protocol::dialect`); then both are read with the same rules: last occurrence of
+/// a singular field wins, fields with an unexpected wire type and unknown fields are
+/// skipped. A nim message requires `message_id`, `lamport_timestamp`, `channel_id` and
+/// `content`; a spec message (proto3, as `@waku/sds` writes it) requires nothing but its
+/// detecting field: absent strings and bytes are empty, an absent Lamport timestamp is 0
+/// and makes a message with content ephemeral.
 pub fn decode_received_within<'a>(
     bytes: &'a [u8],
     limits: &DecodeLimits,
 ) -> Result<Received<'a>, DecodeError> {
+    let format = detect(bytes);
+    let f = format.fields();
+    let tag = |t: u32| u64::from(t);
     let mut reader = FieldReader::new(bytes);
     let mut id = None;
     let mut lamport = None;
@@ -392,10 +497,14 @@ pub fn decode_received_within<'a>(
     let mut causal_history = Vec::new();
     let mut repair_request = Vec::new();
     while let Some((number, value)) = reader.next_field()? {
-        match (number, value) {
-            (1, FieldValue::Bytes(b)) => id = Some(b),
-            (2, FieldValue::Varint(v)) => lamport = Some(v.as_u64()),
-            (3, FieldValue::Bytes(b)) => {
+        match value {
+            FieldValue::Varint(v) if number == tag(f.lamport) => lamport = Some(v.as_u64()),
+            FieldValue::Bytes(b) if number == tag(f.message_id) => id = Some(b),
+            FieldValue::Bytes(b) if number == tag(f.channel_id) => channel = Some(b),
+            FieldValue::Bytes(b) if number == tag(f.content) => content = Some(b),
+            FieldValue::Bytes(b) if number == tag(f.bloom) => bloom = b,
+            FieldValue::Bytes(b) if number == tag(f.sender_id) => sender = b,
+            FieldValue::Bytes(b) if number == tag(f.causal_history) => {
                 if causal_history.len() == limits.max_causal_history {
                     return Err(DecodeError::TooManyEntries {
                         field: "causal_history",
@@ -404,11 +513,7 @@ pub fn decode_received_within<'a>(
                 }
                 causal_history.push(decode_history_entry_within(b, CAUSAL_ENTRY, limits)?)
             }
-            (4, FieldValue::Bytes(b)) => channel = Some(b),
-            (5, FieldValue::Bytes(b)) => content = Some(b),
-            (6, FieldValue::Bytes(b)) => bloom = b,
-            (7, FieldValue::Bytes(b)) => sender = b,
-            (13, FieldValue::Bytes(b)) => {
+            FieldValue::Bytes(b) if number == tag(f.repair_request) => {
                 if repair_request.len() == limits.max_repair_requests {
                     return Err(DecodeError::TooManyEntries {
                         field: "repair_request",
@@ -420,10 +525,21 @@ pub fn decode_received_within<'a>(
             _ => {}
         }
     }
-    let id = id.ok_or(DecodeError::MissingField("message_id"))?;
-    let lamport = lamport.ok_or(DecodeError::MissingField("lamport_timestamp"))?;
-    let channel = channel.ok_or(DecodeError::MissingField("channel_id"))?;
-    let content = content.ok_or(DecodeError::MissingField("content"))?;
+    let lamport_absent = lamport.is_none();
+    let (id, lamport, channel, content) = match format {
+        WireFormat::Nim => (
+            id.ok_or(DecodeError::MissingField("message_id"))?,
+            lamport.ok_or(DecodeError::MissingField("lamport_timestamp"))?,
+            channel.ok_or(DecodeError::MissingField("channel_id"))?,
+            content.ok_or(DecodeError::MissingField("content"))?,
+        ),
+        WireFormat::Spec => (
+            id.unwrap_or_default(),
+            lamport.unwrap_or(0),
+            channel.unwrap_or_default(),
+            content.unwrap_or_default(),
+        ),
+    };
     limits.check_len(id, "message_id")?;
     limits.check_len(channel, "channel_id")?;
     limits.check_len(sender, "sender_id")?;
@@ -437,7 +553,12 @@ pub fn decode_received_within<'a>(
         sender_id: utf8_string(sender, "sender_id")?,
         repair_request,
     };
-    Ok(Received { message, bloom })
+    Ok(Received {
+        message,
+        bloom,
+        format,
+        lamport_absent: format == WireFormat::Spec && lamport_absent,
+    })
 }
 
 #[cfg(test)]

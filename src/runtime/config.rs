@@ -529,6 +529,7 @@ fn refusal(error: ReadError) -> ConfigError {
 mod tests {
     use super::*;
     use crate::protocol::config::LamportUnit;
+    use crate::protocol::WireFormat;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -560,6 +561,8 @@ mod tests {
         "max_received_repair_requests": 9,
         "max_id_bytes": 300,
         "max_lamport_lead_ms": 60000,
+        "wire_format": "spec",
+        "channel_wire_formats": {"robots": "nim"},
         "sync_interval_ms": 1500,
         "outgoing_sweep_interval_ms": 2500,
         "incoming_sweep_interval_ms": 3500,
@@ -604,6 +607,8 @@ mod tests {
                 max_received_repair_requests: 9,
                 max_id_bytes: 300,
                 max_lamport_lead_ms: 60_000,
+                wire_format: WireFormat::Spec,
+                channel_wire_formats: [("robots".to_owned(), WireFormat::Nim)].into(),
             },
             timers: TimerConfig {
                 sync_interval_ms: 1500,
@@ -1253,6 +1258,16 @@ mod tests {
                     max_received_repair_requests: 0,
                     max_id_bytes: 0,
                     max_lamport_lead_ms: n[20] ^ n[21],
+                    wire_format: if n[22] % 2 == 0 {
+                        WireFormat::Nim
+                    } else {
+                        WireFormat::Spec
+                    },
+                    channel_wire_formats: if n[23] % 2 == 0 {
+                        Default::default()
+                    } else {
+                        [("browser".to_owned(), WireFormat::Spec)].into()
+                    },
                 };
                 protocol.max_received_causal_history =
                     protocol.max_causal_history + size(16) % 5000;

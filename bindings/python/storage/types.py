@@ -39,6 +39,8 @@ class Config(TypedDict, total=False):
     max_received_repair_requests: int
     max_id_bytes: int
     max_lamport_lead_ms: int
+    wire_format: str  # "nim" (default) or "spec" (js-waku's @waku/sds)
+    channel_wire_formats: dict[str, str]  # per-channel override of wire_format
     sync_interval_ms: int
     outgoing_sweep_interval_ms: int
     incoming_sweep_interval_ms: int
