@@ -286,7 +286,13 @@ impl Recordings {
                 }
                 Ok(store) => {
                     let store = store.clone();
-                    self.job(reply, move || store.delete(&name));
+                    let actor = self.participant.clone();
+                    let now = ns(self.clock.now_ms());
+                    self.job(reply, move || {
+                        store
+                            .delete(&name, &actor, "storage_recording_delete", now)
+                            .map(|_| ())
+                    });
                 }
                 Err(e) => reply(Err(e.into())),
             },
