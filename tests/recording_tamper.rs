@@ -362,3 +362,18 @@ fn a_crash_during_an_audit_append_leaves_a_log_that_verifies() {
         ("ok", 4, false)
     );
 }
+
+#[test]
+fn a_name_erased_and_recorded_again_can_be_deleted_again() {
+    let root = Scratch::new("audit-reuse");
+    let store = Store::new(&*root);
+    for round in 0..2u64 {
+        record(&root, "again");
+        let (superseded, _) = store.delete("again", "op", "reuse", round).expect("delete");
+        assert!(
+            superseded.is_some(),
+            "round {round}: a new recording is superseded anew"
+        );
+    }
+    assert_eq!(store.audit().read(None).expect("read").verdict.records, 4);
+}

@@ -231,10 +231,16 @@ impl Store {
             ),
         };
         let audit = self.audit();
-        let already =
-            audit.read(None)?.records.iter().any(|r| {
-                r.recording == name && r.chunk == chunk && r.action == AuditAction::Supersede
-            });
+        let records = audit.read(None)?.records;
+        // Records from before the last erasure of this name are about an earlier
+        // recording of the same name.
+        let since = records
+            .iter()
+            .rposition(|r| r.recording == name && r.action == AuditAction::Erase)
+            .map_or(0, |i| i + 1);
+        let already = records[since..]
+            .iter()
+            .any(|r| r.recording == name && r.chunk == chunk && r.action == AuditAction::Supersede);
         if already {
             return Err(RecordingError::AlreadySuperseded(match chunk {
                 None => name.to_owned(),
