@@ -625,6 +625,7 @@ fn an_unlisted_sealed_chunk_is_listed_by_recovery() {
     // As if the process died between the chunk's rename and the manifest write.
     let mut stale = full.clone();
     stale.chunks.clear();
+    stale.head = None;
     stale.end_time_ns = None;
     stale.write(&folder).expect("write");
     assert_eq!(
@@ -635,7 +636,9 @@ fn an_unlisted_sealed_chunk_is_listed_by_recovery() {
     assert_eq!(actions[0].action, "listed", "{actions:?}");
     let after = Manifest::read(&folder).expect("m");
     assert_eq!(after.chunks, full.chunks);
-    assert!(verify_folder(&folder, "u").expect("v").ok);
+    assert_eq!(after.head, full.head);
+    let report = verify_folder(&folder, "u").expect("v");
+    assert!(report.ok && report.chain.status == "ok", "{report:?}");
 }
 
 #[test]
@@ -651,21 +654,21 @@ fn list_and_delete() {
     assert_eq!(names, ["broken", "one", "two"]);
     assert!(listed[0].error.is_some() && listed[0].manifest.is_none());
     assert_eq!(listed[1].manifest.as_ref().expect("m").message_count(), 1);
-    store.delete("one").expect("delete");
+    store.delete("one", "op", "test", 1).expect("delete");
     assert!(!root.join("one").exists());
     assert_eq!(
-        store.delete("one"),
+        store.delete("one", "op", "test", 1).map(|_| ()),
         Err(RecordingError::NotFound("one".into()))
     );
     assert!(matches!(
-        store.delete("../list"),
+        store.delete("../list", "op", "test", 1),
         Err(RecordingError::InvalidName { .. })
     ));
     // An active recording cannot be deleted.
     let (_, now) = manual_now();
     let active = Recorder::start(&store, "live", "p", RecordingOptions::default(), now).expect("s");
     assert_eq!(
-        store.delete("live"),
+        store.delete("live", "op", "test", 1).map(|_| ()),
         Err(RecordingError::AlreadyActive("live".into()))
     );
     assert!(store
@@ -674,7 +677,9 @@ fn list_and_delete() {
         .iter()
         .any(|r| r.name == "live" && r.active));
     stop(active).expect("stop");
-    store.delete("live").expect("delete after stop");
+    store
+        .delete("live", "op", "test", 1)
+        .expect("delete after stop");
 }
 
 proptest! {

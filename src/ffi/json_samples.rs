@@ -277,12 +277,16 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
             active: false,
             manifest: Some(manifest()),
             error: None,
+            superseded: None,
+            erased: None,
         },
         ListedRecording {
             name: "broken".into(),
             active: false,
             manifest: None,
             error: Some("manifest `broken/manifest.json` is unreadable: EOF".into()),
+            superseded: None,
+            erased: None,
         },
     ];
     add(
@@ -304,6 +308,13 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
                 reason: Some("SHA-256 does not match the file name".into()),
             },
         ],
+        chain: crate::recording::verify::ChainVerdict {
+            status: "ok",
+            head: Some("5d".repeat(32)),
+            broken_at: None,
+            reason: None,
+            anchor: Some("head"),
+        },
     };
     add(
         "native/result/recording_verify.json".into(),

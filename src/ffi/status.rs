@@ -143,18 +143,20 @@ pub(crate) fn recording_status(error: &RecordingError) -> storage_status {
         RecordingError::InvalidName { .. }
         | RecordingError::NotConfigured
         | RecordingError::BadOption { .. }
-        | RecordingError::NotRing(_) => STORAGE_RECORDING_INVALID,
+        | RecordingError::NotRing(_)
+        | RecordingError::NotSuperseded(_) => STORAGE_RECORDING_INVALID,
         RecordingError::NotFound(_)
         | RecordingError::NotActive(_)
         | RecordingError::NoSuchReplay(_) => STORAGE_RECORDING_NOT_FOUND,
-        RecordingError::AlreadyExists(_) | RecordingError::AlreadyActive(_) => {
-            STORAGE_RECORDING_EXISTS
-        }
+        RecordingError::AlreadyExists(_)
+        | RecordingError::AlreadyActive(_)
+        | RecordingError::AlreadySuperseded(_) => STORAGE_RECORDING_EXISTS,
         RecordingError::RootMissing(_)
         | RecordingError::RootNotDirectory(_)
         | RecordingError::Io { .. }
         | RecordingError::Mcap { .. }
         | RecordingError::BadManifest { .. }
+        | RecordingError::AuditBroken(_)
         | RecordingError::RecorderFailed(_) => STORAGE_RECORDING_IO,
     }
 }

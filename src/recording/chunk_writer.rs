@@ -322,6 +322,7 @@ impl ChunkWriter {
             message_count: statistics.message_count,
             first_log_time_ns: statistics.message_start_time,
             last_log_time_ns: statistics.message_end_time,
+            prev_hash: None,
             extra: Default::default(),
         })
     }

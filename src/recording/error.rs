@@ -77,6 +77,15 @@ pub enum RecordingError {
         /// Why.
         reason: String,
     },
+    /// The audit log's chain does not check: nothing more is appended to it.
+    #[error("the audit log is damaged: {0}")]
+    AuditBroken(String),
+    /// Erasing needs a supersession record first.
+    #[error("recording `{0}` is not superseded: supersede it before erasing its files")]
+    NotSuperseded(String),
+    /// The recording (or chunk) already has a supersession record.
+    #[error("`{0}` is already superseded")]
+    AlreadySuperseded(String),
     /// The recorder thread stopped after an error; nothing more is written.
     #[error("the recorder stopped: {0}")]
     RecorderFailed(String),

@@ -41,6 +41,10 @@ pub struct Manifest {
     pub end_time_ns: Option<u64>,
     /// Sealed chunk files, in index order.
     pub chunks: Vec<ChunkEntry>,
+    /// Hash-chain head: SHA-256 (lower-case hex) of the last entry's canonical bytes
+    /// (see `recording::chain`); absent in an empty or a legacy (pre-chain) manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
     /// Fields this build does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -64,6 +68,10 @@ pub struct ChunkEntry {
     pub first_log_time_ns: u64,
     /// Latest `log_time` (Unix ns).
     pub last_log_time_ns: u64,
+    /// Hash-chain link: SHA-256 (lower-case hex) of the previous entry's canonical bytes,
+    /// 64 zeros for the first chunk; absent in a legacy (pre-chain) manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
     /// Fields this build does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

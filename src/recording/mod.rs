@@ -12,7 +12,9 @@
 //! embedded. [`Recorder`] runs a [`RecordingWriter`] on its own thread; [`ReplayReader`]
 //! reads a recording back; [`verify_folder`] and [`recover_store`] check and repair.
 
+pub(crate) mod audit;
 mod background_sync;
+pub(crate) mod chain;
 pub(crate) mod chunk_writer;
 pub(crate) mod compressor;
 pub(crate) mod error;
@@ -33,6 +35,10 @@ pub(crate) mod store;
 pub(crate) mod verify;
 pub(crate) mod writer;
 
+pub use audit::{
+    query as audit_query, AuditAction, AuditDraft, AuditLog, AuditQuery, AuditReading, AuditRecord,
+    AuditVerdict, AUDIT_FILE,
+};
 pub use chunk_writer::{active_file_name, ChunkWriter};
 pub use compressor::CompressorPool;
 pub use error::RecordingError;
@@ -44,5 +50,5 @@ pub use recovery::{recover_store, RecoveryAction};
 pub use replay::{ReplayOptions, ReplayReader, ReplayedMessage};
 pub use scan::{McapScan, ScanMode, ScannedMessage};
 pub use store::{FolderLock, ListedRecording, Store, CHUNKS_DIR};
-pub use verify::{verify_folder, ChunkVerdict, VerifyReport};
+pub use verify::{verify_anchored, verify_folder, ChainVerdict, ChunkVerdict, VerifyReport};
 pub use writer::{ChunkLimits, RecordingWriter};

@@ -33,7 +33,8 @@ pub struct RecoveryAction {
     /// The file acted on (inside `chunks/`).
     pub file: String,
     /// `"recovered"` (messages moved into a sealed chunk), `"listed"` (sealed chunk added
-    /// to the manifest), `"quarantined"` or `"failed"`.
+    /// to the manifest), `"quarantined"`, `"repaired"` (a torn audit record cut off) or
+    /// `"failed"`.
     pub action: &'static str,
     /// Messages saved.
     pub messages: u64,
@@ -43,10 +44,28 @@ pub struct RecoveryAction {
 
 /// Recovers every recording under `store` that nobody is writing.
 pub fn recover_store(store: &Store) -> Vec<RecoveryAction> {
-    let Ok(listed) = store.list() else {
+    let Ok(listed) = store.folders() else {
         return Vec::new();
     };
     let mut actions = Vec::new();
+    // A crash in the middle of an audit append leaves a torn last line: cut it off.
+    match store.audit().repair() {
+        Ok(false) => {}
+        Ok(true) => actions.push(RecoveryAction {
+            recording: String::new(),
+            file: super::audit::AUDIT_FILE.into(),
+            action: "repaired",
+            messages: 0,
+            detail: "torn last audit record (never acknowledged) cut off".into(),
+        }),
+        Err(error) => actions.push(RecoveryAction {
+            recording: String::new(),
+            file: super::audit::AUDIT_FILE.into(),
+            action: "failed",
+            messages: 0,
+            detail: error.to_string(),
+        }),
+    }
     // A folder without a manifest is one being created right now (or abandoned before
     // anything was recorded): nothing to recover.
     for recording in listed.iter().filter(|r| !r.active && r.manifest.is_some()) {
@@ -201,7 +220,12 @@ fn list_sealed(
     if !entry.sha256.starts_with(sha8) {
         return Ok(Err("SHA-256 does not match the name".into()));
     }
-    writer.add_chunk(entry)?;
+    if !writer.add_chunk(entry)? {
+        return Ok(Err(
+            "its index is not after the last listed chunk: listing it would rewrite the chain"
+                .into(),
+        ));
+    }
     Ok(Ok(writer
         .manifest()
         .chunks

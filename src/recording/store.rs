@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::audit::{AuditAction, AuditDraft, AuditLog, AuditRecord};
 use super::error::RecordingError;
 use super::manifest::Manifest;
 use super::name::validate_name;
@@ -42,6 +43,13 @@ pub struct ListedRecording {
     /// Why the manifest is unreadable, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The audit record that retired the recording, when it is superseded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded: Option<AuditRecord>,
+    /// The audit record of the erasure of its files, when they were erased (the
+    /// recording is then listed from the audit log alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased: Option<AuditRecord>,
 }
 
 impl Store {
@@ -108,9 +116,59 @@ impl Store {
         Ok((folder, lock))
     }
 
+    /// The audit log of this root.
+    pub fn audit(&self) -> AuditLog {
+        AuditLog::new(&self.root)
+    }
+
+    /// [`Store::folders`], plus what the audit log says: each superseded recording with
+    /// its supersession record, and each erased one (folder gone) with its erasure
+    /// record. An unreadable audit log fails the listing.
+    pub fn list(&self) -> Result<Vec<ListedRecording>, RecordingError> {
+        let mut listed = self.folders()?;
+        let records = self.audit().read(None)?.records;
+        for record in records.iter().filter(|r| r.chunk.is_none()) {
+            let known = listed.iter_mut().find(|l| l.name == record.recording);
+            match (record.action, known) {
+                (AuditAction::Supersede, Some(l)) => l.superseded = Some(record.clone()),
+                (AuditAction::Erase, Some(l)) => l.erased = Some(record.clone()),
+                (AuditAction::Supersede, None) => {}
+                (AuditAction::Erase, None) => listed.push(ListedRecording {
+                    name: record.recording.clone(),
+                    active: false,
+                    manifest: None,
+                    error: None,
+                    superseded: records
+                        .iter()
+                        .rev()
+                        .find(|r| {
+                            r.action == AuditAction::Supersede
+                                && r.chunk.is_none()
+                                && r.recording == record.recording
+                        })
+                        .cloned(),
+                    erased: Some(record.clone()),
+                }),
+            }
+        }
+        // A folder made again under an erased name is a new recording.
+        for l in &mut listed {
+            if l.manifest.is_some() || l.error.is_some() {
+                if let (Some(s), Some(e)) = (&l.superseded, &l.erased) {
+                    if e.seq > s.seq {
+                        l.superseded = None;
+                        l.erased = None;
+                    }
+                }
+            }
+        }
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
+    }
+
     /// Every recording folder under the root, sorted by name, each with its manifest or
     /// the reason it cannot be read. Never panics on odd folder contents.
-    pub fn list(&self) -> Result<Vec<ListedRecording>, RecordingError> {
+    pub fn folders(&self) -> Result<Vec<ListedRecording>, RecordingError> {
         self.check_root()?;
         let entries =
             fs::read_dir(&self.root).map_err(|e| RecordingError::io("list", &self.root, e))?;
@@ -133,14 +191,84 @@ impl Store {
                 active,
                 manifest,
                 error,
+                superseded: None,
+                erased: None,
             });
         }
         listed.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(listed)
     }
+    /// Retires recording `name` (or, with `chunk`, one of its chunks) by appending a
+    /// supersession record to the audit log; no file is touched. `replacement` names the
+    /// recording that replaces it, which must exist. Refused while it is being written,
+    /// and when it is already superseded.
+    pub fn supersede(
+        &self,
+        name: &str,
+        chunk: Option<u64>,
+        replacement: Option<&str>,
+        actor: &str,
+        reason: &str,
+        now_ns: u64,
+    ) -> Result<AuditRecord, RecordingError> {
+        let folder = self.existing(name)?;
+        if let Some(by) = replacement {
+            self.existing(by)?;
+        }
+        let _lock =
+            lock_folder(&folder)?.ok_or_else(|| RecordingError::AlreadyActive(name.to_owned()))?;
+        let manifest = Manifest::read(&folder)?;
+        let target_hash = match chunk {
+            None => manifest.head.clone(),
+            Some(index) => Some(
+                manifest
+                    .chunks
+                    .iter()
+                    .find(|c| c.index == index)
+                    .map(|c| c.sha256.clone())
+                    .ok_or_else(|| RecordingError::NotFound(format!("{name} chunk {index}")))?,
+            ),
+        };
+        let audit = self.audit();
+        let records = audit.read(None)?.records;
+        // Records from before the last erasure of this name are about an earlier
+        // recording of the same name.
+        let since = records
+            .iter()
+            .rposition(|r| r.recording == name && r.action == AuditAction::Erase)
+            .map_or(0, |i| i + 1);
+        let already = records[since..]
+            .iter()
+            .any(|r| r.recording == name && r.chunk == chunk && r.action == AuditAction::Supersede);
+        if already {
+            return Err(RecordingError::AlreadySuperseded(match chunk {
+                None => name.to_owned(),
+                Some(i) => format!("{name} chunk {i}"),
+            }));
+        }
+        audit.append(
+            AuditAction::Supersede,
+            AuditDraft {
+                recording: name.to_owned(),
+                chunk,
+                target_hash,
+                replacement: replacement.map(str::to_owned),
+                actor: actor.to_owned(),
+                reason: reason.to_owned(),
+            },
+            now_ns,
+        )
+    }
 
-    /// Deletes a recording; refused while it is being written.
-    pub fn delete(&self, name: &str) -> Result<(), RecordingError> {
+    /// Deletes the files of superseded recording `name`, after appending an erasure
+    /// record to the audit log. Refused while it is being written and unless superseded.
+    pub fn erase(
+        &self,
+        name: &str,
+        actor: &str,
+        reason: &str,
+        now_ns: u64,
+    ) -> Result<AuditRecord, RecordingError> {
         let folder = self.folder(name)?;
         if !folder.is_dir() {
             return Err(RecordingError::NotFound(name.to_owned()));
@@ -148,7 +276,46 @@ impl Store {
         // Hold the lock while deleting, so no writer can start in between.
         let _lock =
             lock_folder(&folder)?.ok_or_else(|| RecordingError::AlreadyActive(name.to_owned()))?;
-        fs::remove_dir_all(&folder).map_err(|e| RecordingError::io("delete", &folder, e))
+        let listed = self.list()?;
+        let entry = listed.iter().find(|l| l.name == name);
+        if entry.and_then(|l| l.superseded.as_ref()).is_none() {
+            return Err(RecordingError::NotSuperseded(name.to_owned()));
+        }
+        let target_hash = entry
+            .and_then(|l| l.manifest.as_ref())
+            .and_then(|m| m.head.clone());
+        let record = self.audit().append(
+            AuditAction::Erase,
+            AuditDraft {
+                recording: name.to_owned(),
+                target_hash,
+                actor: actor.to_owned(),
+                reason: reason.to_owned(),
+                ..AuditDraft::default()
+            },
+            now_ns,
+        )?;
+        fs::remove_dir_all(&folder).map_err(|e| RecordingError::io("delete", &folder, e))?;
+        Ok(record)
+    }
+
+    /// What `storage_recording_delete` does: supersedes recording `name` (unless it is
+    /// already) and erases its files, each step leaving an audit record. Returns both
+    /// records (the first is `None` when it was already superseded).
+    pub fn delete(
+        &self,
+        name: &str,
+        actor: &str,
+        reason: &str,
+        now_ns: u64,
+    ) -> Result<(Option<AuditRecord>, AuditRecord), RecordingError> {
+        let superseded = match self.supersede(name, None, None, actor, reason, now_ns) {
+            Ok(record) => Some(record),
+            Err(RecordingError::AlreadySuperseded(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let erased = self.erase(name, actor, reason, now_ns)?;
+        Ok((superseded, erased))
     }
 }
 

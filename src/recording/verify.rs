@@ -1,5 +1,7 @@
 //! Integrity check of a recording: every chunk's SHA-256 against its name and the
-//! manifest, its size and message count, and every MCAP CRC.
+//! manifest, its size and message count, every MCAP CRC, the hash chain of the manifest
+//! (`recording::chain`), optionally against a head the host anchored elsewhere, and the
+//! audit log's supersession records of chunks retired as corrupt.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -8,6 +10,8 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::audit::{AuditAction, AuditRecord};
+use super::chain::{self, ChainCheck};
 use super::chunk_writer::{hex_lower, parse_active_file_name, parse_sealed_file_name};
 use super::error::RecordingError;
 use super::manifest::{ChunkEntry, Manifest};
@@ -22,11 +26,38 @@ pub struct ChunkVerdict {
     /// File name inside `chunks/`.
     pub file: String,
     /// `"ok"`, `"corrupt"`, `"missing"` (listed, not on disk), `"unlisted"` (on disk, not
-    /// in the manifest) or `"active"` (being written, or left by a crash).
+    /// in the manifest), `"active"` (being written, or left by a crash) or `"superseded"`
+    /// (corrupt or missing, and retired by a supersession record in the audit log for
+    /// this very entry: the record's reason is the `reason`).
     pub status: &'static str,
     /// What is wrong, for anything but `"ok"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// The verdict on a recording's hash chain: distinct from the verdicts on its files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct ChainVerdict {
+    /// `"ok"` (every link holds), `"broken"` (a chunk was removed, inserted, reordered or
+    /// substituted, or the head edited) or `"legacy"` (a manifest from before chains:
+    /// nothing to check).
+    pub status: &'static str,
+    /// The manifest's head (lower-case hex), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// Index of the first chunk whose link does not hold (absent when it is the head).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken_at: Option<u64>,
+    /// What does not match, for `"broken"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// With an anchored head: `"head"` (it is the head), `"prefix"` (it is the hash of
+    /// an earlier chunk: the recording grew since, its history unchanged) or
+    /// `"mismatch"` (the chain does not contain it: history was rewritten).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<&'static str>,
 }
 
 /// The verdict on a recording.
@@ -36,10 +67,13 @@ pub struct ChunkVerdict {
 pub struct VerifyReport {
     /// Recording name.
     pub name: String,
-    /// True when every listed chunk is ok and nothing is unlisted.
+    /// True when every listed chunk is ok (or superseded), nothing is unlisted, the chain
+    /// is not broken and an anchored head, if given, is in the chain.
     pub ok: bool,
     /// One verdict per chunk, listed ones first in manifest order.
     pub chunks: Vec<ChunkVerdict>,
+    /// The hash chain's verdict.
+    pub chain: ChainVerdict,
 }
 
 /// Hashes everything read through it.
@@ -61,6 +95,19 @@ impl<R: Read> Read for HashingReader<R> {
 /// Checks recording `name` in `folder`. Fails only if the manifest is unreadable; every
 /// problem with a chunk is a verdict in the report. Never panics on hostile files.
 pub fn verify_folder(folder: &Path, name: &str) -> Result<VerifyReport, RecordingError> {
+    verify_anchored(folder, name, None, &[])
+}
+
+/// [`verify_folder`], also checking the chain against `anchor` (a head the host stored
+/// elsewhere, lower-case hex) when given, and reporting a bad chunk as `"superseded"`
+/// when `retired` holds a supersession record of this recording's chunk with this
+/// index and SHA-256.
+pub fn verify_anchored(
+    folder: &Path,
+    name: &str,
+    anchor: Option<&str>,
+    retired: &[AuditRecord],
+) -> Result<VerifyReport, RecordingError> {
     let manifest = Manifest::read(folder)?;
     let chunks_dir = folder.join(CHUNKS_DIR);
     let mut chunks: Vec<ChunkVerdict> = manifest
@@ -68,14 +115,27 @@ pub fn verify_folder(folder: &Path, name: &str) -> Result<VerifyReport, Recordin
         .iter()
         .map(|entry| {
             let problem = check_chunk(&chunks_dir, entry).err();
+            let record = retired.iter().find(|r| {
+                r.action == AuditAction::Supersede
+                    && r.recording == name
+                    && r.chunk == Some(entry.index)
+                    && r.target_hash.as_deref() == Some(entry.sha256.as_str())
+            });
+            let status = match (&problem, record) {
+                (None, _) => "ok",
+                (Some(_), Some(_)) => "superseded",
+                (Some(Problem::Missing), None) => "missing",
+                (Some(Problem::Corrupt(_)), None) => "corrupt",
+            };
+            let reason = match (problem, record) {
+                (None, _) => None,
+                (Some(p), Some(r)) => Some(format!("{p}; superseded: {}", r.reason)),
+                (Some(p), None) => Some(p.to_string()),
+            };
             ChunkVerdict {
                 file: entry.file.clone(),
-                status: match &problem {
-                    None => "ok",
-                    Some(Problem::Missing) => "missing",
-                    Some(Problem::Corrupt(_)) => "corrupt",
-                },
-                reason: problem.map(|p| p.to_string()),
+                status,
+                reason,
             }
         })
         .collect();
@@ -102,12 +162,51 @@ pub fn verify_folder(folder: &Path, name: &str) -> Result<VerifyReport, Recordin
         extra.sort_by(|a, b| a.file.cmp(&b.file));
         chunks.extend(extra);
     }
-    let ok = chunks.iter().all(|c| matches!(c.status, "ok" | "active"));
+    let chain = chain_verdict(&manifest, anchor);
+    let ok = chunks
+        .iter()
+        .all(|c| matches!(c.status, "ok" | "active" | "superseded"))
+        && chain.status != "broken"
+        && chain.anchor != Some("mismatch");
     Ok(VerifyReport {
         name: name.to_owned(),
         ok,
         chunks,
+        chain,
     })
+}
+
+/// The chain's verdict, checked against `anchor` if given.
+fn chain_verdict(manifest: &Manifest, anchor: Option<&str>) -> ChainVerdict {
+    let mut verdict = ChainVerdict {
+        status: "ok",
+        head: manifest.head.clone(),
+        broken_at: None,
+        reason: None,
+        anchor: None,
+    };
+    let hashes = match chain::check(manifest) {
+        ChainCheck::Intact(hashes) => hashes,
+        ChainCheck::Legacy => {
+            verdict.status = "legacy";
+            Vec::new()
+        }
+        ChainCheck::Broken { at, reason } => {
+            verdict.status = "broken";
+            verdict.broken_at = manifest.chunks.get(at).map(|c| c.index);
+            verdict.reason = Some(reason);
+            Vec::new()
+        }
+    };
+    if let Some(anchor) = anchor {
+        let wanted = chain::decode_hash(&anchor.to_ascii_lowercase());
+        verdict.anchor = Some(match wanted {
+            Some(w) if hashes.last() == Some(&w) => "head",
+            Some(w) if hashes.contains(&w) => "prefix",
+            _ => "mismatch",
+        });
+    }
+    verdict
 }
 
 enum Problem {

@@ -8,7 +8,7 @@ use super::chunk_writer::ChunkWriter;
 use super::compressor::CompressorPool;
 use super::error::RecordingError;
 use super::frame::Frame;
-use super::manifest::Manifest;
+use super::manifest::{ChunkEntry, Manifest};
 use super::store::{FolderLock, Store, CHUNKS_DIR};
 
 /// When a chunk file is sealed and the next one started, and how long a message may
@@ -72,13 +72,15 @@ impl RecordingWriter {
     /// Starts the recording's compression threads.
     pub fn resume(
         folder: PathBuf,
-        manifest: Manifest,
+        mut manifest: Manifest,
         lock: FolderLock,
         limits: ChunkLimits,
     ) -> Result<Self, RecordingError> {
         let compressor = CompressorPool::for_this_machine().map_err(|e| {
             RecordingError::RecorderFailed(format!("cannot start compression threads: {e}"))
         })?;
+        // A legacy manifest is chained as found before anything is added to it.
+        super::chain::migrate_legacy(&mut manifest);
         let next_index = manifest
             .chunks
             .iter()
@@ -183,17 +185,31 @@ impl RecordingWriter {
         // Sealing syncs the whole file: nothing is left to flush.
         self.unflushed_since_ns = None;
         let entry = chunk.seal()?;
+        self.push_linked(entry)
+    }
+
+    /// Links `entry` onto the chain's head, lists it and rewrites the manifest.
+    fn push_linked(&mut self, mut entry: ChunkEntry) -> Result<(), RecordingError> {
+        super::chain::link(&mut self.manifest, &mut entry);
         self.manifest.chunks.push(entry);
         self.manifest.write(&self.folder)
     }
 
-    /// Lists an already sealed chunk (crash recovery), keeping the list in index order,
-    /// and rewrites the manifest.
-    pub fn add_chunk(&mut self, entry: super::manifest::ChunkEntry) -> Result<(), RecordingError> {
+    /// Lists an already sealed chunk (crash recovery) at the end of the chain and
+    /// rewrites the manifest. Refuses (`Ok(false)`) a chunk whose index is not after
+    /// every listed one: listing it would rewrite the chain's history.
+    pub fn add_chunk(&mut self, entry: ChunkEntry) -> Result<bool, RecordingError> {
+        if self.manifest.chunks.iter().any(|c| c.index >= entry.index) {
+            return Ok(false);
+        }
         self.next_index = self.next_index.max(entry.index.saturating_add(1));
-        self.manifest.chunks.push(entry);
-        self.manifest.chunks.sort_by_key(|c| c.index);
-        self.manifest.write(&self.folder)
+        self.push_linked(entry)?;
+        Ok(true)
+    }
+
+    /// The chain's head: the hash of the last sealed chunk's entry.
+    pub fn head(&self) -> Option<&str> {
+        self.manifest.head.as_deref()
     }
 
     /// Seals the open chunk, records the end time and writes the final manifest.

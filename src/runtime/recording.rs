@@ -276,7 +276,9 @@ impl Recordings {
                     let store = store.clone();
                     self.job(reply, move || {
                         let folder = store.existing(&name)?;
-                        crate::recording::verify::verify_folder(&folder, &name)
+                        // Chunks retired by a supersession record are reported as such.
+                        let records = store.audit().read(None)?.records;
+                        crate::recording::verify::verify_anchored(&folder, &name, None, &records)
                     });
                 }
                 Err(e) => reply(Err(e.into())),
@@ -287,7 +289,13 @@ impl Recordings {
                 }
                 Ok(store) => {
                     let store = store.clone();
-                    self.job(reply, move || store.delete(&name));
+                    let actor = self.participant.clone();
+                    let now = ns(self.clock.now_ms());
+                    self.job(reply, move || {
+                        store
+                            .delete(&name, &actor, "storage_recording_delete", now)
+                            .map(|_| ())
+                    });
                 }
                 Err(e) => reply(Err(e.into())),
             },
