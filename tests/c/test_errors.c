@@ -158,8 +158,10 @@ static void every_status_has_its_name_and_a_description(void) {
     CHECK_STR_EQ(storage_status_description(STORAGE_TIMEOUT),
                  "`storage_next_event` found no event before its timeout.");
     CHECK_STR_EQ(storage_status_description(STORAGE_PANIC),
-                 "The library hit an internal error (a bug); the request was not carried out. "
-                 "If the worker itself stopped, later requests get `STORAGE_SHUTTING_DOWN`.");
+                 "The library hit an internal error (a bug) while running the request; the "
+                 "message holds the panic's. The worker restarts from the persisted state under "
+                 "the restart policy (`worker_restarted` event); once its budget is spent the "
+                 "context fails and later requests get `STORAGE_SHUTTING_DOWN`, saying so.");
 }
 
 int main(void) {
