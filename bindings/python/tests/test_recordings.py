@@ -29,7 +29,9 @@ def test_record_verify_and_replay(open_manager: OpenManager, tmp_path: Path) -> 
     next_event_of(bob, "replay_finished")
 
     bob.recording_delete("bob-log")
-    assert bob.recordings() == []
+    # Deletion leaves its audit record: the recording is listed as erased, no longer active.
+    [listed] = bob.recordings()
+    assert not listed["active"] and listed["erased"]["action"] == "erase"
 
 
 def test_startup_events_are_pulled_first(open_manager: OpenManager, tmp_path: Path) -> None:
