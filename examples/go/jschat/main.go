@@ -100,13 +100,17 @@ func jsEvents(reply map[string]any) {
 	}
 }
 
-// robotEvents prints the robot's acknowledgements until it goes quiet.
-func robotEvents(robot *storage.Manager) {
+// robotEvents prints the robot's acknowledgements until it goes quiet, noting them in
+// acked.
+func robotEvents(robot *storage.Manager, acked map[string]bool) {
 	for {
 		select {
 		case e := <-robot.Events():
 			if e.Type == storage.MessageSent || e.Type == storage.PossiblyAcknowledged {
 				fmt.Printf("  robot:   %-21s %s\n", e.Type, e.MessageID)
+			}
+			if e.Type == storage.MessageSent {
+				acked[e.MessageID] = true
 			}
 		case <-time.After(100 * time.Millisecond):
 			return
@@ -155,10 +159,14 @@ func main() {
 	defer js.close()
 
 	fmt.Println("libstorage", storage.Version(), "and @waku/sds on channel", channel)
+	acked := map[string]bool{}
 	robotSays(robot, js, "r1", "hello browser, robot 3 is charging")
 	browserSays(robot, js, "thanks robot, noted") // its causal history acknowledges r1
-	robotEvents(robot)
+	robotEvents(robot, acked)
 	robotSays(robot, js, "r2", "robot 3 is back on patrol") // acknowledges the browser's
 	browserSays(robot, js, "great")
-	robotEvents(robot)
+	robotEvents(robot, acked)
+	if !acked["r1"] || !acked["r2"] {
+		log.Fatalf("the browser did not acknowledge both robot messages: %v", acked)
+	}
 }
