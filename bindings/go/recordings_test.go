@@ -109,9 +109,9 @@ func TestStartupEventsReachEvents(t *testing.T) {
 		t.Fatalf("RecordingStop(%s): %s, %v", started.Name, stopped, err)
 	}
 
-	// Starting a recording is part of starting the Manager: a failure refuses it.
+	// A recordings root that does not exist refuses the Manager.
 	_, err = New(Config{Extra: map[string]any{"recording": map[string]any{
 		"root": filepath.Join(root, "missing"), "autostart": map[string]any{"name": "lost"},
 	}}})
-	wantError(t, err, StatusStartFailed, "lost-")
+	wantError(t, err, StatusStartFailed, "recording.root: ")
 }
