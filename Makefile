@@ -62,7 +62,7 @@ cxx-headers:
 	@command -v $(CXX) >/dev/null || { echo "error: no C++ compiler ($(CXX)) found: install g++ or clang++"; exit 1; }
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/c/headers.cpp
 
-test: lint rust-test c-test go-test py-test install-test wheel-test example-js-chat
+test: lint rust-test c-test go-test py-test install-test wheel-test readme-test example-js-chat
 
 # ---- Go and Python bindings -----------------------------------------------------------
 
@@ -127,6 +127,14 @@ wheel-test: wheel
 		env -u STORAGE_LIB -u PYTHONPATH ./bin/python -c \
 			'import libstorage_sds._lib as l, pathlib; p = pathlib.Path(l.lib._name); assert p.parent.name == "libstorage_sds" and "site-packages" in str(p), p; print("loaded", p)'; \
 		env -u STORAGE_LIB -u PYTHONPATH ./bin/python chat.py >/dev/null; echo "wheel test passed"
+
+# Every code block of README.md compiled and run as pasted (tests/readme/check.py): the C,
+# Go and Python programs against the tree's build, fragments where marked; the Rust blocks
+# are doctests (rust-test).
+.PHONY: readme-test
+readme-test: build go-toolchain python-toolchain $(TREE_PC_DIR)/storage.pc
+	$(GO_ENV) STORAGE_LIB=$(LIB_PATH)/libstorage.so CC=$(CC) GO=$(GO) PYTHON=$(PYTHON) \
+		$(PYTHON) tests/readme/check.py README.md
 
 # Two participants chatting, in Go and in Python.
 example-go: build go-toolchain $(TREE_PC_DIR)/storage.pc
