@@ -43,9 +43,24 @@ lint: toolchain
 header: toolchain
 	UPDATE_HEADER=1 $(CARGO) test --test header
 
-rust-test: toolchain js-interop-deps
-	$(CARGO) test --all-targets
+rust-test: toolchain js-interop-deps s3-server
+	STORAGE_WEED=$(WEED) STORAGE_REQUIRE_S3=1 $(CARGO) test --all-targets
 	$(CARGO) test --doc
+
+# ---- The S3 server of the upload tests ----------------------------------------------------
+
+# SeaweedFS (Apache-2.0), a real S3-compatible server the upload tests start on loopback:
+# built from the Go module proxy once per machine, cached outside the clone.
+SEAWEEDFS_VERSION := v0.0.0-20261109003541-7506e5f91cd6
+CACHE_DIR ?= $(HOME)/.cache/libstorage
+WEED := $(CACHE_DIR)/seaweedfs-$(SEAWEEDFS_VERSION)/weed
+
+.PHONY: s3-server
+
+s3-server: $(WEED)
+
+$(WEED): | go-toolchain
+	scripts/build-seaweedfs.sh $(SEAWEEDFS_VERSION) $@
 
 $(C_TEST_DIR)/%: tests/c/%.c tests/c/harness.h include/storage.h include/libsds.h build
 	@mkdir -p $(C_TEST_DIR)

@@ -323,6 +323,8 @@ impl ChunkWriter {
             first_log_time_ns: statistics.message_start_time,
             last_log_time_ns: statistics.message_end_time,
             prev_hash: None,
+            uploaded_at_ns: None,
+            etag: None,
             extra: Default::default(),
         })
     }

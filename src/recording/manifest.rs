@@ -72,6 +72,13 @@ pub struct ChunkEntry {
     /// 64 zeros for the first chunk; absent in a legacy (pre-chain) manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev_hash: Option<String>,
+    /// When the file was found in the upload bucket with this SHA-256 (Unix ns); absent
+    /// until then. Not part of the chain: uploading changes no history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_at_ns: Option<u64>,
+    /// The uploaded object's ETag, as the bucket gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
     /// Fields this build does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -32,6 +32,7 @@ pub(crate) mod ring;
 pub(crate) mod scan;
 pub(crate) mod schema;
 pub(crate) mod store;
+pub mod upload;
 pub(crate) mod verify;
 pub(crate) mod writer;
 

@@ -116,6 +116,16 @@ impl Store {
         Ok((folder, lock))
     }
 
+    /// Locks the folder of an existing, sealed recording, so that no writer (of this or
+    /// another process) opens it meanwhile; refused while it is being written.
+    pub fn lock_sealed(&self, name: &str) -> Result<(PathBuf, FolderLock), RecordingError> {
+        let folder = self.existing(name)?;
+        match lock_folder(&folder)? {
+            Some(lock) => Ok((folder, lock)),
+            None => Err(RecordingError::AlreadyActive(name.to_owned())),
+        }
+    }
+
     /// The audit log of this root.
     pub fn audit(&self) -> AuditLog {
         AuditLog::new(&self.root)

@@ -1,12 +1,15 @@
 //! `storagectl`: an operator's tool for libstorage recordings, without a running context.
 //!
 //! It reads a recordings root the way the library writes it (manifests, chunk files, the
-//! audit log) and never changes it. Exit status: 0 all is well, 1 something checked is
-//! damaged (a verify or audit verdict), 2 usage error, 3 the files could not be read.
+//! audit log) and changes nothing there but the upload marks `upload` writes in manifests.
+//! Exit status: 0 all is well, 1 something checked is damaged (a verify or audit verdict,
+//! a chunk that could not go up), 2 usage error, 3 the files could not be read, 4 the
+//! bucket could not be reached or refused.
 
 mod messages;
 mod recordings;
 mod time;
+mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +25,7 @@ struct Cli {
 }
 
 const EXIT_STATUS: &str = "Exit status: 0 all is well, 1 something checked is damaged, \
-2 usage error, 3 the files could not be read.";
+2 usage error, 3 the files could not be read, 4 the bucket could not be reached or refused.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -81,6 +84,19 @@ enum Command {
         #[arg(long, default_value_t = 1.0, value_parser = messages::parse_rate)]
         rate: f64,
     },
+    /// Upload sealed recordings (all when none is named) to an S3-compatible bucket;
+    /// exit status 1 when a chunk could not go (a corrupt file, a failed send).
+    Upload {
+        #[command(flatten)]
+        root: Root,
+        /// Recordings to upload (default: every sealed one).
+        names: Vec<String>,
+        #[command(flatten)]
+        target: upload::Target,
+        /// Print one JSON report per recording.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the audit log's records (supersessions, erasures) and check its hash chain;
     /// exit status 1 when the log was tampered with.
     Audit {
@@ -123,6 +139,8 @@ pub enum Outcome {
     Damaged,
     /// The files could not be read.
     Unreadable(String),
+    /// The bucket could not be reached, or refused (credentials, no such bucket).
+    Remote(String),
 }
 
 fn main() -> ExitCode {
@@ -145,6 +163,12 @@ fn main() -> ExitCode {
             filter,
             rate,
         } => messages::print(&root.store(), &name, &filter, rate),
+        Command::Upload {
+            root,
+            names,
+            target,
+            json,
+        } => upload::upload(&root.store(), &names, &target, json),
         Command::Audit {
             root,
             recording,
@@ -170,6 +194,10 @@ fn main() -> ExitCode {
         Outcome::Unreadable(why) => {
             eprintln!("storagectl: {why}");
             ExitCode::from(3)
+        }
+        Outcome::Remote(why) => {
+            eprintln!("storagectl: {why}");
+            ExitCode::from(4)
         }
     }
 }

@@ -1,0 +1,234 @@
+//! The `upload` options: where recordings go (an S3-compatible bucket) and with which
+//! credentials. Secrets come from the options, from environment variables the options
+//! name, from a file, or from the usual `AWS_*` variables; they are never printed
+//! (`Debug` redacts them) and are zeroed when dropped.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use super::UploadError;
+use crate::recording::options::read_options;
+
+/// Smallest part S3 accepts in a multipart upload (but the last).
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+/// Default multipart part size: the memory an upload holds at a time.
+pub const DEFAULT_PART_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The `upload` options document, every key optional but `endpoint` and `bucket`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct UploadOptions {
+    /// The S3 endpoint URL (`https://s3.eu-west-1.amazonaws.com`,
+    /// `http://127.0.0.1:8333`, ...).
+    pub endpoint: Option<String>,
+    /// The bucket.
+    pub bucket: Option<String>,
+    /// The region (default: `AWS_REGION`, else `us-east-1`).
+    pub region: Option<String>,
+    /// Key prefix before `{origin}/` (default: none).
+    pub prefix: Option<String>,
+    /// Path-style addressing (`{endpoint}/{bucket}/{key}`, the default, which every
+    /// server and IP endpoints take); `false` for virtual-host style.
+    pub path_style: Option<bool>,
+    /// The key part naming this machine (default: the context's participant id).
+    pub origin: Option<String>,
+    /// Access key id (default: the variable `access_key_id_env` names, else
+    /// `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// Secret access key (default: the variable `secret_access_key_env` names, the file
+    /// `secret_access_key_file` names, else `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<String>,
+    /// Session token (default: the variable `session_token_env` names, else
+    /// `AWS_SESSION_TOKEN`, else none).
+    pub session_token: Option<String>,
+    /// Environment variable holding the access key id.
+    pub access_key_id_env: Option<String>,
+    /// Environment variable holding the secret access key.
+    pub secret_access_key_env: Option<String>,
+    /// File holding the secret access key (surrounding white space ignored).
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Environment variable holding the session token.
+    pub session_token_env: Option<String>,
+    /// Files larger than this go up in parts of this size, one part in memory at a
+    /// time (default 16 MiB, at least 5 MiB).
+    pub part_size_bytes: Option<u64>,
+    /// Time allowed for one request, in ms (default 60 000).
+    pub request_timeout_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolved credentials: the secret and the token are zeroed when dropped.
+pub struct Secrets {
+    /// Access key id (not secret, but kept with the rest).
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Zeroizing<String>,
+    /// Session token, if any.
+    pub session_token: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadOptions {
+    /// Reads the options document (empty: all unset); errors name the key.
+    pub fn from_json(text: &str) -> Result<Self, UploadError> {
+        read_options(text).map_err(|e| UploadError::new(super::FailureClass::Pause, e.to_string()))
+    }
+
+    /// The multipart part size, checked against S3's minimum.
+    pub fn part_size(&self) -> Result<u64, UploadError> {
+        match self.part_size_bytes {
+            None => Ok(DEFAULT_PART_BYTES),
+            Some(n) if n >= MIN_PART_BYTES => Ok(n),
+            Some(_) => Err(UploadError::config(
+                "part_size_bytes",
+                format!("must be at least {MIN_PART_BYTES} (S3's smallest part)"),
+            )),
+        }
+    }
+
+    /// The credentials, looked up in the documented order through `env` (the process
+    /// environment, or a test's).
+    pub fn secrets(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Secrets, UploadError> {
+        let from_env = |named: &Option<String>, default: &str| {
+            env(named.as_deref().unwrap_or(default)).filter(|v| !v.is_empty())
+        };
+        let access_key_id = self
+            .access_key_id
+            .clone()
+            .or_else(|| from_env(&self.access_key_id_env, "AWS_ACCESS_KEY_ID"))
+            .ok_or_else(|| missing("access_key_id", "AWS_ACCESS_KEY_ID"))?;
+        let secret = match (&self.secret_access_key, &self.secret_access_key_file) {
+            (Some(secret), _) => Some(secret.clone()),
+            (None, Some(path)) => Some(read_secret_file(path)?),
+            (None, None) => from_env(&self.secret_access_key_env, "AWS_SECRET_ACCESS_KEY"),
+        };
+        let secret_access_key = Zeroizing::new(
+            secret.ok_or_else(|| missing("secret_access_key", "AWS_SECRET_ACCESS_KEY"))?,
+        );
+        let session_token = self
+            .session_token
+            .clone()
+            .or_else(|| from_env(&self.session_token_env, "AWS_SESSION_TOKEN"))
+            .map(Zeroizing::new);
+        Ok(Secrets {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        })
+    }
+}
+
+fn missing(key: &str, variable: &str) -> UploadError {
+    UploadError::config(
+        key,
+        format!("no credentials: set `{key}`, or the variable {variable}"),
+    )
+}
+
+fn read_secret_file(path: &std::path::Path) -> Result<String, UploadError> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        UploadError::config(
+            "secret_access_key_file",
+            format!("cannot read `{}`: {e}", crate::shorten::shorten_path(path)),
+        )
+    })?);
+    Ok(text.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn credentials_come_from_options_then_named_variables_then_aws_variables() {
+        let aws = env(&[
+            ("AWS_ACCESS_KEY_ID", "aws-id"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-secret"),
+            ("MY_SECRET", "mine"),
+        ]);
+        let plain = UploadOptions::from_json("{}").expect("options");
+        let s = plain.secrets(&aws).expect("secrets");
+        assert_eq!(
+            (s.access_key_id.as_str(), s.secret_access_key.as_str()),
+            ("aws-id", "aws-secret")
+        );
+        assert!(s.session_token.is_none());
+
+        let named =
+            UploadOptions::from_json(r#"{"secret_access_key_env":"MY_SECRET"}"#).expect("options");
+        assert_eq!(
+            named
+                .secrets(&aws)
+                .expect("secrets")
+                .secret_access_key
+                .as_str(),
+            "mine"
+        );
+
+        let given = UploadOptions::from_json(r#"{"access_key_id":"a","secret_access_key":"b"}"#)
+            .expect("options");
+        let s = given.secrets(&env(&[])).expect("secrets");
+        assert_eq!(
+            (s.access_key_id.as_str(), s.secret_access_key.as_str()),
+            ("a", "b")
+        );
+
+        let err = plain.secrets(&env(&[])).expect_err("none anywhere");
+        assert!(err.message.contains("AWS_ACCESS_KEY_ID"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let options = UploadOptions::from_json(
+            r#"{"access_key_id":"id-1","secret_access_key":"s3cr3t","session_token":"t0k3n"}"#,
+        )
+        .expect("options");
+        let secrets = options.secrets(&env(&[])).expect("secrets");
+        for shown in [format!("{options:?}"), format!("{secrets:?}")] {
+            assert!(
+                !shown.contains("s3cr3t") && !shown.contains("t0k3n"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_options_name_the_key() {
+        let err = UploadOptions::from_json(r#"{"bucket":"b","secret":"x"}"#).expect_err("unknown");
+        assert!(err.message.contains("secret"), "{err}");
+        let small = UploadOptions::from_json(r#"{"part_size_bytes":1024}"#).expect("options");
+        assert!(small
+            .part_size()
+            .expect_err("too small")
+            .message
+            .contains("part_size_bytes"));
+    }
+}

@@ -1,0 +1,19 @@
+//! Recordings leave the robot: sealed recordings uploaded to an S3-compatible bucket
+//! (AWS S3, R2, GCS's S3 interface, MinIO, SeaweedFS) under deterministic keys
+//! ([`ObjectKeys`]), each chunk re-verified before it is sent, sent once (a HEAD finds
+//! what already arrived), verified by the server on arrival, and marked in the manifest.
+//! Nothing here ever deletes a remote object.
+
+mod config;
+mod error;
+mod keys;
+mod recording_upload;
+mod s3;
+
+pub use config::{Secrets, UploadOptions, DEFAULT_PART_BYTES, MIN_PART_BYTES};
+pub use error::{FailureClass, UploadError};
+pub use keys::ObjectKeys;
+pub use recording_upload::{
+    upload_recording, ChunkAction, ChunkUpload, ManifestAction, UploadReport,
+};
+pub use s3::{ListedObject, RemoteObject, S3Bucket};

@@ -1,0 +1,332 @@
+//! Uploading recordings to a real S3 server (SeaweedFS on loopback, `tests/common/
+//! seaweed.rs`): keys as documented, every chunk verified before it goes and by the
+//! server on arrival, marks in the manifest, nothing sent twice (a second run, or a run
+//! after marks were lost), corrupt files flagged and never sent, large files in parts,
+//! and bad credentials or a missing bucket failing clearly with the queue to pause.
+
+#[path = "common/messages.rs"]
+mod messages;
+#[path = "common/recordings.rs"]
+mod recordings;
+#[path = "common/scratch.rs"]
+mod scratch;
+#[path = "common/seaweed.rs"]
+mod seaweed;
+
+use std::fs;
+use std::path::Path;
+
+use messages::{noise, sds_message};
+use recordings::record;
+use scratch::Scratch;
+use seaweed::{no_env, Seaweed};
+use sha2::{Digest, Sha256};
+use storage::protocol::SdsMessage;
+use storage::recording::upload::{
+    upload_recording, ChunkAction, FailureClass, ManifestAction, ObjectKeys, S3Bucket,
+};
+use storage::recording::{Manifest, Store, CHUNKS_DIR, MANIFEST_FILE};
+
+const NOW: u64 = 1_800_000_000_000_000_000;
+
+/// `count` messages of `size` random bytes, on one channel.
+fn messages(count: u64, size: usize) -> Vec<SdsMessage> {
+    (0..count)
+        .map(|i| sds_message("fleet", &format!("m{i}"), i as i64 + 1, &noise(i, size)))
+        .collect()
+}
+
+fn sha_hex(path: &Path) -> String {
+    hex::encode(Sha256::digest(fs::read(path).expect("read")))
+}
+
+/// Recording "run" (3 chunk files of 10 messages) under a fresh root.
+fn recorded(tag: &str) -> Scratch {
+    let root = Scratch::new(tag);
+    record(
+        &root,
+        "run",
+        &messages(30, 256),
+        r#"{"chunk_max_age_ms": 10}"#,
+    );
+    root
+}
+
+fn keys() -> ObjectKeys {
+    ObjectKeys::new(Some("fleet"), "robot-7").expect("keys")
+}
+
+#[test]
+fn a_recording_goes_up_under_its_keys_once() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("once");
+    let root = recorded("s3-once");
+    let store = Store::new(&root);
+
+    let report = upload_recording(&store, "run", &bucket, &keys(), NOW).expect("upload");
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(report.chunks.len(), 3);
+    assert!(report
+        .chunks
+        .iter()
+        .all(|c| c.action == ChunkAction::Uploaded));
+    assert_eq!(report.manifest, ManifestAction::Uploaded);
+    assert_eq!(report.manifest_key, "fleet/robot-7/run/manifest.json");
+
+    let manifest = Manifest::read(&root.join("run")).expect("manifest");
+    let mut listed: Vec<String> = bucket
+        .list("fleet/robot-7/run/")
+        .expect("list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = manifest
+        .chunks
+        .iter()
+        .map(|c| format!("fleet/robot-7/run/chunks/{}", c.file))
+        .collect();
+    expected.push("fleet/robot-7/run/manifest.json".into());
+    assert_eq!(listed, expected);
+    for c in &manifest.chunks {
+        assert_eq!(c.uploaded_at_ns, Some(NOW));
+        assert!(c.etag.as_deref().is_some_and(|e| !e.is_empty()), "{c:?}");
+        let remote = bucket
+            .head(&format!("fleet/robot-7/run/chunks/{}", c.file))
+            .expect("head")
+            .expect("there");
+        assert_eq!(remote.sha256.as_deref(), Some(c.sha256.as_str()));
+        assert_eq!(remote.size, c.size);
+    }
+    // The bucket's manifest is the local one, marks included.
+    let copy = root.file("manifest-copy.json");
+    bucket
+        .download(&report.manifest_key, &copy)
+        .expect("download");
+    assert_eq!(
+        sha_hex(&copy),
+        sha_hex(&root.join("run").join(MANIFEST_FILE))
+    );
+
+    // Again: nothing is sent.
+    let again = upload_recording(&store, "run", &bucket, &keys(), NOW + 1).expect("again");
+    assert!(again
+        .chunks
+        .iter()
+        .all(|c| c.action == ChunkAction::AlreadyUploaded));
+    assert_eq!(
+        (again.bytes_sent, again.manifest),
+        (0, ManifestAction::Unchanged)
+    );
+}
+
+#[test]
+fn lost_marks_are_found_by_head_and_nothing_is_sent_again() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("marks");
+    let root = recorded("s3-marks");
+    let store = Store::new(&root);
+    upload_recording(&store, "run", &bucket, &keys(), NOW).expect("upload");
+
+    // A crash after the PUTs but before the marks were written: the marks are gone.
+    let folder = root.join("run");
+    let mut manifest = Manifest::read(&folder).expect("manifest");
+    for c in &mut manifest.chunks {
+        c.uploaded_at_ns = None;
+        c.etag = None;
+    }
+    manifest.write(&folder).expect("write");
+
+    let report = upload_recording(&store, "run", &bucket, &keys(), NOW + 5).expect("upload");
+    assert!(
+        report
+            .chunks
+            .iter()
+            .all(|c| c.action == ChunkAction::AlreadyRemote),
+        "{report:?}"
+    );
+    assert_eq!(report.bytes_sent, 0);
+    // The manifest changed (new marks), so it goes up again.
+    assert_eq!(report.manifest, ManifestAction::Uploaded);
+    let manifest = Manifest::read(&folder).expect("manifest");
+    assert!(manifest
+        .chunks
+        .iter()
+        .all(|c| c.uploaded_at_ns == Some(NOW + 5)));
+}
+
+#[test]
+fn a_corrupt_chunk_is_flagged_never_sent_and_the_manifest_withheld() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("corrupt");
+    let root = recorded("s3-corrupt");
+    let store = Store::new(&root);
+    let manifest = Manifest::read(&root.join("run")).expect("manifest");
+    let victim = root
+        .join("run")
+        .join(CHUNKS_DIR)
+        .join(&manifest.chunks[1].file);
+    let mut bytes = fs::read(&victim).expect("read");
+    bytes[100] ^= 1;
+    fs::write(&victim, bytes).expect("write");
+
+    let report = upload_recording(&store, "run", &bucket, &keys(), NOW).expect("upload");
+    let actions: Vec<ChunkAction> = report.chunks.iter().map(|c| c.action).collect();
+    assert_eq!(
+        actions,
+        [
+            ChunkAction::Uploaded,
+            ChunkAction::Corrupt,
+            ChunkAction::Uploaded
+        ]
+    );
+    assert!(report.chunks[1]
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("SHA-256")));
+    assert_eq!(bucket.head(&report.chunks[1].key).expect("head"), None);
+    assert_eq!(report.manifest, ManifestAction::Withheld);
+    assert_eq!(bucket.head(&report.manifest_key).expect("head"), None);
+    assert!(!report.complete());
+}
+
+#[test]
+fn the_server_refuses_bytes_that_do_not_match_their_checksum() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("digest");
+    let root = Scratch::new("s3-digest");
+    let path = root.file("blob");
+    fs::write(&path, b"what we meant to send").expect("write");
+    let sha = sha_hex(&path);
+    let err = bucket
+        .put_file("blob", &path, &sha, [0u8; 16])
+        .expect_err("a wrong Content-MD5 is refused");
+    assert_eq!(err.class, FailureClass::Retryable, "{err}");
+    assert_eq!(bucket.head("blob").expect("head"), None);
+}
+
+#[test]
+fn large_chunk_files_go_up_in_parts() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let mut options = server.options("parts");
+    options.part_size_bytes = Some(5 * 1024 * 1024);
+    let bucket = S3Bucket::new(&options, &no_env).expect("client");
+    bucket.create_bucket().expect("bucket");
+    let root = Scratch::new("s3-parts");
+    // About 12 MiB of incompressible content in one chunk file: three parts.
+    record(&root, "big", &messages(48, 256 * 1024), "{}");
+    let manifest = Manifest::read(&root.join("big")).expect("manifest");
+    assert_eq!(manifest.chunks.len(), 1);
+    assert!(
+        manifest.chunks[0].size > 10 * 1024 * 1024,
+        "{}",
+        manifest.chunks[0].size
+    );
+
+    let store = Store::new(&root);
+    let report = upload_recording(&store, "big", &bucket, &keys(), NOW).expect("upload");
+    assert!(report.complete(), "{report:?}");
+    let copy = root.file("copy.mcap");
+    let size = bucket
+        .download(&report.chunks[0].key, &copy)
+        .expect("download");
+    assert_eq!(size, manifest.chunks[0].size);
+    assert_eq!(sha_hex(&copy), manifest.chunks[0].sha256);
+    let remote = bucket
+        .head(&report.chunks[0].key)
+        .expect("head")
+        .expect("there");
+    assert_eq!(
+        remote.sha256.as_deref(),
+        Some(manifest.chunks[0].sha256.as_str())
+    );
+}
+
+#[test]
+fn bad_credentials_and_a_missing_bucket_pause_with_a_clear_error() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let root = recorded("s3-refused");
+    let store = Store::new(&root);
+
+    server.bucket("refused");
+    let mut wrong = server.options("refused");
+    wrong.secret_access_key = Some("not-the-secret".into());
+    let bucket = S3Bucket::new(&wrong, &no_env).expect("client");
+    let err = upload_recording(&store, "run", &bucket, &keys(), NOW).expect_err("refused");
+    assert_eq!(err.class, FailureClass::Pause, "{err}");
+    assert!(!err.message.contains("not-the-secret"), "{err}");
+
+    let bucket = S3Bucket::new(&server.options("missing"), &no_env).expect("client");
+    let err = upload_recording(&store, "run", &bucket, &keys(), NOW).expect_err("no bucket");
+    assert_eq!(err.class, FailureClass::Pause, "{err}");
+    // Nothing was marked.
+    let manifest = Manifest::read(&root.join("run")).expect("manifest");
+    assert!(manifest.chunks.iter().all(|c| c.uploaded_at_ns.is_none()));
+
+    // Fixed (the bucket made), the same upload goes through.
+    let fixed = server.bucket("missing");
+    let report = upload_recording(&store, "run", &fixed, &keys(), NOW).expect("upload");
+    assert!(report.complete(), "{report:?}");
+}
+
+#[test]
+fn a_recording_being_written_is_refused() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("active");
+    let root = recorded("s3-active");
+    let store = Store::new(&root);
+    let _writer = store.lock_sealed("run").expect("lock");
+    let err = upload_recording(&store, "run", &bucket, &keys(), NOW).expect_err("locked");
+    assert!(err.message.contains("active"), "{err}");
+}
+
+#[test]
+fn storagectl_uploads_with_flags_and_the_aws_variables() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("cli");
+    let root = recorded("s3-cli");
+    let run = |secret: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_storagectl"))
+            .args(["upload", "--json", "--prefix", "fleet"])
+            .args(["--endpoint", &server.endpoint, "--bucket", "cli"])
+            .env("STORAGE_RECORDINGS_ROOT", &*root)
+            .env("AWS_ACCESS_KEY_ID", seaweed::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .expect("storagectl runs")
+    };
+    let out = run(seaweed::SECRET_KEY);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["manifest"], "uploaded");
+    // The origin is the recording's participant.
+    assert_eq!(report["manifestKey"], "fleet/alice/run/manifest.json");
+    assert!(bucket
+        .head("fleet/alice/run/manifest.json")
+        .expect("head")
+        .is_some());
+
+    let again: serde_json::Value =
+        serde_json::from_slice(&run(seaweed::SECRET_KEY).stdout).expect("JSON report");
+    assert_eq!(again["bytesSent"], 0);
+
+    let refused = run("wrong");
+    assert_eq!(refused.status.code(), Some(4), "{refused:?}");
+    assert!(!String::from_utf8_lossy(&refused.stderr).contains("wrong"));
+}
