@@ -180,7 +180,7 @@ fn a_corrupt_file_is_corrupt_and_not_a_broken_chain() {
         .supersede("r", Some(1), None, "inspector", "bit rot", 5)
         .expect("supersede chunk");
     assert_eq!(
-        record.target_hash.as_deref(),
+        record.draft.target_hash.as_deref(),
         Some(manifest.chunks[1].sha256.as_str())
     );
     let records = store.audit().read(None).expect("audit").records;
@@ -226,8 +226,8 @@ fn supersede_erase_and_delete_leave_records_and_listing_shows_them() {
     let s = store
         .supersede("a", None, Some("b"), "op-1", "re-recorded", 100)
         .expect("supersede");
-    assert_eq!(s.target_hash, first.head);
-    assert_eq!(s.replacement.as_deref(), Some("b"));
+    assert_eq!(s.draft.target_hash, first.head);
+    assert_eq!(s.draft.replacement.as_deref(), Some("b"));
     assert!(matches!(
         store.supersede("a", None, None, "op-1", "again", 101),
         Err(RecordingError::AlreadySuperseded(_))

@@ -4,35 +4,17 @@
 
 #[path = "common/contexts.rs"]
 mod contexts;
+#[path = "common/restarts.rs"]
+mod restarts;
 
 use contexts::{ask, start_configured};
+use restarts::{outgoing_len, restarts, start_memory, wrap};
 use storage::runtime::{ManualClock, Request, RequestError, RuntimeEvent};
 use storage::{arm_fault, FaultPoint};
 
-fn wrap(ctx: &storage::runtime::Context, channel: &str, id: &str) -> Result<Vec<u8>, RequestError> {
-    ask(ctx, |reply| Request::Wrap {
-        channel_id: channel.into(),
-        message_id: id.into(),
-        content: b"x".to_vec(),
-        reply,
-    })
-}
-
-fn restarts(events: &std::sync::mpsc::Receiver<RuntimeEvent>) -> Vec<RuntimeEvent> {
-    events
-        .try_iter()
-        .filter(|e| matches!(e, RuntimeEvent::WorkerRestarted { .. }))
-        .collect()
-}
-
 #[test]
 fn a_panic_in_a_request_fails_it_and_the_worker_restarts_from_persistence() {
-    let clock = ManualClock::new(1_000);
-    let (ctx, events) = start_configured(
-        r#"{"participant_id": "a", "persistence": {"kind": "memory"}}"#,
-        &clock,
-    )
-    .expect("start");
+    let (_clock, ctx, events) = start_memory("");
     wrap(&ctx, "wr-req", "m1").expect("first wrap");
     arm_fault(FaultPoint::Request, "wr-req");
     match wrap(&ctx, "wr-req", "m2") {
@@ -66,13 +48,7 @@ fn a_panic_in_a_request_fails_it_and_the_worker_restarts_from_persistence() {
     assert!(reason.contains("injected fault"), "{reason}");
     // State after the restart is the persisted one: m1 and m2 (saved before the panic)
     // and m3 are all in the outgoing buffer.
-    let stats = ask(&ctx, |reply| Request::ChannelStats {
-        channel_id: "wr-req".into(),
-        reply,
-    })
-    .expect("stats")
-    .expect("channel");
-    assert_eq!(stats.outgoing_len, 3, "{stats:?}");
+    assert_eq!(outgoing_len(&ctx, "wr-req"), Some(3));
     ctx.shutdown().expect("free after a restart");
 }
 
@@ -100,46 +76,25 @@ fn with_no_persistence_the_event_says_the_state_is_lost() {
     assert!(*state_lost);
     assert_eq!(channels_lost, &["wr-none".to_owned()]);
     assert!(channels_reloaded.is_empty());
-    let stats = ask(&ctx, |reply| Request::ChannelStats {
-        channel_id: "wr-none".into(),
-        reply,
-    })
-    .expect("stats");
-    assert!(stats.is_none(), "{stats:?}");
+    assert_eq!(outgoing_len(&ctx, "wr-none"), None);
 }
 
 #[test]
 fn a_panic_in_a_save_restarts_with_the_state_before_it() {
-    let clock = ManualClock::new(1_000);
-    let (ctx, _events) = start_configured(
-        r#"{"participant_id": "a", "persistence": {"kind": "memory"}}"#,
-        &clock,
-    )
-    .expect("start");
+    let (_clock, ctx, _events) = start_memory("");
     wrap(&ctx, "wr-save", "m1").expect("wrap");
     arm_fault(FaultPoint::Save, "wr-save");
     assert!(matches!(
         wrap(&ctx, "wr-save", "m2"),
         Err(RequestError::Panic(_))
     ));
-    let stats = ask(&ctx, |reply| Request::ChannelStats {
-        channel_id: "wr-save".into(),
-        reply,
-    })
-    .expect("stats")
-    .expect("channel");
     // m2 was never saved: only m1 comes back.
-    assert_eq!(stats.outgoing_len, 1, "{stats:?}");
+    assert_eq!(outgoing_len(&ctx, "wr-save"), Some(1));
 }
 
 #[test]
 fn a_spent_budget_fails_the_context_saying_so() {
-    let clock = ManualClock::new(1_000);
-    let (ctx, _events) = start_configured(
-        r#"{"participant_id": "a", "persistence": {"kind": "memory"}, "restart": {"policy": "once"}}"#,
-        &clock,
-    )
-    .expect("start");
+    let (_clock, ctx, _events) = start_memory(r#", "restart": {"policy": "once"}"#);
     for _ in 0..2 {
         arm_fault(FaultPoint::Request, "wr-budget");
         assert!(matches!(
@@ -158,12 +113,7 @@ fn a_spent_budget_fails_the_context_saying_so() {
 
 #[test]
 fn a_panic_in_a_timer_restarts_the_worker_and_answers_nothing_twice() {
-    let clock = ManualClock::new(1_000);
-    let (ctx, events) = start_configured(
-        r#"{"participant_id": "a", "persistence": {"kind": "memory"}}"#,
-        &clock,
-    )
-    .expect("start");
+    let (clock, ctx, events) = start_memory("");
     wrap(&ctx, "wr-timer", "m1").expect("wrap");
     ask(&ctx, |reply| Request::StartPeriodicTasks { reply }).expect("start timers");
     arm_fault(FaultPoint::Timer, "wr-timer");

@@ -237,7 +237,7 @@ impl Recordings {
                 name,
                 options_json,
                 reply,
-            } => reply(self.start(&name, &options_json).map_err(RequestError::from)),
+            } => reply.send(self.start(&name, &options_json).map_err(RequestError::from)),
             Request::RecordingStop { name, reply } => match self.active.remove(&name) {
                 Some(active) => {
                     self.refresh_record_sent();
@@ -247,7 +247,7 @@ impl Recordings {
                     }));
                     self.helpers.extend(thread);
                 }
-                None => reply(Err(RecordingError::NotActive(name).into())),
+                None => reply.send(Err(RecordingError::NotActive(name).into())),
             },
             Request::RecordingSeal {
                 name,
@@ -262,14 +262,14 @@ impl Recordings {
                         Box::new(move |result| complete(&poster, reply, result)),
                     );
                 }
-                None => reply(Err(RecordingError::NotActive(name).into())),
+                None => reply.send(Err(RecordingError::NotActive(name).into())),
             },
             Request::RecordingsList { reply } => match self.store() {
                 Ok(store) => {
                     let store = store.clone();
                     self.job(reply, move || store.list());
                 }
-                Err(e) => reply(Err(e.into())),
+                Err(e) => reply.send(Err(e.into())),
             },
             Request::RecordingVerify { name, reply } => match self.store() {
                 Ok(store) => {
@@ -281,11 +281,11 @@ impl Recordings {
                         crate::recording::verify::verify_anchored(&folder, &name, None, &records)
                     });
                 }
-                Err(e) => reply(Err(e.into())),
+                Err(e) => reply.send(Err(e.into())),
             },
             Request::RecordingDelete { name, reply } => match self.store() {
                 Ok(_) if self.active.contains_key(&name) => {
-                    reply(Err(RecordingError::AlreadyActive(name).into()));
+                    reply.send(Err(RecordingError::AlreadyActive(name).into()));
                 }
                 Ok(store) => {
                     let store = store.clone();
@@ -297,22 +297,22 @@ impl Recordings {
                             .map(|_| ())
                     });
                 }
-                Err(e) => reply(Err(e.into())),
+                Err(e) => reply.send(Err(e.into())),
             },
             Request::ReplayStart {
                 name,
                 options_json,
                 reply,
-            } => reply(
+            } => reply.send(
                 self.start_replay(&name, &options_json)
                     .map_err(RequestError::from),
             ),
             Request::ReplayStop { replay_id, reply } => match self.replays.remove(&replay_id) {
                 Some(replay) => {
                     self.helpers.extend(replay.cancel());
-                    reply(Ok(()));
+                    reply.send(Ok(()));
                 }
-                None => reply(Err(RecordingError::NoSuchReplay(replay_id).into())),
+                None => reply.send(Err(RecordingError::NoSuchReplay(replay_id).into())),
             },
             other => return Some(other),
         }
@@ -405,8 +405,8 @@ fn complete<T: Send + 'static>(
     result: Result<T, RecordingError>,
 ) {
     poster.post_without_waiting(Request::Completion(Box::new(move |sink| match sink {
-        Some(_) => reply(result.map_err(RequestError::from)),
-        None => reply(Err(RequestError::ShuttingDown)),
+        Some(_) => reply.send(result.map_err(RequestError::from)),
+        None => reply.send(Err(RequestError::ShuttingDown)),
     })));
 }
 

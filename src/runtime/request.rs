@@ -1,5 +1,7 @@
 //! What host threads ask of a context's worker, and how answers come back.
 
+use std::sync::{Arc, Mutex};
+
 use thiserror::Error;
 
 use crate::persistence::durable::OpError;
@@ -13,8 +15,43 @@ use crate::recording::store::ListedRecording;
 use crate::recording::verify::VerifyReport;
 use crate::recording::RecordingError;
 
-/// Called once, on the worker thread, with a request's outcome.
-pub type Reply<T> = Box<dyn FnOnce(Result<T, RequestError>) + Send>;
+/// Receives a request's outcome, once, on the worker thread. Built around the host's
+/// answer when the request is made, so that whoever holds the request (the worker after a
+/// panic, a shutdown) can also answer it through a fuse: whichever answers first
+/// wins, the other does nothing.
+pub struct Reply<T>(Arc<Mutex<Option<Answer<T>>>>);
+
+/// The host's side of a [`Reply`].
+type Answer<T> = Box<dyn FnOnce(Result<T, RequestError>) + Send>;
+
+impl<T: 'static> Reply<T> {
+    /// A reply that hands the outcome to `answer`.
+    pub fn new(answer: impl FnOnce(Result<T, RequestError>) + Send + 'static) -> Self {
+        Self(Arc::new(Mutex::new(Some(Box::new(answer)))))
+    }
+
+    /// Answers with `result`, unless a fuse answered already.
+    pub fn send(self, result: Result<T, RequestError>) {
+        if let Some(answer) = take(&self.0) {
+            answer(result);
+        }
+    }
+
+    /// Fails the request with an error, unless it was answered already.
+    pub(crate) fn fuse(&self) -> Fuse {
+        let slot = self.0.clone();
+        Box::new(move |error| {
+            if let Some(answer) = take(&slot) {
+                answer(Err(error));
+            }
+        })
+    }
+}
+
+/// The answer in `slot`, if nobody took it yet (a panic while it was held leaves it).
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
 
 /// Why a request did not succeed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -39,30 +76,8 @@ pub enum RequestError {
     WorkerStopped(String),
 }
 
-/// Fails a request that [`Request::arm`] armed, unless it was answered already.
+/// Fails a request through its [`Reply`], unless it was answered already.
 pub(crate) type Fuse = Box<dyn FnOnce(RequestError) + Send>;
-
-/// `reply`, answered once: by the returned reply, or by the returned fuse, whichever
-/// comes first (the other then does nothing).
-fn fused<T: Send + 'static>(reply: Reply<T>) -> (Reply<T>, Fuse) {
-    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
-    let other = slot.clone();
-    let take = |slot: &std::sync::Mutex<Option<Reply<T>>>| {
-        slot.lock().unwrap_or_else(|p| p.into_inner()).take()
-    };
-    (
-        Box::new(move |result| {
-            if let Some(reply) = take(&slot) {
-                reply(result);
-            }
-        }),
-        Box::new(move |error| {
-            if let Some(reply) = take(&other) {
-                reply(Err(error));
-            }
-        }),
-    )
-}
 
 /// Work finished on another thread (a recorder, a replay, a file job), run on the worker
 /// so the host hears of it there. Called with the sink, or with `None` when the context
@@ -228,107 +243,34 @@ pub enum Request {
 }
 
 impl Request {
-    /// The request with its reply made reachable from outside: if running it panics, the
-    /// fuse still answers it (with the panic), and never a second time. `None` for
-    /// requests without a reply of their own.
-    pub(crate) fn arm(self) -> (Request, Option<Fuse>) {
-        macro_rules! armed {
-            ($variant:ident { $($field:ident),* } , $reply:ident) => {{
-                let (reply, fuse) = fused($reply);
-                (Request::$variant { $($field,)* reply }, Some(fuse))
-            }};
-        }
-        match self {
-            Request::Wrap {
-                channel_id,
-                message_id,
-                content,
-                reply,
-            } => {
-                armed!(
-                    Wrap {
-                        channel_id,
-                        message_id,
-                        content
-                    },
-                    reply
-                )
-            }
-            Request::WrapEphemeral {
-                channel_id,
-                message_id,
-                content,
-                reply,
-            } => {
-                armed!(
-                    WrapEphemeral {
-                        channel_id,
-                        message_id,
-                        content
-                    },
-                    reply
-                )
-            }
-            Request::BuildSyncMessage { channel_id, reply } => {
-                armed!(BuildSyncMessage { channel_id }, reply)
-            }
-            Request::Unwrap { bytes, reply } => armed!(Unwrap { bytes }, reply),
-            Request::MarkDependenciesMet {
-                channel_id,
-                message_ids,
-                reply,
-            } => {
-                armed!(
-                    MarkDependenciesMet {
-                        channel_id,
-                        message_ids
-                    },
-                    reply
-                )
-            }
-            Request::EnsureChannel { channel_id, reply } => {
-                armed!(EnsureChannel { channel_id }, reply)
-            }
-            Request::RemoveChannel { channel_id, reply } => {
-                armed!(RemoveChannel { channel_id }, reply)
-            }
-            Request::Reset { reply } => armed!(Reset {}, reply),
-            Request::StartPeriodicTasks { reply } => armed!(StartPeriodicTasks {}, reply),
-            Request::ChannelStats { channel_id, reply } => {
-                armed!(ChannelStats { channel_id }, reply)
-            }
-            Request::RecordingStart {
-                name,
-                options_json,
-                reply,
-            } => {
-                armed!(RecordingStart { name, options_json }, reply)
-            }
-            Request::RecordingStop { name, reply } => armed!(RecordingStop { name }, reply),
-            Request::RecordingSeal {
-                name,
-                out_name,
-                reply,
-            } => {
-                armed!(RecordingSeal { name, out_name }, reply)
-            }
-            Request::RecordingsList { reply } => armed!(RecordingsList {}, reply),
-            Request::RecordingVerify { name, reply } => armed!(RecordingVerify { name }, reply),
-            Request::RecordingDelete { name, reply } => armed!(RecordingDelete { name }, reply),
-            Request::ReplayStart {
-                name,
-                options_json,
-                reply,
-            } => {
-                armed!(ReplayStart { name, options_json }, reply)
-            }
-            Request::ReplayStop { replay_id, reply } => armed!(ReplayStop { replay_id }, reply),
-            Request::Ping { reply } => armed!(Ping {}, reply),
-            other @ (Request::SetRetrievalHintProvider { .. }
+    /// A fuse that fails the request (if running it panics, say), never a second time.
+    /// `None` for requests without a reply of their own.
+    pub(crate) fn fuse(&self) -> Option<Fuse> {
+        Some(match self {
+            Request::Wrap { reply, .. }
+            | Request::WrapEphemeral { reply, .. }
+            | Request::BuildSyncMessage { reply, .. } => reply.fuse(),
+            Request::Unwrap { reply, .. } => reply.fuse(),
+            Request::MarkDependenciesMet { reply, .. }
+            | Request::EnsureChannel { reply, .. }
+            | Request::RemoveChannel { reply, .. }
+            | Request::Reset { reply }
+            | Request::Ping { reply }
+            | Request::StartPeriodicTasks { reply }
+            | Request::RecordingStart { reply, .. }
+            | Request::RecordingDelete { reply, .. }
+            | Request::ReplayStop { reply, .. } => reply.fuse(),
+            Request::ChannelStats { reply, .. } => reply.fuse(),
+            Request::RecordingStop { reply, .. } => reply.fuse(),
+            Request::RecordingSeal { reply, .. } => reply.fuse(),
+            Request::RecordingsList { reply } => reply.fuse(),
+            Request::RecordingVerify { reply, .. } => reply.fuse(),
+            Request::ReplayStart { reply, .. } => reply.fuse(),
+            Request::SetRetrievalHintProvider { .. }
             | Request::Completion(_)
             | Request::Tick
-            | Request::Shutdown) => (other, None),
-        }
+            | Request::Shutdown => return None,
+        })
     }
 
     /// What the request is, for messages (`"wrap"`, `"unwrap"`, ...).
@@ -388,27 +330,12 @@ impl Request {
     /// Answers the request with `error` without running it.
     pub fn fail(self, error: RequestError) {
         match self {
-            Request::Wrap { reply, .. }
-            | Request::WrapEphemeral { reply, .. }
-            | Request::BuildSyncMessage { reply, .. } => reply(Err(error)),
-            Request::Unwrap { reply, .. } => reply(Err(error)),
-            Request::MarkDependenciesMet { reply, .. }
-            | Request::EnsureChannel { reply, .. }
-            | Request::RemoveChannel { reply, .. }
-            | Request::Reset { reply }
-            | Request::Ping { reply }
-            | Request::StartPeriodicTasks { reply } => reply(Err(error)),
-            Request::ChannelStats { reply, .. } => reply(Err(error)),
-            Request::RecordingStart { reply, .. }
-            | Request::RecordingDelete { reply, .. }
-            | Request::ReplayStop { reply, .. } => reply(Err(error)),
-            Request::RecordingStop { reply, .. } => reply(Err(error)),
-            Request::RecordingSeal { reply, .. } => reply(Err(error)),
-            Request::RecordingsList { reply } => reply(Err(error)),
-            Request::RecordingVerify { reply, .. } => reply(Err(error)),
-            Request::ReplayStart { reply, .. } => reply(Err(error)),
             Request::Completion(complete) => complete(None),
-            Request::SetRetrievalHintProvider { .. } | Request::Tick | Request::Shutdown => {}
+            other => {
+                if let Some(fuse) = other.fuse() {
+                    fuse(error);
+                }
+            }
         }
     }
 }

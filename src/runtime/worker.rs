@@ -92,6 +92,13 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
+/// Fails the requests a panic caught unanswered, with `text`.
+fn fail_requests(fuses: Vec<Fuse>, text: &str) {
+    for fuse in fuses {
+        fuse(RequestError::Panic(text.to_owned()));
+    }
+}
+
 impl Worker {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -259,7 +266,7 @@ impl Worker {
                 continue;
             }
             let kind = request.kind();
-            let (request, fuse) = request.arm();
+            let fuse = request.fuse();
             match catch_unwind(AssertUnwindSafe(|| self.handle(request))) {
                 Ok(()) => {
                     if self.outbox.is_some() {
@@ -362,10 +369,10 @@ impl Worker {
                 return self.fail(format!("panic in {during}: {message}; {exhausted}"), fuses)
             }
         };
-        let text = format!("panic in {during}: {message}; the worker restarted");
-        for fuse in fuses {
-            fuse(RequestError::Panic(text.clone()));
-        }
+        fail_requests(
+            fuses,
+            &format!("panic in {during}: {message}; the worker restarted"),
+        );
         let (mut channels_reloaded, mut channels_lost) = (Vec::new(), Vec::new());
         for channel_id in channels {
             let loaded = durable
@@ -395,9 +402,7 @@ impl Worker {
     /// every later request with `reason`, stops the timers and the recordings.
     fn fail(&mut self, reason: String, fuses: Vec<Fuse>) {
         log::error!("the context failed: {reason}");
-        for fuse in fuses {
-            fuse(RequestError::Panic(reason.clone()));
-        }
+        fail_requests(fuses, &reason);
         self.deadlines = None;
         self.recordings.shutdown();
         self.failed = Some(reason);
@@ -407,8 +412,8 @@ impl Worker {
     fn answer<T: Send + 'static>(&mut self, reply: Reply<T>, result: Result<T, OpError>) {
         let result = result.map_err(RequestError::from);
         match &mut self.outbox {
-            Some(outbox) => outbox.push(Deferred::Reply(Box::new(move || reply(result)))),
-            None => reply(result),
+            Some(outbox) => outbox.push(Deferred::Reply(Box::new(move || reply.send(result)))),
+            None => reply.send(result),
         }
     }
 
