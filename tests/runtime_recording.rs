@@ -76,6 +76,7 @@ fn recording_stop(ctx: &Context, name: &str) -> Result<RecorderSummary, RequestE
 fn verify(ctx: &Context, name: &str) -> Result<VerifyReport, RequestError> {
     ask(ctx, |reply| Request::RecordingVerify {
         name: name.into(),
+        anchor: None,
         reply,
     })
 }

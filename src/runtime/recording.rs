@@ -17,8 +17,9 @@ use crate::persistence::durable::PersistentManager;
 use crate::protocol::event::Event;
 use crate::protocol::message::SdsMessage;
 use crate::protocol::wire;
+use crate::recording::audit::{query as audit_query, AuditQuery};
 use crate::recording::frame::Frame;
-use crate::recording::recorder::{Now, Recorder};
+use crate::recording::recorder::{Now, OnSealed, Recorder};
 use crate::recording::recovery::recover_store;
 use crate::recording::replay::ReplayOptions;
 use crate::recording::store::Store;
@@ -271,30 +272,67 @@ impl Recordings {
                 }
                 Err(e) => reply.send(Err(e.into())),
             },
-            Request::RecordingVerify { name, reply } => match self.store() {
+            Request::RecordingVerify {
+                name,
+                anchor,
+                reply,
+            } => match self.store() {
                 Ok(store) => {
                     let store = store.clone();
                     self.job(reply, move || {
                         let folder = store.existing(&name)?;
                         // Chunks retired by a supersession record are reported as such.
                         let records = store.audit().read(None)?.records;
-                        crate::recording::verify::verify_anchored(&folder, &name, None, &records)
+                        crate::recording::verify::verify_anchored(
+                            &folder,
+                            &name,
+                            anchor.as_deref(),
+                            &records,
+                        )
                     });
                 }
                 Err(e) => reply.send(Err(e.into())),
             },
-            Request::RecordingDelete { name, reply } => match self.store() {
-                Ok(_) if self.active.contains_key(&name) => {
-                    reply.send(Err(RecordingError::AlreadyActive(name).into()));
-                }
+            Request::RecordingDelete { name, reply } => {
+                self.audit_job(name, None, reply, |store, name, actor, now| {
+                    store
+                        .delete(name, actor, "storage_recording_delete", now)
+                        .map(|_| ())
+                })
+            }
+            Request::RecordingSupersede {
+                name,
+                retire,
+                reply,
+            } => self.audit_job(
+                name,
+                retire.actor.clone(),
+                reply,
+                move |store, name, actor, now| {
+                    store.supersede(
+                        name,
+                        retire.chunk,
+                        retire.replacement.as_deref(),
+                        actor,
+                        &retire.reason,
+                        now,
+                    )
+                },
+            ),
+            Request::RecordingErase {
+                name,
+                actor,
+                reason,
+                reply,
+            } => self.audit_job(name, actor, reply, move |store, name, actor, now| {
+                store.erase(name, actor, &reason, now)
+            }),
+            Request::AuditQuery { query_json, reply } => match self.store() {
                 Ok(store) => {
                     let store = store.clone();
-                    let actor = self.participant.clone();
-                    let now = ns(self.clock.now_ms());
                     self.job(reply, move || {
-                        store
-                            .delete(&name, &actor, "storage_recording_delete", now)
-                            .map(|_| ())
+                        let query = AuditQuery::from_json(&query_json)?;
+                        audit_query(&store.audit(), &query)
                     });
                 }
                 Err(e) => reply.send(Err(e.into())),
@@ -328,7 +366,22 @@ impl Recordings {
         let options = self.config.base_options().with_json(options_json)?;
         let clock = self.clock.clone();
         let now: Now = Arc::new(move || ns(clock.now_ms()));
-        let recorder = Recorder::start(&store, name, &self.participant, options, now)?;
+        let poster = self.poster.clone();
+        let on_sealed: OnSealed = Arc::new(move |chunk| {
+            poster.post_without_waiting(Request::Completion(Box::new(move |sink| {
+                if let Some(sink) = sink {
+                    sink.deliver(RuntimeEvent::ChunkSealed(chunk));
+                }
+            })));
+        });
+        let recorder = Recorder::start_announcing(
+            &store,
+            name,
+            &self.participant,
+            options,
+            now,
+            Some(on_sealed),
+        )?;
         self.active.insert(
             name.to_owned(),
             Active {
@@ -358,6 +411,30 @@ impl Recordings {
         self.next_replay_id += 1;
         self.replays.insert(id, replay);
         Ok(id)
+    }
+
+    /// Runs `work`, a change of recording `name` the audit log records, on a helper
+    /// thread (refused while the recording is being written): `work` gets the store, the
+    /// name, the actor (`actor`, or the participant id) and the time (Unix ns).
+    fn audit_job<T: Send + 'static>(
+        &mut self,
+        name: String,
+        actor: Option<String>,
+        reply: Reply<T>,
+        work: impl FnOnce(&Store, &str, &str, u64) -> Result<T, RecordingError> + Send + 'static,
+    ) {
+        match self.store() {
+            Ok(_) if self.active.contains_key(&name) => {
+                reply.send(Err(RecordingError::AlreadyActive(name).into()));
+            }
+            Ok(store) => {
+                let store = store.clone();
+                let actor = actor.unwrap_or_else(|| self.participant.clone());
+                let now = ns(self.clock.now_ms());
+                self.job(reply, move || work(&store, &name, &actor, now));
+            }
+            Err(e) => reply.send(Err(e.into())),
+        }
     }
 
     /// Runs `work` on a helper thread; its result answers `reply` on the worker.

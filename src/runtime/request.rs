@@ -8,8 +8,9 @@ use crate::persistence::durable::OpError;
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, RetrievalHintProvider, Unwrapped};
 use crate::protocol::message::SdsMessage;
+use crate::recording::audit::{AuditReading, AuditRecord};
 use crate::recording::manifest::Manifest;
-use crate::recording::recorder::RecorderSummary;
+use crate::recording::recorder::{RecorderSummary, SealedChunk};
 use crate::recording::recovery::RecoveryAction;
 use crate::recording::store::ListedRecording;
 use crate::recording::verify::VerifyReport;
@@ -84,6 +85,19 @@ pub(crate) type Fuse = Box<dyn FnOnce(RequestError) + Send>;
 /// is shutting down (the closure then answers its request with
 /// [`RequestError::ShuttingDown`]).
 pub type Completion = Box<dyn FnOnce(Option<&mut dyn EventSink>) + Send>;
+
+/// What a supersession asks for, besides the recording's name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Retirement {
+    /// One chunk only (by index), or the whole recording.
+    pub chunk: Option<u64>,
+    /// The recording that replaces it, if any (it must exist).
+    pub replacement: Option<String>,
+    /// Who (`None`: the participant id).
+    pub actor: Option<String>,
+    /// Why.
+    pub reason: String,
+}
 
 /// A request for the worker. Every variant with a reply gets exactly one answer.
 pub enum Request {
@@ -203,6 +217,8 @@ pub enum Request {
     RecordingVerify {
         /// Recording name.
         name: String,
+        /// A chain head the host anchored elsewhere, to check the chain against.
+        anchor: Option<String>,
         /// Receives the report.
         reply: Reply<VerifyReport>,
     },
@@ -212,6 +228,34 @@ pub enum Request {
         name: String,
         /// Receives the outcome.
         reply: Reply<()>,
+    },
+    /// Retire a recording (or one of its chunks) with a supersession record in the audit
+    /// log; its files are kept.
+    RecordingSupersede {
+        /// Recording name.
+        name: String,
+        /// What is asked: chunk, replacement, actor, reason.
+        retire: Retirement,
+        /// Receives the audit record appended.
+        reply: Reply<AuditRecord>,
+    },
+    /// Delete a superseded recording's files, recording the erasure in the audit log.
+    RecordingErase {
+        /// Recording name.
+        name: String,
+        /// Who (`None`: the participant id).
+        actor: Option<String>,
+        /// Why.
+        reason: String,
+        /// Receives the audit record appended.
+        reply: Reply<AuditRecord>,
+    },
+    /// Read the audit log: the records a query selects, and the verdict on the log.
+    AuditQuery {
+        /// The query document (empty: every record).
+        query_json: String,
+        /// Receives the records and the verdict.
+        reply: Reply<AuditReading>,
     },
     /// Replay a recording as `replay_message` events.
     ReplayStart {
@@ -265,6 +309,10 @@ impl Request {
             Request::RecordingSeal { reply, .. } => reply.fuse(),
             Request::RecordingsList { reply } => reply.fuse(),
             Request::RecordingVerify { reply, .. } => reply.fuse(),
+            Request::RecordingSupersede { reply, .. } | Request::RecordingErase { reply, .. } => {
+                reply.fuse()
+            }
+            Request::AuditQuery { reply, .. } => reply.fuse(),
             Request::ReplayStart { reply, .. } => reply.fuse(),
             Request::SetRetrievalHintProvider { .. }
             | Request::Completion(_)
@@ -293,6 +341,9 @@ impl Request {
             Request::RecordingsList { .. } => "recordings_list",
             Request::RecordingVerify { .. } => "recording_verify",
             Request::RecordingDelete { .. } => "recording_delete",
+            Request::RecordingSupersede { .. } => "recording_supersede",
+            Request::RecordingErase { .. } => "recording_erase",
+            Request::AuditQuery { .. } => "audit_query",
             Request::ReplayStart { .. } => "replay_start",
             Request::ReplayStop { .. } => "replay_stop",
             Request::Completion(_) => "completion",
@@ -368,6 +419,8 @@ pub enum RuntimeEvent {
         /// What went wrong.
         message: String,
     },
+    /// A recorder sealed a chunk: the chain's head moved.
+    ChunkSealed(SealedChunk),
     /// Crash recovery acted on a file left by an earlier run (reported once per file,
     /// when the context starts).
     RecordingRecovered(RecoveryAction),

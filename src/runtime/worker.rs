@@ -523,6 +523,9 @@ impl Worker {
             | Request::RecordingsList { .. }
             | Request::RecordingVerify { .. }
             | Request::RecordingDelete { .. }
+            | Request::RecordingSupersede { .. }
+            | Request::RecordingErase { .. }
+            | Request::AuditQuery { .. }
             | Request::ReplayStart { .. }
             | Request::ReplayStop { .. }) => {
                 if let Some(other) = self.recordings.handle(request) {
