@@ -125,7 +125,7 @@ wheel-test: wheel
 		"$$venv/bin/pip" install --quiet --no-index $(WHEEL_DIR)/*.whl; \
 		cp examples/python/chat.py "$$venv/"; cd "$$venv"; \
 		env -u STORAGE_LIB -u PYTHONPATH ./bin/python -c \
-			'import storage._lib as l, pathlib; p = pathlib.Path(l.lib._name); assert p.parent.name == "storage" and "site-packages" in str(p), p; print("loaded", p)'; \
+			'import libstorage_sds._lib as l, pathlib; p = pathlib.Path(l.lib._name); assert p.parent.name == "libstorage_sds" and "site-packages" in str(p), p; print("loaded", p)'; \
 		env -u STORAGE_LIB -u PYTHONPATH ./bin/python chat.py >/dev/null; echo "wheel test passed"
 
 # Two participants chatting, in Go and in Python.

@@ -23,7 +23,15 @@ use storage::recording::{
     Frame, Now, Recorder, RecordingOptions, ReplayOptions, ReplayReader, Store,
 };
 
-const MESSAGES: u64 = 100_000;
+/// Messages per recording; `cargo test` runs each bench once as a smoke test, unoptimised,
+/// where a hundredth of the run proves the same code paths.
+fn message_count() -> u64 {
+    if std::env::args().any(|arg| arg == "--bench") {
+        100_000
+    } else {
+        1_000
+    }
+}
 const CONTENT: usize = 1024;
 
 /// Telemetry-like content: a slowly changing record of 32-bit readings, which zstd
@@ -89,7 +97,8 @@ fn recording(c: &mut Criterion) {
     let store = Store::new(&dir);
     let mut group = c.benchmark_group("recording");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(MESSAGES));
+    let count = message_count();
+    group.throughput(Throughput::Elements(count));
     let run = AtomicU64::new(0);
     // 1 µs apart, a run spans 0.1 s of log time; 100 µs apart, 10 s: with the default
     // 1 s flush interval that is 10 flushes in a run of about 0.3 s, some 30 times as
@@ -110,7 +119,7 @@ fn recording(c: &mut Criterion) {
                 (0..iters)
                     .map(|_| {
                         let name = format!("r{}", run.fetch_add(1, Ordering::Relaxed));
-                        let elapsed = record(&store, &name, &pool, MESSAGES, step_ns);
+                        let elapsed = record(&store, &name, &pool, count, step_ns);
                         // Scratch clean-up, not an erasure worth an audit record.
                         let _ = std::fs::remove_dir_all(store.root().join(&name));
                         elapsed
@@ -124,7 +133,7 @@ fn recording(c: &mut Criterion) {
         &store,
         "replay-source",
         &stored_pool(telemetry),
-        MESSAGES,
+        count,
         1_000,
     );
     let folder = dir.join("replay-source");
@@ -137,7 +146,7 @@ fn recording(c: &mut Criterion) {
                 black_box(m.expect("message"));
                 n += 1;
             }
-            assert_eq!(n, MESSAGES);
+            assert_eq!(n, count);
         })
     });
     group.finish();

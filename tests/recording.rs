@@ -4,31 +4,27 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 #[path = "common/messages.rs"]
 mod messages;
+#[path = "common/recordings.rs"]
+mod recordings;
 #[path = "common/scratch.rs"]
 mod scratch;
 
 use messages::{noise, sds_message, without_bloom};
 use proptest::prelude::*;
+use recordings::{manual_now, options, record, stop};
 use scratch::Scratch;
 use storage::protocol::{HistoryEntry, SdsMessage};
 use storage::recording::{
     active_file_name, recover_store, verify_folder, ChunkWriter, CompressorPool, Frame, FullPolicy,
-    Manifest, McapScan, Now, Recorder, RecorderSummary, RecordingError, RecordingOptions,
-    RecordingWriter, ReplayOptions, ReplayReader, ScanMode, Store, CHUNKS_DIR, MANIFEST_FILE,
+    Manifest, McapScan, Now, Recorder, RecordingError, RecordingOptions, RecordingWriter,
+    ReplayOptions, ReplayReader, ScanMode, Store, CHUNKS_DIR, MANIFEST_FILE,
 };
-
-/// A clock tests move by hand (ns).
-fn manual_now() -> (Arc<AtomicU64>, Now) {
-    let t = Arc::new(AtomicU64::new(1_700_000_000_000_000_000));
-    let read = t.clone();
-    (t, Arc::new(move || read.load(Ordering::SeqCst)))
-}
 
 fn message(channel: &str, i: u64, size: usize) -> SdsMessage {
     let parent = format!("{channel}-{}", i.saturating_sub(1));
@@ -43,35 +39,6 @@ fn message(channel: &str, i: u64, size: usize) -> SdsMessage {
             &noise(i, size),
         )
     }
-}
-
-fn stop(recorder: Recorder) -> Result<RecorderSummary, RecordingError> {
-    let (tx, rx) = mpsc::channel();
-    let thread = recorder.stop(Box::new(move |r| {
-        let _ = tx.send(r);
-    }));
-    if let Some(thread) = thread {
-        thread.join().expect("recorder thread");
-    }
-    rx.recv().expect("stop answered")
-}
-
-fn options(json: &str) -> RecordingOptions {
-    RecordingOptions::default()
-        .with_json(json)
-        .expect("options")
-}
-
-/// Records `messages` (log time 1 ms apart) into `name` with small chunk files.
-fn record(root: &Path, name: &str, messages: &[SdsMessage], json: &str) -> RecorderSummary {
-    let (t, now) = manual_now();
-    let store = Store::new(root);
-    let recorder = Recorder::start(&store, name, "alice", options(json), now).expect("start");
-    for m in messages {
-        let at = t.fetch_add(1_000_000, Ordering::SeqCst);
-        recorder.record(Frame::new(m, at, at));
-    }
-    stop(recorder).expect("stop")
 }
 
 fn replay_all(folder: &Path, options: ReplayOptions) -> Vec<SdsMessage> {

@@ -26,7 +26,7 @@ fn the_header_carries_the_crate_version() {
 
 #[test]
 fn the_python_package_carries_the_crate_version() {
-    let init = read("bindings/python/storage/__init__.py");
+    let init = read("bindings/python/libstorage_sds/__init__.py");
     assert!(init.contains(&format!("__version__ = \"{VERSION}\"")));
 }
 

@@ -10,11 +10,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(mktemp -d /tmp/storage-wheel-XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 cp -rL "$here/pyproject.toml" "$here/setup.py" "$here/LICENSE-MIT" "$here/LICENSE-APACHE" \
-    "$here/storage" "$scratch/"
-rm -rf "$scratch/storage/__pycache__"
-cp "$library" "$scratch/storage/libstorage.so"
-strip --strip-unneeded "$scratch/storage/libstorage.so"
-glibc=$(objdump -T "$scratch/storage/libstorage.so" | grep -o 'GLIBC_2\.[0-9]*' | sort -uV | tail -n 1)
+    "$here/libstorage_sds" "$scratch/"
+rm -rf "$scratch/libstorage_sds/__pycache__"
+cp "$library" "$scratch/libstorage_sds/libstorage.so"
+strip --strip-unneeded "$scratch/libstorage_sds/libstorage.so"
+glibc=$(objdump -T "$scratch/libstorage_sds/libstorage.so" | grep -o 'GLIBC_2\.[0-9]*' | sort -uV | tail -n 1)
 arch=$(uname -m)
 tag="manylinux_$(echo "${glibc#GLIBC_}" | tr . _)_$arch"
 (cd "$scratch" && "$python" -m pip wheel --quiet --no-deps --no-build-isolation -w dist .)

@@ -7,7 +7,7 @@ Run with `make example-python`, or with the binding on PYTHONPATH:
 
 from __future__ import annotations
 
-import storage
+import libstorage_sds as storage
 
 
 def say(sender: storage.Manager, receiver: storage.Manager, name: str, mid: str, text: str) -> None:

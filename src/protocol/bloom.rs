@@ -681,8 +681,9 @@ mod tests {
     fn insert_sets_exactly_the_k_positions() {
         let mut bf = BloomFilter::new(10_000, 0.001).expect("valid");
         bf.insert("m1");
+        let words = bf.words();
         let set: Vec<u64> = (0..bf.m_bits())
-            .filter(|p| (bf.words()[(p / 64) as usize] >> (p % 64)) & 1 == 1)
+            .filter(|p| (words[(p / 64) as usize] >> (p % 64)) & 1 == 1)
             .collect();
         // fixtures/nim-sds/hash.json, bloom_single_id_bits for "m1".
         assert_eq!(

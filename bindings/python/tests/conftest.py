@@ -12,7 +12,7 @@ import pytest
 # The package is imported from the source tree: no install step for tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import storage
+import libstorage_sds as storage
 
 #: How long a test waits for an event before it fails.
 EVENT_TIMEOUT = 10.0

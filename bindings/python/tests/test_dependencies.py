@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import OpenManager, assert_no_event, next_event_of
 
-from storage import Status, StorageError
+from libstorage_sds import Status, StorageError
 
 
 def test_late_messages_release_the_chain_in_causal_order(open_manager: OpenManager) -> None:

@@ -8,8 +8,8 @@ from typing import Callable
 import pytest
 from conftest import OpenManager
 
-import storage
-from storage import ClosedError, Status, StorageError
+import libstorage_sds as storage
+from libstorage_sds import ClosedError, Status, StorageError
 
 
 @pytest.mark.parametrize(

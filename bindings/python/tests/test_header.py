@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from storage import _lib
+from libstorage_sds import _lib
 
 HEADER = Path(__file__).resolve().parents[3] / "include" / "storage.h"
 

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-import storage
-from storage import ClosedError, Status, StorageError
+import libstorage_sds as storage
+from libstorage_sds import ClosedError, Status, StorageError
 
 
 def test_version_is_not_empty() -> None:

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-import storage
+import libstorage_sds as storage
 from conftest import OpenManager
 
 

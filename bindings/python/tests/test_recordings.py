@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import storage
+import libstorage_sds as storage
 from conftest import OpenManager, next_event_of
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import storage
-from storage import StorageError
-from storage.types import _EVENT_KEYS, ChannelStats, Config, Event, UnwrapResult
+import libstorage_sds as storage
+from libstorage_sds import StorageError
+from libstorage_sds.types import _EVENT_KEYS, ChannelStats, Config, Event, UnwrapResult
 
 SAMPLES = Path(__file__).resolve().parents[3] / "tests" / "json-samples"
 

@@ -3,10 +3,10 @@ are exactly the library's statuses."""
 
 from __future__ import annotations
 
-import storage
-from storage import Status
-from storage._lib import lib
-from storage.errors import UNKNOWN_STATUS
+import libstorage_sds as storage
+from libstorage_sds import Status
+from libstorage_sds._lib import lib
+from libstorage_sds.errors import UNKNOWN_STATUS
 
 
 def library_statuses() -> dict[int, str]:

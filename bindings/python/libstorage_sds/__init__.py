@@ -1,7 +1,7 @@
 """Python binding (ctypes) of libstorage: reliable, causally ordered sync (SDS / SDS-R)
 over a transport the caller owns, and durable storage of that state.
 
-    import storage
+    import libstorage_sds as storage
     with storage.Manager(participant_id="alice") as alice:
         wire = alice.wrap("room", "m1", b"hello")      # broadcast these bytes
         for event in alice.events(timeout=1.0):
