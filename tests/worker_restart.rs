@@ -6,9 +6,14 @@
 mod contexts;
 #[path = "common/restarts.rs"]
 mod restarts;
+#[path = "common/scratch.rs"]
+mod scratch;
 
 use contexts::{ask, start_configured};
-use restarts::{outgoing_len, restarts, start_memory, wrap};
+use restarts::{
+    exactly_once, outgoing_len, queue_wraps, record_sent, restarts, start_memory, wrap,
+};
+use scratch::Scratch;
 use storage::runtime::{ManualClock, Request, RequestError, RuntimeEvent};
 use storage::{arm_fault, FaultPoint};
 
@@ -132,4 +137,176 @@ fn a_panic_in_a_timer_restarts_the_worker_and_answers_nothing_twice() {
     assert_eq!(*failed_requests, 0);
     assert_eq!(channels_reloaded, &["wr-timer".to_owned()]);
     wrap(&ctx, "wr-timer", "m2").expect("wrap after the restart");
+}
+
+#[test]
+fn queued_requests_are_each_answered_once_and_in_order_across_a_restart() {
+    let (_clock, ctx, events) = start_memory("");
+    let channels = ["wq-0", "wq-1", "wq-2", "wq-3", "wq-4"];
+    arm_fault(FaultPoint::Request, "wq-2");
+    let answers = queue_wraps(&ctx, &channels);
+    let got = exactly_once(&ctx, &answers, channels.len());
+    let order: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
+    assert_eq!(
+        order,
+        [0, 1, 2, 3, 4],
+        "replies keep the order of the requests"
+    );
+    for (i, result) in &got {
+        match (i, result) {
+            (2, Err(RequestError::Panic(_))) => {}
+            (2, other) => panic!("the middle request should fail with the panic: {other:?}"),
+            (_, result) => assert!(result.is_ok(), "request {i}: {result:?}"),
+        }
+    }
+    assert_eq!(restarts(&events).len(), 1);
+    for channel in channels {
+        assert_eq!(outgoing_len(&ctx, channel), Some(1), "{channel}");
+    }
+}
+
+#[test]
+fn a_panic_in_a_group_commit_fails_the_uncommitted_group_and_keeps_the_committed_state() {
+    let scratch = Scratch::new("wr-group");
+    let config = format!(
+        r#"{{"participant_id": "a", "persistence": {{"kind": "sqlite", "path": {:?}}}}}"#,
+        scratch.file("state.db")
+    );
+    let clock = ManualClock::new(1_000);
+    let (ctx, events) = start_configured(&config, &clock).expect("start");
+    wrap(&ctx, "wg-0", "committed").expect("a first, committed wrap");
+    // Hold the worker while the group is queued, so the five wraps share one commit.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    ctx.submit(Request::Completion(Box::new(move |_| {
+        let _ = gate.recv();
+    })));
+    arm_fault(FaultPoint::Save, "wg-2");
+    let answers = queue_wraps(&ctx, &["wg-0", "wg-1", "wg-2", "wg-3", "wg-4"]);
+    release.send(()).expect("release the worker");
+    let got = exactly_once(&ctx, &answers, 5);
+    for (i, result) in &got {
+        assert!(
+            matches!(result, Err(RequestError::Panic(m)) if m.contains("group commit")),
+            "request {i} was in the group that was never committed: {result:?}"
+        );
+    }
+    let restarted = restarts(&events);
+    let [RuntimeEvent::WorkerRestarted {
+        failed_requests, ..
+    }] = restarted.as_slice()
+    else {
+        panic!("{restarted:?}")
+    };
+    assert_eq!(*failed_requests, 5);
+    // Only what was committed before the group remains.
+    assert_eq!(outgoing_len(&ctx, "wg-0"), Some(1));
+    assert_eq!(outgoing_len(&ctx, "wg-3"), None);
+    ctx.shutdown().expect("free");
+}
+
+#[test]
+fn free_works_at_every_fault_point_with_requests_queued() {
+    for (point, channel) in [
+        (FaultPoint::Request, "wf-request"),
+        (FaultPoint::Save, "wf-save"),
+        (FaultPoint::Timer, "wf-timer"),
+        (FaultPoint::Recorder, "wf-recorder"),
+    ] {
+        let scratch = Scratch::new(channel);
+        let (clock, ctx, events) = start_memory(&format!(
+            r#", "recording": {{"root": {:?}}}"#,
+            scratch.to_string_lossy()
+        ));
+        record_sent(&ctx, "wf-rec");
+        ask(&ctx, |reply| Request::StartPeriodicTasks { reply }).expect("timers");
+        arm_fault(point, channel);
+        clock.advance(120_000);
+        // The fault fires in the first three wraps or the tick; then, with three more
+        // requests queued behind a held worker, the context is freed.
+        let first = queue_wraps(&ctx, &[channel, channel, channel]);
+        ctx.submit(Request::Tick);
+        let (faulted, wait_faulted) = std::sync::mpsc::channel::<()>();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        ctx.submit(Request::Completion(Box::new(move |_| {
+            let _ = faulted.send(());
+            let _ = gate.recv();
+        })));
+        let queued = queue_wraps(&ctx, &[channel, channel, channel]);
+        wait_faulted
+            .recv_timeout(contexts::WAIT)
+            .expect("the worker ran the fault");
+        assert_eq!(restarts(&events).len(), 1, "{point:?} fired");
+        let freeing = std::thread::spawn(move || ctx.shutdown());
+        release.send(()).expect("release the worker");
+        freeing
+            .join()
+            .expect("no panic")
+            .expect("free with requests queued");
+        // Every request got exactly one answer, whatever it was.
+        for answers in [first, queued] {
+            let order: Vec<usize> = answers.try_iter().map(|(i, _)| i).collect();
+            assert_eq!(order, [0, 1, 2], "{point:?}");
+        }
+    }
+}
+
+#[test]
+fn a_recorder_fault_restarts_the_worker_and_reopens_the_recording_sealed() {
+    let scratch = Scratch::new("wr-rec");
+    let (_clock, ctx, events) = start_memory(&format!(
+        r#", "recording": {{"root": {:?}}}"#,
+        scratch.to_string_lossy()
+    ));
+    record_sent(&ctx, "wr-rec");
+    wrap(&ctx, "wr-rec-ch", "m1").expect("recorded");
+    arm_fault(FaultPoint::Recorder, "wr-rec-ch");
+    assert!(matches!(
+        wrap(&ctx, "wr-rec-ch", "m2"),
+        Err(RequestError::Panic(m)) if m.contains("injected fault")
+    ));
+    // The recording was sealed as it stood (chunk 0, with m1) and goes on.
+    let mut seen = Vec::new();
+    let sealed = loop {
+        match events
+            .recv_timeout(contexts::WAIT)
+            .expect("the open chunk is sealed")
+        {
+            RuntimeEvent::ChunkSealed(chunk) => break chunk,
+            other => seen.push(other),
+        }
+    };
+    assert_eq!((sealed.recording.as_str(), sealed.index), ("wr-rec", 0));
+    let restarted: Vec<_> = seen
+        .into_iter()
+        .filter(|e| matches!(e, RuntimeEvent::WorkerRestarted { .. }))
+        .collect();
+    let [RuntimeEvent::WorkerRestarted {
+        recordings_reopened,
+        ..
+    }] = restarted.as_slice()
+    else {
+        panic!("{restarted:?}")
+    };
+    assert_eq!(recordings_reopened, &["wr-rec".to_owned()]);
+    wrap(&ctx, "wr-rec-ch", "m3").expect("recorded after the restart");
+    let summary = ask(&ctx, |reply| Request::RecordingStop {
+        name: "wr-rec".into(),
+        reply,
+    })
+    .expect("stop");
+    let manifest = summary.manifest.expect("manifest");
+    assert_eq!(manifest.chunks.len(), 2, "{manifest:?}");
+    assert_eq!(summary.head.as_deref(), manifest.head.as_deref());
+    let report = ask(&ctx, |reply| Request::RecordingVerify {
+        name: "wr-rec".into(),
+        anchor: Some(sealed.head.clone()),
+        reply,
+    })
+    .expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert_eq!(
+        report.chain.anchor,
+        Some("prefix"),
+        "the restart rewrote no history"
+    );
 }

@@ -340,7 +340,8 @@ pub(crate) enum NativeEvent<'a> {
         /// Channels in memory before the panic that could not be reloaded (every one when
         /// the state is lost).
         channels_lost: &'a [String],
-        /// Recordings sealed and reopened.
+        /// Recordings being made: each sealed its open chunk (a `chunk_sealed` event
+        /// follows) and goes on recording into a new chunk.
         recordings_reopened: &'a [String],
     },
     /// A replay ended: every message replayed, cancelled, or failed.

@@ -258,7 +258,7 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
             state_lost: false,
             channels_reloaded: vec!["fleet".into()],
             channels_lost: vec![],
-            recordings_reopened: vec![],
+            recordings_reopened: vec!["run-42".into()],
         },
         RuntimeEvent::ReplayMessage {
             replay_id: 1,

@@ -75,6 +75,7 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 enum Command {
     Record(Frame),
     Seal { name: String, done: Done<Manifest> },
+    Reseal,
     Stop { done: Done<RecorderSummary> },
 }
 
@@ -253,6 +254,14 @@ impl Recorder {
         }
     }
 
+    /// Continuous mode: seals the open chunk now (what is queued before this is in it);
+    /// recording goes on into a new chunk. What a restart of the worker does, so that
+    /// everything recorded before the panic is sealed and chained. False if the recorder
+    /// has stopped or failed.
+    pub fn reseal(&self) -> bool {
+        self.stats.failure().is_none() && self.commands.send(Command::Reseal).is_ok()
+    }
+
     /// Stops recording: the thread drains the queue, seals the open chunk, writes the
     /// final manifest and calls `done`. Returns the thread to join.
     pub fn stop(mut self, done: Done<RecorderSummary>) -> Option<JoinHandle<()>> {
@@ -349,6 +358,13 @@ impl Thread {
                 self.announce();
             }
             Command::Seal { name, done } => done(self.seal_window(&name)),
+            Command::Reseal => {
+                if let Target::Continuous(writer) = &mut self.target {
+                    let result = writer.seal_current();
+                    self.check(result);
+                }
+                self.announce();
+            }
             Command::Stop { done } => return Some(done),
         }
         None

@@ -456,6 +456,21 @@ impl Recordings {
         self.helpers.retain(|t| !t.is_finished());
     }
 
+    /// After a restart of the worker: every active recording seals what it wrote so far
+    /// (its open chunk) and carries on into a new chunk; the worker's own bookkeeping of
+    /// them is rebuilt. Returns the names of the recordings reopened, sorted.
+    pub(crate) fn reopen(&mut self) -> Vec<String> {
+        let mut reopened: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, active)| active.recorder.reseal())
+            .map(|(name, _)| name.clone())
+            .collect();
+        reopened.sort();
+        self.refresh_record_sent();
+        reopened
+    }
+
     /// Stops every recorder (sealing its files) and cancels every replay. The worker then
     /// drains its queue until [`Recordings::helpers_done`].
     pub(crate) fn shutdown(&mut self) {

@@ -387,6 +387,8 @@ impl Worker {
             }
         }
         self.manager.take_events();
+        let recordings_reopened =
+            catch_unwind(AssertUnwindSafe(|| self.recordings.reopen())).unwrap_or_default();
         self.emit(RuntimeEvent::WorkerRestarted {
             reason: format!("panic in {during}: {message}"),
             restart_count,
@@ -394,7 +396,7 @@ impl Worker {
             state_lost: !durable,
             channels_reloaded,
             channels_lost,
-            recordings_reopened: Vec::new(),
+            recordings_reopened,
         });
     }
 
