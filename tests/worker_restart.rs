@@ -310,3 +310,67 @@ fn a_recorder_fault_restarts_the_worker_and_reopens_the_recording_sealed() {
         "the restart rewrote no history"
     );
 }
+
+#[test]
+fn a_flood_through_restarts_and_budget_exhaustion_answers_each_request_once_in_bounded_memory() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    const N: usize = 2_000;
+    const CAPACITY: usize = 16;
+    let (_clock, ctx, _events) = start_memory(&format!(
+        r#", "restart": {{"policy": "bounded", "max_restarts": 3, "within_ms": 3600000}},
+            "request_queue_capacity": {CAPACITY}"#
+    ));
+    // Four faults: three restarts within the budget, then the fourth exhausts it.
+    let faults = [300, 600, 900, 1_200];
+    let channel = |i: usize| {
+        if faults.contains(&i) {
+            format!("wx-fault-{i}")
+        } else {
+            format!("wx-{}", i % 20)
+        }
+    };
+    for i in faults {
+        arm_fault(FaultPoint::Request, &channel(i));
+    }
+    /// Every answer one request got.
+    type Got = Mutex<Vec<Result<(), RequestError>>>;
+    let answers: Arc<Vec<Got>> = Arc::new((0..N).map(|_| Mutex::new(Vec::new())).collect());
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut most_outstanding = 0;
+    for i in 0..N {
+        let (slots, counter) = (answers.clone(), answered.clone());
+        ctx.submit(Request::Wrap {
+            channel_id: channel(i),
+            message_id: format!("f{i}"),
+            content: b"x".to_vec(),
+            reply: storage::runtime::Reply::new(move |result| {
+                slots[i].lock().unwrap().push(result.map(|_| ()));
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        });
+        let outstanding = i + 1 - answered.load(Ordering::SeqCst);
+        most_outstanding = most_outstanding.max(outstanding);
+    }
+    ask(&ctx, |reply| Request::Ping { reply }).expect_err("the context has failed");
+    // The bounded queue holds the host back: requests waiting for an answer never exceed
+    // the queue, the one running and a group held for its commit.
+    assert!(
+        most_outstanding <= CAPACITY + 64 + 2,
+        "{most_outstanding} requests outstanding"
+    );
+    for (i, slot) in answers.iter().enumerate() {
+        let got = slot.lock().unwrap();
+        assert_eq!(got.len(), 1, "request {i} answered {} times", got.len());
+        match (&got[0], i) {
+            (Err(RequestError::Panic(m)), 1_200) => assert!(m.contains("budget exhausted"), "{m}"),
+            (Err(RequestError::Panic(m)), _) if faults.contains(&i) => {
+                assert!(m.contains("restarted"), "{m}")
+            }
+            (Err(RequestError::WorkerStopped(_)), _) if i > 1_200 => {}
+            (Ok(()), _) if i < 1_200 && !faults.contains(&i) => {}
+            (other, _) => panic!("request {i}: {other:?}"),
+        }
+    }
+    ctx.shutdown().expect("free a failed context");
+}
