@@ -377,3 +377,50 @@ fn a_name_erased_and_recorded_again_can_be_deleted_again() {
     }
     assert_eq!(store.audit().read(None).expect("read").verdict.records, 4);
 }
+
+/// The manifest as it stood before its last chunk was listed: what a crash during that
+/// chunk's sealing leaves. Returns it and the head it had then.
+fn before_last_seal(mut manifest: Manifest) -> (Manifest, String) {
+    let last = manifest.chunks.pop().expect("a chunk");
+    let head = last.prev_hash.clone().expect("chained");
+    manifest.head = Some(head.clone());
+    manifest.end_time_ns = None;
+    (manifest, head)
+}
+
+#[test]
+fn a_crash_during_sealing_leaves_a_chain_that_verifies_with_its_history_unchanged() {
+    let root = Scratch::new("seal-crash");
+    // Two crashes: before the sealed file was named (an active file is left), and after
+    // it was named but before the manifest listed it (an unlisted sealed file is left).
+    for (name, leave_active) in [("active", true), ("named", false)] {
+        let full = record(&root, name);
+        let last = full.chunks.last().expect("a chunk").clone();
+        let (manifest, old_head) = before_last_seal(full);
+        if leave_active {
+            let active = format!(".chunk-{:06}.mcap.active", last.index);
+            fs::rename(chunk(&root, name, &last.file), chunk(&root, name, &active))
+                .expect("rename");
+        }
+        manifest.write(&root.join(name)).expect("write");
+        let actions = recover_store(&Store::new(&*root));
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.recording == name && (a.action == "recovered" || a.action == "listed")),
+            "{name}: {actions:?}"
+        );
+        let report = verify_anchored(&root.join(name), name, Some(&old_head), &[]).expect("v");
+        assert!(report.ok, "{name}: {report:?}");
+        assert_eq!(report.chain.status, "ok", "{name}");
+        // Recovery appended the chunk: the head before the crash is still in the chain.
+        assert_eq!(report.chain.anchor, Some("prefix"), "{name}");
+        let recovered = Manifest::read(&root.join(name)).expect("read");
+        assert_eq!(recovered.chunks.len(), 3, "{name}");
+        assert_eq!(
+            recovered.chunks[..2],
+            manifest.chunks[..],
+            "{name}: history untouched"
+        );
+    }
+}
