@@ -16,18 +16,26 @@ use messages::{noise, sds_message};
 use scratch::Scratch;
 use storage::recording::{
     audit_query, recover_store, verify_anchored, verify_folder, AuditQuery, Frame, Manifest, Now,
-    Recorder, RecordingError, RecordingOptions, Store, AUDIT_FILE, CHUNKS_DIR,
+    OnSealed, Recorder, RecordingError, RecordingOptions, SealedChunk, Store, AUDIT_FILE,
+    CHUNKS_DIR,
 };
 
 /// Records 10 messages 300 ms apart with 1 s chunk files: chunks of 4, 4 and 2.
 fn record(root: &Path, name: &str) -> Manifest {
+    record_announcing(root, name, None)
+}
+
+/// [`record`], telling `on_sealed` of each chunk sealed.
+fn record_announcing(root: &Path, name: &str, on_sealed: Option<OnSealed>) -> Manifest {
     let t = Arc::new(AtomicU64::new(1_700_000_000_000_000_000));
     let read = t.clone();
     let now: Now = Arc::new(move || read.load(Ordering::SeqCst));
     let options = RecordingOptions::default()
         .with_json(r#"{"chunk_max_age_ms": 1000}"#)
         .expect("options");
-    let recorder = Recorder::start(&Store::new(root), name, "alice", options, now).expect("start");
+    let recorder =
+        Recorder::start_announcing(&Store::new(root), name, "alice", options, now, on_sealed)
+            .expect("start");
     for i in 0..10u64 {
         let at = t.fetch_add(300_000_000, Ordering::SeqCst);
         let m = sds_message("c", &format!("{name}-{i}"), i as i64 + 1, &noise(i, 64));
@@ -423,4 +431,25 @@ fn a_crash_during_sealing_leaves_a_chain_that_verifies_with_its_history_unchange
             "{name}: history untouched"
         );
     }
+}
+
+#[test]
+fn each_sealed_chunk_announces_the_head_it_made_and_each_head_anchors_the_chain() {
+    let root = Scratch::new("tamper-announce");
+    let (tx, rx) = mpsc::channel::<SealedChunk>();
+    let tx = std::sync::Mutex::new(tx);
+    let on_sealed: OnSealed = Arc::new(move |chunk| {
+        let _ = tx.lock().unwrap().send(chunk);
+    });
+    let manifest = record_announcing(&root, "a", Some(on_sealed));
+    let sealed: Vec<SealedChunk> = rx.try_iter().collect();
+    let indexes: Vec<u64> = sealed.iter().map(|c| c.index).collect();
+    assert_eq!(indexes, [0, 1, 2], "one announcement per chunk, in order");
+    for (chunk, entry) in sealed.iter().zip(&manifest.chunks) {
+        assert_eq!(chunk.sha256, entry.sha256);
+        let anchored = verify_anchored(&root.join("a"), "a", Some(&chunk.head), &[]).expect("v");
+        let wanted = if chunk.index == 2 { "head" } else { "prefix" };
+        assert_eq!(anchored.chain.anchor, Some(wanted), "chunk {}", chunk.index);
+    }
+    assert_eq!(Some(&sealed[2].head), manifest.head.as_ref());
 }

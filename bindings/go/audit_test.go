@@ -64,6 +64,11 @@ func TestSupersedeEraseAuditAndAnchoredVerify(t *testing.T) {
 	if sup.Action != "supersede" || sup.Actor != "operator-7" || sup.Replacement != "evidence-2" {
 		t.Fatalf("supersession record %s", record)
 	}
+	zero := uint64(0)
+	chunkRecord, err := bob.RecordingSupersede("evidence-2", Supersession{Chunk: &zero, Reason: "bad sector"})
+	if err != nil || !strings.Contains(string(chunkRecord), `"chunk":0`) {
+		t.Fatalf("RecordingSupersede of a chunk: %s, %v", chunkRecord, err)
+	}
 	listed, err := bob.Recordings()
 	if err != nil || !strings.Contains(string(listed), `"superseded":{`) {
 		t.Fatalf("Recordings: %s, %v", listed, err)

@@ -87,6 +87,18 @@ static void anchored_verify_supersede_erase_query(void) {
                  STORAGE_OK);
     expect_answer(&w, STORAGE_RECORDING_EXISTS);
 
+    /* One chunk alone can be retired (found corrupt, say); an unknown chunk is not found. */
+    waiter_reset(&w);
+    CHECK_EQ_INT(storage_recording_supersede(bob, "evidence-2", 0, NULL, NULL, "bad sector",
+                                             record_cb, &w),
+                 STORAGE_OK);
+    CHECK_CONTAINS(expect_answer(&w, STORAGE_OK), "\"chunk\":0");
+    waiter_reset(&w);
+    CHECK_EQ_INT(storage_recording_supersede(bob, "evidence-2", 9, NULL, NULL, "no such chunk",
+                                             record_cb, &w),
+                 STORAGE_OK);
+    expect_answer(&w, STORAGE_RECORDING_NOT_FOUND);
+
     /* Listing shows the superseded recording with its record; its files are still there. */
     waiter_reset(&w);
     CHECK_EQ_INT(storage_recordings_list(bob, record_cb, &w), STORAGE_OK);
@@ -132,7 +144,7 @@ static void anchored_verify_supersede_erase_query(void) {
     CHECK_CONTAINS(expect_answer(&w, STORAGE_OK), "\"records\":[]");
     waiter_reset(&w);
     CHECK_EQ_INT(storage_audit_query(bob, NULL, record_cb, &w), STORAGE_OK);
-    CHECK_CONTAINS(expect_answer(&w, STORAGE_OK), "\"records\":2");
+    CHECK_CONTAINS(expect_answer(&w, STORAGE_OK), "\"records\":3");
 
     /* Clean up: the second recording goes the same way. */
     waiter_reset(&w);

@@ -102,6 +102,7 @@ def test_supersede_erase_audit_and_anchored_verify(
     )
     assert (record["action"], record["actor"], record["replacement"]) == (
         "supersede", "operator-7", "evidence-2")
+    assert bob.recording_supersede("evidence-2", "bad sector", chunk=0)["chunk"] == 0
     listed = {r["name"]: r for r in bob.recordings()}
     assert listed["evidence"]["superseded"]["reason"] == "re-recorded"
     assert bob.recording_erase("evidence", "retention over")["actor"] == "bob"
