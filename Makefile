@@ -43,7 +43,7 @@ lint: toolchain
 header: toolchain
 	UPDATE_HEADER=1 $(CARGO) test --test header
 
-rust-test: toolchain
+rust-test: toolchain js-interop-deps
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 
@@ -62,7 +62,7 @@ cxx-headers:
 	@command -v $(CXX) >/dev/null || { echo "error: no C++ compiler ($(CXX)) found: install g++ or clang++"; exit 1; }
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/c/headers.cpp
 
-test: lint rust-test c-test go-test py-test install-test wheel-test
+test: lint rust-test c-test go-test py-test install-test wheel-test readme-test example-js-chat
 
 # ---- Go and Python bindings -----------------------------------------------------------
 
@@ -128,6 +128,14 @@ wheel-test: wheel
 			'import libstorage_sds._lib as l, pathlib; p = pathlib.Path(l.lib._name); assert p.parent.name == "libstorage_sds" and "site-packages" in str(p), p; print("loaded", p)'; \
 		env -u STORAGE_LIB -u PYTHONPATH ./bin/python chat.py >/dev/null; echo "wheel test passed"
 
+# Every code block of README.md compiled and run as pasted (tests/readme/check.py): the C,
+# Go and Python programs against the tree's build, fragments where marked; the Rust blocks
+# are doctests (rust-test).
+.PHONY: readme-test
+readme-test: build go-toolchain python-toolchain $(TREE_PC_DIR)/storage.pc
+	$(GO_ENV) STORAGE_LIB=$(LIB_PATH)/libstorage.so CC=$(CC) GO=$(GO) PYTHON=$(PYTHON) \
+		$(PYTHON) tests/readme/check.py README.md
+
 # Two participants chatting, in Go and in Python.
 example-go: build go-toolchain $(TREE_PC_DIR)/storage.pc
 	cd examples/go && $(GO_ENV) $(GO) run .
@@ -150,6 +158,34 @@ demo-rust: toolchain
 
 bench: build bench-c
 	$(CARGO) bench
+
+# ---- JS interop: js-waku's @waku/sds ----------------------------------------------------
+
+# tests/js_interop.rs and the jschat example run @waku/sds (pinned by
+# tests/js-interop/package-lock.json) under node. npm ci runs only when node_modules is
+# missing or older than the lockfile; afterwards everything is offline (npm's cache is
+# ~/.npm). npm warns that @waku/* ask for node >= 22: they run on Node 20.
+JS_INTEROP := tests/js-interop
+JS_INSTALLED := $(JS_INTEROP)/node_modules/.package-lock.json
+
+.PHONY: js-toolchain js-interop-deps js-interop-test example-js-chat
+
+js-toolchain:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "error: node or npm not found: install Node.js 20 or later (https://nodejs.org/en/download)"; exit 1; }
+
+$(JS_INSTALLED): $(JS_INTEROP)/package-lock.json $(JS_INTEROP)/package.json | js-toolchain
+	cd $(JS_INTEROP) && npm ci --prefer-offline --no-audit --no-fund
+	@touch $@
+
+js-interop-deps: js-toolchain $(JS_INSTALLED)
+
+# libstorage against the live @waku/sds peer (also part of rust-test).
+js-interop-test: toolchain js-interop-deps
+	$(CARGO) test --test js_interop
+
+# A libstorage robot (Go binding, "wire_format": "spec") chatting with a @waku/sds node.
+example-js-chat: build go-toolchain $(TREE_PC_DIR)/storage.pc js-interop-deps
+	cd examples/go && $(GO_ENV) $(GO) run ./jschat
 
 # ---- Installing ------------------------------------------------------------------------
 

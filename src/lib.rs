@@ -20,3 +20,9 @@ pub mod recording;
 pub mod runtime;
 mod shorten;
 mod strict_json;
+
+/// The README's Rust blocks, compiled and run as doctests (`cargo test --doc`); its
+/// C, Go and Python blocks are run by `make readme-test` (tests/readme/check.py).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

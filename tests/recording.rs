@@ -461,6 +461,35 @@ fn ring_buffer_seals_its_window_without_clearing_it() {
 }
 
 #[test]
+fn a_sealed_window_starts_at_its_oldest_message_and_ends_at_its_newest() {
+    let root = Scratch::new("rec-ring-times");
+    let (t, now) = manual_now();
+    let store = Store::new(&root);
+    let window = r#"{"mode": "ring", "window_secs": 1}"#;
+    let recorder = Recorder::start(&store, "ring", "p", options(window), now).expect("start");
+    let base = t.load(Ordering::SeqCst);
+    for i in 0..5u64 {
+        recorder.record(Frame::new(&message("c", i, 16), base + i * 100_000_000, 0));
+    }
+    // The seal comes a minute after the newest message.
+    t.store(base + 60_000_000_000, Ordering::SeqCst);
+    let (tx, rx) = mpsc::channel();
+    recorder.seal(
+        "window".into(),
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    let sealed = rx.recv().expect("sealed").expect("seal");
+    let on_disk = Manifest::read(&root.join("window")).expect("manifest");
+    for manifest in [&sealed, &on_disk] {
+        assert_eq!(manifest.start_time_ns, base);
+        assert_eq!(manifest.end_time_ns, Some(base + 400_000_000));
+    }
+    stop(recorder).expect("stop");
+}
+
+#[test]
 fn chunk_files_roll_at_the_age_limit() {
     let root = Scratch::new("rec-age");
     let (t, now) = manual_now();

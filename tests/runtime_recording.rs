@@ -310,10 +310,6 @@ fn recording_requests_refuse_clearly() {
         recording_start(&off, "r", ""),
         Err(RequestError::Recording(RecordingError::NotConfigured))
     );
-    let missing = std::env::temp_dir().join("rtrec-does-not-exist");
-    let (ctx, _e) = start("x", Some(&missing), &clock);
-    let err = recording_start(&ctx, "r", "").expect_err("no root");
-    assert!(err.to_string().contains("does not exist"), "{err}");
     let root = Scratch::new("rtrec-refuse");
     let (ctx, _e) = start("x", Some(&*root), &clock);
     for name in ["../up", "", ".."] {
@@ -818,17 +814,58 @@ fn autostart_records_like_an_api_started_recording() {
 #[test]
 fn an_autostart_that_cannot_start_fails_the_context_naming_the_recording() {
     let clock = ManualClock::new(T0);
-    let missing = std::env::temp_dir().join(format!("rtrec-missing-{}", std::process::id()));
-    let config = autostart_config("bob", &missing, r#"{"name": "lost"}"#);
+    let root = Scratch::new("rtrec-autostart-taken");
+    // The name the autostart generates is already taken.
+    fs::create_dir(root.join(format!("lost-{T0}"))).expect("taken");
+    let config = autostart_config("bob", &root, r#"{"name": "lost"}"#);
     let err = start_configured(&config, &clock).expect_err("refused");
     assert!(
-        matches!(&err, ContextError::Autostart { name, error: RecordingError::RootMissing(_) }
+        matches!(&err, ContextError::Autostart { name, error: RecordingError::AlreadyExists(_) }
             if *name == format!("lost-{T0}")),
         "{err:?}"
     );
     let message = err.to_string();
     assert!(message.contains(&format!("`lost-{T0}`")), "{message}");
     assert!(message.contains("recording.autostart"), "{message}");
+    assert!(message.contains("already exists"), "{message}");
+}
+
+#[test]
+fn a_recordings_root_that_is_not_an_existing_folder_is_refused_at_creation() {
+    let clock = ManualClock::new(T0);
+    let scratch = Scratch::new("rtrec-root-refused");
+    let missing = scratch.join("not-made");
+    let config = |root: &Path| {
+        format!(
+            r#"{{"participant_id": "x", "recording": {{"root": "{}"}}}}"#,
+            root.display()
+        )
+    };
+    let err = start_configured(&config(&missing), &clock).expect_err("missing root");
+    assert!(
+        matches!(
+            &err,
+            ContextError::RecordingRoot(RecordingError::RootMissing(_))
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.starts_with("recording.root: "), "{message}");
     assert!(message.contains("does not exist"), "{message}");
-    assert!(!missing.exists());
+    assert!(
+        !missing.exists(),
+        "the root is not made on the host's behalf"
+    );
+
+    let file = scratch.join("a-file");
+    fs::write(&file, b"not a folder").expect("file");
+    let err = start_configured(&config(&file), &clock).expect_err("file root");
+    assert!(
+        matches!(
+            &err,
+            ContextError::RecordingRoot(RecordingError::RootNotDirectory(_))
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("is not a directory"), "{err}");
 }

@@ -327,3 +327,61 @@ fn per_channel_override_serves_both_dialects_side_by_side() {
         }
     }
 }
+
+/// The k = 10 bit positions `@waku/sds` uses for `id` in a default filter (150 000 bits),
+/// from its `hashN(id, 0)` and `hashN(id, 1)` (Node 20): `hashN(id, n) = (a + n * b) mod m`.
+fn waku_sds_positions(first: u64, second: u64) -> Vec<u64> {
+    let m = 150_000;
+    let step = (second + m - first) % m;
+    (0..10).map(|n| (first + n * step) % m).collect()
+}
+
+/// Whether bit `p` is set in a spec bloom (64-bit words, big-endian).
+fn spec_bit(bloom: &[u8], p: u64) -> bool {
+    let (word, bit) = ((p / 64) as usize, p % 64);
+    bloom[8 * word + 7 - (bit / 8) as usize] >> (bit % 8) & 1 == 1
+}
+
+#[test]
+fn spec_bloom_uses_the_hash_waku_sds_uses() {
+    // A JS message id (hex SHA-256); @waku/sds sets bits by Nim's JavaScript-backend hash
+    // (MurmurHash3), not nim-sds's FarmHash.
+    let js_id = "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4";
+    let js_positions = waku_sds_positions(147_339, 107_824);
+    assert_eq!(js_positions[9], 91_704, "hashN(id, 9)");
+    let mut alice = spec_manager("alice");
+    let from_js = SdsMessage {
+        sender_id: "js".into(),
+        ..sds_message("room", js_id, 5, b"hi")
+    };
+    alice
+        .unwrap(T0, &encode_message_as(WireFormat::Spec, &from_js))
+        .expect("unwrap");
+    let sync = alice.build_sync_message(T0 + 1, "room").expect("sync");
+    let bloom = decode_received(&sync).expect("decodes").bloom.to_vec();
+    assert!(js_positions.iter().all(|&p| spec_bit(&bloom, p)));
+
+    // The other way: a bloom with exactly rs-0's @waku/sds bits (and no causal history)
+    // makes alice's rs-0 possibly acknowledged.
+    alice.wrap(T0 + 2, "room", "rs-0", b"x").expect("wrap");
+    alice.take_events();
+    let mut js_bloom = vec![0u8; 18_752];
+    for p in waku_sds_positions(70_528, 81_949) {
+        let (word, bit) = ((p / 64) as usize, p % 64);
+        js_bloom[8 * word + 7 - (bit / 8) as usize] |= 1 << (bit % 8);
+    }
+    let js_sync = SdsMessage {
+        sender_id: "js".into(),
+        bloom_filter: js_bloom,
+        ..sds_message("room", "sync-js", 9, b"")
+    };
+    alice
+        .unwrap(T0 + 3, &encode_message_as(WireFormat::Spec, &js_sync))
+        .expect("unwrap");
+    let events = alice.take_events();
+    assert!(
+        events.iter().any(|e| matches!(e,
+            Event::PossiblyAcknowledged { message_id, hits: 1, .. } if message_id == "rs-0")),
+        "{events:?}"
+    );
+}

@@ -69,7 +69,7 @@ func TestMarkDependenciesMetOnUnknownChannel(t *testing.T) {
 // channel's statistics and reports it with a limit_reached event.
 func TestAFullBufferRefusesCountsAndReports(t *testing.T) {
 	alice := open(t, "alice")
-	bob, err := New(Config{ParticipantID: "bob", Extra: map[string]any{"max_incoming_buffer": 1}})
+	bob, err := New(Config{ParticipantID: "bob", MaxIncomingBuffer: Ptr[uint64](1)})
 	if err != nil {
 		t.Fatal(err)
 	}

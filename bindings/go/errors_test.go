@@ -13,7 +13,7 @@ func TestBadArgumentsAreErrorsWithTheLibraryMessage(t *testing.T) {
 	m := open(t, "alice")
 	_, err := m.Wrap("", "m1", []byte("x"))
 	e := wantError(t, err, StatusEmptyChannelID, "channel")
-	if e.Op != "Wrap" || !strings.HasPrefix(e.Error(), "storage: Wrap: empty channel id: ") {
+	if e.Op != "Wrap" || e.Error() != "storage.Wrap: "+e.Message {
 		t.Fatalf("error %q", e)
 	}
 	_, err = m.Wrap("room", "m1", nil)
@@ -35,6 +35,40 @@ func TestBadArgumentsAreErrorsWithTheLibraryMessage(t *testing.T) {
 	}
 	// The Manager still works after all of that.
 	mustWrap(t, m, "room", "m1", "x")
+}
+
+// Each error names the package and the operation once: no "storage: storage_new: ..." or
+// "invalid config: invalid configuration ...".
+func TestErrorStringsReadOnce(t *testing.T) {
+	_, badConfig := NewFromJSON(`{"bloom_capasity": 1}`)
+	_, badRoot := New(Config{ParticipantID: "a", Recording: &Recording{Root: "/nonexistent/rec"}})
+	m := open(t, "alice")
+	_, badArgument := m.Wrap("", "m1", []byte("x"))
+	closedOne := open(t, "bob")
+	closedOne.Close()
+	_, closed := closedOne.Wrap("room", "m1", []byte("x"))
+	_, badEvent := ParseEvent([]byte("{"))
+	cases := []struct {
+		err    error
+		prefix string
+	}{
+		{badConfig, "storage.New: invalid configuration"},
+		{badRoot, "storage.New: recording.root: "},
+		{badArgument, "storage.Wrap: channel_id is empty"},
+		{closed, "storage.Wrap: the manager is closed"},
+		{badEvent, "storage.ParseEvent: bad event"},
+		{&Error{Op: "Close", Status: StatusShuttingDown}, "storage.Close: shutting down"},
+	}
+	for _, c := range cases {
+		if c.err == nil {
+			t.Fatalf("no error where %q was expected", c.prefix)
+		}
+		text := c.err.Error()
+		if !strings.HasPrefix(text, c.prefix) || strings.Count(text, "storage") != 1 ||
+			strings.Contains(text, "invalid config: invalid") {
+			t.Errorf("error %q: want one mention of storage, starting %q", text, c.prefix)
+		}
+	}
 }
 
 func TestCloseWhileBusyGivesErrorsNotCrashes(t *testing.T) {

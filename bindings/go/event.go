@@ -106,7 +106,7 @@ type eventDocument struct {
 func ParseEvent(raw []byte) (Event, error) {
 	var doc eventDocument
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return Event{}, fmt.Errorf("storage: bad event %q: %w", raw, err)
+		return Event{}, fmt.Errorf("storage.ParseEvent: bad event %q: %w", raw, err)
 	}
 	event := Event{
 		Type:             doc.EventType,
@@ -143,7 +143,7 @@ func ParseEvent(raw []byte) (Event, error) {
 			target = &event.Warning
 		}
 		if err := json.Unmarshal(doc.Message, target); err != nil {
-			return Event{}, fmt.Errorf("storage: bad event %q: %w", raw, err)
+			return Event{}, fmt.Errorf("storage.ParseEvent: bad event %q: %w", raw, err)
 		}
 	}
 	return event, nil

@@ -61,7 +61,7 @@ func TestEventsArriveInOrderThroughThePullAPI(t *testing.T) {
 
 func TestSlowReaderSeesOverflowNotABlockedLibrary(t *testing.T) {
 	alice := open(t, "alice")
-	bob, err := New(Config{ParticipantID: "bob", EventQueueCapacity: 2})
+	bob, err := New(Config{ParticipantID: "bob", EventQueueCapacity: Ptr[uint64](2)})
 	if err != nil {
 		t.Fatal(err)
 	}

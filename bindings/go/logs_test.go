@@ -49,7 +49,7 @@ func (h *recordHandler) autostarted() int {
 // one request after its start-up, and closes it.
 func runAutostart(t *testing.T) {
 	t.Helper()
-	m, err := New(Config{Recording: &Recording{Root: t.TempDir(), Autostart: map[string]any{"name": "auto"}}})
+	m, err := New(Config{Recording: &Recording{Root: t.TempDir(), Autostart: &Autostart{Name: "auto"}}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -11,9 +11,7 @@ import (
 
 func TestRecordVerifyReplayDelete(t *testing.T) {
 	alice := open(t, "alice")
-	bob, err := New(Config{ParticipantID: "bob", Extra: map[string]any{
-		"recording": map[string]any{"root": t.TempDir()},
-	}})
+	bob, err := New(Config{ParticipantID: "bob", Recording: &Recording{Root: t.TempDir()}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -63,8 +61,8 @@ func TestRecordVerifyReplayDelete(t *testing.T) {
 // come before the Manager exists: they wait in the library's queue and are pulled first.
 func TestStartupEventsReachEvents(t *testing.T) {
 	root := t.TempDir()
-	recording := map[string]any{"root": root}
-	first, err := New(Config{ParticipantID: "bob", Extra: map[string]any{"recording": recording}})
+	recording := &Recording{Root: root}
+	first, err := New(Config{ParticipantID: "bob", Recording: recording})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -81,8 +79,8 @@ func TestStartupEventsReachEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	recording["autostart"] = map[string]any{"name": "auto", "channels": []string{"room"}}
-	bob, err := New(Config{ParticipantID: "bob", Extra: map[string]any{"recording": recording}})
+	recording.Autostart = &Autostart{Name: "auto", RecordingOptions: RecordingOptions{Channels: []string{"room"}}}
+	bob, err := New(Config{ParticipantID: "bob", Recording: recording})
 	if err != nil {
 		t.Fatalf("New with autostart: %v", err)
 	}
@@ -109,9 +107,7 @@ func TestStartupEventsReachEvents(t *testing.T) {
 		t.Fatalf("RecordingStop(%s): %s, %v", started.Name, stopped, err)
 	}
 
-	// Starting a recording is part of starting the Manager: a failure refuses it.
-	_, err = New(Config{Extra: map[string]any{"recording": map[string]any{
-		"root": filepath.Join(root, "missing"), "autostart": map[string]any{"name": "lost"},
-	}}})
-	wantError(t, err, StatusStartFailed, "lost-")
+	// A recordings root that does not exist refuses the Manager.
+	_, err = New(Config{Recording: &Recording{Root: filepath.Join(root, "missing"), Autostart: &Autostart{Name: "lost"}}})
+	wantError(t, err, StatusStartFailed, "recording.root: ")
 }

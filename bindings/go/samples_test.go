@@ -137,7 +137,8 @@ func TestConfigDeclaresEveryKey(t *testing.T) {
 	if err := decodeStrict(document, &config); err != nil {
 		t.Fatalf("config/defaults.json: %v", err)
 	}
-	if config.Recording == nil || config.Recording.Autostart["name"] == nil || config.MaxIDBytes == 0 {
+	if config.Recording == nil || config.Recording.Autostart == nil || config.Recording.Autostart.Name == "" ||
+		config.MaxIDBytes == nil || config.Recording.Autostart.RecordSent == nil {
 		t.Fatalf("config/defaults.json read as %+v", config)
 	}
 }

@@ -74,12 +74,14 @@ type Error struct {
 	Message string
 }
 
-// Error formats the failure as "storage: Op: status: message".
+// Error formats the failure as "storage.Op: message" (the library's message already
+// says what went wrong; Status has the code), or "storage.Op: status" without one, so
+// the package and the operation are each named once.
 func (e *Error) Error() string {
 	if e.Message == "" {
-		return fmt.Sprintf("storage: %s: %s", e.Op, e.Status)
+		return fmt.Sprintf("storage.%s: %s", e.Op, e.Status)
 	}
-	return fmt.Sprintf("storage: %s: %s: %s", e.Op, e.Status, e.Message)
+	return fmt.Sprintf("storage.%s: %s", e.Op, e.Message)
 }
 
 // Is reports whether target is ErrClosed and this error comes from a closed Manager.

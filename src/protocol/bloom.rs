@@ -27,6 +27,7 @@
 
 use super::dialect::WireFormat;
 use super::farmhash::nim_hash_abs;
+use super::murmur::{nim_js_hash_abs, nim_js_hash_abs_with_suffix};
 use super::protobuf::{
     len_field_len, put_len_prefix, put_varint_field, varint_field_len, FieldReader, FieldValue,
 };
@@ -129,6 +130,19 @@ impl IdHashes {
             nim_hash_abs(&buf)
         });
         IdHashes { a, b }
+    }
+
+    /// Hashes of a message id as a peer of `format` computes them: nim-sds's FarmHash for
+    /// `nim`, Nim's JavaScript-backend MurmurHash3 for `spec` (what `@waku/sds` ships; see
+    /// `protocol/murmur.rs`). The bit positions derive from them alike.
+    pub fn of_as(format: WireFormat, id: &str) -> Self {
+        match format {
+            WireFormat::Nim => Self::of(id),
+            WireFormat::Spec => IdHashes {
+                a: nim_js_hash_abs(id),
+                b: nim_js_hash_abs_with_suffix(id, " b"),
+            },
+        }
     }
 
     /// `|hash(id)|`.
@@ -538,6 +552,34 @@ mod tests {
         Varint(u32, u64),
         Bytes(u32, &'a [u8]),
         Raw(&'a [u8]),
+    }
+
+    /// `hashN(id, n, 150000)` for n = 0, 1, 9 (the first, second and last of k = 10) from
+    /// `@waku/sds` 0.0.8 under Node 20: the spec dialect's bit positions in a default filter.
+    #[test]
+    fn spec_positions_are_waku_sds_hashn() {
+        let vectors: &[(&str, [u64; 3])] = &[
+            ("", [0, 36008, 24072]),
+            ("abcde", [55434, 74796, 79692]),
+            ("rs-0", [70528, 81949, 23317]),
+            (
+                "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4",
+                [147339, 107824, 91704],
+            ),
+            ("héllo", [37607, 101567, 13247]),
+            ("😀x", [48379, 134204, 70804]),
+        ];
+        for (id, want) in vectors {
+            let got: Vec<u64> = IdHashes::of_as(WireFormat::Spec, id)
+                .positions(150_000, 10)
+                .collect();
+            assert_eq!([got[0], got[1], got[9]], *want, "{id:?}");
+        }
+        // The nim dialect keeps nim-sds's FarmHash positions.
+        assert_eq!(
+            IdHashes::of_as(WireFormat::Nim, "rs-0"),
+            IdHashes::of("rs-0")
+        );
     }
 
     fn build(parts: &[Part<'_>]) -> Vec<u8> {

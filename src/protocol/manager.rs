@@ -266,7 +266,10 @@ impl Manager {
                 self.config.max_message_history,
                 self.config.max_history_bytes,
             ),
-            self.empty_bloom.clone(),
+            // The filter hashes as the channel's peers read it.
+            self.empty_bloom
+                .clone()
+                .hashing_as(self.config.wire_format_of(channel_id)),
             BoundedIdSet::new(self.config.max_message_history),
             self.journaling,
         ))
@@ -467,7 +470,7 @@ impl Manager {
         let (message, channel, bloom, format) =
             self.compose_on(now_ms, channel_id, message_id, content.to_vec())?;
         let bytes = wire::encode_message_with_bloom_as(format, &message, bloom);
-        let hashes = IdHashes::of(message_id);
+        let hashes = IdHashes::of_as(channel.bloom.hashing(), message_id);
         channel.bloom.add_hashed(message_id, hashes);
         channel.add_to_history(&message);
         channel.outgoing.insert(
@@ -1102,7 +1105,7 @@ impl Manager {
         }
         for mut entry in meta.outgoing {
             entry.message.bloom_filter = Vec::new();
-            let hashes = IdHashes::of(&entry.message.message_id);
+            let hashes = IdHashes::of_as(channel.bloom.hashing(), &entry.message.message_id);
             channel
                 .outgoing
                 .insert(entry.message.message_id.clone(), Outgoing { entry, hashes });
@@ -1257,13 +1260,19 @@ fn review_acks(
     }
     let channel_id = &channel.id;
     let counters = &mut channel.counters;
+    // The cached hashes follow the channel's dialect; a peer of the other one placed its
+    // bits by its own hash.
+    let cached_hashes_fit = peer_format == channel.bloom.hashing();
     channel.outgoing.retain(|id, out| {
         let acknowledged = if mentioned.contains(id.as_str()) {
             true
-        } else if peer_bloom
-            .as_ref()
-            .is_some_and(|b| b.contains_hashed(&out.hashes))
-        {
+        } else if peer_bloom.as_ref().is_some_and(|b| {
+            if cached_hashes_fit {
+                b.contains_hashed(&out.hashes)
+            } else {
+                b.contains_hashed(&IdHashes::of_as(peer_format, id))
+            }
+        }) {
             out.entry.bloom_hits += 1;
             counters.possibly_acknowledged += 1;
             let confirmed = out.entry.bloom_hits >= config.bloom_acks_to_confirm;

@@ -20,6 +20,7 @@ pub(crate) mod history;
 mod incoming;
 pub(crate) mod manager;
 pub(crate) mod message;
+pub(crate) mod murmur;
 pub(crate) mod protobuf;
 mod repair_buffer;
 pub(crate) mod rolling_bloom;

@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 
 use super::bloom::{sizing, BloomError, BloomFilter, IdHashes};
+use super::dialect::WireFormat;
 
 /// nim-sds's capacity flex, in percent.
 const CAPACITY_FLEX_PERCENT: f64 = 20.0;
@@ -30,6 +31,8 @@ pub struct RollingBloomFilter {
     /// Dimensions `(k, m_bits)` of the filter a roll builds (for `max_capacity`).
     rolled_sizing: (u32, u64),
     ids: VecDeque<IdHashes>,
+    /// Whose hash positions the bits follow (see [`IdHashes::of_as`]).
+    hashing: WireFormat,
 }
 
 impl RollingBloomFilter {
@@ -50,18 +53,33 @@ impl RollingBloomFilter {
             max_capacity,
             rolled_sizing,
             ids: VecDeque::new(),
+            hashing: WireFormat::Nim,
         })
+    }
+
+    /// The same filter, empty, hashing ids as peers of `format` do: a channel's filter
+    /// must hash as the peers that read it (nim-sds and `@waku/sds` place bits differently).
+    pub fn hashing_as(mut self, format: WireFormat) -> Self {
+        self.ids.clear();
+        self.filter.clear();
+        self.hashing = format;
+        self
+    }
+
+    /// The dialect whose hash positions this filter uses.
+    pub fn hashing(&self) -> WireFormat {
+        self.hashing
     }
 
     /// Adds an id (and rolls the filter if it now tracks more than `max_capacity` ids).
     pub fn add(&mut self, id: &str) {
-        self.add_hashed(id, IdHashes::of(id));
+        self.add_hashed(id, IdHashes::of_as(self.hashing, id));
     }
 
     /// [`add`](Self::add) with the id's precomputed hashes; `hashes` must be
-    /// `IdHashes::of(id)`.
+    /// `IdHashes::of_as(self.hashing(), id)`.
     pub fn add_hashed(&mut self, id: &str, hashes: IdHashes) {
-        debug_assert_eq!(hashes, IdHashes::of(id));
+        debug_assert_eq!(hashes, IdHashes::of_as(self.hashing, id));
         self.filter.insert_hashed(&hashes);
         self.ids.push_back(hashes);
         if self.ids.len() > self.max_capacity {
@@ -121,7 +139,8 @@ impl RollingBloomFilter {
 
     /// Whether the id may be in the filter.
     pub fn contains(&self, id: &str) -> bool {
-        self.filter.contains(id)
+        self.filter
+            .contains_hashed(&IdHashes::of_as(self.hashing, id))
     }
 
     /// [`contains`](Self::contains) with precomputed hashes.

@@ -426,18 +426,22 @@ impl Thread {
             return Err(RecordingError::NotRing(self.name.clone()));
         };
         let now = (self.now)();
+        // The window spans its frames' log times (the seal comes later than the newest),
+        // so start and end are the oldest and newest frame's, never the seal's time.
+        let log_times = || ring.frames().map(|f| f.log_time_ns);
+        let start = log_times().min().unwrap_or(now);
+        let end = log_times().max().unwrap_or(now);
         let mut writer = RecordingWriter::create(
             &self.store,
             name,
             &self.participant,
             "ring",
-            now,
+            start,
             self.limits,
         )?;
         for frame in ring.frames() {
             writer.write(frame, now)?;
         }
-        let end = ring.frames().last().map_or(now, |f| f.log_time_ns);
         let manifest = writer.finish(end)?;
         announce_sealed(self.on_sealed.as_ref(), &manifest, 0);
         Ok(manifest)

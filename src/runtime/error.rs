@@ -19,6 +19,10 @@ pub enum ContextError {
     /// `shutdown` was called from the context's own worker thread (inside a callback).
     #[error("a context cannot be freed from inside its own callback")]
     ShutdownFromCallback,
+    /// `recording.root` does not exist or is not a folder: refused at creation rather
+    /// than at the first recording request, since the host said recordings go there.
+    #[error("recording.root: {0}")]
+    RecordingRoot(RecordingError),
     /// The recording `recording.autostart` asks for could not be started: the context
     /// does not start, since running without the recording the host asked for would lose
     /// what it meant to keep.

@@ -80,11 +80,15 @@ impl Recordings {
         }
     }
 
-    /// Run once as the context starts: recovers what a crash left under the root, then
+    /// Run once as the context starts: refuses a root that is not an existing folder,
+    /// recovers what a crash left under the root, then
     /// starts the `recording.autostart` recording, if any. Returns the events for the
     /// host, in order: one `RecordingRecovered` per file recovery acted on, then
     /// `RecordingStarted`.
     pub(crate) fn start_up(&mut self) -> Result<Vec<RuntimeEvent>, ContextError> {
+        if let Some(store) = &self.store {
+            store.check_root().map_err(ContextError::RecordingRoot)?;
+        }
         let mut events = self.recover();
         if let Some(autostart) = self.config.autostart.clone() {
             let name = autostart.recording_name(self.clock.now_ms());
@@ -99,9 +103,9 @@ impl Recordings {
         Ok(events)
     }
 
-    /// Crash recovery under the root (when it exists), one event per action.
+    /// Crash recovery under the (checked) root, one event per action.
     fn recover(&self) -> Vec<RuntimeEvent> {
-        let Some(store) = self.store.as_ref().filter(|s| s.check_root().is_ok()) else {
+        let Some(store) = self.store.as_ref() else {
             return Vec::new();
         };
         recover_store(store)

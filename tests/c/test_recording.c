@@ -280,18 +280,34 @@ static void autostart_refusals(void) {
                  STORAGE_INVALID_CONFIG);
     CHECK(ctx == NULL);
     CHECK_CONTAINS(expect_answer(&w, STORAGE_INVALID_CONFIG), "recording.autostart");
-    /* A root that does not exist: the recording cannot start, so neither does the context. */
-    waiter_reset(&w);
-    CHECK_EQ_INT(storage_new("{\"recording\":{\"root\":\"/nonexistent/storage-c-test\","
-                             "\"autostart\":{\"name\":\"lost\"}}}",
-                             record_cb, &w, &ctx),
-                 STORAGE_START_FAILED);
-    CHECK(ctx == NULL);
-    const char *message = expect_answer(&w, STORAGE_START_FAILED);
-    CHECK_CONTAINS(message, "cannot start recording `lost-");
-    CHECK_CONTAINS(message, "recording.autostart");
-    CHECK_CONTAINS(message, "does not exist");
     waiter_destroy(&w);
+}
+
+/* A recordings root that does not exist, or is a file, is refused as the context is
+ * created (not at the first recording request), naming recording.root. */
+static void a_root_that_is_not_a_folder_is_refused(void) {
+    char file[sizeof root + 16];
+    snprintf(file, sizeof file, "%s/a-file", root);
+    FILE *made = fopen(file, "w");
+    CHECK(made != NULL && fclose(made) == 0);
+    const char *roots[][2] = {
+        {"/nonexistent/storage-c-test", "does not exist"},
+        {file, "is not a directory"},
+    };
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        char config[256];
+        snprintf(config, sizeof config, "{\"recording\":{\"root\":\"%s\"}}", roots[i][0]);
+        waiter w;
+        waiter_init(&w);
+        storage_ctx *ctx = NULL;
+        CHECK_EQ_INT(storage_new(config, record_cb, &w, &ctx), STORAGE_START_FAILED);
+        CHECK(ctx == NULL);
+        const char *message = expect_answer(&w, STORAGE_START_FAILED);
+        CHECK_CONTAINS(message, "recording.root: ");
+        CHECK_CONTAINS(message, roots[i][1]);
+        waiter_destroy(&w);
+    }
+    CHECK_EQ_INT(unlink(file), 0);
 }
 
 int main(void) {
@@ -303,6 +319,7 @@ int main(void) {
     RUN_TEST(startup_events_wait_to_be_pulled);
     RUN_TEST(startup_events_reach_the_creation_callback);
     RUN_TEST(autostart_refusals);
+    RUN_TEST(a_root_that_is_not_a_folder_is_refused);
     /* Every recording was deleted through the API; what remains is the audit log that
      * records each supersession and erasure (deletion never erases that). */
     char audit[sizeof root + 16];

@@ -2,8 +2,10 @@
 # A new user's path, outside the source tree: `make install` to a temporary prefix, then
 # the two-participant program (tests/install/two_participants.c) built against the
 # installed files only, as C and C++, through pkg-config and through CMake (shared and
-# static), and as Go from another module (a replace directive, PKG_CONFIG_PATH at the
-# installed prefix), and run. Then `make uninstall` must leave the prefix empty.
+# static), as Go from another module (a replace directive, PKG_CONFIG_PATH at the
+# installed prefix), and as Python (the binding pip-installed in a fresh virtualenv,
+# finding the installed library through pkg-config), and run. Then `make uninstall`
+# must leave the prefix empty.
 set -eu
 tree=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/storage-install-test-XXXXXX)
@@ -76,6 +78,24 @@ GOMOD
     ldd "$work/goapp/chat" | grep -q "$prefix/lib/libstorage.so.0"
 else
     echo "skipped: Go (go not installed)"
+fi
+if command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    echo "== Python, the binding pip-installed in a fresh virtualenv, the installed library"
+    mkdir -p "$work/pysrc"
+    cp -r "$tree/bindings/python/pyproject.toml" "$tree/bindings/python/setup.py" \
+        "$tree/bindings/python/LICENSE-MIT" "$tree/bindings/python/LICENSE-APACHE" \
+        "$tree/bindings/python/libstorage_sds" "$work/pysrc/"
+    rm -rf "$work/pysrc/libstorage_sds/__pycache__"
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/pip" install --quiet --disable-pip-version-check "$work/pysrc"
+    cp "$tree/examples/python/chat.py" "$app/"
+    # Found through pkg-config (PKG_CONFIG_PATH at the prefix), not the tree or ld's path.
+    env -u STORAGE_LIB -u PYTHONPATH -u LD_LIBRARY_PATH -u CARGO_TARGET_DIR "$work/venv/bin/python" -c \
+        'import libstorage_sds._lib as l, sys; sys.exit(0 if l.lib._name == sys.argv[1] else "loaded " + l.lib._name)' \
+        "$prefix/lib/libstorage.so.0"
+    env -u STORAGE_LIB -u PYTHONPATH -u LD_LIBRARY_PATH -u CARGO_TARGET_DIR "$work/venv/bin/python" chat.py >/dev/null
+else
+    echo "skipped: Python (python3 with venv not installed)"
 fi
 size=$(stat -L -c %s "$prefix/lib/libstorage.so.0")
 echo "installed libstorage.so: $size bytes (stripped)"

@@ -3,7 +3,7 @@
 // Protocol: one JSON object per line on stdin, one JSON reply per line on stdout (nothing
 // else is written to stdout). Binary values (payloads, wire bytes) are base64. Commands:
 //
-//   {"op":"init","channel":"room","sender":"js"}            -> {"ok":true}
+//   {"op":"init","channel":"room","sender":"js","repair":true} -> {"ok":true}
 //   {"op":"send","payload":B64}                             -> {"id":..,"wire":B64}
 //   {"op":"ephemeral","payload":B64}                        -> {"wire":B64}
 //   {"op":"sync"}                                           -> {"wire":B64|null}
@@ -17,7 +17,11 @@
 // {"type":"delivered","id","content":B64,"history":[ids]} | {"type":"acknowledged","id"}
 // | {"type":"possibly_acknowledged","id","count"} | {"type":"missing","ids"}
 // | {"type":"ephemeral","id","content"} | {"type":"repair_request_received","ids"}
-// | {"type":"error","message"}.
+// | {"type":"error","message"}. A delivered event also lists "buffered_deps": the
+// dependencies that were still in the channel's incoming buffer (received, not
+// delivered) when it was delivered — @waku/sds counts those as available.
+//
+// The process leaves on "quit" or at the end of stdin.
 //
 // Repair timing: tMin 0 and tMax 1 make SDS-R requests and responses due at once, so the
 // harness needs no clock of its own (the library's clock is injected by the Rust side).
@@ -46,7 +50,13 @@ function listen(ch) {
       type: "delivered",
       id,
       content: m ? b64(m.content ?? new Uint8Array()) : null,
-      history: m ? m.causalHistory.map((h) => h.messageId) : []
+      history: m ? m.causalHistory.map((h) => h.messageId) : [],
+      // incomingBuffer is private in the TypeScript types, not at run time.
+      buffered_deps: m
+        ? m.causalHistory
+            .map((h) => h.messageId)
+            .filter((d) => ch.incomingBuffer.some((b) => b.messageId === d))
+        : []
     });
   });
   on(MessageChannelEvent.OutMessageAcknowledged, (id) =>
@@ -81,8 +91,9 @@ async function send(payload) {
 }
 
 const handlers = {
-  async init({ channel: channelId, sender }) {
+  async init({ channel: channelId, sender, repair = true }) {
     channel = new MessageChannel(channelId, sender, {
+      enableRepair: repair,
       repairConfig: { tMin: 0, tMax: 1 }
     });
     listen(channel);
@@ -163,3 +174,7 @@ for await (const line of lines) {
   events = [];
   process.stdout.write(JSON.stringify(reply) + "\n");
 }
+// The readline interface keeps stdin open after "quit": leave explicitly.
+process.exit(0);
+// The readline interface keeps stdin open after "quit": leave explicitly.
+process.exit(0);

@@ -7,8 +7,16 @@ over a transport the caller owns, and durable storage of that state.
         for event in alice.events(timeout=1.0):
             print(event.type, event.message_id)
 
-The library is ``libstorage.so``, found through ``$STORAGE_LIB``, next to this package, or
-in the repository's build folder.
+The library is ``libstorage.so``, looked for in this order, first found wins:
+
+1. ``$STORAGE_LIB``, an explicit path (an error if it names no file);
+2. the copy bundled next to this package (the wheel's);
+3. in a source checkout only, ``$CARGO_TARGET_DIR/release`` and the tree's ``target/release``;
+4. the ``libdir`` of pkg-config's ``storage`` package, as ``make install`` writes it (set
+   ``PKG_CONFIG_PATH=<prefix>/lib/pkgconfig`` for a non-system prefix);
+5. the dynamic linker's search: ldconfig's cache, ``LD_LIBRARY_PATH``.
+
+When none has it, the import raises ``OSError`` listing every place tried.
 """
 
 from .errors import ClosedError, Status, StorageError

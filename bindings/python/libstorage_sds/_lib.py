@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import subprocess
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -103,32 +104,81 @@ FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
 }
 
 LIBRARY_NAME = "libstorage.so"
+#: The soname `make install` installs (and the tree's build links as).
+SONAME = "libstorage.so.0"
 
 
-def candidates() -> list[Path]:
-    """Where the library is looked for, first match wins: ``$STORAGE_LIB``, next to this
-    package, ``$CARGO_TARGET_DIR/release``, then the repository's ``target/release``."""
-    here = Path(__file__).resolve().parent
-    found: list[Path] = []
-    if os.environ.get("STORAGE_LIB"):
-        found.append(Path(os.environ["STORAGE_LIB"]))
-    found.append(here / LIBRARY_NAME)
+def _pkg_config_libdir() -> tuple[Path | None, str]:
+    """``libdir`` of the ``storage`` pkg-config package (honours ``PKG_CONFIG_PATH``), and
+    what was found, for the error message."""
+    try:
+        done = subprocess.run(
+            ["pkg-config", "--variable=libdir", "storage"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"pkg-config storage: pkg-config not run ({error})"
+    libdir = done.stdout.strip()
+    if done.returncode != 0 or not libdir:
+        return None, "pkg-config storage: no such package (PKG_CONFIG_PATH)"
+    return Path(libdir), f"pkg-config storage: {Path(libdir) / SONAME}"
+
+
+def _source_tree_build() -> list[Path]:
+    """The build folders of the source checkout this package sits in, if it does (never
+    for an installed package)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "Cargo.toml").is_file() or not (root / "bindings" / "python").is_dir():
+        return []
+    found = []
     if os.environ.get("CARGO_TARGET_DIR"):
         found.append(Path(os.environ["CARGO_TARGET_DIR"]) / "release" / LIBRARY_NAME)
-    found.append(here.parents[2] / "target" / "release" / LIBRARY_NAME)
+    found.append(root / "target" / "release" / LIBRARY_NAME)
     return found
 
 
+def find() -> Path | str:
+    """Finds the library, first match wins, in this order:
+
+    1. ``$STORAGE_LIB``, an explicit path (an error if it names no file);
+    2. the copy bundled next to this package (the wheel's);
+    3. in a source checkout, ``$CARGO_TARGET_DIR/release`` and the tree's ``target/release``;
+    4. the ``libdir`` of pkg-config's ``storage`` package (``make install``; set
+       ``PKG_CONFIG_PATH=<prefix>/lib/pkgconfig`` for a non-system prefix);
+    5. the dynamic linker's search (``ctypes.util.find_library``: ldconfig's cache,
+       ``LD_LIBRARY_PATH``), returned as a name for ``dlopen``.
+
+    Raises ``OSError`` listing every place tried when none has it."""
+    explicit = os.environ.get("STORAGE_LIB")
+    if explicit:
+        if not Path(explicit).is_file():
+            raise OSError(f"STORAGE_LIB={explicit}: no such file")
+        return Path(explicit)
+    tried = ["STORAGE_LIB: not set"]
+    for path in [Path(__file__).resolve().parent / LIBRARY_NAME, *_source_tree_build()]:
+        if path.is_file():
+            return path
+        tried.append(f"{path}: no such file")
+    libdir, found = _pkg_config_libdir()
+    if libdir is not None:
+        for name in (SONAME, LIBRARY_NAME):
+            if (libdir / name).is_file():
+                return libdir / name
+        found += ": no such file"
+    tried.append(found)
+    installed = ctypes.util.find_library("storage")
+    if installed is not None:
+        return installed
+    tried.append("ldconfig and LD_LIBRARY_PATH: no libstorage")
+    raise OSError("libstorage.so not found; tried, in order:\n  " + "\n  ".join(tried))
+
+
 def load() -> ctypes.CDLL:
-    """Loads libstorage and declares every function on it."""
-    path = next((p for p in candidates() if p.is_file()), None)
-    if path is None:
-        # An installed library (make install), found the way the dynamic linker would.
-        installed = ctypes.util.find_library("storage")
-        if installed is None:
-            tried = ", ".join(str(p) for p in candidates())
-            raise OSError(f"libstorage.so not found (tried {tried}); set STORAGE_LIB")
-        path = Path(installed)
+    """Loads libstorage (see ``find`` for where) and declares every function on it."""
+    path = find()
     lib = ctypes.CDLL(str(path))
     for name, (argtypes, restype) in FUNCTIONS.items():
         function = getattr(lib, name)
