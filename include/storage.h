@@ -592,6 +592,86 @@ storage_status storage_recording_verify(storage_ctx *ctx,
                                         storage_callback callback,
                                         void *user_data);
 
+// `storage_recording_verify`, also checking the hash chain against `head`, a head the
+// host anchored elsewhere (from a `chunk_sealed` event or a stop or seal result): the
+// result's `chain.anchor` is `"head"` (it is the head), `"prefix"` (the hash of an
+// earlier chunk: the recording grew since, its history unchanged) or `"mismatch"` (the
+// chain does not contain it: history was rewritten), and `ok` is false on a mismatch.
+// `head` must be 64 hex digits (`STORAGE_RECORDING_INVALID` otherwise).
+//
+// Ownership: `name` and `head` are copied before this returns. Threading: any thread;
+// the callback runs on the worker thread.
+//
+// # Safety
+// `name` and `head` are NUL-terminated strings.
+storage_status storage_recording_verify_anchored(storage_ctx *ctx,
+                                                 const char *name,
+                                                 const char *head,
+                                                 storage_callback callback,
+                                                 void *user_data);
+
+// Retires recording `name` (or, with `chunk` ≥ 0, its chunk of that index) without
+// touching its files: appends a supersession record to the audit log under the
+// recordings root saying what was superseded (the recording's chain head, or the
+// chunk's SHA-256), by what (`replacement`, an existing recording, or NULL for nothing),
+// who (`actor`; NULL: the participant id) and why (`reason`). Listing then shows the
+// recording with this record under `superseded`. Refused while the recording is being
+// written, when it (or the chunk) is already superseded, and for an unknown recording
+// or replacement (`STORAGE_RECORDING_NOT_FOUND`). `actor` and `reason` are at most 4096
+// bytes (`STORAGE_TOO_LARGE`). The callback receives the audit record appended.
+//
+// Ownership: the strings are copied before this returns. Threading: any thread; the
+// callback runs on the worker thread.
+//
+// # Safety
+// `name` and `reason` are NUL-terminated strings; `replacement` and `actor` are NULL or
+// such strings.
+storage_status storage_recording_supersede(storage_ctx *ctx,
+                                           const char *name,
+                                           int64_t chunk,
+                                           const char *replacement,
+                                           const char *actor,
+                                           const char *reason,
+                                           storage_callback callback,
+                                           void *user_data);
+
+// Deletes the files of superseded recording `name`: the separate, explicit step after
+// `storage_recording_supersede`. An erasure record (who: `actor`, NULL for the
+// participant id; why: `reason`) is appended to the audit log first, so the deletion is
+// never silent; the recording is then listed from the audit log alone, under `erased`.
+// Refused unless superseded (`STORAGE_RECORDING_INVALID`), while being written, and for
+// an unknown recording. The callback receives the audit record appended.
+//
+// Ownership: the strings are copied before this returns. Threading: any thread; the
+// callback runs on the worker thread.
+//
+// # Safety
+// `name` and `reason` are NUL-terminated strings; `actor` is NULL or one.
+storage_status storage_recording_erase(storage_ctx *ctx,
+                                       const char *name,
+                                       const char *actor,
+                                       const char *reason,
+                                       storage_callback callback,
+                                       void *user_data);
+
+// Reads the audit log of the recordings root. `query_json` (NULL or `""`: every record)
+// may set `recording`, `actor`, `since_ns` and `until_ns` (Unix ns, inclusive) to select
+// records, and `anchor`, a head of the log the host stored elsewhere; unknown keys are
+// refused (`STORAGE_RECORDING_INVALID`). The callback receives `{"records": [...],
+// "verdict": {"status", "records", "head", "tornTail", "anchor", ...}}`: `status` is
+// `"ok"`, `"broken"` (a record was edited, removed, inserted or reordered) or
+// `"truncated"` (records the head file vouches for are gone).
+//
+// Ownership: `query_json` is copied before this returns. Threading: any thread; the
+// callback runs on the worker thread.
+//
+// # Safety
+// `query_json` is NULL or a NUL-terminated string.
+storage_status storage_audit_query(storage_ctx *ctx,
+                                   const char *query_json,
+                                   storage_callback callback,
+                                   void *user_data);
+
 // Deletes recording `name` and its files; refused while it is being written.
 //
 // # Safety

@@ -16,18 +16,26 @@ use messages::{noise, sds_message};
 use scratch::Scratch;
 use storage::recording::{
     audit_query, recover_store, verify_anchored, verify_folder, AuditQuery, Frame, Manifest, Now,
-    Recorder, RecordingError, RecordingOptions, Store, AUDIT_FILE, CHUNKS_DIR,
+    OnSealed, Recorder, RecordingError, RecordingOptions, SealedChunk, Store, AUDIT_FILE,
+    CHUNKS_DIR,
 };
 
 /// Records 10 messages 300 ms apart with 1 s chunk files: chunks of 4, 4 and 2.
 fn record(root: &Path, name: &str) -> Manifest {
+    record_announcing(root, name, None)
+}
+
+/// [`record`], telling `on_sealed` of each chunk sealed.
+fn record_announcing(root: &Path, name: &str, on_sealed: Option<OnSealed>) -> Manifest {
     let t = Arc::new(AtomicU64::new(1_700_000_000_000_000_000));
     let read = t.clone();
     let now: Now = Arc::new(move || read.load(Ordering::SeqCst));
     let options = RecordingOptions::default()
         .with_json(r#"{"chunk_max_age_ms": 1000}"#)
         .expect("options");
-    let recorder = Recorder::start(&Store::new(root), name, "alice", options, now).expect("start");
+    let recorder =
+        Recorder::start_announcing(&Store::new(root), name, "alice", options, now, on_sealed)
+            .expect("start");
     for i in 0..10u64 {
         let at = t.fetch_add(300_000_000, Ordering::SeqCst);
         let m = sds_message("c", &format!("{name}-{i}"), i as i64 + 1, &noise(i, 64));
@@ -180,7 +188,7 @@ fn a_corrupt_file_is_corrupt_and_not_a_broken_chain() {
         .supersede("r", Some(1), None, "inspector", "bit rot", 5)
         .expect("supersede chunk");
     assert_eq!(
-        record.target_hash.as_deref(),
+        record.draft.target_hash.as_deref(),
         Some(manifest.chunks[1].sha256.as_str())
     );
     let records = store.audit().read(None).expect("audit").records;
@@ -226,8 +234,8 @@ fn supersede_erase_and_delete_leave_records_and_listing_shows_them() {
     let s = store
         .supersede("a", None, Some("b"), "op-1", "re-recorded", 100)
         .expect("supersede");
-    assert_eq!(s.target_hash, first.head);
-    assert_eq!(s.replacement.as_deref(), Some("b"));
+    assert_eq!(s.draft.target_hash, first.head);
+    assert_eq!(s.draft.replacement.as_deref(), Some("b"));
     assert!(matches!(
         store.supersede("a", None, None, "op-1", "again", 101),
         Err(RecordingError::AlreadySuperseded(_))
@@ -376,4 +384,72 @@ fn a_name_erased_and_recorded_again_can_be_deleted_again() {
         );
     }
     assert_eq!(store.audit().read(None).expect("read").verdict.records, 4);
+}
+
+/// The manifest as it stood before its last chunk was listed: what a crash during that
+/// chunk's sealing leaves. Returns it and the head it had then.
+fn before_last_seal(mut manifest: Manifest) -> (Manifest, String) {
+    let last = manifest.chunks.pop().expect("a chunk");
+    let head = last.prev_hash.clone().expect("chained");
+    manifest.head = Some(head.clone());
+    manifest.end_time_ns = None;
+    (manifest, head)
+}
+
+#[test]
+fn a_crash_during_sealing_leaves_a_chain_that_verifies_with_its_history_unchanged() {
+    let root = Scratch::new("seal-crash");
+    // Two crashes: before the sealed file was named (an active file is left), and after
+    // it was named but before the manifest listed it (an unlisted sealed file is left).
+    for (name, leave_active) in [("active", true), ("named", false)] {
+        let full = record(&root, name);
+        let last = full.chunks.last().expect("a chunk").clone();
+        let (manifest, old_head) = before_last_seal(full);
+        if leave_active {
+            let active = format!(".chunk-{:06}.mcap.active", last.index);
+            fs::rename(chunk(&root, name, &last.file), chunk(&root, name, &active))
+                .expect("rename");
+        }
+        manifest.write(&root.join(name)).expect("write");
+        let actions = recover_store(&Store::new(&*root));
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.recording == name && (a.action == "recovered" || a.action == "listed")),
+            "{name}: {actions:?}"
+        );
+        let report = verify_anchored(&root.join(name), name, Some(&old_head), &[]).expect("v");
+        assert!(report.ok, "{name}: {report:?}");
+        assert_eq!(report.chain.status, "ok", "{name}");
+        // Recovery appended the chunk: the head before the crash is still in the chain.
+        assert_eq!(report.chain.anchor, Some("prefix"), "{name}");
+        let recovered = Manifest::read(&root.join(name)).expect("read");
+        assert_eq!(recovered.chunks.len(), 3, "{name}");
+        assert_eq!(
+            recovered.chunks[..2],
+            manifest.chunks[..],
+            "{name}: history untouched"
+        );
+    }
+}
+
+#[test]
+fn each_sealed_chunk_announces_the_head_it_made_and_each_head_anchors_the_chain() {
+    let root = Scratch::new("tamper-announce");
+    let (tx, rx) = mpsc::channel::<SealedChunk>();
+    let tx = std::sync::Mutex::new(tx);
+    let on_sealed: OnSealed = Arc::new(move |chunk| {
+        let _ = tx.lock().unwrap().send(chunk);
+    });
+    let manifest = record_announcing(&root, "a", Some(on_sealed));
+    let sealed: Vec<SealedChunk> = rx.try_iter().collect();
+    let indexes: Vec<u64> = sealed.iter().map(|c| c.index).collect();
+    assert_eq!(indexes, [0, 1, 2], "one announcement per chunk, in order");
+    for (chunk, entry) in sealed.iter().zip(&manifest.chunks) {
+        assert_eq!(chunk.sha256, entry.sha256);
+        let anchored = verify_anchored(&root.join("a"), "a", Some(&chunk.head), &[]).expect("v");
+        let wanted = if chunk.index == 2 { "head" } else { "prefix" };
+        assert_eq!(anchored.chain.anchor, Some(wanted), "chunk {}", chunk.index);
+    }
+    assert_eq!(Some(&sealed[2].head), manifest.head.as_ref());
 }

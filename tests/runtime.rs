@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use contexts::{ask, reply, start_configured, WAIT};
 use storage::protocol::{Event, UnwrapStatus, Unwrapped};
 use storage::runtime::{
-    Context, ContextConfig, ContextError, EventSink, ManualClock, Request, RequestError,
+    Context, ContextConfig, ContextError, EventSink, ManualClock, Reply, Request, RequestError,
     RuntimeEvent,
 };
 
@@ -129,7 +129,7 @@ impl EventSink for ReentrantSink {
         let freed = ctx.shutdown().err();
         ctx.submit(Request::ChannelStats {
             channel_id: CH.into(),
-            reply: Box::new(move |stats| {
+            reply: Reply::new(move |stats| {
                 let _ = outcomes.send((matches!(stats, Ok(Some(_))), freed));
             }),
         });

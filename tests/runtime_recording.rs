@@ -24,8 +24,8 @@ use storage::recording::{
     ListedRecording, Manifest, RecorderSummary, RecordingError, VerifyReport, CHUNKS_DIR,
 };
 use storage::runtime::{
-    Clock, Context, ContextConfig, ContextError, ManualClock, Request, RequestError, RuntimeEvent,
-    SystemClock,
+    Clock, Context, ContextConfig, ContextError, ManualClock, Reply, Request, RequestError,
+    RuntimeEvent, SystemClock,
 };
 
 const T0: u64 = 1_700_000_000_000;
@@ -76,6 +76,7 @@ fn recording_stop(ctx: &Context, name: &str) -> Result<RecorderSummary, RequestE
 fn verify(ctx: &Context, name: &str) -> Result<VerifyReport, RequestError> {
     ask(ctx, |reply| Request::RecordingVerify {
         name: name.into(),
+        anchor: None,
         reply,
     })
 }
@@ -689,14 +690,14 @@ fn seals_complete_while_the_worker_waits_on_a_full_recorder_queue() {
         bob.submit(Request::RecordingSeal {
             name: "ring".into(),
             out_name: Some(format!("copy-{round}")),
-            reply: Box::new(move |r: Result<Manifest, RequestError>| {
+            reply: Reply::new(move |r: Result<Manifest, RequestError>| {
                 let _ = done.send(r.is_ok());
             }),
         });
         for bytes in &wire[round * 15..round * 15 + 15] {
             bob.submit(Request::Unwrap {
                 bytes: bytes.clone(),
-                reply: Box::new(|_| {}),
+                reply: Reply::new(|_| {}),
             });
         }
     }

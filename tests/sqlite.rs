@@ -15,7 +15,7 @@ use scratch::Scratch;
 use storage::persistence::{sqlite_schema_version, Persistence, SqliteStore, Synchronous};
 use storage::protocol::ChannelStats;
 use storage::runtime::{
-    Context, ContextConfig, ContextError, EventSink, ManualClock, Request, RuntimeEvent,
+    Context, ContextConfig, ContextError, EventSink, ManualClock, Reply, Request, RuntimeEvent,
 };
 
 const CH: &str = "chan";
@@ -275,7 +275,7 @@ fn context_replies_follow_their_commit_and_state_survives_a_restart() {
             channel_id: CH.into(),
             message_id: id.clone(),
             content: b"x".to_vec(),
-            reply: Box::new(move |result| {
+            reply: Reply::new(move |result| {
                 let committed: i64 = reader
                     .lock()
                     .unwrap()
@@ -386,8 +386,10 @@ fn group_commit_keeps_events_before_each_reply_in_request_order() {
         let (log, tx) = (log.clone(), tx.clone());
         ctx.submit(Request::Unwrap {
             bytes,
-            reply: Box::new(move |result| {
-                let id = result.map(|u| u.message_id).unwrap_or_default();
+            reply: Reply::new(move |result| {
+                let id = result
+                    .map(|u: storage::protocol::Unwrapped| u.message_id)
+                    .unwrap_or_default();
                 log.lock().unwrap().push(format!("reply {id}"));
                 let _ = tx.send(());
             }),

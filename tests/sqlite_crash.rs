@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use contexts::NoEvents;
 use storage::persistence::{self, Persistence, SqliteStore, Synchronous};
 use storage::protocol;
-use storage::runtime::{Context, ContextConfig, Request, SystemClock};
+use storage::runtime::{Context, ContextConfig, Reply, Request, SystemClock};
 
 const CH: &str = "chan";
 const DB_ENV: &str = "LIBSTORAGE_CRASH_DB";
@@ -51,7 +51,7 @@ fn crash_child() {
             channel_id: CH.into(),
             message_id: id.clone(),
             content: id.clone().into_bytes(),
-            reply: Box::new(move |result| {
+            reply: Reply::new(move |result| {
                 if result.is_ok() {
                     let mut out = std::io::stdout().lock();
                     let _ = writeln!(out, "{ACK}{id}");

@@ -27,6 +27,7 @@ const (
 	RecordingRecovered   EventType = "recording_recovered" // at start: a file crash recovery acted on
 	RecordingStarted     EventType = "recording_started"   // at start: the recording.autostart recording
 	WorkerRestarted      EventType = "worker_restarted"    // the worker panicked and restarted (Raw has the details)
+	ChunkSealed          EventType = "chunk_sealed"        // a chunk was sealed: the chain's Head moved
 	ReplayMessage        EventType = "replay_message"
 	ReplayFinished       EventType = "replay_finished"
 )
@@ -57,6 +58,9 @@ type Event struct {
 	LogTimeNs        uint64       // replay_message: when it was recorded (Unix ns)
 	Cancelled        bool         // replay_finished: stopped by ReplayStop
 	Error            string       // replay_finished: why it failed ("" if it did not)
+	Index            uint64       // chunk_sealed: the chunk's index
+	SHA256           string       // chunk_sealed: the chunk file's SHA-256
+	Head             string       // chunk_sealed: the chain's head, to anchor elsewhere
 	Raw              json.RawMessage
 }
 
@@ -86,6 +90,9 @@ type eventDocument struct {
 	LogTimeNs        uint64          `json:"logTimeNs"`
 	Cancelled        bool            `json:"cancelled"`
 	Error            *string         `json:"error"`
+	Index            uint64          `json:"index"`
+	SHA256           string          `json:"sha256"`
+	Head             string          `json:"head"`
 	// worker_restarted: read from Raw by callers that need them.
 	RestartCount       uint64   `json:"restartCount"`
 	FailedRequests     uint64   `json:"failedRequests"`
@@ -122,6 +129,9 @@ func ParseEvent(raw []byte) (Event, error) {
 		ReplayID:         doc.ReplayID,
 		LogTimeNs:        doc.LogTimeNs,
 		Cancelled:        doc.Cancelled,
+		Index:            doc.Index,
+		SHA256:           doc.SHA256,
+		Head:             doc.Head,
 		Raw:              append(json.RawMessage(nil), raw...),
 	}
 	if doc.Error != nil {

@@ -51,7 +51,7 @@ func TestEverySampleEventIsUnderstood(t *testing.T) {
 		MessageExpired, MissingDependencies, MessageLost, RepairReady, PeriodicSync,
 		LimitReached, EventQueueOverflow, PersistenceWarning, RecordingDropped,
 		RecordingFailed, RecordingRecovered, RecordingStarted, ReplayMessage, ReplayFinished,
-		WorkerRestarted} {
+		WorkerRestarted, ChunkSealed} {
 		known[kind] = true
 	}
 	for name, document := range samples(t, "native/event") {
@@ -92,6 +92,9 @@ func TestSampleEventsFillTheirFields(t *testing.T) {
 	if e := parse("replay_message.json"); e.ReplayID == 0 || e.LogTimeNs == 0 || len(e.Content) == 0 {
 		t.Errorf("replay_message: %+v", e)
 	}
+	if e := parse("chunk_sealed.json"); len(e.Head) != 64 || len(e.SHA256) != 64 || e.Name == "" {
+		t.Errorf("chunk_sealed: %+v", e)
+	}
 	if e := parse("replay_finished.json"); e.Messages == 0 || e.Error != "" {
 		t.Errorf("replay_finished: %+v", e)
 	}
@@ -108,7 +111,8 @@ func TestEverySampleResultIsUnderstood(t *testing.T) {
 	// Handed to the caller as json.RawMessage (RecordingStop, RecordingSeal,
 	// Recordings, RecordingVerify).
 	raw := map[string]bool{"recording_stop.json": true, "recording_seal.json": true,
-		"recordings_list.json": true, "recording_verify.json": true}
+		"recordings_list.json": true, "recording_verify.json": true,
+		"recording_supersede.json": true, "recording_erase.json": true, "audit_query.json": true}
 	for name, document := range samples(t, "native/result") {
 		switch {
 		case typed[name] != nil:

@@ -31,6 +31,7 @@ use crate::protocol::channel::ChannelCounters;
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, UnwrapStatus, Unwrapped};
 use crate::protocol::message::HistoryEntry;
+use crate::recording::audit::{AuditReading, AuditRecord, AuditVerdict};
 use crate::recording::manifest::Manifest;
 use crate::recording::recorder::RecorderSummary;
 use crate::recording::store::ListedRecording;
@@ -292,6 +293,19 @@ pub(crate) enum NativeEvent<'a> {
         /// Recording name (`{autostart name}-{unix ms}`).
         name: &'a str,
     },
+    /// A recorder sealed a chunk and linked it onto the recording's hash chain: `head` is
+    /// the new head, for the host to anchor elsewhere (its database, a remote log) and
+    /// later give to `storage_recording_verify_anchored`.
+    ChunkSealed {
+        /// Recording name (for a ring seal: the recording written).
+        name: &'a str,
+        /// The chunk's index in the recording, from 0.
+        index: u64,
+        /// The chunk file's SHA-256 (lower-case hex).
+        sha256: &'a str,
+        /// The chain's head with this chunk (lower-case hex).
+        head: &'a str,
+    },
     /// A replayed message (`storage_replay_start`).
     ReplayMessage {
         /// The replay, as `storage_replay_start` answered.
@@ -326,7 +340,8 @@ pub(crate) enum NativeEvent<'a> {
         /// Channels in memory before the panic that could not be reloaded (every one when
         /// the state is lost).
         channels_lost: &'a [String],
-        /// Recordings sealed and reopened.
+        /// Recordings being made: each sealed its open chunk (a `chunk_sealed` event
+        /// follows) and goes on recording into a new chunk.
         recordings_reopened: &'a [String],
     },
     /// A replay ended: every message replayed, cancelled, or failed.
@@ -462,6 +477,12 @@ impl<'a> NativeEvent<'a> {
                 detail: &action.detail,
             },
             RuntimeEvent::RecordingStarted { name } => NativeEvent::RecordingStarted { name },
+            RuntimeEvent::ChunkSealed(chunk) => NativeEvent::ChunkSealed {
+                name: &chunk.recording,
+                index: chunk.index,
+                sha256: &chunk.sha256,
+                head: &chunk.head,
+            },
             RuntimeEvent::WorkerRestarted {
                 reason,
                 restart_count,
@@ -653,6 +674,7 @@ impl<'a> NativeEvent<'a> {
             | NativeEvent::RecordingFailed { .. }
             | NativeEvent::RecordingRecovered { .. }
             | NativeEvent::RecordingStarted { .. }
+            | NativeEvent::ChunkSealed { .. }
             | NativeEvent::WorkerRestarted { .. }
             | NativeEvent::ReplayMessage { .. }
             | NativeEvent::ReplayFinished { .. } => fast = false,
@@ -913,6 +935,33 @@ pub(super) fn recordings_list_result(recordings: &[ListedRecording]) -> Vec<u8> 
 /// The result of `storage_recording_verify` ([`VerifyReport`]).
 pub(super) fn recording_verify_result(report: &VerifyReport) -> Vec<u8> {
     to_bytes(report, 256)
+}
+
+/// The result of `storage_recording_supersede` and `storage_recording_erase`: the audit
+/// record appended ([`AuditRecord`]).
+pub(super) fn audit_record_result(record: &AuditRecord) -> Vec<u8> {
+    to_bytes(record, 512)
+}
+
+/// The result of `storage_audit_query`.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct AuditQueryResult<'a> {
+    /// The records the query selects, in log order.
+    pub records: &'a [AuditRecord],
+    /// The verdict on the whole log's chain (and on the anchored head, if one was given).
+    pub verdict: &'a AuditVerdict,
+}
+
+/// The result of `storage_audit_query` ([`AuditQueryResult`]).
+pub(super) fn audit_query_result(reading: &AuditReading) -> Vec<u8> {
+    to_bytes(
+        &AuditQueryResult {
+            records: &reading.records,
+            verdict: &reading.verdict,
+        },
+        512,
+    )
 }
 
 /// The result of `storage_replay_start` ([`ReplayStarted`]).

@@ -20,8 +20,9 @@ use crate::protocol::channel::{ChannelCounters, RefusalCounts};
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, UnwrapStatus, Unwrapped};
 use crate::protocol::message::{HistoryEntry, SdsMessage};
+use crate::recording::audit::{AuditAction, AuditDraft, AuditReading, AuditRecord, AuditVerdict};
 use crate::recording::manifest::{ChunkEntry, Manifest};
-use crate::recording::recorder::RecorderSummary;
+use crate::recording::recorder::{RecorderSummary, SealedChunk};
 use crate::recording::recovery::RecoveryAction;
 use crate::recording::store::ListedRecording;
 use crate::recording::verify::{ChunkVerdict, VerifyReport};
@@ -106,9 +107,30 @@ fn manifest() -> Manifest {
         message_count: 12,
         first_log_time_ns: 1_700_000_000_500_000_000,
         last_log_time_ns: 1_700_000_059_000_000_000,
+        prev_hash: Some("0".repeat(64)),
         ..ChunkEntry::default()
     }];
+    m.head = Some("5d".repeat(32));
     m
+}
+
+/// The supersession record of `run-41`, replaced by `run-42`.
+fn audit_record() -> AuditRecord {
+    AuditRecord {
+        seq: 1,
+        time_ns: 1_700_000_100_000_000_000,
+        action: AuditAction::Supersede,
+        draft: AuditDraft {
+            recording: "run-41".into(),
+            chunk: None,
+            target_hash: Some("7e".repeat(32)),
+            replacement: Some("run-42".into()),
+            actor: "operator-7".into(),
+            reason: "re-recorded after a calibration fault".into(),
+        },
+        prev_hash: "0".repeat(64),
+        hash: "a1".repeat(32),
+    }
 }
 
 fn stats() -> ChannelStats {
@@ -223,6 +245,12 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
         RuntimeEvent::RecordingStarted {
             name: "robot-1-1700000000000".into(),
         },
+        RuntimeEvent::ChunkSealed(SealedChunk {
+            recording: "run-42".into(),
+            index: 0,
+            sha256: "0123abcd".repeat(8),
+            head: "5d".repeat(32),
+        }),
         RuntimeEvent::WorkerRestarted {
             reason: "panic in a wrap request: index out of bounds".into(),
             restart_count: 1,
@@ -230,7 +258,7 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
             state_lost: false,
             channels_reloaded: vec!["fleet".into()],
             channels_lost: vec![],
-            recordings_reopened: vec![],
+            recordings_reopened: vec!["run-42".into()],
         },
         RuntimeEvent::ReplayMessage {
             replay_id: 1,
@@ -261,6 +289,7 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
         name: "run-42".into(),
         written: 12,
         dropped: 0,
+        head: manifest().head,
         manifest: Some(manifest()),
     };
     add(
@@ -286,6 +315,14 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
             manifest: None,
             error: Some("manifest `broken/manifest.json` is unreadable: EOF".into()),
             superseded: None,
+            erased: None,
+        },
+        ListedRecording {
+            name: "run-41".into(),
+            active: false,
+            manifest: None,
+            error: None,
+            superseded: Some(audit_record()),
             erased: None,
         },
     ];
@@ -319,6 +356,42 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
     add(
         "native/result/recording_verify.json".into(),
         json::recording_verify_result(&report),
+    );
+    add(
+        "native/result/recording_supersede.json".into(),
+        json::audit_record_result(&audit_record()),
+    );
+    let erased = AuditRecord {
+        seq: 2,
+        action: AuditAction::Erase,
+        draft: AuditDraft {
+            replacement: None,
+            reason: "retention period over".into(),
+            ..audit_record().draft
+        },
+        prev_hash: "a1".repeat(32),
+        hash: "b2".repeat(32),
+        ..audit_record()
+    };
+    add(
+        "native/result/recording_erase.json".into(),
+        json::audit_record_result(&erased),
+    );
+    let reading = AuditReading {
+        records: vec![audit_record(), erased],
+        verdict: AuditVerdict {
+            status: "ok",
+            records: 2,
+            head: Some("b2".repeat(32)),
+            broken_at: None,
+            reason: None,
+            torn_tail: false,
+            anchor: Some("head"),
+        },
+    };
+    add(
+        "native/result/audit_query.json".into(),
+        json::audit_query_result(&reading),
     );
     add(
         "native/result/replay_start.json".into(),
@@ -867,6 +940,27 @@ fn reference(samples: &BTreeMap<String, Vec<u8>>) -> String {
         samples,
         "native/result/recording_verify.json",
     );
+    document::<crate::recording::audit::AuditRecord>(
+        &mut out,
+        "`storage_recording_supersede`",
+        "The audit record appended (keys snake_case, as in `audit.log`). ",
+        samples,
+        "native/result/recording_supersede.json",
+    );
+    document::<crate::recording::audit::AuditRecord>(
+        &mut out,
+        "`storage_recording_erase`",
+        "The audit record appended (keys snake_case, as in `audit.log`). ",
+        samples,
+        "native/result/recording_erase.json",
+    );
+    document::<super::json::AuditQueryResult<'static>>(
+        &mut out,
+        "`storage_audit_query`",
+        "",
+        samples,
+        "native/result/audit_query.json",
+    );
     document::<super::json::ReplayStarted>(
         &mut out,
         "`storage_replay_start`",
@@ -1066,6 +1160,18 @@ fn every_document_has_a_sample_and_every_sample_its_definition() {
         (
             "native/result/recording_verify",
             schema_of::<crate::recording::verify::VerifyReport>(),
+        ),
+        (
+            "native/result/recording_supersede",
+            schema_of::<crate::recording::audit::AuditRecord>(),
+        ),
+        (
+            "native/result/recording_erase",
+            schema_of::<crate::recording::audit::AuditRecord>(),
+        ),
+        (
+            "native/result/audit_query",
+            schema_of::<super::json::AuditQueryResult<'static>>(),
         ),
         (
             "native/result/replay_start",

@@ -60,7 +60,7 @@ fn reply_with<T: 'static>(
     op: &'static str,
     encode: impl FnOnce(T) -> Vec<u8> + Send + 'static,
 ) -> Reply<T> {
-    Box::new(move |result| match result {
+    Reply::new(move |result| match result {
         Ok(value) => answer.send(storage_status::STORAGE_OK, RET_OK, encode(value)),
         Err(error) => answer.send(
             (&error).into(),
@@ -343,7 +343,7 @@ pub unsafe extern "C" fn SdsWrapOutgoingMessage(
         );
         if message_len > MAX_CONTENT_SIZE {
             // Refused before copying, answered as the protocol would answer it.
-            reply(Err(too_large(ProtocolError::ContentTooLarge {
+            reply.send(Err(too_large(ProtocolError::ContentTooLarge {
                 size: message_len,
                 max: MAX_CONTENT_SIZE,
             })));
@@ -384,7 +384,7 @@ pub unsafe extern "C" fn SdsUnwrapReceivedMessage(
             json::libsds_unwrap_result(&u)
         });
         if message_len > handle.max_wire_message_size {
-            reply(Err(too_large(ProtocolError::WireMessageTooLarge {
+            reply.send(Err(too_large(ProtocolError::WireMessageTooLarge {
                 size: message_len,
                 max: handle.max_wire_message_size,
             })));

@@ -28,7 +28,7 @@ pub(crate) fn reply_with<T: 'static>(
     answer: Answer,
     encode: impl FnOnce(T) -> Vec<u8> + Send + 'static,
 ) -> Reply<T> {
-    Box::new(move |result| match result {
+    Reply::new(move |result| match result {
         Ok(value) => answer.send(STORAGE_OK, 0, encode(value)),
         Err(error) => answer.send((&error).into(), 1, error.to_string().into_bytes()),
     })
@@ -682,7 +682,7 @@ pub unsafe extern "C" fn storage_channel_stats(
         let answer = Answer::new(target);
         let name = channel_id.clone();
         let reply: Reply<Option<crate::protocol::manager::ChannelStats>> =
-            Box::new(move |result| match result {
+            Reply::new(move |result| match result {
                 Ok(Some(stats)) => answer.send(
                     STORAGE_OK,
                     0,

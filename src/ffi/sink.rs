@@ -55,6 +55,7 @@ impl EventSink for LibsdsSink {
             | RuntimeEvent::RecordingFailed { .. }
             | RuntimeEvent::RecordingRecovered(_)
             | RuntimeEvent::RecordingStarted { .. }
+            | RuntimeEvent::ChunkSealed(_)
             | RuntimeEvent::ReplayMessage { .. }
             | RuntimeEvent::ReplayFinished { .. }
             | RuntimeEvent::WorkerRestarted { .. } => return,

@@ -80,6 +80,19 @@ pub struct AuditRecord {
     pub time_ns: u64,
     /// `"supersede"` or `"erase"`.
     pub action: AuditAction,
+    /// What was done to what, by whom and why (its fields are inline in the JSON line).
+    #[serde(flatten)]
+    pub draft: AuditDraft,
+    /// The previous record's `hash` (64 zeros for the first record).
+    pub prev_hash: String,
+    /// SHA-256 of this record's canonical bytes (see the module docs).
+    pub hash: String,
+}
+
+/// What a caller asks to record; the log fills in `seq`, the time and the hashes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct AuditDraft {
     /// The recording concerned.
     pub recording: String,
     /// The chunk index, when one chunk is superseded.
@@ -92,27 +105,6 @@ pub struct AuditRecord {
     /// Who: the caller-given actor, or the context's participant id.
     pub actor: String,
     /// Why, as the caller gave it.
-    pub reason: String,
-    /// The previous record's `hash` (64 zeros for the first record).
-    pub prev_hash: String,
-    /// SHA-256 of this record's canonical bytes (see the module docs).
-    pub hash: String,
-}
-
-/// What a caller asks to record; the log fills in `seq`, the time and the hashes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AuditDraft {
-    /// The recording concerned.
-    pub recording: String,
-    /// The chunk index, when one chunk is superseded.
-    pub chunk: Option<u64>,
-    /// The chunk's SHA-256 or the recording's head.
-    pub target_hash: Option<String>,
-    /// The replacing recording.
-    pub replacement: Option<String>,
-    /// Who.
-    pub actor: String,
-    /// Why.
     pub reason: String,
 }
 
@@ -171,15 +163,16 @@ fn canonical_bytes(record: &AuditRecord, prev: &[u8; 32]) -> Vec<u8> {
     put_u64(&mut out, record.seq);
     put_u64(&mut out, record.time_ns);
     put_str(&mut out, record.action.as_str());
-    put_str(&mut out, &record.recording);
-    match record.chunk {
+    let draft = &record.draft;
+    put_str(&mut out, &draft.recording);
+    match draft.chunk {
         Some(chunk) => {
             out.push(1);
             put_u64(&mut out, chunk);
         }
         None => out.push(0),
     }
-    for optional in [&record.target_hash, &record.replacement] {
+    for optional in [&draft.target_hash, &draft.replacement] {
         match optional {
             Some(text) => {
                 out.push(1);
@@ -188,8 +181,8 @@ fn canonical_bytes(record: &AuditRecord, prev: &[u8; 32]) -> Vec<u8> {
             None => out.push(0),
         }
     }
-    put_str(&mut out, &record.actor);
-    put_str(&mut out, &record.reason);
+    put_str(&mut out, &draft.actor);
+    put_str(&mut out, &draft.reason);
     out.extend_from_slice(prev);
     out
 }
@@ -249,12 +242,7 @@ impl AuditLog {
             seq: last.map_or(1, |r| r.seq.saturating_add(1)),
             time_ns,
             action,
-            recording: draft.recording,
-            chunk: draft.chunk,
-            target_hash: draft.target_hash,
-            replacement: draft.replacement,
-            actor: draft.actor,
-            reason: draft.reason,
+            draft,
             prev_hash: hash_hex(&prev),
             hash: String::new(),
         };
@@ -494,8 +482,8 @@ impl AuditQuery {
     pub fn matches(&self, record: &AuditRecord) -> bool {
         self.recording
             .as_ref()
-            .is_none_or(|r| *r == record.recording)
-            && self.actor.as_ref().is_none_or(|a| *a == record.actor)
+            .is_none_or(|r| *r == record.draft.recording)
+            && self.actor.as_ref().is_none_or(|a| *a == record.draft.actor)
             && self.since_ns.is_none_or(|t| record.time_ns >= t)
             && self.until_ns.is_none_or(|t| record.time_ns <= t)
     }

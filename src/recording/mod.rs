@@ -46,7 +46,7 @@ pub use error::RecordingError;
 pub use frame::Frame;
 pub use manifest::{ChunkEntry, Manifest, MANIFEST_FILE};
 pub use options::{FullPolicy, Mode, RecordingOptions};
-pub use recorder::{Done, Now, Recorder, RecorderStats, RecorderSummary};
+pub use recorder::{Done, Now, OnSealed, Recorder, RecorderStats, RecorderSummary, SealedChunk};
 pub use recovery::{recover_store, RecoveryAction};
 pub use replay::{ReplayOptions, ReplayReader, ReplayedMessage};
 pub use scan::{McapScan, ScanMode, ScannedMessage};

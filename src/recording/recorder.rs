@@ -29,6 +29,44 @@ pub type Now = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// Called once, on the recorder thread, with an operation's outcome.
 pub type Done<T> = Box<dyn FnOnce(Result<T, RecordingError>) + Send>;
 
+/// Told, on the recorder thread, of every chunk the recorder seals (so that the host can
+/// anchor the chain's head elsewhere as it grows).
+pub type OnSealed = Arc<dyn Fn(SealedChunk) + Send + Sync>;
+
+/// A chunk just sealed, and the chain's head with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedChunk {
+    /// The recording (for a ring seal: the recording written).
+    pub recording: String,
+    /// The chunk's index in the recording.
+    pub index: u64,
+    /// The chunk file's SHA-256 (lower-case hex).
+    pub sha256: String,
+    /// The chain's head once this chunk is linked: the SHA-256 of its manifest entry.
+    pub head: String,
+}
+
+/// Tells `on_sealed` of the chunks of `manifest` from position `from` on, each with the
+/// head it made (the next entry's link, or the manifest's head for the last). Returns
+/// how many chunks the manifest lists.
+fn announce_sealed(on_sealed: Option<&OnSealed>, manifest: &Manifest, from: usize) -> usize {
+    if let Some(tell) = on_sealed {
+        for (i, entry) in manifest.chunks.iter().enumerate().skip(from) {
+            let head = match manifest.chunks.get(i + 1) {
+                Some(next) => next.prev_hash.clone(),
+                None => manifest.head.clone(),
+            };
+            tell(SealedChunk {
+                recording: manifest.name.clone(),
+                index: entry.index,
+                sha256: entry.sha256.clone(),
+                head: head.unwrap_or_default(),
+            });
+        }
+    }
+    manifest.chunks.len()
+}
+
 /// Longest the idle recorder thread sleeps before it checks the open chunk's age and
 /// flush (it wakes sooner when one is due sooner).
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -37,6 +75,7 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 enum Command {
     Record(Frame),
     Seal { name: String, done: Done<Manifest> },
+    Reseal,
     Stop { done: Done<RecorderSummary> },
 }
 
@@ -74,6 +113,10 @@ pub struct RecorderSummary {
     pub written: u64,
     /// Messages dropped.
     pub dropped: u64,
+    /// The hash chain's head (continuous mode, once a chunk is sealed): the final
+    /// manifest's `head`, for the host to anchor elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
     /// The final manifest (continuous mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<Manifest>,
@@ -97,6 +140,19 @@ impl Recorder {
         participant: &str,
         options: RecordingOptions,
         now: Now,
+    ) -> Result<Self, RecordingError> {
+        Self::start_announcing(store, name, participant, options, now, None)
+    }
+
+    /// [`Recorder::start`], telling `on_sealed` (on the recorder thread) of every chunk
+    /// sealed.
+    pub fn start_announcing(
+        store: &Store,
+        name: &str,
+        participant: &str,
+        options: RecordingOptions,
+        now: Now,
+        on_sealed: Option<OnSealed>,
     ) -> Result<Self, RecordingError> {
         super::name::validate_name(name)?;
         store.check_root()?;
@@ -125,6 +181,8 @@ impl Recorder {
             queue,
             stats: stats.clone(),
             now,
+            on_sealed,
+            announced: 0,
         };
         let handle = std::thread::Builder::new()
             .name("storage-recorder".into())
@@ -196,6 +254,14 @@ impl Recorder {
         }
     }
 
+    /// Continuous mode: seals the open chunk now (what is queued before this is in it);
+    /// recording goes on into a new chunk. What a restart of the worker does, so that
+    /// everything recorded before the panic is sealed and chained. False if the recorder
+    /// has stopped or failed.
+    pub fn reseal(&self) -> bool {
+        self.stats.failure().is_none() && self.commands.send(Command::Reseal).is_ok()
+    }
+
     /// Stops recording: the thread drains the queue, seals the open chunk, writes the
     /// final manifest and calls `done`. Returns the thread to join.
     pub fn stop(mut self, done: Done<RecorderSummary>) -> Option<JoinHandle<()>> {
@@ -244,9 +310,20 @@ struct Thread {
     queue: Receiver<Command>,
     stats: Arc<RecorderStats>,
     now: Now,
+    on_sealed: Option<OnSealed>,
+    /// Chunks of the continuous recording already announced to `on_sealed`.
+    announced: usize,
 }
 
 impl Thread {
+    /// Announces the chunks the continuous writer sealed since the last call.
+    fn announce(&mut self) {
+        if let Target::Continuous(writer) = &self.target {
+            self.announced =
+                announce_sealed(self.on_sealed.as_ref(), writer.manifest(), self.announced);
+        }
+    }
+
     fn run(mut self) {
         loop {
             let wait = self.idle_wait();
@@ -258,6 +335,7 @@ impl Thread {
                         let result = writer.roll_if_due(now);
                         self.check(result);
                     }
+                    self.announce();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -275,8 +353,18 @@ impl Thread {
     /// Carries out a record or seal command; hands a stop command's `done` back.
     fn carry_out(&mut self, command: Command) -> Option<Done<RecorderSummary>> {
         match command {
-            Command::Record(frame) => self.record(frame),
+            Command::Record(frame) => {
+                self.record(frame);
+                self.announce();
+            }
             Command::Seal { name, done } => done(self.seal_window(&name)),
+            Command::Reseal => {
+                if let Target::Continuous(writer) = &mut self.target {
+                    let result = writer.seal_current();
+                    self.check(result);
+                }
+                self.announce();
+            }
             Command::Stop { done } => return Some(done),
         }
         None
@@ -354,7 +442,9 @@ impl Thread {
         for frame in ring.frames() {
             writer.write(frame, now)?;
         }
-        writer.finish(end)
+        let manifest = writer.finish(end)?;
+        announce_sealed(self.on_sealed.as_ref(), &manifest, 0);
+        Ok(manifest)
     }
 
     fn finish(&mut self) -> Result<RecorderSummary, RecordingError> {
@@ -366,7 +456,11 @@ impl Thread {
         }
         let target = std::mem::replace(&mut self.target, Target::Failed);
         let manifest = match target {
-            Target::Continuous(writer) => Some(writer.finish((self.now)())?),
+            Target::Continuous(writer) => {
+                let manifest = writer.finish((self.now)())?;
+                announce_sealed(self.on_sealed.as_ref(), &manifest, self.announced);
+                Some(manifest)
+            }
             Target::Ring(_) => None,
             Target::Failed => {
                 if let Some(error) = self.stats.failure() {
@@ -379,6 +473,7 @@ impl Thread {
             name: self.name.clone(),
             written: self.stats.written.load(Ordering::Relaxed),
             dropped: self.stats.dropped.load(Ordering::Relaxed),
+            head: manifest.as_ref().and_then(|m| m.head.clone()),
             manifest,
         })
     }

@@ -137,14 +137,14 @@ impl Store {
     pub fn list(&self) -> Result<Vec<ListedRecording>, RecordingError> {
         let mut listed = self.folders()?;
         let records = self.audit().read(None)?.records;
-        for record in records.iter().filter(|r| r.chunk.is_none()) {
-            let known = listed.iter_mut().find(|l| l.name == record.recording);
+        for record in records.iter().filter(|r| r.draft.chunk.is_none()) {
+            let known = listed.iter_mut().find(|l| l.name == record.draft.recording);
             match (record.action, known) {
                 (AuditAction::Supersede, Some(l)) => l.superseded = Some(record.clone()),
                 (AuditAction::Erase, Some(l)) => l.erased = Some(record.clone()),
                 (AuditAction::Supersede, None) => {}
                 (AuditAction::Erase, None) => listed.push(ListedRecording {
-                    name: record.recording.clone(),
+                    name: record.draft.recording.clone(),
                     active: false,
                     manifest: None,
                     error: None,
@@ -153,8 +153,8 @@ impl Store {
                         .rev()
                         .find(|r| {
                             r.action == AuditAction::Supersede
-                                && r.chunk.is_none()
-                                && r.recording == record.recording
+                                && r.draft.chunk.is_none()
+                                && r.draft.recording == record.draft.recording
                         })
                         .cloned(),
                     erased: Some(record.clone()),
@@ -245,11 +245,13 @@ impl Store {
         // recording of the same name.
         let since = records
             .iter()
-            .rposition(|r| r.recording == name && r.action == AuditAction::Erase)
+            .rposition(|r| r.draft.recording == name && r.action == AuditAction::Erase)
             .map_or(0, |i| i + 1);
-        let already = records[since..]
-            .iter()
-            .any(|r| r.recording == name && r.chunk == chunk && r.action == AuditAction::Supersede);
+        let already = records[since..].iter().any(|r| {
+            r.draft.recording == name
+                && r.draft.chunk == chunk
+                && r.action == AuditAction::Supersede
+        });
         if already {
             return Err(RecordingError::AlreadySuperseded(match chunk {
                 None => name.to_owned(),

@@ -117,9 +117,9 @@ pub fn verify_anchored(
             let problem = check_chunk(&chunks_dir, entry).err();
             let record = retired.iter().find(|r| {
                 r.action == AuditAction::Supersede
-                    && r.recording == name
-                    && r.chunk == Some(entry.index)
-                    && r.target_hash.as_deref() == Some(entry.sha256.as_str())
+                    && r.draft.recording == name
+                    && r.draft.chunk == Some(entry.index)
+                    && r.draft.target_hash.as_deref() == Some(entry.sha256.as_str())
             });
             let status = match (&problem, record) {
                 (None, _) => "ok",
@@ -129,7 +129,7 @@ pub fn verify_anchored(
             };
             let reason = match (problem, record) {
                 (None, _) => None,
-                (Some(p), Some(r)) => Some(format!("{p}; superseded: {}", r.reason)),
+                (Some(p), Some(r)) => Some(format!("{p}; superseded: {}", r.draft.reason)),
                 (Some(p), None) => Some(p.to_string()),
             };
             ChunkVerdict {

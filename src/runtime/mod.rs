@@ -28,5 +28,5 @@ pub use config::{
 pub use context::Context;
 pub use error::ContextError;
 pub use event_queue::{EventQueue, Pulled};
-pub use request::{Completion, EventSink, Reply, Request, RequestError, RuntimeEvent};
+pub use request::{Completion, EventSink, Reply, Request, RequestError, Retirement, RuntimeEvent};
 pub use restart::{RestartPolicy, RestartPolicyKind, RestartSection};

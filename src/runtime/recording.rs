@@ -17,8 +17,9 @@ use crate::persistence::durable::PersistentManager;
 use crate::protocol::event::Event;
 use crate::protocol::message::SdsMessage;
 use crate::protocol::wire;
+use crate::recording::audit::{query as audit_query, AuditQuery};
 use crate::recording::frame::Frame;
-use crate::recording::recorder::{Now, Recorder};
+use crate::recording::recorder::{Now, OnSealed, Recorder};
 use crate::recording::recovery::recover_store;
 use crate::recording::replay::ReplayOptions;
 use crate::recording::store::Store;
@@ -241,7 +242,7 @@ impl Recordings {
                 name,
                 options_json,
                 reply,
-            } => reply(self.start(&name, &options_json).map_err(RequestError::from)),
+            } => reply.send(self.start(&name, &options_json).map_err(RequestError::from)),
             Request::RecordingStop { name, reply } => match self.active.remove(&name) {
                 Some(active) => {
                     self.refresh_record_sent();
@@ -251,7 +252,7 @@ impl Recordings {
                     }));
                     self.helpers.extend(thread);
                 }
-                None => reply(Err(RecordingError::NotActive(name).into())),
+                None => reply.send(Err(RecordingError::NotActive(name).into())),
             },
             Request::RecordingSeal {
                 name,
@@ -266,57 +267,94 @@ impl Recordings {
                         Box::new(move |result| complete(&poster, reply, result)),
                     );
                 }
-                None => reply(Err(RecordingError::NotActive(name).into())),
+                None => reply.send(Err(RecordingError::NotActive(name).into())),
             },
             Request::RecordingsList { reply } => match self.store() {
                 Ok(store) => {
                     let store = store.clone();
                     self.job(reply, move || store.list());
                 }
-                Err(e) => reply(Err(e.into())),
+                Err(e) => reply.send(Err(e.into())),
             },
-            Request::RecordingVerify { name, reply } => match self.store() {
+            Request::RecordingVerify {
+                name,
+                anchor,
+                reply,
+            } => match self.store() {
                 Ok(store) => {
                     let store = store.clone();
                     self.job(reply, move || {
                         let folder = store.existing(&name)?;
                         // Chunks retired by a supersession record are reported as such.
                         let records = store.audit().read(None)?.records;
-                        crate::recording::verify::verify_anchored(&folder, &name, None, &records)
+                        crate::recording::verify::verify_anchored(
+                            &folder,
+                            &name,
+                            anchor.as_deref(),
+                            &records,
+                        )
                     });
                 }
-                Err(e) => reply(Err(e.into())),
+                Err(e) => reply.send(Err(e.into())),
             },
-            Request::RecordingDelete { name, reply } => match self.store() {
-                Ok(_) if self.active.contains_key(&name) => {
-                    reply(Err(RecordingError::AlreadyActive(name).into()));
-                }
+            Request::RecordingDelete { name, reply } => {
+                self.audit_job(name, None, reply, |store, name, actor, now| {
+                    store
+                        .delete(name, actor, "storage_recording_delete", now)
+                        .map(|_| ())
+                })
+            }
+            Request::RecordingSupersede {
+                name,
+                retire,
+                reply,
+            } => self.audit_job(
+                name,
+                retire.actor.clone(),
+                reply,
+                move |store, name, actor, now| {
+                    store.supersede(
+                        name,
+                        retire.chunk,
+                        retire.replacement.as_deref(),
+                        actor,
+                        &retire.reason,
+                        now,
+                    )
+                },
+            ),
+            Request::RecordingErase {
+                name,
+                actor,
+                reason,
+                reply,
+            } => self.audit_job(name, actor, reply, move |store, name, actor, now| {
+                store.erase(name, actor, &reason, now)
+            }),
+            Request::AuditQuery { query_json, reply } => match self.store() {
                 Ok(store) => {
                     let store = store.clone();
-                    let actor = self.participant.clone();
-                    let now = ns(self.clock.now_ms());
                     self.job(reply, move || {
-                        store
-                            .delete(&name, &actor, "storage_recording_delete", now)
-                            .map(|_| ())
+                        let query = AuditQuery::from_json(&query_json)?;
+                        audit_query(&store.audit(), &query)
                     });
                 }
-                Err(e) => reply(Err(e.into())),
+                Err(e) => reply.send(Err(e.into())),
             },
             Request::ReplayStart {
                 name,
                 options_json,
                 reply,
-            } => reply(
+            } => reply.send(
                 self.start_replay(&name, &options_json)
                     .map_err(RequestError::from),
             ),
             Request::ReplayStop { replay_id, reply } => match self.replays.remove(&replay_id) {
                 Some(replay) => {
                     self.helpers.extend(replay.cancel());
-                    reply(Ok(()));
+                    reply.send(Ok(()));
                 }
-                None => reply(Err(RecordingError::NoSuchReplay(replay_id).into())),
+                None => reply.send(Err(RecordingError::NoSuchReplay(replay_id).into())),
             },
             other => return Some(other),
         }
@@ -332,7 +370,22 @@ impl Recordings {
         let options = self.config.base_options().with_json(options_json)?;
         let clock = self.clock.clone();
         let now: Now = Arc::new(move || ns(clock.now_ms()));
-        let recorder = Recorder::start(&store, name, &self.participant, options, now)?;
+        let poster = self.poster.clone();
+        let on_sealed: OnSealed = Arc::new(move |chunk| {
+            poster.post_without_waiting(Request::Completion(Box::new(move |sink| {
+                if let Some(sink) = sink {
+                    sink.deliver(RuntimeEvent::ChunkSealed(chunk));
+                }
+            })));
+        });
+        let recorder = Recorder::start_announcing(
+            &store,
+            name,
+            &self.participant,
+            options,
+            now,
+            Some(on_sealed),
+        )?;
         self.active.insert(
             name.to_owned(),
             Active {
@@ -364,6 +417,30 @@ impl Recordings {
         Ok(id)
     }
 
+    /// Runs `work`, a change of recording `name` the audit log records, on a helper
+    /// thread (refused while the recording is being written): `work` gets the store, the
+    /// name, the actor (`actor`, or the participant id) and the time (Unix ns).
+    fn audit_job<T: Send + 'static>(
+        &mut self,
+        name: String,
+        actor: Option<String>,
+        reply: Reply<T>,
+        work: impl FnOnce(&Store, &str, &str, u64) -> Result<T, RecordingError> + Send + 'static,
+    ) {
+        match self.store() {
+            Ok(_) if self.active.contains_key(&name) => {
+                reply.send(Err(RecordingError::AlreadyActive(name).into()));
+            }
+            Ok(store) => {
+                let store = store.clone();
+                let actor = actor.unwrap_or_else(|| self.participant.clone());
+                let now = ns(self.clock.now_ms());
+                self.job(reply, move || work(&store, &name, &actor, now));
+            }
+            Err(e) => reply.send(Err(e.into())),
+        }
+    }
+
     /// Runs `work` on a helper thread; its result answers `reply` on the worker.
     fn job<T: Send + 'static>(
         &mut self,
@@ -381,6 +458,21 @@ impl Recordings {
             Err(e) => log::error!("cannot start a recording job thread: {e}"),
         }
         self.helpers.retain(|t| !t.is_finished());
+    }
+
+    /// After a restart of the worker: every active recording seals what it wrote so far
+    /// (its open chunk) and carries on into a new chunk; the worker's own bookkeeping of
+    /// them is rebuilt. Returns the names of the recordings reopened, sorted.
+    pub(crate) fn reopen(&mut self) -> Vec<String> {
+        let mut reopened: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, active)| active.recorder.reseal())
+            .map(|(name, _)| name.clone())
+            .collect();
+        reopened.sort();
+        self.refresh_record_sent();
+        reopened
     }
 
     /// Stops every recorder (sealing its files) and cancels every replay. The worker then
@@ -409,8 +501,8 @@ fn complete<T: Send + 'static>(
     result: Result<T, RecordingError>,
 ) {
     poster.post_without_waiting(Request::Completion(Box::new(move |sink| match sink {
-        Some(_) => reply(result.map_err(RequestError::from)),
-        None => reply(Err(RequestError::ShuttingDown)),
+        Some(_) => reply.send(result.map_err(RequestError::from)),
+        None => reply.send(Err(RequestError::ShuttingDown)),
     })));
 }
 

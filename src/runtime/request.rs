@@ -1,20 +1,58 @@
 //! What host threads ask of a context's worker, and how answers come back.
 
+use std::sync::{Arc, Mutex};
+
 use thiserror::Error;
 
 use crate::persistence::durable::OpError;
 use crate::protocol::event::Event;
 use crate::protocol::manager::{ChannelStats, RetrievalHintProvider, Unwrapped};
 use crate::protocol::message::SdsMessage;
+use crate::recording::audit::{AuditReading, AuditRecord};
 use crate::recording::manifest::Manifest;
-use crate::recording::recorder::RecorderSummary;
+use crate::recording::recorder::{RecorderSummary, SealedChunk};
 use crate::recording::recovery::RecoveryAction;
 use crate::recording::store::ListedRecording;
 use crate::recording::verify::VerifyReport;
 use crate::recording::RecordingError;
 
-/// Called once, on the worker thread, with a request's outcome.
-pub type Reply<T> = Box<dyn FnOnce(Result<T, RequestError>) + Send>;
+/// Receives a request's outcome, once, on the worker thread. Built around the host's
+/// answer when the request is made, so that whoever holds the request (the worker after a
+/// panic, a shutdown) can also answer it through a fuse: whichever answers first
+/// wins, the other does nothing.
+pub struct Reply<T>(Arc<Mutex<Option<Answer<T>>>>);
+
+/// The host's side of a [`Reply`].
+type Answer<T> = Box<dyn FnOnce(Result<T, RequestError>) + Send>;
+
+impl<T: 'static> Reply<T> {
+    /// A reply that hands the outcome to `answer`.
+    pub fn new(answer: impl FnOnce(Result<T, RequestError>) + Send + 'static) -> Self {
+        Self(Arc::new(Mutex::new(Some(Box::new(answer)))))
+    }
+
+    /// Answers with `result`, unless a fuse answered already.
+    pub fn send(self, result: Result<T, RequestError>) {
+        if let Some(answer) = take(&self.0) {
+            answer(result);
+        }
+    }
+
+    /// Fails the request with an error, unless it was answered already.
+    pub(crate) fn fuse(&self) -> Fuse {
+        let slot = self.0.clone();
+        Box::new(move |error| {
+            if let Some(answer) = take(&slot) {
+                answer(Err(error));
+            }
+        })
+    }
+}
+
+/// The answer in `slot`, if nobody took it yet (a panic while it was held leaves it).
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
 
 /// Why a request did not succeed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -39,36 +77,27 @@ pub enum RequestError {
     WorkerStopped(String),
 }
 
-/// Fails a request that [`Request::arm`] armed, unless it was answered already.
+/// Fails a request through its [`Reply`], unless it was answered already.
 pub(crate) type Fuse = Box<dyn FnOnce(RequestError) + Send>;
-
-/// `reply`, answered once: by the returned reply, or by the returned fuse, whichever
-/// comes first (the other then does nothing).
-fn fused<T: Send + 'static>(reply: Reply<T>) -> (Reply<T>, Fuse) {
-    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
-    let other = slot.clone();
-    let take = |slot: &std::sync::Mutex<Option<Reply<T>>>| {
-        slot.lock().unwrap_or_else(|p| p.into_inner()).take()
-    };
-    (
-        Box::new(move |result| {
-            if let Some(reply) = take(&slot) {
-                reply(result);
-            }
-        }),
-        Box::new(move |error| {
-            if let Some(reply) = take(&other) {
-                reply(Err(error));
-            }
-        }),
-    )
-}
 
 /// Work finished on another thread (a recorder, a replay, a file job), run on the worker
 /// so the host hears of it there. Called with the sink, or with `None` when the context
 /// is shutting down (the closure then answers its request with
 /// [`RequestError::ShuttingDown`]).
 pub type Completion = Box<dyn FnOnce(Option<&mut dyn EventSink>) + Send>;
+
+/// What a supersession asks for, besides the recording's name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Retirement {
+    /// One chunk only (by index), or the whole recording.
+    pub chunk: Option<u64>,
+    /// The recording that replaces it, if any (it must exist).
+    pub replacement: Option<String>,
+    /// Who (`None`: the participant id).
+    pub actor: Option<String>,
+    /// Why.
+    pub reason: String,
+}
 
 /// A request for the worker. Every variant with a reply gets exactly one answer.
 pub enum Request {
@@ -188,6 +217,8 @@ pub enum Request {
     RecordingVerify {
         /// Recording name.
         name: String,
+        /// A chain head the host anchored elsewhere, to check the chain against.
+        anchor: Option<String>,
         /// Receives the report.
         reply: Reply<VerifyReport>,
     },
@@ -197,6 +228,34 @@ pub enum Request {
         name: String,
         /// Receives the outcome.
         reply: Reply<()>,
+    },
+    /// Retire a recording (or one of its chunks) with a supersession record in the audit
+    /// log; its files are kept.
+    RecordingSupersede {
+        /// Recording name.
+        name: String,
+        /// What is asked: chunk, replacement, actor, reason.
+        retire: Retirement,
+        /// Receives the audit record appended.
+        reply: Reply<AuditRecord>,
+    },
+    /// Delete a superseded recording's files, recording the erasure in the audit log.
+    RecordingErase {
+        /// Recording name.
+        name: String,
+        /// Who (`None`: the participant id).
+        actor: Option<String>,
+        /// Why.
+        reason: String,
+        /// Receives the audit record appended.
+        reply: Reply<AuditRecord>,
+    },
+    /// Read the audit log: the records a query selects, and the verdict on the log.
+    AuditQuery {
+        /// The query document (empty: every record).
+        query_json: String,
+        /// Receives the records and the verdict.
+        reply: Reply<AuditReading>,
     },
     /// Replay a recording as `replay_message` events.
     ReplayStart {
@@ -228,107 +287,38 @@ pub enum Request {
 }
 
 impl Request {
-    /// The request with its reply made reachable from outside: if running it panics, the
-    /// fuse still answers it (with the panic), and never a second time. `None` for
-    /// requests without a reply of their own.
-    pub(crate) fn arm(self) -> (Request, Option<Fuse>) {
-        macro_rules! armed {
-            ($variant:ident { $($field:ident),* } , $reply:ident) => {{
-                let (reply, fuse) = fused($reply);
-                (Request::$variant { $($field,)* reply }, Some(fuse))
-            }};
-        }
-        match self {
-            Request::Wrap {
-                channel_id,
-                message_id,
-                content,
-                reply,
-            } => {
-                armed!(
-                    Wrap {
-                        channel_id,
-                        message_id,
-                        content
-                    },
-                    reply
-                )
+    /// A fuse that fails the request (if running it panics, say), never a second time.
+    /// `None` for requests without a reply of their own.
+    pub(crate) fn fuse(&self) -> Option<Fuse> {
+        Some(match self {
+            Request::Wrap { reply, .. }
+            | Request::WrapEphemeral { reply, .. }
+            | Request::BuildSyncMessage { reply, .. } => reply.fuse(),
+            Request::Unwrap { reply, .. } => reply.fuse(),
+            Request::MarkDependenciesMet { reply, .. }
+            | Request::EnsureChannel { reply, .. }
+            | Request::RemoveChannel { reply, .. }
+            | Request::Reset { reply }
+            | Request::Ping { reply }
+            | Request::StartPeriodicTasks { reply }
+            | Request::RecordingStart { reply, .. }
+            | Request::RecordingDelete { reply, .. }
+            | Request::ReplayStop { reply, .. } => reply.fuse(),
+            Request::ChannelStats { reply, .. } => reply.fuse(),
+            Request::RecordingStop { reply, .. } => reply.fuse(),
+            Request::RecordingSeal { reply, .. } => reply.fuse(),
+            Request::RecordingsList { reply } => reply.fuse(),
+            Request::RecordingVerify { reply, .. } => reply.fuse(),
+            Request::RecordingSupersede { reply, .. } | Request::RecordingErase { reply, .. } => {
+                reply.fuse()
             }
-            Request::WrapEphemeral {
-                channel_id,
-                message_id,
-                content,
-                reply,
-            } => {
-                armed!(
-                    WrapEphemeral {
-                        channel_id,
-                        message_id,
-                        content
-                    },
-                    reply
-                )
-            }
-            Request::BuildSyncMessage { channel_id, reply } => {
-                armed!(BuildSyncMessage { channel_id }, reply)
-            }
-            Request::Unwrap { bytes, reply } => armed!(Unwrap { bytes }, reply),
-            Request::MarkDependenciesMet {
-                channel_id,
-                message_ids,
-                reply,
-            } => {
-                armed!(
-                    MarkDependenciesMet {
-                        channel_id,
-                        message_ids
-                    },
-                    reply
-                )
-            }
-            Request::EnsureChannel { channel_id, reply } => {
-                armed!(EnsureChannel { channel_id }, reply)
-            }
-            Request::RemoveChannel { channel_id, reply } => {
-                armed!(RemoveChannel { channel_id }, reply)
-            }
-            Request::Reset { reply } => armed!(Reset {}, reply),
-            Request::StartPeriodicTasks { reply } => armed!(StartPeriodicTasks {}, reply),
-            Request::ChannelStats { channel_id, reply } => {
-                armed!(ChannelStats { channel_id }, reply)
-            }
-            Request::RecordingStart {
-                name,
-                options_json,
-                reply,
-            } => {
-                armed!(RecordingStart { name, options_json }, reply)
-            }
-            Request::RecordingStop { name, reply } => armed!(RecordingStop { name }, reply),
-            Request::RecordingSeal {
-                name,
-                out_name,
-                reply,
-            } => {
-                armed!(RecordingSeal { name, out_name }, reply)
-            }
-            Request::RecordingsList { reply } => armed!(RecordingsList {}, reply),
-            Request::RecordingVerify { name, reply } => armed!(RecordingVerify { name }, reply),
-            Request::RecordingDelete { name, reply } => armed!(RecordingDelete { name }, reply),
-            Request::ReplayStart {
-                name,
-                options_json,
-                reply,
-            } => {
-                armed!(ReplayStart { name, options_json }, reply)
-            }
-            Request::ReplayStop { replay_id, reply } => armed!(ReplayStop { replay_id }, reply),
-            Request::Ping { reply } => armed!(Ping {}, reply),
-            other @ (Request::SetRetrievalHintProvider { .. }
+            Request::AuditQuery { reply, .. } => reply.fuse(),
+            Request::ReplayStart { reply, .. } => reply.fuse(),
+            Request::SetRetrievalHintProvider { .. }
             | Request::Completion(_)
             | Request::Tick
-            | Request::Shutdown) => (other, None),
-        }
+            | Request::Shutdown => return None,
+        })
     }
 
     /// What the request is, for messages (`"wrap"`, `"unwrap"`, ...).
@@ -351,6 +341,9 @@ impl Request {
             Request::RecordingsList { .. } => "recordings_list",
             Request::RecordingVerify { .. } => "recording_verify",
             Request::RecordingDelete { .. } => "recording_delete",
+            Request::RecordingSupersede { .. } => "recording_supersede",
+            Request::RecordingErase { .. } => "recording_erase",
+            Request::AuditQuery { .. } => "audit_query",
             Request::ReplayStart { .. } => "replay_start",
             Request::ReplayStop { .. } => "replay_stop",
             Request::Completion(_) => "completion",
@@ -388,27 +381,12 @@ impl Request {
     /// Answers the request with `error` without running it.
     pub fn fail(self, error: RequestError) {
         match self {
-            Request::Wrap { reply, .. }
-            | Request::WrapEphemeral { reply, .. }
-            | Request::BuildSyncMessage { reply, .. } => reply(Err(error)),
-            Request::Unwrap { reply, .. } => reply(Err(error)),
-            Request::MarkDependenciesMet { reply, .. }
-            | Request::EnsureChannel { reply, .. }
-            | Request::RemoveChannel { reply, .. }
-            | Request::Reset { reply }
-            | Request::Ping { reply }
-            | Request::StartPeriodicTasks { reply } => reply(Err(error)),
-            Request::ChannelStats { reply, .. } => reply(Err(error)),
-            Request::RecordingStart { reply, .. }
-            | Request::RecordingDelete { reply, .. }
-            | Request::ReplayStop { reply, .. } => reply(Err(error)),
-            Request::RecordingStop { reply, .. } => reply(Err(error)),
-            Request::RecordingSeal { reply, .. } => reply(Err(error)),
-            Request::RecordingsList { reply } => reply(Err(error)),
-            Request::RecordingVerify { reply, .. } => reply(Err(error)),
-            Request::ReplayStart { reply, .. } => reply(Err(error)),
             Request::Completion(complete) => complete(None),
-            Request::SetRetrievalHintProvider { .. } | Request::Tick | Request::Shutdown => {}
+            other => {
+                if let Some(fuse) = other.fuse() {
+                    fuse(error);
+                }
+            }
         }
     }
 }
@@ -441,6 +419,8 @@ pub enum RuntimeEvent {
         /// What went wrong.
         message: String,
     },
+    /// A recorder sealed a chunk: the chain's head moved.
+    ChunkSealed(SealedChunk),
     /// Crash recovery acted on a file left by an earlier run (reported once per file,
     /// when the context starts).
     RecordingRecovered(RecoveryAction),

@@ -92,6 +92,13 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
+/// Fails the requests a panic caught unanswered, with `text`.
+fn fail_requests(fuses: Vec<Fuse>, text: &str) {
+    for fuse in fuses {
+        fuse(RequestError::Panic(text.to_owned()));
+    }
+}
+
 impl Worker {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -259,7 +266,7 @@ impl Worker {
                 continue;
             }
             let kind = request.kind();
-            let (request, fuse) = request.arm();
+            let fuse = request.fuse();
             match catch_unwind(AssertUnwindSafe(|| self.handle(request))) {
                 Ok(()) => {
                     if self.outbox.is_some() {
@@ -362,10 +369,10 @@ impl Worker {
                 return self.fail(format!("panic in {during}: {message}; {exhausted}"), fuses)
             }
         };
-        let text = format!("panic in {during}: {message}; the worker restarted");
-        for fuse in fuses {
-            fuse(RequestError::Panic(text.clone()));
-        }
+        fail_requests(
+            fuses,
+            &format!("panic in {during}: {message}; the worker restarted"),
+        );
         let (mut channels_reloaded, mut channels_lost) = (Vec::new(), Vec::new());
         for channel_id in channels {
             let loaded = durable
@@ -380,6 +387,8 @@ impl Worker {
             }
         }
         self.manager.take_events();
+        let recordings_reopened =
+            catch_unwind(AssertUnwindSafe(|| self.recordings.reopen())).unwrap_or_default();
         self.emit(RuntimeEvent::WorkerRestarted {
             reason: format!("panic in {during}: {message}"),
             restart_count,
@@ -387,7 +396,7 @@ impl Worker {
             state_lost: !durable,
             channels_reloaded,
             channels_lost,
-            recordings_reopened: Vec::new(),
+            recordings_reopened,
         });
     }
 
@@ -395,9 +404,7 @@ impl Worker {
     /// every later request with `reason`, stops the timers and the recordings.
     fn fail(&mut self, reason: String, fuses: Vec<Fuse>) {
         log::error!("the context failed: {reason}");
-        for fuse in fuses {
-            fuse(RequestError::Panic(reason.clone()));
-        }
+        fail_requests(fuses, &reason);
         self.deadlines = None;
         self.recordings.shutdown();
         self.failed = Some(reason);
@@ -407,8 +414,8 @@ impl Worker {
     fn answer<T: Send + 'static>(&mut self, reply: Reply<T>, result: Result<T, OpError>) {
         let result = result.map_err(RequestError::from);
         match &mut self.outbox {
-            Some(outbox) => outbox.push(Deferred::Reply(Box::new(move || reply(result)))),
-            None => reply(result),
+            Some(outbox) => outbox.push(Deferred::Reply(Box::new(move || reply.send(result)))),
+            None => reply.send(result),
         }
     }
 
@@ -518,6 +525,9 @@ impl Worker {
             | Request::RecordingsList { .. }
             | Request::RecordingVerify { .. }
             | Request::RecordingDelete { .. }
+            | Request::RecordingSupersede { .. }
+            | Request::RecordingErase { .. }
+            | Request::AuditQuery { .. }
             | Request::ReplayStart { .. }
             | Request::ReplayStop { .. }) => {
                 if let Some(other) = self.recordings.handle(request) {

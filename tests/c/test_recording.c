@@ -112,6 +112,7 @@ static void ring_seal(void) {
     const char *manifest = ask(&w, STORAGE_OK);
     CHECK_CONTAINS(manifest, "\"mode\":\"ring\"");
     CHECK_CONTAINS(manifest, "\"message_count\":1");
+    CHECK_CONTAINS(manifest, "\"head\":\"");
     waiter_reset(&w);
     CHECK_EQ_INT(storage_recording_seal(bob, "ring", "ring-copy", record_cb, &w), STORAGE_OK);
     ask(&w, STORAGE_RECORDING_EXISTS);

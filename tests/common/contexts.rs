@@ -51,7 +51,7 @@ impl EventSink for NoEvents {
 pub fn reply<T: Send + 'static>() -> (Reply<T>, Receiver<Result<T, RequestError>>) {
     let (tx, rx) = channel();
     (
-        Box::new(move |result| {
+        Reply::new(move |result| {
             let _ = tx.send(result);
         }),
         rx,

@@ -17,6 +17,7 @@ from ctypes import (
     POINTER,
     c_char_p,
     c_int32,
+    c_int64,
     c_size_t,
     c_uint8,
     c_uint32,
@@ -91,6 +92,13 @@ FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
     "storage_recordings_list": ([CTX, CALLBACK, c_void_p], STATUS),
     "storage_recording_verify": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
     "storage_recording_delete": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_recording_verify_anchored": ([CTX, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_recording_supersede": (
+        [CTX, c_char_p, c_int64, c_char_p, c_char_p, c_char_p, CALLBACK, c_void_p],
+        STATUS,
+    ),
+    "storage_recording_erase": ([CTX, c_char_p, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_audit_query": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
     "storage_replay_start": ([CTX, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
     "storage_replay_stop": ([CTX, c_uint64, CALLBACK, c_void_p], STATUS),
 }

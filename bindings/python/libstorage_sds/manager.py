@@ -252,6 +252,67 @@ class Manager:
         """Checks every chunk of ``name``: ``{"name","ok","chunks":[...]}``."""
         return self._recording_request("recording_verify", name, lib.storage_recording_verify)
 
+    def recording_verify_anchored(self, name: str, head: str) -> dict[str, Any]:
+        """``recording_verify``, also checking the hash chain against ``head``, a head
+        anchored elsewhere (from a ``chunk_sealed`` event or a stop result): ``chain.anchor``
+        is ``"head"``, ``"prefix"`` (the recording grew since) or ``"mismatch"`` (history
+        was rewritten; ``ok`` is false). ``head`` must be 64 hex digits."""
+        encoded = _text("recording_verify_anchored", "head", head)
+        return self._recording_request(
+            "recording_verify_anchored", name, lib.storage_recording_verify_anchored, encoded
+        )
+
+    def recording_supersede(
+        self,
+        name: str,
+        reason: str,
+        *,
+        replacement: str | None = None,
+        actor: str | None = None,
+        chunk: int | None = None,
+    ) -> dict[str, Any]:
+        """Retires recording ``name`` (or its chunk ``chunk``) without touching its files:
+        appends a supersession record (by ``replacement``, ``actor``, default the
+        participant id, because of ``reason``) to the audit log; returns that record."""
+        op = "recording_supersede"
+        optional = [None if v is None else _text(op, k, v)
+                    for k, v in (("replacement", replacement), ("actor", actor))]
+        why = _text(op, "reason", reason)
+        index = -1 if chunk is None else chunk
+        return self._recording_request(
+            op, name, lib.storage_recording_supersede, index, *optional, why
+        )
+
+    def recording_erase(self, name: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+        """Deletes superseded recording ``name``'s files after appending an erasure record
+        (by ``actor``, default the participant id, because of ``reason``); that record."""
+        op = "recording_erase"
+        who = None if actor is None else _text(op, "actor", actor)
+        return self._recording_request(
+            op, name, lib.storage_recording_erase, who, _text(op, "reason", reason)
+        )
+
+    def audit(
+        self,
+        *,
+        recording: str | None = None,
+        actor: str | None = None,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        anchor: str | None = None,
+    ) -> dict[str, Any]:
+        """The audit log's records matching every given filter (times Unix ns, inclusive)
+        and the verdict on the log: ``{"records": [...], "verdict": {"status", ...}}``."""
+        query = {k: v for k, v in (("recording", recording), ("actor", actor),
+                                   ("since_ns", since_ns), ("until_ns", until_ns),
+                                   ("anchor", anchor)) if v is not None}
+        document = _text("audit", "query", json.dumps(query))
+        answer = self._request(
+            "audit", lambda h, cb, ud: lib.storage_audit_query(h, document, cb, ud)
+        )
+        result: dict[str, Any] = json.loads(answer)
+        return result
+
     def recording_delete(self, name: str) -> None:
         """Deletes recording ``name`` and its files."""
         self._recording_request("recording_delete", name, lib.storage_recording_delete)

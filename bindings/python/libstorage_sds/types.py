@@ -193,6 +193,11 @@ class Event:
     channels_reloaded: list[str] = field(default_factory=list)
     channels_lost: list[str] = field(default_factory=list)
     recordings_reopened: list[str] = field(default_factory=list)
+    #: chunk_sealed: the chunk's index and SHA-256, and the chain's new head (to anchor
+    #: elsewhere and give to ``recording_verify_anchored``).
+    index: int = 0
+    sha256: str = ""
+    head: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -249,6 +254,9 @@ _EVENT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "channelsReloaded": ("channels_reloaded", list),
     "channelsLost": ("channels_lost", list),
     "recordingsReopened": ("recordings_reopened", list),
+    "index": ("index", _same),
+    "sha256": ("sha256", _same),
+    "head": ("head", _same),
 }
 
 #: The events whose ``message`` is text, not base64 wire bytes.

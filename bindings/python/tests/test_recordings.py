@@ -69,3 +69,57 @@ def test_a_recordings_root_that_does_not_exist_refuses_the_manager(tmp_path: Pat
     assert refused.value.status == storage.Status.START_FAILED
     assert refused.value.message.startswith("recording.root: ")
     assert "does not exist" in refused.value.message
+
+
+def _record_one(alice: storage.Manager, bob: storage.Manager, name: str) -> str:
+    """Records one message as ``name``; the stop result's head, which the
+    ``chunk_sealed`` event announced too."""
+    bob.recording_start(name)
+    assert bob.unwrap(alice.wrap("room", f"{name}-m", b"payload")).status == "delivered"
+    head: str = bob.recording_stop(name)["head"]
+    sealed = next_event_of(bob, "chunk_sealed")
+    assert (sealed.name, sealed.index, sealed.head) == (name, 0, head)
+    assert len(sealed.sha256) == 64
+    return head
+
+
+def test_supersede_erase_audit_and_anchored_verify(
+    open_manager: OpenManager, tmp_path: Path
+) -> None:
+    alice = open_manager(participant_id="alice")
+    bob = open_manager(participant_id="bob", recording={"root": str(tmp_path)})
+    head = _record_one(alice, bob, "evidence")
+    _record_one(alice, bob, "evidence-2")
+
+    assert bob.recording_verify_anchored("evidence", head)["chain"]["anchor"] == "head"
+    rewritten = bob.recording_verify_anchored("evidence", "0" * 64)
+    assert rewritten["chain"]["anchor"] == "mismatch" and rewritten["ok"] is False
+    with pytest.raises(storage.StorageError) as bad_head:
+        bob.recording_verify_anchored("evidence", "not-hex")
+    assert bad_head.value.status == storage.Status.RECORDING_INVALID
+
+    record = bob.recording_supersede(
+        "evidence", "re-recorded", replacement="evidence-2", actor="operator-7"
+    )
+    assert (record["action"], record["actor"], record["replacement"]) == (
+        "supersede", "operator-7", "evidence-2")
+    assert bob.recording_supersede("evidence-2", "bad sector", chunk=0)["chunk"] == 0
+    listed = {r["name"]: r for r in bob.recordings()}
+    assert listed["evidence"]["superseded"]["reason"] == "re-recorded"
+    assert bob.recording_erase("evidence", "retention over")["actor"] == "bob"
+
+    with pytest.raises(storage.StorageError) as not_superseded:
+        bob.recording_erase("evidence-2", "why")
+    assert not_superseded.value.status == storage.Status.RECORDING_INVALID
+    with pytest.raises(storage.StorageError) as unknown:
+        bob.recording_supersede("never", "r")
+    assert unknown.value.status == storage.Status.RECORDING_NOT_FOUND
+    with pytest.raises(storage.StorageError) as huge:
+        bob.recording_supersede("evidence-2", "r" * 5000)
+    assert huge.value.status == storage.Status.TOO_LARGE
+
+    mine = bob.audit(actor="operator-7")
+    assert [r["action"] for r in mine["records"]] == ["supersede"]
+    assert mine["verdict"]["status"] == "ok"
+    assert bob.audit(recording="evidence", until_ns=1)["records"] == []
+    assert len(bob.audit(recording="evidence")["records"]) == 2

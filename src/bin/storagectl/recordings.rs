@@ -50,7 +50,14 @@ pub fn list(store: &Store, json: bool) -> Outcome {
 
 /// What the listing's last column says of a recording.
 fn state(recording: &ListedRecording) -> String {
-    let by = |r: &AuditRecord| format!("by {} at {}: {}", r.actor, format_ns(r.time_ns), r.reason);
+    let by = |r: &AuditRecord| {
+        format!(
+            "by {} at {}: {}",
+            r.draft.actor,
+            format_ns(r.time_ns),
+            r.draft.reason
+        )
+    };
     if let Some(erased) = &recording.erased {
         format!("erased {}", by(erased))
     } else if let Some(superseded) = &recording.superseded {
@@ -281,8 +288,12 @@ pub fn audit(store: &Store, query: &AuditQuery, json: bool) -> Outcome {
         );
     } else {
         for r in &reading.records {
-            let chunk = r.chunk.map_or(String::new(), |c| format!(" chunk {c}"));
+            let chunk = r
+                .draft
+                .chunk
+                .map_or(String::new(), |c| format!(" chunk {c}"));
             let by = r
+                .draft
                 .replacement
                 .as_deref()
                 .map_or(String::new(), |n| format!(" by {n}"));
@@ -291,9 +302,9 @@ pub fn audit(store: &Store, query: &AuditQuery, json: bool) -> Outcome {
                 r.seq,
                 format_ns(r.time_ns),
                 format!("{:?}", r.action).to_lowercase(),
-                r.recording,
-                r.actor,
-                r.reason
+                r.draft.recording,
+                r.draft.actor,
+                r.draft.reason
             );
         }
         println!(
