@@ -12,9 +12,9 @@ use super::UploadError;
 use crate::recording::options::read_options;
 
 /// Smallest part S3 accepts in a multipart upload (but the last).
-pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+pub(crate) const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 /// Default multipart part size: the memory an upload holds at a time.
-pub const DEFAULT_PART_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_PART_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The `upload` options document, every key optional but `endpoint` and `bucket`.
 #[derive(Clone, Default, Deserialize)]

@@ -10,7 +10,7 @@ mod keys;
 mod recording_upload;
 mod s3;
 
-pub use config::{Secrets, UploadOptions, DEFAULT_PART_BYTES, MIN_PART_BYTES};
+pub use config::{Secrets, UploadOptions};
 pub use error::{FailureClass, UploadError};
 pub use keys::ObjectKeys;
 pub use recording_upload::{
