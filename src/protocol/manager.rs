@@ -4,7 +4,7 @@
 //! it causes to an internal queue the caller drains with [`Manager::take_events`]. A
 //! refused operation (an `Err`) leaves the state unchanged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::bloom::{IdHashes, PeerBloom};
 use super::budget::{Budget, Usage};
@@ -1304,12 +1304,14 @@ fn review_acks(
     if channel.outgoing.is_empty() {
         return;
     }
-    let mentioned: HashSet<&str> = message
+    // Positions in the outgoing buffer of the messages the causal history mentions,
+    // sorted: the walk below then tests each entry by position, hashing no id.
+    let mut mentioned: Vec<usize> = message
         .causal_history
         .iter()
-        .map(|e| e.message_id.as_str())
-        .filter(|id| channel.outgoing.contains_key(*id))
+        .filter_map(|e| channel.outgoing.get_index_of(e.message_id.as_str()))
         .collect();
+    mentioned.sort_unstable();
     let peer_bloom = if peer_bloom.is_empty() {
         None
     } else {
@@ -1323,8 +1325,11 @@ fn review_acks(
     let mut journal = channel
         .journaling
         .then_some(&mut channel.changes.buffers.outgoing);
+    let mut position = 0;
     channel.outgoing.retain(|id, out| {
-        let acknowledged = if mentioned.contains(id.as_str()) {
+        let at = position;
+        position += 1;
+        let acknowledged = if mentioned.binary_search(&at).is_ok() {
             true
         } else if peer_bloom
             .as_ref()
