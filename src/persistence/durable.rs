@@ -476,7 +476,7 @@ impl PersistentManager {
 fn meta_rows(manager: &Manager, channel_id: &str, pending: &PendingMeta) -> Option<MetaRows> {
     let header = codec::encode_channel_meta(&manager.channel_meta_header(channel_id)?);
     let mut rows = Vec::new();
-    for kind in BufferKind::ALL {
+    for kind in BufferKind::all() {
         for (message_id, moved) in pending.buffers.of(kind).iter() {
             let write = match manager.channel_meta_entry(channel_id, kind, message_id) {
                 None => RowWrite::Delete,

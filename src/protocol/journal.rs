@@ -25,14 +25,17 @@ pub enum BufferKind {
 }
 
 impl BufferKind {
-    /// Every buffer, in the order the channel's meta lists them.
-    pub const ALL: [BufferKind; 5] = [
-        Self::Outgoing,
-        Self::Incoming,
-        Self::OutgoingRepair,
-        Self::IncomingRepair,
-        Self::MetIds,
-    ];
+    /// Every buffer, in the order the channel's meta lists them. (A function, not an
+    /// associated constant: cbindgen would put a constant in the C header.)
+    pub fn all() -> [BufferKind; 5] {
+        [
+            Self::Outgoing,
+            Self::Incoming,
+            Self::OutgoingRepair,
+            Self::IncomingRepair,
+            Self::MetIds,
+        ]
+    }
 }
 
 /// Ids of one buffer touched since the journal was last drained, in the order their
@@ -162,7 +165,9 @@ impl MetaJournal {
 
     /// Whether no buffer was touched.
     pub fn is_empty(&self) -> bool {
-        BufferKind::ALL.iter().all(|kind| self.of(*kind).is_empty())
+        BufferKind::all()
+            .iter()
+            .all(|kind| self.of(*kind).is_empty())
     }
 
     /// Adds the changes of `later`, which happened after these.

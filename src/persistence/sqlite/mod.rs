@@ -167,7 +167,7 @@ fn read_channel(conn: &Connection, channel_id: &str) -> Result<StoredChannel, Re
     )?
     .pop();
     let mut entries = Vec::new();
-    for kind in BufferKind::ALL {
+    for kind in BufferKind::all() {
         let table = rows::table_of(kind);
         let values = read_rows(
             conn,

@@ -29,7 +29,7 @@ pub(crate) fn table_of(kind: BufferKind) -> &'static str {
 /// Schema 3's buffer tables: `seq` orders a buffer's rows (a new row takes the largest
 /// `seq` plus one, so it sorts last); the key is (channel, message id).
 pub(crate) fn create_tables_sql() -> String {
-    BufferKind::ALL
+    BufferKind::all()
         .iter()
         .map(|kind| {
             format!(
@@ -119,7 +119,7 @@ pub(crate) fn join(meta: &mut ChannelMeta, kind: BufferKind, value: &[u8]) -> Re
         one.incoming_repair.len(),
         one.met_ids.len(),
     ];
-    let at = BufferKind::ALL
+    let at = BufferKind::all()
         .iter()
         .position(|k| *k == kind)
         .unwrap_or_default();
@@ -197,7 +197,7 @@ pub(crate) fn write(conn: &Connection, channel_id: &str, meta: &MetaRows) -> rus
 
 /// Deletes every buffer row of `channel_id`.
 pub(crate) fn delete_all(conn: &Connection, channel_id: &str) -> rusqlite::Result<()> {
-    for kind in BufferKind::ALL {
+    for kind in BufferKind::all() {
         conn.prepare_cached(&format!(
             "DELETE FROM {} WHERE channel_id = ?1",
             table_of(kind)
