@@ -10,7 +10,7 @@ mod messages;
 
 use events::ready_ids;
 use managers::{manager, manager_with, T0};
-use messages::sds_message;
+use messages::{entries, sds_message};
 use storage::protocol::{
     self, Event, HistoryEntry, LamportUnit, ProtocolError, SdsMessage, UnwrapStatus,
 };
@@ -134,6 +134,30 @@ fn causal_history_mention_acknowledges() {
     a.unwrap(T0, &reply).unwrap();
     assert_eq!(sent_ids(&a.take_events()), vec!["a1"]);
     assert_eq!(a.channel_stats(CH).unwrap().outgoing_len, 0);
+}
+
+#[test]
+fn mentions_acknowledge_exactly_the_messages_named_wherever_they_are() {
+    let mut a = manager("a");
+    for i in 1..=5 {
+        a.wrap(T0, CH, &format!("a{i}"), b"x").unwrap();
+    }
+    // No bloom filter: only the mentions count. One id named twice, one unknown.
+    let reply = SdsMessage {
+        sender_id: "b".into(),
+        causal_history: entries(&["a4".into(), "a2".into(), "zz".into(), "a4".into()]),
+        ..sds_message(CH, "b1", 1, b"y")
+    };
+    a.unwrap(T0, &protocol::encode_message(&reply)).unwrap();
+    assert_eq!(sent_ids(&a.take_events()), vec!["a2", "a4"]);
+    let left: Vec<String> = a
+        .channel_meta(CH)
+        .unwrap()
+        .outgoing
+        .iter()
+        .map(|o| o.message.message_id.clone())
+        .collect();
+    assert_eq!(left, ["a1", "a3", "a5"]);
 }
 
 #[test]

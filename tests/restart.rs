@@ -4,6 +4,9 @@
 
 #[path = "common/events.rs"]
 mod events;
+#[macro_use]
+#[path = "common/forward.rs"]
+mod forward;
 #[path = "common/host_store.rs"]
 mod host_store;
 #[path = "common/managers.rs"]
@@ -344,33 +347,7 @@ struct GroupingStore {
 }
 
 impl Persistence for GroupingStore {
-    fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError> {
-        self.inner.save_channel_meta(channel_id, meta)
-    }
-    fn update_history(
-        &mut self,
-        channel_id: &str,
-        batch: &HistoryBatch,
-    ) -> Result<(), PersistenceError> {
-        self.inner.update_history(channel_id, batch)
-    }
-    fn load_channel(
-        &mut self,
-        channel_id: &str,
-    ) -> Result<Option<StoredChannel>, PersistenceError> {
-        self.inner.load_channel(channel_id)
-    }
-    fn drop_channel(&mut self, channel_id: &str) -> Result<(), PersistenceError> {
-        self.inner.drop_channel(channel_id)
-    }
-    fn set_retrieval_hint(
-        &mut self,
-        channel_id: &str,
-        message_id: &str,
-        hint: &[u8],
-    ) -> Result<(), PersistenceError> {
-        self.inner.set_retrieval_hint(channel_id, message_id, hint)
-    }
+    forward_persistence!(inner);
     fn save_op(
         &mut self,
         channel_id: &str,

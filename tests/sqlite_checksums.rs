@@ -1,8 +1,9 @@
-//! Row checksums of the SQLite backend: a byte changed inside a stored row (meta,
-//! history, retrieval hint) or a row moved to another key or channel makes the channel's
+//! Row checksums of the SQLite backend: a byte changed inside a stored row (meta header,
+//! buffer entry, history, retrieval hint) or a row moved to another key or channel makes the channel's
 //! load fail with a persistence error naming the table and the row, and leaves the
 //! database as it was; other channels load. Version 1 databases (no checksums) migrate,
-//! computing the checksums of their rows, and still load.
+//! computing the checksums of their rows and splitting each meta into header and buffer
+//! rows, and still load.
 
 #[path = "common/managers.rs"]
 mod managers;
@@ -23,7 +24,8 @@ const CH: &str = "chan";
 const OTHER: &str = "other";
 /// Content of a message bob delivers: stored in a history row only.
 const IN_HISTORY: &[u8] = b"delivered-marker-7f3a91";
-/// Content of a message bob buffers (its dependency is missing): stored in the meta only.
+/// Content of a message bob buffers (its dependency is missing): stored in its
+/// `incoming` buffer row only.
 const IN_META: &[u8] = b"buffered-marker-c02d5e";
 
 fn bob(backend: Box<dyn Persistence>) -> PersistentManager {
@@ -122,13 +124,44 @@ fn a_changed_byte_in_a_history_row_fails_the_load_naming_the_row() {
 }
 
 #[test]
-fn a_changed_byte_in_a_meta_row_fails_the_load_naming_the_row() {
-    let dir = Scratch::new("crc-meta");
+fn a_changed_byte_in_a_buffer_row_fails_the_load_naming_the_row() {
+    let dir = Scratch::new("crc-buffer");
     let path = filled_database(&dir);
     flip_byte_of(&path, IN_META);
     let err = refused_load(&path);
     assert!(
+        err.contains("the `incoming` row of message `a3` in channel `chan` fails its checksum"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_changed_meta_header_fails_the_load_naming_the_row() {
+    let dir = Scratch::new("crc-meta");
+    let path = filled_database(&dir);
+    alter_one_row(
+        &path,
+        "UPDATE channel_meta SET crc32 = (crc32 + 1) % 4294967296 WHERE channel_id = 'chan'",
+    );
+    let err = refused_load(&path);
+    assert!(
         err.contains("the `channel_meta` row of channel `chan` fails its checksum"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_buffer_row_moved_to_another_buffer_fails_the_load() {
+    let dir = Scratch::new("crc-moved-buffer");
+    let path = filled_database(&dir);
+    alter_one_row(
+        &path,
+        "INSERT INTO outgoing (channel_id, message_id, entry, crc32)
+         SELECT channel_id, message_id, entry, crc32 FROM incoming WHERE message_id = 'a3'",
+    );
+    let err = refused_load(&path);
+    assert!(
+        err.contains("the `outgoing` row of message `a3` in channel `chan` fails its checksum"),
         "{err}"
     );
 }
@@ -284,10 +317,12 @@ fn a_version_1_database_migrates_computing_row_checksums_and_still_loads() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, sqlite_schema_version());
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let mut rows = 0;
     for (table, key, value) in [
         ("channel_meta", "''", "meta"),
+        ("outgoing", "message_id", "entry"),
+        ("incoming", "message_id", "entry"),
         ("history", "message_id", "message"),
         ("retrieval_hint", "message_id", "hint"),
     ] {
@@ -318,7 +353,7 @@ fn a_version_1_database_migrates_computing_row_checksums_and_still_loads() {
             rows += 1;
         }
     }
-    assert!(rows >= 6, "{rows} rows checked");
+    assert!(rows >= 8, "{rows} rows checked");
     drop(conn);
 
     for channel_id in [CH, OTHER] {

@@ -1,11 +1,14 @@
 //! Crash safety of the SQLite backend at `synchronous = FULL`: a child process streams
 //! wraps and prints the id of each one whose success reply it saw; the parent kills it
 //! with SIGKILL at random points, several times on the same database, then checks the
-//! database is consistent (meta and history in step) and holds every reported op. A new
+//! database is consistent (meta header, outgoing buffer rows and history in step) and
+//! holds every reported op. A new
 //! database killed after commits that are only in its write-ahead log opens again.
 
 #[path = "common/contexts.rs"]
 mod contexts;
+#[path = "common/rng.rs"]
+mod rng;
 #[path = "common/scratch.rs"]
 mod scratch;
 
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use contexts::NoEvents;
+use rng::Rng;
 use storage::persistence::{self, Persistence, SqliteStore, Synchronous};
 use storage::protocol;
 use storage::runtime::{Context, ContextConfig, Reply, Request, SystemClock};
@@ -61,18 +65,6 @@ fn crash_child() {
         });
     }
     std::thread::sleep(Duration::from_secs(60));
-}
-
-/// A small xorshift generator, seeded from the clock (the seed is printed on failure).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
 }
 
 /// When the parent kills the child.
@@ -183,6 +175,30 @@ fn sqlite_survives_sigkill_at_random_points() {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok");
+        // The layout itself: the header holds the clock and no buffer, and the outgoing
+        // rows, in their order, are the history.
+        let header: Vec<u8> = conn
+            .query_row(
+                "SELECT meta FROM channel_meta WHERE channel_id = ?1",
+                [CH],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let header = persistence::decode_channel_meta(&header).unwrap();
+        assert_eq!(header.lamport_timestamp, meta.lamport_timestamp);
+        assert!(header.outgoing.is_empty(), "seed {seed}: header only");
+        let mut select = conn
+            .prepare("SELECT message_id FROM outgoing WHERE channel_id = ?1 ORDER BY seq")
+            .unwrap();
+        let rows = select
+            .query_map([CH], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<Vec<String>, _>>()
+            .unwrap();
+        assert_eq!(
+            rows, history,
+            "seed {seed}, run {run}: rows and history in step"
+        );
     }
     assert!(!acked.is_empty(), "seed {seed}: no child reported any op");
     println!("{} acknowledged ops survived 5 SIGKILLs", acked.len());

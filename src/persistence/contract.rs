@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use crate::protocol::journal::BufferKind;
+
 /// A backend call failed; the message says why, in the backend's words.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -47,6 +49,39 @@ pub struct StoredChannel {
     pub meta: Option<Vec<u8>>,
     /// History rows in append order.
     pub history: Vec<Vec<u8>>,
+}
+
+/// How one buffer entry's stored row changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowWrite {
+    /// The entry is gone: delete its row.
+    Delete,
+    /// The entry changed where it is: its row keeps its place in the buffer's order.
+    InPlace(Vec<u8>),
+    /// The entry was added (or removed and added again): its row goes last.
+    AtEnd(Vec<u8>),
+}
+
+/// One buffer entry's row change. The bytes are `codec::encode_channel_meta` of a meta
+/// holding that one entry (see `Manager::channel_meta_entry`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaRow {
+    /// The buffer holding the entry.
+    pub buffer: BufferKind,
+    /// The entry's message id (its key within the buffer).
+    pub message_id: String,
+    /// What to do with its row.
+    pub write: RowWrite,
+}
+
+/// One operation's meta change, for a backend that stores buffer entries as rows: the
+/// small fixed header and only the rows that changed, in the order to apply them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetaRows {
+    /// `codec::encode_channel_meta` of the meta without buffers (the Lamport clock).
+    pub header: Vec<u8>,
+    /// The buffer rows to write or delete.
+    pub rows: Vec<MetaRow>,
 }
 
 /// Outcome of saving one operation's state: each half can fail on its own.
@@ -108,6 +143,31 @@ pub trait Persistence: Send {
             None => Ok(()),
         };
         SaveOutcome { meta, history }
+    }
+
+    /// Whether the backend stores buffer entries as rows and takes an operation's meta
+    /// change as [`MetaRows`] through [`Self::save_op_rows`], so that an operation
+    /// writes what it changed rather than every message outstanding.
+    fn stores_meta_rows(&self) -> bool {
+        false
+    }
+
+    /// Saves one operation's meta change as rows (see [`Self::stores_meta_rows`]) and its
+    /// history changes, atomically like [`Self::save_op`]. Only called when
+    /// [`Self::stores_meta_rows`] is true; the default refuses both halves.
+    fn save_op_rows(
+        &mut self,
+        _channel_id: &str,
+        _meta: Option<&MetaRows>,
+        _history: Option<&HistoryBatch>,
+    ) -> SaveOutcome {
+        let refused = Err(PersistenceError::new(
+            "this backend stores whole snapshots, not meta rows",
+        ));
+        SaveOutcome {
+            meta: refused.clone(),
+            history: refused,
+        }
     }
 
     /// Whether consecutive `save_op`s can share one commit through

@@ -4,7 +4,11 @@
 //! - `load_channel` on a channel's first use in this process (any operation, and the
 //!   stats read); a failure fails the op.
 //! - After every op that changed a channel: `save_channel_meta` with the complete meta,
-//!   then `update_history` with the pending history changes, as one `save_op`. A failed
+//!   then `update_history` with the pending history changes, as one `save_op`. A backend
+//!   that stores buffer entries as rows (`stores_meta_rows`, SQLite) gets `save_op_rows`
+//!   instead: the header and only the rows of the entries the op touched, taken from the
+//!   protocol's change journal; touched entries not yet accepted stay queued, merged,
+//!   like history. A failed
 //!   meta save is logged and the op still succeeds (memory is authoritative and the next
 //!   save is complete); a failed history batch stays queued, merged latest-op-wins, and is
 //!   retried with the next op.
@@ -23,11 +27,12 @@ use indexmap::IndexSet;
 use thiserror::Error;
 
 use super::codec::{self, SnapshotError};
-use super::contract::{Persistence, PersistenceError};
-use super::pending::PendingHistory;
+use super::contract::{MetaRow, MetaRows, Persistence, PersistenceError, RowWrite};
+use super::pending::{PendingHistory, PendingMeta};
 use crate::protocol::channel::HistoryChange;
 use crate::protocol::error::ProtocolError;
 use crate::protocol::event::Event;
+use crate::protocol::journal::BufferKind;
 use crate::protocol::manager::{ChannelStats, Manager, Unwrapped};
 use crate::protocol::snapshot::ChannelData;
 use crate::protocol::wire::decode_stored_message;
@@ -69,6 +74,8 @@ pub struct PersistentManager {
     manager: Manager,
     backend: Box<dyn Persistence>,
     pending: HashMap<String, PendingHistory>,
+    /// Meta changes not yet accepted, for a backend that stores meta rows.
+    pending_meta: HashMap<String, PendingMeta>,
     health: SaveHealth,
     /// While a group is open: the channels whose saves wait for its commit, in the order
     /// they were first touched.
@@ -99,6 +106,7 @@ impl PersistentManager {
             manager,
             backend,
             pending: HashMap::new(),
+            pending_meta: HashMap::new(),
             health: SaveHealth::default(),
             group: None,
         }
@@ -181,14 +189,19 @@ impl PersistentManager {
             }
             return;
         }
-        if self.write(channel_id).history {
-            self.clear_pending(channel_id);
-        }
+        let written = self.write(channel_id);
+        self.clear_pending(channel_id, written);
     }
 
-    fn clear_pending(&mut self, channel_id: &str) {
-        if let Some(pending) = self.pending.get_mut(channel_id) {
-            pending.clear();
+    /// Forgets the queued changes the backend accepted.
+    fn clear_pending(&mut self, channel_id: &str, written: Written) {
+        if written.history {
+            if let Some(pending) = self.pending.get_mut(channel_id) {
+                pending.clear();
+            }
+        }
+        if written.meta {
+            self.pending_meta.remove(channel_id);
         }
     }
 
@@ -225,22 +238,43 @@ impl PersistentManager {
                 self.record_failure(channel_id, e);
             }
         }
-        if !changes.dirty && batch.is_none() {
+        let rows = self.backend.stores_meta_rows();
+        let dirty = if rows {
+            let pending_meta = self.pending_meta.entry(channel_id.to_owned()).or_default();
+            pending_meta.note(changes.dirty, changes.buffers);
+            !pending_meta.is_empty()
+        } else {
+            changes.dirty
+        };
+        if !dirty && batch.is_none() {
             return written;
         }
-        let meta = if changes.dirty {
-            self.manager
-                .channel_meta(channel_id)
-                .map(|m| codec::encode_channel_meta(&m))
-        } else {
-            None
-        };
         crate::fault::hit(crate::fault::FaultPoint::Save, channel_id);
-        let outcome = self
-            .backend
-            .save_op(channel_id, meta.as_deref(), batch.as_ref());
+        let (outcome, meta_given) = if rows {
+            let meta = self
+                .pending_meta
+                .get(channel_id)
+                .filter(|_| dirty)
+                .and_then(|pending| meta_rows(&self.manager, channel_id, pending));
+            let outcome = self
+                .backend
+                .save_op_rows(channel_id, meta.as_ref(), batch.as_ref());
+            (outcome, meta.is_some())
+        } else {
+            let meta = if dirty {
+                self.manager
+                    .channel_meta(channel_id)
+                    .map(|m| codec::encode_channel_meta(&m))
+            } else {
+                None
+            };
+            let outcome = self
+                .backend
+                .save_op(channel_id, meta.as_deref(), batch.as_ref());
+            (outcome, meta.is_some())
+        };
         match outcome.meta {
-            Ok(()) => written.meta = meta.is_some(),
+            Ok(()) => written.meta = meta_given,
             Err(e) => {
                 self.health.meta_failures += 1;
                 log::warn!("saving meta of `{channel_id}` failed (kept in memory): {e}");
@@ -294,10 +328,8 @@ impl PersistentManager {
             .collect();
         match self.backend.commit_group() {
             Ok(()) => {
-                for (channel_id, written) in &written {
-                    if written.history {
-                        self.clear_pending(channel_id);
-                    }
+                for (channel_id, written) in written {
+                    self.clear_pending(&channel_id, written);
                 }
             }
             Err(e) => {
@@ -391,6 +423,7 @@ impl PersistentManager {
     pub fn remove_channel(&mut self, channel_id: &str) -> Result<(), OpError> {
         self.backend.drop_channel(channel_id)?;
         self.pending.remove(channel_id);
+        self.pending_meta.remove(channel_id);
         self.manager.remove_channel(channel_id);
         Ok(())
     }
@@ -435,4 +468,27 @@ impl PersistentManager {
         self.load(now_ms, channel_id)?;
         Ok(self.manager.channel_stats(channel_id))
     }
+}
+
+/// The header and the rows of the buffer entries `pending` names, as they are now: an
+/// entry still there is written (in place, or last if it moved), one gone is deleted.
+/// `None` if the channel is not in memory.
+fn meta_rows(manager: &Manager, channel_id: &str, pending: &PendingMeta) -> Option<MetaRows> {
+    let header = codec::encode_channel_meta(&manager.channel_meta_header(channel_id)?);
+    let mut rows = Vec::new();
+    for kind in BufferKind::all() {
+        for (message_id, moved) in pending.buffers.of(kind).iter() {
+            let write = match manager.channel_meta_entry(channel_id, kind, message_id) {
+                None => RowWrite::Delete,
+                Some(entry) if moved => RowWrite::AtEnd(codec::encode_channel_meta(&entry)),
+                Some(entry) => RowWrite::InPlace(codec::encode_channel_meta(&entry)),
+            };
+            rows.push(MetaRow {
+                buffer: kind,
+                message_id: message_id.to_owned(),
+                write,
+            });
+        }
+    }
+    Some(MetaRows { header, rows })
 }

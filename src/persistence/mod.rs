@@ -15,8 +15,8 @@ pub use codec::{
     encode_channel_meta, encode_history_update, SnapshotError,
 };
 pub use contract::{
-    HistoryBatch, NoPersistence, Persistence, PersistenceError, SaveOutcome, StoredChannel,
-    StoredMessage,
+    HistoryBatch, MetaRow, MetaRows, NoPersistence, Persistence, PersistenceError, RowWrite,
+    SaveOutcome, StoredChannel, StoredMessage,
 };
 pub use durable::{OpError, PersistentManager, SaveHealth};
 pub use memory::{Call, MemoryStore};

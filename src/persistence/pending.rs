@@ -5,6 +5,30 @@
 use indexmap::IndexMap;
 
 use super::contract::{HistoryBatch, StoredMessage};
+use crate::protocol::journal::MetaJournal;
+
+/// Meta changes of one channel not yet accepted by a backend that stores buffer rows:
+/// whether the header is to be written, and the buffer entries touched, merged in order.
+#[derive(Debug, Default)]
+pub(crate) struct PendingMeta {
+    /// The header (Lamport clock) changed.
+    pub header: bool,
+    /// Buffer entries touched.
+    pub buffers: MetaJournal,
+}
+
+impl PendingMeta {
+    /// Adds one operation's changes.
+    pub(crate) fn note(&mut self, dirty: bool, buffers: MetaJournal) {
+        self.header |= dirty || !buffers.is_empty();
+        self.buffers.merge(buffers);
+    }
+
+    /// Whether nothing is to be written.
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.header && self.buffers.is_empty()
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum PendingOp {

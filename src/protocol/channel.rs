@@ -13,6 +13,7 @@ use super::error::ProtocolError;
 use super::event::Event;
 use super::history::MessageHistory;
 use super::incoming::IncomingBuffer;
+use super::journal::{Journaling, MetaJournal};
 use super::message::{HistoryEntry, SdsMessage};
 use super::repair_buffer::RepairBuffer;
 use super::rolling_bloom::RollingBloomFilter;
@@ -43,6 +44,8 @@ pub struct ChannelChanges {
     pub history: Vec<HistoryChange>,
     /// Retrieval hints learned, as (message id, hint) (recorded only while journaling).
     pub hints: Vec<(String, Vec<u8>)>,
+    /// Buffer entries added, changed or removed (recorded only while journaling).
+    pub buffers: MetaJournal,
 }
 
 /// Inputs refused or not kept because a limit was reached, by reason.
@@ -177,6 +180,8 @@ pub(crate) struct BoundedIdSet {
     members: HashSet<String>,
     max_len: usize,
     bytes: usize,
+    /// What changed since the last drain, while journaling.
+    pub(crate) journal: Journaling,
 }
 
 /// Heap bytes one id of `len` bytes costs in a [`BoundedIdSet`] (two copies, two slots).
@@ -196,10 +201,12 @@ impl BoundedIdSet {
         if self.members.insert(id.to_owned()) {
             self.order.push_back(id.to_owned());
             self.bytes += id_set_charge(id.len());
+            self.journal.added(id);
             while self.order.len() > self.max_len {
                 if let Some(old) = self.order.pop_front() {
                     self.members.remove(&old);
                     self.bytes = self.bytes.saturating_sub(id_set_charge(old.len()));
+                    self.journal.removed(&old);
                 }
             }
         }
@@ -251,7 +258,7 @@ impl Channel {
         met_ids: BoundedIdSet,
         journaling: bool,
     ) -> Self {
-        Self {
+        let mut channel = Self {
             id: id.to_owned(),
             lamport: 0,
             history,
@@ -262,10 +269,33 @@ impl Channel {
             incoming_repair: RepairBuffer::default(),
             met_ids,
             changes: ChannelChanges::default(),
-            journaling,
+            journaling: false,
             counters: ChannelCounters::default(),
             refusals: RefusalReport::default(),
-        }
+        };
+        channel.set_journaling(journaling);
+        channel
+    }
+
+    /// Starts or stops journaling changes for the persistence layer; starting begins
+    /// with empty journals.
+    pub(crate) fn set_journaling(&mut self, on: bool) {
+        self.journaling = on;
+        self.changes.buffers = MetaJournal::default();
+        self.incoming.journal.set(on);
+        self.outgoing_repair.journal.set(on);
+        self.incoming_repair.journal.set(on);
+        self.met_ids.journal.set(on);
+    }
+
+    /// Removes and returns what changed since the last call.
+    pub(crate) fn take_changes(&mut self) -> ChannelChanges {
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.buffers.incoming = self.incoming.journal.take();
+        changes.buffers.outgoing_repair = self.outgoing_repair.journal.take();
+        changes.buffers.incoming_repair = self.incoming_repair.journal.take();
+        changes.buffers.met_ids = self.met_ids.journal.take();
+        changes
     }
 
     /// What the channel holds, by kind (see [`crate::protocol::budget`]).

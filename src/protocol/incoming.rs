@@ -12,6 +12,7 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use super::budget::{array_slot, heap, message_heap, table_slot};
+use super::journal::Journaling;
 use super::message::{HistoryEntry, SdsMessage};
 use super::snapshot::IncomingEntry;
 
@@ -87,6 +88,8 @@ pub(crate) struct IncomingBuffer {
     /// Bytes each sender's buffered messages hold.
     senders: HashMap<String, usize>,
     bytes: usize,
+    /// What changed since the last drain, while journaling.
+    pub(crate) journal: Journaling,
 }
 
 impl IncomingBuffer {
@@ -179,6 +182,7 @@ impl IncomingBuffer {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.arrival.insert(seq, id.clone());
+        self.journal.added(&id);
         self.entries.insert(
             id,
             Buffered {
@@ -206,6 +210,8 @@ impl IncomingBuffer {
         for waiter in waiting.waiters {
             if let Some(b) = self.entries.get_mut(&waiter) {
                 b.missing_left = b.missing_left.saturating_sub(1);
+                // One dependency fewer missing: its stored entry changes.
+                self.journal.changed(&waiter);
                 if b.missing_left == 0 {
                     released.push((b.seq, waiter));
                 }
@@ -245,6 +251,7 @@ impl IncomingBuffer {
     fn take(&mut self, message_id: &str) -> Option<Buffered> {
         let b = self.entries.remove(message_id)?;
         self.arrival.remove(&b.seq);
+        self.journal.removed(message_id);
         self.bytes = self
             .bytes
             .saturating_sub(own_charge(&b.message, b.missing.len()));
@@ -309,18 +316,27 @@ impl IncomingBuffer {
     pub(crate) fn snapshot(&self) -> Vec<IncomingEntry> {
         self.arrival
             .values()
-            .filter_map(|id| Some((id, self.entries.get(id)?)))
-            .map(|(id, b)| IncomingEntry {
-                message: b.message.clone(),
-                missing_deps: b
-                    .missing
-                    .iter()
-                    .filter(|d| self.waiting.get(*d).is_some_and(|w| w.waiters.contains(id)))
-                    .map(|d| d.to_string())
-                    .collect(),
-                received_at_ms: b.received_at_ms,
-            })
+            .filter_map(|id| self.entry(id))
             .collect()
+    }
+
+    /// The buffered message `message_id` as persistence saves it, if buffered.
+    pub(crate) fn entry(&self, message_id: &str) -> Option<IncomingEntry> {
+        let b = self.entries.get(message_id)?;
+        Some(IncomingEntry {
+            message: b.message.clone(),
+            missing_deps: b
+                .missing
+                .iter()
+                .filter(|d| {
+                    self.waiting
+                        .get(*d)
+                        .is_some_and(|w| w.waiters.contains(message_id))
+                })
+                .map(|d| d.to_string())
+                .collect(),
+            received_at_ms: b.received_at_ms,
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 //! it causes to an internal queue the caller drains with [`Manager::take_events`]. A
 //! refused operation (an `Err`) leaves the state unchanged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::bloom::{IdHashes, PeerBloom};
 use super::budget::{Budget, Usage};
@@ -18,6 +18,7 @@ use super::error::ProtocolError;
 use super::event::Event;
 use super::history::MessageHistory;
 use super::incoming::buffered_charge;
+use super::journal::BufferKind;
 use super::message::{HistoryEntry, SdsMessage};
 use super::repair_buffer::RepairBuffer;
 use super::rolling_bloom::RollingBloomFilter;
@@ -190,7 +191,7 @@ impl Manager {
     pub fn set_journaling(&mut self, on: bool) {
         self.journaling = on;
         for channel in self.channels.values_mut() {
-            channel.journaling = on;
+            channel.set_journaling(on);
         }
     }
 
@@ -473,6 +474,14 @@ impl Manager {
         let hashes = IdHashes::of_as(channel.bloom.hashing(), message_id);
         channel.bloom.add_hashed(message_id, hashes);
         channel.add_to_history(&message);
+        if channel.journaling {
+            let journal = &mut channel.changes.buffers.outgoing;
+            if channel.outgoing.contains_key(message_id) {
+                journal.changed(message_id);
+            } else {
+                journal.added(message_id);
+            }
+        }
         channel.outgoing.insert(
             message_id.to_owned(),
             Outgoing {
@@ -895,12 +904,18 @@ impl Manager {
             let bloom = &channel.bloom;
             let events = &mut self.events;
             let counters = &mut channel.counters;
+            let mut journal = channel
+                .journaling
+                .then_some(&mut channel.changes.buffers.outgoing);
             channel.outgoing.retain(|id, out| {
                 if now_ms.saturating_sub(out.entry.send_time_ms) <= config.resend_interval_ms {
                     return true;
                 }
                 changed = true;
                 if out.entry.resend_attempts >= config.max_resend_attempts {
+                    if let Some(journal) = journal.as_deref_mut() {
+                        journal.removed(id);
+                    }
                     counters.expired += 1;
                     events.push(Event::Expired {
                         channel_id: channel_id.clone(),
@@ -910,6 +925,9 @@ impl Manager {
                 }
                 out.entry.resend_attempts += 1;
                 out.entry.send_time_ms = now_ms;
+                if let Some(journal) = journal.as_deref_mut() {
+                    journal.changed(id);
+                }
                 counters.resends += 1;
                 let bloom = bloom_bytes.get_or_insert_with(|| {
                     let mut buf = Vec::new();
@@ -971,18 +989,22 @@ impl Manager {
             let format = config.wire_format_of(&channel_id);
             let events = &mut self.events;
             let counters = &mut channel.counters;
-            channel.incoming_repair.retain(|id, repair| {
-                if now_ms < repair.min_time_ms {
-                    return true;
+            let due: Vec<String> = channel
+                .incoming_repair
+                .iter()
+                .filter(|(_, repair)| now_ms >= repair.min_time_ms)
+                .map(|(id, _)| id.to_owned())
+                .collect();
+            for id in due {
+                if let Some(repair) = channel.incoming_repair.remove(&id) {
+                    counters.repairs_sent += 1;
+                    events.push(Event::RepairReady {
+                        channel_id: channel_id.clone(),
+                        message_id: id,
+                        bytes: in_format(format, repair.cached_message),
+                    });
                 }
-                counters.repairs_sent += 1;
-                events.push(Event::RepairReady {
-                    channel_id: channel_id.clone(),
-                    message_id: id.to_owned(),
-                    bytes: in_format(format, std::mem::take(&mut repair.cached_message)),
-                });
-                false
-            });
+            }
             channel
                 .outgoing_repair
                 .retain(|_, repair| now_ms.saturating_sub(repair.min_time_ms) <= t_max);
@@ -1072,11 +1094,52 @@ impl Manager {
         })
     }
 
+    /// The channel's meta without its buffers: the fixed-size part (the Lamport clock)
+    /// a backend that stores buffer entries as rows keeps in one header row.
+    pub fn channel_meta_header(&self, channel_id: &str) -> Option<ChannelMeta> {
+        let channel = self.channels.get(channel_id)?;
+        Some(ChannelMeta {
+            lamport_timestamp: channel.lamport,
+            ..ChannelMeta::default()
+        })
+    }
+
+    /// The entry `message_id` of the channel's buffer `kind`, alone in an otherwise empty
+    /// meta (the unit a backend storing buffer entries as rows keeps per row); `None`
+    /// if the channel or the entry is not there.
+    pub fn channel_meta_entry(
+        &self,
+        channel_id: &str,
+        kind: BufferKind,
+        message_id: &str,
+    ) -> Option<ChannelMeta> {
+        let channel = self.channels.get(channel_id)?;
+        let mut meta = ChannelMeta::default();
+        match kind {
+            BufferKind::Outgoing => {
+                let entry = channel.outgoing.get(message_id)?.entry.clone();
+                meta.outgoing.push(entry);
+            }
+            BufferKind::Incoming => meta.incoming.push(channel.incoming.entry(message_id)?),
+            BufferKind::OutgoingRepair => meta
+                .outgoing_repair
+                .push(channel.outgoing_repair.get(message_id)?.clone()),
+            BufferKind::IncomingRepair => meta
+                .incoming_repair
+                .push(channel.incoming_repair.get(message_id)?.clone()),
+            BufferKind::MetIds => {
+                if !channel.met_ids.contains(message_id) {
+                    return None;
+                }
+                meta.met_ids.push(message_id.to_owned());
+            }
+        }
+        Some(meta)
+    }
+
     /// Removes and returns what changed in the channel since the last call.
     pub fn take_changes(&mut self, channel_id: &str) -> Option<ChannelChanges> {
-        self.channels
-            .get_mut(channel_id)
-            .map(|c| std::mem::take(&mut c.changes))
+        self.channels.get_mut(channel_id).map(Channel::take_changes)
     }
 
     /// Replaces the channel with state loaded from persistence. The bloom filter is
@@ -1092,7 +1155,7 @@ impl Manager {
     ) -> Result<(), ProtocolError> {
         self.remove_channel(channel_id);
         let mut channel = self.new_channel(channel_id)?;
-        channel.journaling = false;
+        channel.set_journaling(false);
         let meta = data.meta;
         channel.lamport = meta.lamport_timestamp.min(self.lamport_ceiling(now_ms));
         for message in data.history {
@@ -1147,7 +1210,7 @@ impl Manager {
                 .incoming_repair
                 .insert(repair.entry.message_id.clone(), repair);
         }
-        channel.journaling = self.journaling;
+        channel.set_journaling(self.journaling);
         self.budget.settle(Usage::default(), channel.usage());
         self.channels.insert(channel_id.to_owned(), channel);
         self.reclaim(Some(channel_id));
@@ -1244,12 +1307,14 @@ fn review_acks(
     if channel.outgoing.is_empty() {
         return;
     }
-    let mentioned: HashSet<&str> = message
+    // Positions in the outgoing buffer of the messages the causal history mentions,
+    // sorted: the walk below then tests each entry by position, hashing no id.
+    let mut mentioned: Vec<usize> = message
         .causal_history
         .iter()
-        .map(|e| e.message_id.as_str())
-        .filter(|id| channel.outgoing.contains_key(*id))
+        .filter_map(|e| channel.outgoing.get_index_of(e.message_id.as_str()))
         .collect();
+    mentioned.sort_unstable();
     let peer_bloom = if peer_bloom.is_empty() {
         None
     } else {
@@ -1263,8 +1328,14 @@ fn review_acks(
     // The cached hashes follow the channel's dialect; a peer of the other one placed its
     // bits by its own hash.
     let cached_hashes_fit = peer_format == channel.bloom.hashing();
+    let mut journal = channel
+        .journaling
+        .then_some(&mut channel.changes.buffers.outgoing);
+    let mut position = 0;
     channel.outgoing.retain(|id, out| {
-        let acknowledged = if mentioned.contains(id.as_str()) {
+        let at = position;
+        position += 1;
+        let acknowledged = if mentioned.binary_search(&at).is_ok() {
             true
         } else if peer_bloom.as_ref().is_some_and(|b| {
             if cached_hashes_fit {
@@ -1274,6 +1345,9 @@ fn review_acks(
             }
         }) {
             out.entry.bloom_hits += 1;
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.changed(id);
+            }
             counters.possibly_acknowledged += 1;
             let confirmed = out.entry.bloom_hits >= config.bloom_acks_to_confirm;
             if !confirmed {
@@ -1288,6 +1362,9 @@ fn review_acks(
             false
         };
         if acknowledged {
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.removed(id);
+            }
             counters.acknowledged += 1;
             events.push(Event::MessageSent {
                 channel_id: channel_id.clone(),

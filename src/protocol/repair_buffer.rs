@@ -1,12 +1,14 @@
 //! An SDS-R repair buffer: entries keyed by message id, each charged at its real size
-//! (see [`budget`](super::budget)). Removal is constant time; the order of entries
-//! carries no meaning (due entries are sorted by time where order matters).
+//! (see [`budget`](super::budget)). Entries keep their insertion order (removal shifts
+//! the rest, a cost bounded by `max_repair_buffer`), so that state rebuilt from stored
+//! rows equals the state saved; due entries are sorted by time where order matters.
 
 use std::mem::size_of;
 
 use indexmap::IndexMap;
 
 use super::budget::{entry_heap, heap, table_slot};
+use super::journal::Journaling;
 use super::snapshot::{IncomingRepair, OutgoingRepair};
 
 /// A repair-buffer value whose heap allocations can be measured.
@@ -33,6 +35,8 @@ pub(crate) struct RepairBuffer<V> {
     /// Each value with the charge it was inserted with.
     entries: IndexMap<String, (V, usize)>,
     bytes: usize,
+    /// What changed since the last drain, while journaling.
+    pub(crate) journal: Journaling,
 }
 
 impl<V> Default for RepairBuffer<V> {
@@ -40,6 +44,7 @@ impl<V> Default for RepairBuffer<V> {
         Self {
             entries: IndexMap::new(),
             bytes: 0,
+            journal: Journaling::default(),
         }
     }
 }
@@ -67,28 +72,45 @@ impl<V: Charged> RepairBuffer<V> {
     pub(crate) fn insert(&mut self, key: String, value: V) {
         let charge = Self::charge(&key, &value);
         self.bytes += charge;
+        if self.entries.contains_key(&key) {
+            self.journal.changed(&key);
+        } else {
+            self.journal.added(&key);
+        }
         if let Some((_, old)) = self.entries.insert(key, (value, charge)) {
             self.bytes = self.bytes.saturating_sub(old);
         }
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
-        let (value, charge) = self.entries.swap_remove(key)?;
+        let (value, charge) = self.entries.shift_remove(key)?;
         self.bytes = self.bytes.saturating_sub(charge);
+        self.journal.removed(key);
         Some(value)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        self.entries.get(key).map(|(v, _)| v)
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.values().map(|(v, _)| v)
     }
 
+    /// The entries with their keys, in insertion order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries.iter().map(|(k, (v, _))| (k.as_str(), v))
+    }
+
     /// Keeps the entries for which `keep` returns true.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &mut V) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &V) -> bool) {
         let mut freed = 0;
+        let journal = &mut self.journal;
         self.entries.retain(|key, (value, charge)| {
             let kept = keep(key, value);
             if !kept {
                 freed += *charge;
+                journal.removed(key);
             }
             kept
         });

@@ -2,15 +2,20 @@
 //! versioned schema ([`schema`]), one transaction per operation's meta + history pair,
 //! and group commit of consecutive operations.
 //!
-//! Tables: `channel_meta` (one snapshot-codec meta per channel), `history` (stored
+//! Tables: `channel_meta` (one header per channel: the snapshot-codec meta without its
+//! buffers), one table per buffer (`outgoing`, `incoming`, `outgoing_repair`,
+//! `incoming_repair`, `met_id`: one row per entry keyed by message id, see [`rows`]), so
+//! that an operation writes only the rows it changes plus the header, `history` (stored
 //! messages without bloom, `seq` autoincrement keeps append order; a re-append moves the
 //! row to the end, as `INSERT OR REPLACE` gives it a new `seq`) and `retrieval_hint`.
+//! Loading joins header and rows back into the complete meta the contract hands out.
 //! Every row carries a checksum (module `checksum`); loading a channel checks each of its rows
 //! and refuses the whole channel if one fails: a row skipped would be state lost without
 //! a word (a skipped history message could even be delivered again when a peer resends
 //! it), while a refused load loses nothing and lets the operator act.
 
 mod checksum;
+mod rows;
 pub(crate) mod schema;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +23,12 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection};
 
 use self::checksum::{check_row, row_checksum, DamagedRow, StoredRow};
-use super::contract::{HistoryBatch, Persistence, PersistenceError, SaveOutcome, StoredChannel};
+use self::rows::BadRow;
+use super::codec::{decode_channel_meta, encode_channel_meta};
+use super::contract::{
+    HistoryBatch, MetaRows, Persistence, PersistenceError, SaveOutcome, StoredChannel,
+};
+use crate::protocol::journal::BufferKind;
 
 /// Table names, as the statements spell them; each is part of its rows' checksums.
 const META_TABLE: &str = "channel_meta";
@@ -29,6 +39,8 @@ const HINT_TABLE: &str = "retrieval_hint";
 enum ReadError {
     Sql(rusqlite::Error),
     Damaged(DamagedRow),
+    /// A sound row whose value is not what its table holds.
+    Bad(BadRow),
 }
 
 impl From<rusqlite::Error> for ReadError {
@@ -97,6 +109,27 @@ impl SqliteStore {
         schema::file_error(&self.path, e)
     }
 
+    /// Runs `write_meta` and applies `history` atomically, reporting the one outcome
+    /// for both halves of the op.
+    fn save_with_history(
+        &mut self,
+        channel_id: &str,
+        history: Option<&HistoryBatch>,
+        write_meta: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+    ) -> SaveOutcome {
+        let result = self.atomically(|conn| {
+            write_meta(conn)?;
+            match history {
+                Some(batch) => write_history(conn, channel_id, batch),
+                None => Ok(()),
+            }
+        });
+        SaveOutcome {
+            meta: result.clone(),
+            history: result,
+        }
+    }
+
     /// Runs `body` atomically: in its own transaction, or in a savepoint of the open
     /// group transaction, so a failing op leaves nothing half-written either way.
     fn atomically<T>(
@@ -122,26 +155,57 @@ impl SqliteStore {
     }
 }
 
-fn write_meta(conn: &Connection, channel_id: &str, meta: &[u8]) -> rusqlite::Result<()> {
-    let crc = row_checksum(META_TABLE, channel_id.as_bytes(), b"", meta);
-    conn.prepare_cached(
-        "INSERT INTO channel_meta (channel_id, meta, crc32) VALUES (?1, ?2, ?3)
-         ON CONFLICT (channel_id) DO UPDATE SET meta = excluded.meta, crc32 = excluded.crc32",
-    )?
-    .execute(params![channel_id, meta, crc])?;
-    Ok(())
-}
-
-/// Reads every stored row of the channel, checking each against its checksum.
+/// Reads every stored row of the channel, checking each against its checksum, and
+/// joins the meta's header and buffer rows into the complete meta.
 fn read_channel(conn: &Connection, channel_id: &str) -> Result<StoredChannel, ReadError> {
     // One row at most: the channel is the table's key.
-    let meta = read_rows(
+    let header = read_rows(
         conn,
         "SELECT channel_id, meta, crc32 FROM channel_meta WHERE channel_id = ?1",
         META_TABLE,
         channel_id,
     )?
     .pop();
+    let mut entries = Vec::new();
+    for kind in BufferKind::all() {
+        let table = rows::table_of(kind);
+        let values = read_rows(
+            conn,
+            &format!(
+                "SELECT channel_id, entry, crc32, message_id FROM {table}
+                 WHERE channel_id = ?1 ORDER BY seq"
+            ),
+            table,
+            channel_id,
+        )?;
+        entries.extend(values.into_iter().map(|value| (kind, value)));
+    }
+    let history = read_history(conn, channel_id)?;
+    let meta = match header.as_deref().map(decode_channel_meta) {
+        None if entries.is_empty() => None,
+        // A blob saved whole through the snapshot contract that is no meta: handed back
+        // as it was, for the caller to judge.
+        Some(Err(_)) if entries.is_empty() => header,
+        Some(Err(e)) => {
+            return Err(ReadError::Bad(BadRow {
+                table: META_TABLE,
+                problem: e.to_string(),
+            }))
+        }
+        decoded => {
+            let mut meta = decoded.and_then(Result::ok).unwrap_or_default();
+            for (kind, value) in entries {
+                rows::join(&mut meta, kind, &value).map_err(ReadError::Bad)?;
+            }
+            Some(encode_channel_meta(&meta))
+        }
+    };
+    Ok(StoredChannel { meta, history })
+}
+
+/// The channel's history rows in append order, checked; and its retrieval hints, checked
+/// only (they are not part of the loaded state, but a damaged one is still damage).
+fn read_history(conn: &Connection, channel_id: &str) -> Result<Vec<Vec<u8>>, ReadError> {
     let history = read_rows(
         conn,
         "SELECT channel_id, message, crc32, message_id FROM history
@@ -149,14 +213,13 @@ fn read_channel(conn: &Connection, channel_id: &str) -> Result<StoredChannel, Re
         HISTORY_TABLE,
         channel_id,
     )?;
-    // Hints are not part of the loaded state, but a damaged one is still damage.
     read_rows(
         conn,
         "SELECT channel_id, hint, crc32, message_id FROM retrieval_hint WHERE channel_id = ?1",
         HINT_TABLE,
         channel_id,
     )?;
-    Ok(StoredChannel { meta, history })
+    Ok(history)
 }
 
 /// The checked values of the rows `sql` selects for `channel_id`, in its order. `sql`
@@ -219,8 +282,9 @@ fn write_history(
 }
 
 impl Persistence for SqliteStore {
+    /// The snapshot contract's save: the complete meta replaces every stored row of it.
     fn save_channel_meta(&mut self, channel_id: &str, meta: &[u8]) -> Result<(), PersistenceError> {
-        self.atomically(|conn| write_meta(conn, channel_id, meta))
+        self.atomically(|conn| rows::replace(conn, channel_id, meta))
     }
 
     fn update_history(
@@ -246,6 +310,14 @@ impl Persistence for SqliteStore {
                      and the database is left as it is"
                 ),
             ),
+            ReadError::Bad(BadRow { table, problem }) => schema::file_error(
+                &self.path,
+                format!(
+                    "a `{table}` row of channel `{}` does not decode ({problem}); the \
+                     channel is not loaded, and the database is left as it is",
+                    crate::shorten::shorten_message(channel_id)
+                ),
+            ),
         })?;
         Ok((stored.meta.is_some() || !stored.history.is_empty()).then_some(stored))
     }
@@ -256,7 +328,7 @@ impl Persistence for SqliteStore {
                 conn.prepare_cached(&format!("DELETE FROM {table} WHERE channel_id = ?1"))?
                     .execute(params![channel_id])?;
             }
-            Ok(())
+            rows::delete_all(conn, channel_id)
         })
     }
 
@@ -282,27 +354,37 @@ impl Persistence for SqliteStore {
         })
     }
 
-    /// Meta and history of the op in one transaction (or savepoint): both land or
-    /// neither does, and a failure is reported for both halves.
+    /// The complete meta (replacing its rows) and history of the op in one transaction
+    /// (or savepoint): both land or neither does, and a failure is reported for both
+    /// halves.
     fn save_op(
         &mut self,
         channel_id: &str,
         meta: Option<&[u8]>,
         history: Option<&HistoryBatch>,
     ) -> SaveOutcome {
-        let result = self.atomically(|conn| {
-            if let Some(meta) = meta {
-                write_meta(conn, channel_id, meta)?;
-            }
-            if let Some(batch) = history {
-                write_history(conn, channel_id, batch)?;
-            }
-            Ok(())
-        });
-        SaveOutcome {
-            meta: result.clone(),
-            history: result,
-        }
+        self.save_with_history(channel_id, history, |conn| match meta {
+            Some(meta) => rows::replace(conn, channel_id, meta),
+            None => Ok(()),
+        })
+    }
+
+    fn stores_meta_rows(&self) -> bool {
+        true
+    }
+
+    /// The header, the changed buffer rows and the history of the op in one transaction
+    /// (or savepoint): all land or none does.
+    fn save_op_rows(
+        &mut self,
+        channel_id: &str,
+        meta: Option<&MetaRows>,
+        history: Option<&HistoryBatch>,
+    ) -> SaveOutcome {
+        self.save_with_history(channel_id, history, |conn| match meta {
+            Some(meta) => rows::write(conn, channel_id, meta),
+            None => Ok(()),
+        })
     }
 
     fn groups_commits(&self) -> bool {

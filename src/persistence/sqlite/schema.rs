@@ -28,17 +28,24 @@ use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{checksum, Synchronous};
+use super::{checksum, rows, Synchronous};
 use crate::persistence::contract::PersistenceError;
 
 /// `PRAGMA application_id` of libstorage databases ("LSTG").
 pub(crate) const APPLICATION_ID: i32 = 0x4C53_5447;
 
+/// One step of the schema: statements, or code for what SQL alone cannot do.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Connection) -> rusqlite::Result<()>),
+}
+
 /// Each entry migrates the schema from version `index` to `index + 1`; the schema version
 /// this build writes is their count.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 0 -> 1: channel meta, history in append order, retrieval hints.
-    "CREATE TABLE channel_meta (
+    Migration::Sql(
+        "CREATE TABLE channel_meta (
          channel_id TEXT PRIMARY KEY NOT NULL,
          meta BLOB NOT NULL
      ) WITHOUT ROWID;
@@ -55,8 +62,10 @@ const MIGRATIONS: &[&str] = &[
          hint BLOB NOT NULL,
          PRIMARY KEY (channel_id, message_id)
      ) WITHOUT ROWID;",
+    ),
     // 1 -> 2: a checksum per row (see `checksum`), computed for the rows already stored.
-    "ALTER TABLE channel_meta ADD COLUMN crc32 INTEGER NOT NULL DEFAULT 0;
+    Migration::Sql(
+        "ALTER TABLE channel_meta ADD COLUMN crc32 INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE history ADD COLUMN crc32 INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE retrieval_hint ADD COLUMN crc32 INTEGER NOT NULL DEFAULT 0;
      UPDATE channel_meta
@@ -65,7 +74,43 @@ const MIGRATIONS: &[&str] = &[
          SET crc32 = libstorage_row_crc32('history', channel_id, message_id, message);
      UPDATE retrieval_hint
          SET crc32 = libstorage_row_crc32('retrieval_hint', channel_id, message_id, hint);",
+    ),
+    // 2 -> 3: buffer entries as rows (see `rows`); each stored meta is split into its
+    // header and rows.
+    Migration::Code(split_stored_metas),
 ];
+
+/// Creates the buffer tables and splits every sound stored meta into header and rows. A
+/// meta row that fails its checksum or does not decode is left as it is: loading its
+/// channel then refuses it, as it did before the migration.
+fn split_stored_metas(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&rows::create_tables_sql())?;
+    let mut sound = Vec::new();
+    {
+        let mut statement = conn.prepare("SELECT channel_id, meta, crc32 FROM channel_meta")?;
+        let mut stored = statement.query([])?;
+        while let Some(row) = stored.next()? {
+            let Ok(channel_id) = row.get::<_, String>(0) else {
+                continue;
+            };
+            let row = checksum::StoredRow {
+                channel_id: row.get_ref(0)?,
+                value: row.get_ref(1)?,
+                checksum: row.get_ref(2)?,
+                key: None,
+            };
+            if let Ok(meta) = checksum::check_row("channel_meta", &channel_id, row) {
+                sound.push((channel_id, meta.to_vec()));
+            }
+        }
+    }
+    for (channel_id, meta) in sound {
+        if crate::persistence::codec::decode_channel_meta(&meta).is_ok() {
+            rows::replace(conn, &channel_id, &meta)?;
+        }
+    }
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub fn current_version() -> u32 {
@@ -282,7 +327,10 @@ fn migrate(conn: &Connection, from: u32) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| {
         for step in &MIGRATIONS[from as usize..] {
-            conn.execute_batch(step)?;
+            match step {
+                Migration::Sql(sql) => conn.execute_batch(sql)?,
+                Migration::Code(run) => run(conn)?,
+            }
         }
         conn.execute_batch(&format!(
             "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
