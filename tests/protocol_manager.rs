@@ -179,6 +179,53 @@ fn bloom_hits_are_possible_acks_until_confirmed() {
     assert_eq!(a.channel_stats(CH).unwrap().outgoing_len, 0);
 }
 
+/// `a` with 3 000 messages outstanding that `b` has all received; `b` sends no causal
+/// history, so only its bloom filter can acknowledge.
+fn many_outstanding() -> (protocol::Manager, protocol::Manager) {
+    let mut a = manager("a");
+    let mut b = manager_with("b", |c| c.max_causal_history = 0);
+    for i in 0..3000 {
+        b.unwrap(T0, &a.wrap(T0, CH, &format!("a{i}"), b"x").unwrap())
+            .unwrap();
+    }
+    a.take_events();
+    (a, b)
+}
+
+#[test]
+fn a_large_buffer_is_reviewed_a_bounded_window_at_a_time() {
+    let (mut a, mut b) = many_outstanding();
+    a.unwrap(T0, &b.wrap(T0, CH, "b0", b"y").unwrap()).unwrap();
+    let possible = a
+        .take_events()
+        .iter()
+        .filter(|e| matches!(e, Event::PossiblyAcknowledged { .. }))
+        .count();
+    assert_eq!(possible, 1024, "one receive tests one window of the buffer");
+    // Successive messages test other windows: before long, every message has been seen
+    // twice and is acknowledged.
+    let mut sent = 0;
+    for i in 1..=40 {
+        let reply = b.wrap(T0, CH, &format!("b{i}"), b"y").unwrap();
+        a.unwrap(T0, &reply).unwrap();
+        sent += sent_ids(&a.take_events()).len();
+    }
+    assert_eq!(sent, 3000);
+    assert_eq!(a.channel_stats(CH).unwrap().outgoing_len, 0);
+}
+
+#[test]
+fn mentions_beyond_the_bloom_window_still_acknowledge() {
+    let (mut a, mut b) = many_outstanding();
+    let mut reply = protocol::decode_message(&b.wrap(T0, CH, "b0", b"y").unwrap()).unwrap();
+    // Every third message, across the whole buffer (the history holds at most 1 024).
+    let all: Vec<String> = (0..3000).step_by(3).map(|i| format!("a{i}")).collect();
+    reply.causal_history = entries(&all);
+    assert!(!reply.bloom_filter.is_empty());
+    a.unwrap(T0, &protocol::encode_message(&reply)).unwrap();
+    assert_eq!(sent_ids(&a.take_events()), all);
+}
+
 #[test]
 fn one_bloom_hit_acknowledges_when_configured_like_libsds() {
     let mut a = manager_with("", |c| c.bloom_acks_to_confirm = 1);

@@ -1293,10 +1293,18 @@ fn in_format(format: WireFormat, stored: Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// Most outgoing entries one received message's bloom filter is tested against. With
+/// more outstanding, each receive tests a window of this many (consecutive, wrapping),
+/// placed by the received message's id, so that a receive costs the same with 10 000
+/// messages outstanding as with 1 000 and, over a few receives, every entry is tested.
+/// Causal-history mentions are always honoured, wherever they are.
+pub(crate) const BLOOM_REVIEW_WINDOW: usize = 1024;
+
 /// Acknowledgement review of a received message against the channel's outgoing buffer:
 /// a causal-history mention acknowledges at once; a bloom hit makes the message possibly
-/// acknowledged, and `bloom_acks_to_confirm` independent hits acknowledge it. A peer
-/// bloom that fails validation is ignored.
+/// acknowledged, and `bloom_acks_to_confirm` independent hits acknowledge it (at most
+/// [`BLOOM_REVIEW_WINDOW`] entries are tested per message). A peer bloom that fails
+/// validation is ignored. Events come in buffer order.
 fn review_acks(
     channel: &mut Channel,
     message: &SdsMessage,
@@ -1304,17 +1312,19 @@ fn review_acks(
     config: &ProtocolConfig,
     events: &mut Vec<Event>,
 ) {
-    if channel.outgoing.is_empty() {
+    let len = channel.outgoing.len();
+    if len == 0 {
         return;
     }
     // Positions in the outgoing buffer of the messages the causal history mentions,
-    // sorted: the walk below then tests each entry by position, hashing no id.
+    // sorted and unique: the walk below then tests each entry by position, hashing no id.
     let mut mentioned: Vec<usize> = message
         .causal_history
         .iter()
         .filter_map(|e| channel.outgoing.get_index_of(e.message_id.as_str()))
         .collect();
     mentioned.sort_unstable();
+    mentioned.dedup();
     let peer_bloom = if peer_bloom.is_empty() {
         None
     } else {
@@ -1323,6 +1333,26 @@ fn review_acks(
     if mentioned.is_empty() && peer_bloom.is_none() {
         return;
     }
+    // The positions to visit, ascending: every mentioned one, and the bloom window (at
+    // most two ranges: it may wrap around the end).
+    let window: [std::ops::Range<usize>; 2] = if peer_bloom.is_none() {
+        [0..0, 0..0]
+    } else if len <= BLOOM_REVIEW_WINDOW {
+        [0..len, 0..0]
+    } else {
+        let start = (window_seed(&message.message_id) % len as u64) as usize;
+        let end = start + BLOOM_REVIEW_WINDOW;
+        if end <= len {
+            [start..end, 0..0]
+        } else {
+            [0..end - len, start..len]
+        }
+    };
+    let in_window = |at: usize| window.iter().any(|r| r.contains(&at));
+    let mut visits: Vec<usize> = window.iter().cloned().flatten().collect();
+    visits.extend(mentioned.iter().copied().filter(|&at| !in_window(at)));
+    visits.sort_unstable();
+
     let channel_id = &channel.id;
     let counters = &mut channel.counters;
     // The cached hashes follow the channel's dialect; a peer of the other one placed its
@@ -1331,10 +1361,11 @@ fn review_acks(
     let mut journal = channel
         .journaling
         .then_some(&mut channel.changes.buffers.outgoing);
-    let mut position = 0;
-    channel.outgoing.retain(|id, out| {
-        let at = position;
-        position += 1;
+    let mut acknowledged_at = Vec::new();
+    for at in visits {
+        let Some((id, out)) = channel.outgoing.get_index_mut(at) else {
+            continue;
+        };
         let acknowledged = if mentioned.binary_search(&at).is_ok() {
             true
         } else if peer_bloom.as_ref().is_some_and(|b| {
@@ -1370,9 +1401,26 @@ fn review_acks(
                 channel_id: channel_id.clone(),
                 message_id: id.clone(),
             });
+            acknowledged_at.push(at);
         }
-        !acknowledged
-    });
+    }
+    if !acknowledged_at.is_empty() {
+        // One pass removes them all, keeping the buffer's order.
+        let mut position = 0;
+        channel.outgoing.retain(|_, _| {
+            let keep = acknowledged_at.binary_search(&position).is_err();
+            position += 1;
+            keep
+        });
+    }
+}
+
+/// Where a received message's bloom window starts (before reduction): FNV-1a of its id,
+/// so that successive messages test different parts of a large buffer.
+fn window_seed(message_id: &str) -> u64 {
+    message_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// SDS-R: a received message's repair requests. Each cancels our own pending request for
