@@ -17,7 +17,7 @@ use std::fs;
 use std::path::Path;
 
 use messages::{noise, sds_message};
-use recordings::record;
+use recordings::{exclusive, record};
 use scratch::Scratch;
 use seaweed::{no_env, Seaweed};
 use sha2::{Digest, Sha256};
@@ -58,6 +58,7 @@ fn keys() -> ObjectKeys {
 
 #[test]
 fn a_recording_goes_up_under_its_keys_once() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };
@@ -124,6 +125,7 @@ fn a_recording_goes_up_under_its_keys_once() {
 
 #[test]
 fn lost_marks_are_found_by_head_and_nothing_is_sent_again() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };
@@ -161,6 +163,7 @@ fn lost_marks_are_found_by_head_and_nothing_is_sent_again() {
 
 #[test]
 fn a_corrupt_chunk_is_flagged_never_sent_and_the_manifest_withheld() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };
@@ -198,6 +201,7 @@ fn a_corrupt_chunk_is_flagged_never_sent_and_the_manifest_withheld() {
 
 #[test]
 fn the_server_refuses_bytes_that_do_not_match_their_checksum() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };
@@ -215,6 +219,7 @@ fn the_server_refuses_bytes_that_do_not_match_their_checksum() {
 
 #[test]
 fn large_chunk_files_go_up_in_parts() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };
@@ -254,6 +259,7 @@ fn large_chunk_files_go_up_in_parts() {
 
 #[test]
 fn bad_credentials_and_a_missing_bucket_pause_with_a_clear_error() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };
@@ -283,6 +289,7 @@ fn bad_credentials_and_a_missing_bucket_pause_with_a_clear_error() {
 
 #[test]
 fn a_recording_being_written_is_refused() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };
@@ -296,6 +303,7 @@ fn a_recording_being_written_is_refused() {
 
 #[test]
 fn storagectl_uploads_with_flags_and_the_aws_variables() {
+    let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {
         return;
     };

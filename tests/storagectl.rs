@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use messages::sds_message;
-use recordings::record;
+use recordings::{exclusive, record};
 use scratch::Scratch;
 use serde_json::Value;
 use storage::protocol::SdsMessage;
@@ -23,6 +23,7 @@ use storage::recording::{Manifest, Store, CHUNKS_DIR};
 
 /// Runs `storagectl args...` on recordings root `root`.
 fn storagectl(root: &Path, args: &[&str]) -> Output {
+    let _spawning = exclusive();
     Command::new(env!("CARGO_BIN_EXE_storagectl"))
         .args(args)
         .env("STORAGE_RECORDINGS_ROOT", root)
@@ -196,6 +197,7 @@ fn show_counts_each_channel() {
 
 #[test]
 fn audit_lists_records_by_actor_and_detects_an_edited_log() {
+    let locking = exclusive();
     let root = two_recordings("ctl-audit");
     let store = Store::new(&root);
     store
@@ -218,6 +220,7 @@ fn audit_lists_records_by_actor_and_detects_an_edited_log() {
             1_800_000_001_000_000_000,
         )
         .expect("supersede chunk");
+    drop(locking);
 
     let out = storagectl(&root, &["audit", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");

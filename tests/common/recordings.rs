@@ -46,3 +46,15 @@ pub fn record(root: &Path, name: &str, messages: &[SdsMessage], json: &str) -> R
     }
     stop(recorder).expect("stop")
 }
+
+/// Serialises a test's spawning of child processes against another's recording and
+/// then locking the recording (supersede, upload): a child shares every open file of
+/// this process from its fork until its exec, a recorder's folder lock included, so the
+/// lock can look held for that instant after the recorder let it go.
+#[allow(dead_code)] // not every test binary including this module spawns processes
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static GUARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GUARD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
