@@ -1300,6 +1300,9 @@ fn in_format(format: WireFormat, stored: Vec<u8>) -> Vec<u8> {
 /// Causal-history mentions are always honoured, wherever they are.
 pub(crate) const BLOOM_REVIEW_WINDOW: usize = 1024;
 
+/// Up to this many acknowledged entries are removed one by one, beyond in one pass.
+const FEW_REMOVALS: usize = 16;
+
 /// Acknowledgement review of a received message against the channel's outgoing buffer:
 /// a causal-history mention acknowledges at once; a bloom hit makes the message possibly
 /// acknowledged, and `bloom_acks_to_confirm` independent hits acknowledge it (at most
@@ -1404,8 +1407,13 @@ fn review_acks(
             acknowledged_at.push(at);
         }
     }
-    if !acknowledged_at.is_empty() {
-        // One pass removes them all, keeping the buffer's order.
+    // Removal keeps the buffer's order. A few at a time (the usual case: a peer names our
+    // newest messages), each removal costs what follows it in the buffer; more, one pass.
+    if acknowledged_at.len() <= FEW_REMOVALS {
+        for &at in acknowledged_at.iter().rev() {
+            channel.outgoing.shift_remove_index(at);
+        }
+    } else {
         let mut position = 0;
         channel.outgoing.retain(|_, _| {
             let keep = acknowledged_at.binary_search(&position).is_err();
