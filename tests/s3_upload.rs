@@ -23,9 +23,12 @@ use seaweed::{no_env, Seaweed};
 use sha2::{Digest, Sha256};
 use storage::protocol::SdsMessage;
 use storage::recording::upload::{
-    upload_recording, ChunkAction, FailureClass, ManifestAction, ObjectKeys, S3Bucket,
+    reconcile_recording, restore_recording, upload_recording, ChunkAction, FailureClass,
+    LocalState, ManifestAction, ObjectKeys, ReconcileAction, S3Bucket,
 };
-use storage::recording::{Manifest, Store, CHUNKS_DIR, MANIFEST_FILE};
+use storage::recording::{
+    verify_folder, Manifest, ReplayOptions, ReplayReader, Store, CHUNKS_DIR, MANIFEST_FILE,
+};
 
 const NOW: u64 = 1_800_000_000_000_000_000;
 
@@ -309,16 +312,19 @@ fn storagectl_uploads_with_flags_and_the_aws_variables() {
     };
     let bucket = server.bucket("cli");
     let root = recorded("s3-cli");
-    let run = |secret: &str| {
+    let elsewhere = Scratch::new("s3-cli-elsewhere");
+    let storagectl = |root: &Path, args: &[&str], secret: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_storagectl"))
-            .args(["upload", "--json", "--prefix", "fleet"])
+            .args(args)
+            .args(["--json", "--prefix", "fleet"])
             .args(["--endpoint", &server.endpoint, "--bucket", "cli"])
-            .env("STORAGE_RECORDINGS_ROOT", &*root)
+            .env("STORAGE_RECORDINGS_ROOT", root)
             .env("AWS_ACCESS_KEY_ID", seaweed::ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .output()
             .expect("storagectl runs")
     };
+    let run = |secret: &str| storagectl(&root, &["upload"], secret);
     let out = run(seaweed::SECRET_KEY);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
@@ -337,4 +343,134 @@ fn storagectl_uploads_with_flags_and_the_aws_variables() {
     let refused = run("wrong");
     assert_eq!(refused.status.code(), Some(4), "{refused:?}");
     assert!(!String::from_utf8_lossy(&refused.stderr).contains("wrong"));
+
+    let out = storagectl(&root, &["reconcile"], seaweed::SECRET_KEY);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let restore = ["restore", "run", "--origin", "alice"];
+    let out = storagectl(&elsewhere, &restore, seaweed::SECRET_KEY);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        verify_folder(&elsewhere.join("run"), "run")
+            .expect("verify")
+            .ok
+    );
+    // Without --origin there is nothing to find it by.
+    let out = storagectl(&elsewhere, &["restore", "other"], seaweed::SECRET_KEY);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn reconcile_heals_the_bucket_the_files_and_the_marks_and_then_does_nothing() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("heal");
+    let root = recorded("s3-heal");
+    let store = Store::new(&root);
+    upload_recording(&store, "run", &bucket, &keys(), NOW).expect("upload");
+    let folder = root.join("run");
+    let mut manifest = Manifest::read(&folder).expect("manifest");
+    let chunk_keys: Vec<String> = manifest
+        .chunks
+        .iter()
+        .map(|c| keys().chunk("run", c).expect("key"))
+        .collect();
+    let key = |i: usize| chunk_keys[i].clone();
+    // Chunk 0: the bucket's copy tampered with. Chunk 1: the local file lost. Chunk 2:
+    // the local file corrupt, and the manifest's mark lost.
+    bucket.put_bytes(&key(0), b"tampered").expect("tamper");
+    let chunks = folder.join(CHUNKS_DIR);
+    fs::remove_file(chunks.join(&manifest.chunks[1].file)).expect("remove");
+    let third = chunks.join(&manifest.chunks[2].file);
+    let mut bytes = fs::read(&third).expect("read");
+    bytes[10] ^= 1;
+    fs::write(&third, bytes).expect("write");
+    manifest.chunks[2].uploaded_at_ns = None;
+    manifest.write(&folder).expect("write manifest");
+
+    let report = reconcile_recording(&store, "run", &bucket, &keys(), NOW + 9).expect("reconcile");
+    let actions: Vec<ReconcileAction> = report.chunks.iter().map(|c| c.action).collect();
+    assert_eq!(
+        actions,
+        [
+            ReconcileAction::Reuploaded,
+            ReconcileAction::Downloaded,
+            ReconcileAction::Downloaded
+        ]
+    );
+    assert_eq!(report.chunks[2].local, LocalState::Corrupt);
+    assert!(report.converged(), "{report:?}");
+    assert!(verify_folder(&folder, "run").expect("verify").ok);
+    // Nothing deleted: the corrupt file is kept aside.
+    assert!(folder
+        .join("quarantine")
+        .join(&manifest.chunks[2].file)
+        .is_file());
+    let remote = bucket.head(&key(0)).expect("head").expect("there");
+    assert_eq!(
+        remote.sha256.as_deref(),
+        Some(manifest.chunks[0].sha256.as_str())
+    );
+
+    let again = reconcile_recording(&store, "run", &bucket, &keys(), NOW + 10).expect("again");
+    assert!(
+        again
+            .chunks
+            .iter()
+            .all(|c| c.action == ReconcileAction::None),
+        "{again:?}"
+    );
+    assert_eq!(again.manifest, ManifestAction::Unchanged);
+}
+
+#[test]
+fn a_chunk_lost_on_both_sides_is_flagged_and_the_manifest_withheld() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("lost");
+    let root = recorded("s3-lost");
+    let store = Store::new(&root);
+    let manifest = Manifest::read(&root.join("run")).expect("manifest");
+    fs::remove_file(
+        root.join("run")
+            .join(CHUNKS_DIR)
+            .join(&manifest.chunks[0].file),
+    )
+    .expect("remove");
+    let report = reconcile_recording(&store, "run", &bucket, &keys(), NOW).expect("reconcile");
+    assert_eq!(report.chunks[0].action, ReconcileAction::Lost);
+    assert_eq!(report.chunks[1].action, ReconcileAction::Uploaded);
+    assert_eq!(report.manifest, ManifestAction::Withheld);
+    assert!(!report.converged());
+}
+
+#[test]
+fn a_recording_is_restored_on_an_empty_machine_from_the_bucket_alone() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("restore");
+    let robot = recorded("s3-robot");
+    upload_recording(&Store::new(&robot), "run", &bucket, &keys(), NOW).expect("upload");
+
+    let elsewhere = Scratch::new("s3-elsewhere");
+    let store = Store::new(&elsewhere);
+    let report = restore_recording(&store, "run", &bucket, &keys()).expect("restore");
+    assert_eq!(report.chunks.len(), 3);
+    let report = verify_folder(&elsewhere.join("run"), "run").expect("verify");
+    assert!(report.ok, "{report:?}");
+    let replay = |root: &Path| -> Vec<SdsMessage> {
+        ReplayReader::open(&root.join("run"), ReplayOptions::default())
+            .expect("open")
+            .map(|m| m.expect("message").message)
+            .collect()
+    };
+    assert_eq!(replay(&elsewhere), replay(&robot));
+    assert_eq!(replay(&elsewhere).len(), 30);
+    // A second restore refuses to overwrite.
+    assert!(restore_recording(&store, "run", &bucket, &keys()).is_err());
 }

@@ -276,7 +276,10 @@ fn exit_statuses_for_missing_files_and_bad_usage() {
             Some(2)
         );
     }
-    for command in ["list", "verify", "show", "messages", "replay", "audit"] {
+    let commands = [
+        "list", "verify", "show", "messages", "replay", "audit", "upload",
+    ];
+    for command in commands.into_iter().chain(["reconcile", "restore"]) {
         let out = storagectl(&root, &[command, "--help"]);
         assert!(out.status.success(), "{command} --help: {out:?}");
         assert!(stdout(&out).contains("--root"), "{command}");

@@ -86,10 +86,17 @@ enum Command {
     },
     /// Upload sealed recordings (all when none is named) to an S3-compatible bucket;
     /// exit status 1 when a chunk could not go (a corrupt file, a failed send).
-    Upload {
+    Upload(Remote),
+    /// Reconcile recordings (all sealed ones when none is named) with the bucket: upload
+    /// what it lacks or holds differently, mark what it has, download what the local copy
+    /// lost; never deletes. Exit status 1 when a chunk is lost on both sides.
+    Reconcile(Remote),
+    /// Rebuild recordings this root lacks from the bucket alone (needs --origin).
+    Restore {
         #[command(flatten)]
         root: Root,
-        /// Recordings to upload (default: every sealed one).
+        /// Recordings to restore.
+        #[arg(required = true)]
         names: Vec<String>,
         #[command(flatten)]
         target: upload::Target,
@@ -121,6 +128,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The arguments of the commands on recordings and a bucket.
+#[derive(Args)]
+struct Remote {
+    #[command(flatten)]
+    root: Root,
+    /// Recordings (default: every sealed one).
+    names: Vec<String>,
+    #[command(flatten)]
+    target: upload::Target,
+    /// Print one JSON report per recording.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The recordings root, as the context's `recording.root` names it.
@@ -163,12 +184,14 @@ fn main() -> ExitCode {
             filter,
             rate,
         } => messages::print(&root.store(), &name, &filter, rate),
-        Command::Upload {
+        Command::Upload(r) => upload::upload(&r.root.store(), &r.names, &r.target, r.json),
+        Command::Reconcile(r) => upload::reconcile(&r.root.store(), &r.names, &r.target, r.json),
+        Command::Restore {
             root,
             names,
             target,
             json,
-        } => upload::upload(&root.store(), &names, &target, json),
+        } => upload::restore(&root.store(), &names, &target, json),
         Command::Audit {
             root,
             recording,

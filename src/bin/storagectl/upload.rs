@@ -4,7 +4,8 @@
 use clap::Args;
 use serde_json::json;
 use storage::recording::upload::{
-    upload_recording, FailureClass, ObjectKeys, S3Bucket, UploadOptions,
+    reconcile_recording, restore_recording, upload_recording, FailureClass, ObjectKeys, S3Bucket,
+    UploadError, UploadOptions,
 };
 use storage::recording::{Manifest, Store};
 
@@ -39,6 +40,27 @@ pub struct Target {
 }
 
 impl Target {
+    fn bucket(&self) -> Result<S3Bucket, UploadError> {
+        let env = |name: &str| std::env::var(name).ok();
+        S3Bucket::new(&self.options(), &env)
+    }
+
+    /// The keys of recording `name`: under `--origin`, else its participant id.
+    fn keys(&self, store: &Store, name: &str) -> Result<ObjectKeys, Outcome> {
+        let origin = match &self.origin {
+            Some(origin) => origin.clone(),
+            None => {
+                store
+                    .existing(name)
+                    .and_then(|f| Manifest::read(&f))
+                    .map_err(|e| Outcome::Unreadable(e.to_string()))?
+                    .participant
+            }
+        };
+        ObjectKeys::new(self.prefix.as_deref(), &origin)
+            .map_err(|e| Outcome::Unreadable(e.to_string()))
+    }
+
     fn options(&self) -> UploadOptions {
         UploadOptions {
             endpoint: Some(self.endpoint.clone()),
@@ -54,44 +76,8 @@ impl Target {
 
 /// Uploads every named recording (all sealed ones when none is named).
 pub fn upload(store: &Store, names: &[String], target: &Target, json: bool) -> Outcome {
-    let env = |name: &str| std::env::var(name).ok();
-    let bucket = match S3Bucket::new(&target.options(), &env) {
-        Ok(bucket) => bucket,
-        Err(e) => return Outcome::Remote(e.to_string()),
-    };
-    let names: Vec<String> = if names.is_empty() {
-        match store.folders() {
-            Ok(folders) => folders
-                .into_iter()
-                .filter(|f| f.manifest.is_some() && !f.active)
-                .map(|f| f.name)
-                .collect(),
-            Err(e) => return Outcome::Unreadable(e.to_string()),
-        }
-    } else {
-        names.to_vec()
-    };
-    let mut all_complete = true;
-    for name in &names {
-        let origin = match &target.origin {
-            Some(origin) => origin.clone(),
-            None => match store.existing(name).and_then(|f| Manifest::read(&f)) {
-                Ok(manifest) => manifest.participant,
-                Err(e) => return Outcome::Unreadable(e.to_string()),
-            },
-        };
-        let keys = match ObjectKeys::new(target.prefix.as_deref(), &origin) {
-            Ok(keys) => keys,
-            Err(e) => return Outcome::Unreadable(e.to_string()),
-        };
-        let report = match upload_recording(store, name, &bucket, &keys, now_ns()) {
-            Ok(report) => report,
-            Err(e) if e.class == FailureClass::Terminal => {
-                return Outcome::Unreadable(format!("{name}: {e}"))
-            }
-            Err(e) => return Outcome::Remote(format!("{name}: {e}")),
-        };
-        all_complete &= report.complete();
+    each_sealed(store, names, target, |bucket, name, keys| {
+        let report = upload_recording(store, name, bucket, keys, now_ns())?;
         if json {
             println!("{}", json!(report));
         } else {
@@ -103,19 +89,110 @@ pub fn upload(store: &Store, names: &[String], target: &Target, json: bool) -> O
                 report.manifest
             );
             for c in report.chunks.iter().filter(|c| c.reason.is_some()) {
+                let reason = c.reason.as_deref().unwrap_or("");
+                println!("  chunk {} {:?}: {reason}", c.index, c.action);
+            }
+        }
+        Ok(report.complete())
+    })
+}
+
+/// Reconciles every named recording (all sealed ones when none is named) with the bucket.
+pub fn reconcile(store: &Store, names: &[String], target: &Target, json: bool) -> Outcome {
+    each_sealed(store, names, target, |bucket, name, keys| {
+        let report = reconcile_recording(store, name, bucket, keys, now_ns())?;
+        if json {
+            println!("{}", json!(report));
+        } else {
+            println!("{name}: manifest {:?}", report.manifest);
+            for c in &report.chunks {
                 println!(
-                    "  chunk {} {:?}: {}",
-                    c.index,
-                    c.action,
-                    c.reason.as_deref().unwrap_or("")
+                    "  chunk {}: local {:?}, remote {:?} -> {:?}",
+                    c.index, c.local, c.remote, c.action
                 );
             }
         }
+        Ok(report.converged())
+    })
+}
+
+/// Runs `each` on every named recording (all sealed ones when none is named), with the
+/// bucket and the recording's keys; `each` says whether the recording came out whole.
+fn each_sealed(
+    store: &Store,
+    names: &[String],
+    target: &Target,
+    mut each: impl FnMut(&S3Bucket, &str, &ObjectKeys) -> Result<bool, UploadError>,
+) -> Outcome {
+    let bucket = match target.bucket() {
+        Ok(bucket) => bucket,
+        Err(e) => return Outcome::Remote(e.to_string()),
+    };
+    let names = match sealed_or(store, names) {
+        Ok(names) => names,
+        Err(outcome) => return outcome,
+    };
+    let mut whole = true;
+    for name in &names {
+        let keys = match target.keys(store, name) {
+            Ok(keys) => keys,
+            Err(outcome) => return outcome,
+        };
+        match each(&bucket, name, &keys) {
+            Ok(ok) => whole &= ok,
+            Err(e) => return failed(name, e),
+        }
     }
-    if all_complete {
+    if whole {
         Outcome::Ok
     } else {
         Outcome::Damaged
+    }
+}
+
+/// `names`, or every sealed recording of the root when none is given.
+fn sealed_or(store: &Store, names: &[String]) -> Result<Vec<String>, Outcome> {
+    if !names.is_empty() {
+        return Ok(names.to_vec());
+    }
+    match store.folders() {
+        Ok(folders) => Ok(folders
+            .into_iter()
+            .filter(|f| f.manifest.is_some() && !f.active)
+            .map(|f| f.name)
+            .collect()),
+        Err(e) => Err(Outcome::Unreadable(e.to_string())),
+    }
+}
+
+/// Restores the named recordings, which this root lacks, from the bucket.
+pub fn restore(store: &Store, names: &[String], target: &Target, json: bool) -> Outcome {
+    let Some(origin) = &target.origin else {
+        return Outcome::Unreadable("restore needs --origin (whose recordings)".to_owned());
+    };
+    let bucket = match target.bucket() {
+        Ok(bucket) => bucket,
+        Err(e) => return Outcome::Remote(e.to_string()),
+    };
+    let keys = match ObjectKeys::new(target.prefix.as_deref(), origin) {
+        Ok(keys) => keys,
+        Err(e) => return Outcome::Unreadable(e.to_string()),
+    };
+    for name in names {
+        match restore_recording(store, name, &bucket, &keys) {
+            Ok(report) if json => println!("{}", json!(report)),
+            Ok(report) => println!("{name}: restored, {} chunks", report.chunks.len()),
+            Err(e) => return failed(name, e),
+        }
+    }
+    Outcome::Ok
+}
+
+fn failed(name: &str, e: UploadError) -> Outcome {
+    if e.class == FailureClass::Terminal {
+        Outcome::Unreadable(format!("{name}: {e}"))
+    } else {
+        Outcome::Remote(format!("{name}: {e}"))
     }
 }
 

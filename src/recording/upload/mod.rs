@@ -7,12 +7,17 @@
 mod config;
 mod error;
 mod keys;
+mod reconcile;
 mod recording_upload;
 mod s3;
 
 pub use config::{Secrets, UploadOptions};
 pub use error::{FailureClass, UploadError};
 pub use keys::ObjectKeys;
+pub use reconcile::{
+    reconcile_recording, restore_recording, LocalState, ReconcileAction, ReconcileReport,
+    ReconcileRow, RemoteState,
+};
 pub use recording_upload::{
     upload_recording, ChunkAction, ChunkUpload, ManifestAction, UploadReport,
 };

@@ -191,7 +191,7 @@ fn row(index: u64, key: String, action: ChunkAction, bytes_sent: u64, reason: &s
 }
 
 /// Sends the manifest file as it is on disk, unless the bucket holds these very bytes.
-fn upload_manifest(
+pub(super) fn upload_manifest(
     bucket: &S3Bucket,
     key: &str,
     folder: &Path,
@@ -215,7 +215,7 @@ fn upload_manifest(
 }
 
 /// The SHA-256 (hex) and MD5 of the file at `path`, and its size, in one read.
-fn digest_file(path: &Path) -> Result<(String, [u8; 16], u64), String> {
+pub(super) fn digest_file(path: &Path) -> Result<(String, [u8; 16], u64), String> {
     let mut file = File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
     let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buffer = vec![0u8; 1 << 20];

@@ -1,0 +1,262 @@
+//! Healing the three sources of truth of an uploaded recording (its manifest, its local
+//! chunk files, the bucket), chunk by chunk and without deleting anything; and restoring
+//! a recording onto a machine that lacks it, from the bucket alone.
+
+use std::fs;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::keys::ObjectKeys;
+use super::recording_upload::{digest_file, upload_manifest, ManifestAction};
+use super::s3::S3Bucket;
+use super::{FailureClass, UploadError};
+use crate::recording::manifest::{sync_folder, ChunkEntry, Manifest, MANIFEST_FILE};
+use crate::recording::store::{Store, CHUNKS_DIR, QUARANTINE_DIR};
+
+/// The local copy of a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalState {
+    /// The file matches its manifest entry.
+    Ok,
+    /// No file.
+    Missing,
+    /// A file that does not match its entry.
+    Corrupt,
+}
+
+/// The bucket's copy of a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteState {
+    /// No object.
+    Absent,
+    /// An object with the entry's SHA-256.
+    Same,
+    /// An object with another (or no) SHA-256.
+    Different,
+}
+
+/// What reconcile did for a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconcileAction {
+    /// All three agreed.
+    None,
+    /// The bucket lacked it: uploaded.
+    Uploaded,
+    /// The bucket's object differed: uploaded again over it.
+    Reuploaded,
+    /// The bucket had it but the manifest did not say so: marked.
+    Marked,
+    /// The local file was missing or corrupt and the bucket's good: downloaded (a corrupt
+    /// file is kept in `quarantine/`).
+    Downloaded,
+    /// Neither copy is good: flagged, nothing changed.
+    Lost,
+}
+
+/// One chunk's row of a [`ReconcileReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileRow {
+    /// The chunk's index.
+    pub index: u64,
+    /// Its object key.
+    pub key: String,
+    /// Its local file, before.
+    pub local: LocalState,
+    /// Its object, before.
+    pub remote: RemoteState,
+    /// What was done.
+    pub action: ReconcileAction,
+}
+
+/// The outcome of reconciling (or restoring) a recording.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    /// The recording.
+    pub recording: String,
+    /// One row per manifest entry, in index order.
+    pub chunks: Vec<ReconcileRow>,
+    /// What happened to the manifest object.
+    pub manifest: ManifestAction,
+}
+
+impl ReconcileReport {
+    /// Every chunk is good locally and in the bucket, and so is the manifest.
+    pub fn converged(&self) -> bool {
+        self.manifest != ManifestAction::Withheld
+            && self
+                .chunks
+                .iter()
+                .all(|c| c.action != ReconcileAction::Lost)
+    }
+}
+
+fn terminal(e: impl std::fmt::Display) -> UploadError {
+    UploadError::new(FailureClass::Terminal, e.to_string())
+}
+
+/// Reconciles sealed recording `name` with the bucket: uploads what the bucket lacks or
+/// holds differently, marks what it already has, downloads what the local copy lost, and
+/// flags what both lost. Idempotent; never deletes an object or a file.
+pub fn reconcile_recording(
+    store: &Store,
+    name: &str,
+    bucket: &S3Bucket,
+    keys: &ObjectKeys,
+    now_ns: u64,
+) -> Result<ReconcileReport, UploadError> {
+    let (folder, _lock) = store.lock_sealed(name).map_err(terminal)?;
+    let mut manifest = Manifest::read(&folder).map_err(terminal)?;
+    manifest.chunks.sort_by_key(|c| c.index);
+    let mut rows = Vec::with_capacity(manifest.chunks.len());
+    for at in 0..manifest.chunks.len() {
+        let entry = manifest.chunks[at].clone();
+        let Some(key) = keys.chunk(name, &entry) else {
+            return Err(terminal(format!("chunk {} has no SHA-256", entry.index)));
+        };
+        let path = folder.join(CHUNKS_DIR).join(&entry.file);
+        let local = local_state(&path, &entry);
+        let (remote, etag) = match bucket.head(&key)? {
+            None => (RemoteState::Absent, None),
+            Some(o) if o.sha256.as_deref() == Some(entry.sha256.as_str()) => {
+                (RemoteState::Same, Some(o.etag))
+            }
+            Some(_) => (RemoteState::Different, None),
+        };
+        let (action, etag) = match (local, remote) {
+            (LocalState::Ok, RemoteState::Absent | RemoteState::Different) => {
+                let (_, md5, _) = digest_file(&path).map_err(terminal)?;
+                let etag = bucket.put_file(&key, &path, &entry.sha256, md5)?;
+                let action = if remote == RemoteState::Absent {
+                    ReconcileAction::Uploaded
+                } else {
+                    ReconcileAction::Reuploaded
+                };
+                (action, Some(etag))
+            }
+            (LocalState::Ok, RemoteState::Same) if entry.uploaded_at_ns.is_some() => {
+                (ReconcileAction::None, None)
+            }
+            (LocalState::Ok, RemoteState::Same) => (ReconcileAction::Marked, etag),
+            (_, RemoteState::Same) => {
+                download_chunk(bucket, &key, &folder, &entry, local)?;
+                (ReconcileAction::Downloaded, etag)
+            }
+            (_, _) => (ReconcileAction::Lost, None),
+        };
+        if let Some(etag) = etag {
+            let marked = &mut manifest.chunks[at];
+            if marked.uploaded_at_ns.is_none() || action != ReconcileAction::Downloaded {
+                marked.uploaded_at_ns = Some(now_ns);
+            }
+            marked.etag = Some(etag);
+            manifest.write(&folder).map_err(terminal)?;
+        }
+        rows.push(ReconcileRow {
+            index: entry.index,
+            key,
+            local,
+            remote,
+            action,
+        });
+    }
+    let manifest_key = keys.manifest(name);
+    let all_up = manifest.chunks.iter().all(|c| c.uploaded_at_ns.is_some())
+        && rows.iter().all(|r| r.action != ReconcileAction::Lost);
+    let action = if all_up {
+        upload_manifest(bucket, &manifest_key, &folder)?
+    } else {
+        ManifestAction::Withheld
+    };
+    Ok(ReconcileReport {
+        recording: name.to_owned(),
+        chunks: rows,
+        manifest: action,
+    })
+}
+
+fn local_state(path: &Path, entry: &ChunkEntry) -> LocalState {
+    if !path.is_file() {
+        return LocalState::Missing;
+    }
+    match digest_file(path) {
+        Ok((sha, _, size)) if sha == entry.sha256 && size == entry.size => LocalState::Ok,
+        _ => LocalState::Corrupt,
+    }
+}
+
+/// Downloads a chunk next to its place, checks it, keeps a corrupt local file in
+/// `quarantine/`, and moves the download into place.
+fn download_chunk(
+    bucket: &S3Bucket,
+    key: &str,
+    folder: &Path,
+    entry: &ChunkEntry,
+    local: LocalState,
+) -> Result<(), UploadError> {
+    let chunks = folder.join(CHUNKS_DIR);
+    fs::create_dir_all(&chunks).map_err(terminal)?;
+    let partial = chunks.join(format!("{}.download", entry.file));
+    bucket.download(key, &partial)?;
+    if local_state(&partial, entry) != LocalState::Ok {
+        let _ = fs::remove_file(&partial);
+        return Err(UploadError::new(
+            FailureClass::Retryable,
+            format!("`{key}` did not match its manifest entry once downloaded"),
+        ));
+    }
+    let target = chunks.join(&entry.file);
+    if local == LocalState::Corrupt {
+        let quarantine = folder.join(QUARANTINE_DIR);
+        fs::create_dir_all(&quarantine).map_err(terminal)?;
+        fs::rename(&target, quarantine.join(&entry.file)).map_err(terminal)?;
+    }
+    fs::rename(&partial, &target).map_err(terminal)?;
+    sync_folder(&chunks).map_err(terminal)
+}
+
+/// Rebuilds recording `name`, which this machine lacks, from the bucket: its manifest,
+/// then every chunk, each checked against the manifest, in a staging folder moved into
+/// place only when complete.
+pub fn restore_recording(
+    store: &Store,
+    name: &str,
+    bucket: &S3Bucket,
+    keys: &ObjectKeys,
+) -> Result<ReconcileReport, UploadError> {
+    let folder = store.folder(name).map_err(terminal)?;
+    if folder.exists() {
+        return Err(terminal(format!("recording `{name}` already exists here")));
+    }
+    let staging = store.root().join(format!(".restore-{name}"));
+    fs::create_dir_all(staging.join(CHUNKS_DIR)).map_err(terminal)?;
+    bucket.download(&keys.manifest(name), &staging.join(MANIFEST_FILE))?;
+    let mut manifest = Manifest::read(&staging).map_err(terminal)?;
+    manifest.chunks.sort_by_key(|c| c.index);
+    let mut rows = Vec::with_capacity(manifest.chunks.len());
+    for entry in &manifest.chunks {
+        let key = keys
+            .chunk(name, entry)
+            .ok_or_else(|| terminal(format!("chunk {} has no SHA-256", entry.index)))?;
+        download_chunk(bucket, &key, &staging, entry, LocalState::Missing)?;
+        rows.push(ReconcileRow {
+            index: entry.index,
+            key,
+            local: LocalState::Missing,
+            remote: RemoteState::Same,
+            action: ReconcileAction::Downloaded,
+        });
+    }
+    fs::rename(&staging, &folder).map_err(terminal)?;
+    sync_folder(store.root()).map_err(terminal)?;
+    Ok(ReconcileReport {
+        recording: name.to_owned(),
+        chunks: rows,
+        manifest: ManifestAction::Unchanged,
+    })
+}
