@@ -233,7 +233,8 @@ pub fn restore_recording(
     if folder.exists() {
         return Err(terminal(format!("recording `{name}` already exists here")));
     }
-    let staging = store.root().join(format!(".restore-{name}"));
+    // `~` is not allowed in recording names: listing never shows a half-done restore.
+    let staging = store.root().join(format!("{name}~restoring"));
     fs::create_dir_all(staging.join(CHUNKS_DIR)).map_err(terminal)?;
     bucket.download(&keys.manifest(name), &staging.join(MANIFEST_FILE))?;
     let mut manifest = Manifest::read(&staging).map_err(terminal)?;
