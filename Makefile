@@ -206,6 +206,7 @@ example-js-chat: build go-toolchain $(TREE_PC_DIR)/storage.pc js-interop-deps
 
 # `make install` only copies what `make` built (no cargo: `sudo make install` is safe).
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR ?= $(LIBDIR)/cmake/storage
@@ -219,15 +220,17 @@ SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 INSTALLED := $(LIBDIR)/libstorage.so.$(VERSION) $(LIBDIR)/libstorage.so.0 \
 	$(LIBDIR)/libstorage.so $(LIBDIR)/libstorage.a $(INCLUDEDIR)/storage.h \
 	$(INCLUDEDIR)/libsds.h $(PKGCONFIGDIR)/storage.pc $(CMAKEDIR)/storage-config.cmake \
-	$(CMAKEDIR)/storage-config-version.cmake
+	$(CMAKEDIR)/storage-config-version.cmake $(BINDIR)/storagectl
 
 .PHONY: uninstall
 
 install:
-	@test -f $(LIB_DIR)/libstorage.so -a -f $(PUBLIC_A) || \
+	@test -f $(LIB_DIR)/libstorage.so -a -f $(PUBLIC_A) -a -f $(LIB_DIR)/storagectl || \
 		{ echo "error: nothing built in $(LIB_DIR): run make first"; exit 1; }
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(CMAKEDIR)
+		$(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(LIB_DIR)/storagectl $(DESTDIR)$(BINDIR)/storagectl
+	$(STRIP) $(DESTDIR)$(BINDIR)/storagectl
 	install -m 0755 $(LIB_DIR)/libstorage.so $(DESTDIR)$(LIBDIR)/libstorage.so.$(VERSION)
 	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libstorage.so.$(VERSION)
 	ln -sf libstorage.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstorage.so.0

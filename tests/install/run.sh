@@ -25,6 +25,11 @@ cd "$app"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 export LD_LIBRARY_PATH="$prefix/lib"
 
+echo "== storagectl, the operator's tool"
+"$prefix/bin/storagectl" --version
+mkdir -p "$work/recordings"
+"$prefix/bin/storagectl" list --root "$work/recordings" --json | grep -q '"recordings":\[\]'
+
 echo "== C through pkg-config"
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror two_participants.c -o c_pc \
     $(pkg-config --cflags --libs storage) -pthread
