@@ -271,7 +271,7 @@ fn bad_credentials_and_a_missing_bucket_pause_with_a_clear_error() {
 
     server.bucket("refused");
     let mut wrong = server.options("refused");
-    wrong.secret_access_key = Some("not-the-secret".into());
+    wrong.secret_access_key = Some("not-the-secret".to_owned().into());
     let bucket = S3Bucket::new(&wrong, &no_env).expect("client");
     let err = upload_recording(&store, "run", &bucket, &keys(), NOW).expect_err("refused");
     assert_eq!(err.class, FailureClass::Pause, "{err}");

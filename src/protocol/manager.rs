@@ -1352,9 +1352,18 @@ fn review_acks(
         }
     };
     let in_window = |at: usize| window.iter().any(|r| r.contains(&at));
-    let mut visits: Vec<usize> = window.iter().cloned().flatten().collect();
-    visits.extend(mentioned.iter().copied().filter(|&at| !in_window(at)));
-    visits.sort_unstable();
+    // Both ascending: merged as they go, so no list of positions is built per receive.
+    let mut windowed = window.iter().cloned().flatten().peekable();
+    let mut outside = mentioned
+        .iter()
+        .copied()
+        .filter(|&at| !in_window(at))
+        .peekable();
+    let visits = std::iter::from_fn(|| match (windowed.peek(), outside.peek()) {
+        (Some(&w), Some(&m)) if m < w => outside.next(),
+        (Some(_), _) => windowed.next(),
+        (None, _) => outside.next(),
+    });
 
     let channel_id = &channel.id;
     let counters = &mut channel.counters;

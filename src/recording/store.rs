@@ -221,12 +221,10 @@ impl Store {
         reason: &str,
         now_ns: u64,
     ) -> Result<AuditRecord, RecordingError> {
-        let folder = self.existing(name)?;
+        let (folder, _lock) = self.lock_sealed(name)?;
         if let Some(by) = replacement {
             self.existing(by)?;
         }
-        let _lock =
-            lock_folder(&folder)?.ok_or_else(|| RecordingError::AlreadyActive(name.to_owned()))?;
         let manifest = Manifest::read(&folder)?;
         let target_hash = match chunk {
             None => manifest.head.clone(),

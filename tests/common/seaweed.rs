@@ -136,7 +136,7 @@ impl Seaweed {
             endpoint: Some(self.endpoint.clone()),
             bucket: Some(bucket.to_owned()),
             access_key_id: Some(ACCESS_KEY.to_owned()),
-            secret_access_key: Some(SECRET_KEY.to_owned()),
+            secret_access_key: Some(SECRET_KEY.to_owned().into()),
             ..UploadOptions::default()
         }
     }

@@ -40,10 +40,12 @@ pub struct UploadOptions {
     pub access_key_id: Option<String>,
     /// Secret access key (default: the variable `secret_access_key_env` names, the file
     /// `secret_access_key_file` names, else `AWS_SECRET_ACCESS_KEY`).
-    pub secret_access_key: Option<String>,
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
+    pub secret_access_key: Option<Zeroizing<String>>,
     /// Session token (default: the variable `session_token_env` names, else
     /// `AWS_SESSION_TOKEN`, else none).
-    pub session_token: Option<String>,
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
+    pub session_token: Option<Zeroizing<String>>,
     /// Environment variable holding the access key id.
     pub access_key_id_env: Option<String>,
     /// Environment variable holding the secret access key.
@@ -120,16 +122,16 @@ impl UploadOptions {
         let secret = match (&self.secret_access_key, &self.secret_access_key_file) {
             (Some(secret), _) => Some(secret.clone()),
             (None, Some(path)) => Some(read_secret_file(path)?),
-            (None, None) => from_env(&self.secret_access_key_env, "AWS_SECRET_ACCESS_KEY"),
+            (None, None) => {
+                from_env(&self.secret_access_key_env, "AWS_SECRET_ACCESS_KEY").map(Zeroizing::new)
+            }
         };
-        let secret_access_key = Zeroizing::new(
-            secret.ok_or_else(|| missing("secret_access_key", "AWS_SECRET_ACCESS_KEY"))?,
-        );
+        let secret_access_key =
+            secret.ok_or_else(|| missing("secret_access_key", "AWS_SECRET_ACCESS_KEY"))?;
         let session_token = self
             .session_token
             .clone()
-            .or_else(|| from_env(&self.session_token_env, "AWS_SESSION_TOKEN"))
-            .map(Zeroizing::new);
+            .or_else(|| from_env(&self.session_token_env, "AWS_SESSION_TOKEN").map(Zeroizing::new));
         Ok(Secrets {
             access_key_id,
             secret_access_key,
@@ -145,14 +147,14 @@ fn missing(key: &str, variable: &str) -> UploadError {
     )
 }
 
-fn read_secret_file(path: &std::path::Path) -> Result<String, UploadError> {
+fn read_secret_file(path: &std::path::Path) -> Result<Zeroizing<String>, UploadError> {
     let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
         UploadError::config(
             "secret_access_key_file",
             format!("cannot read `{}`: {e}", crate::shorten::shorten_path(path)),
         )
     })?);
-    Ok(text.trim().to_owned())
+    Ok(Zeroizing::new(text.trim().to_owned()))
 }
 
 #[cfg(test)]
