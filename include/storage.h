@@ -115,6 +115,9 @@ enum storage_status
   // A recording file could not be written or read (missing root, full disk, damaged
   // file).
   STORAGE_RECORDING_IO = 20,
+  // An upload, reconcile or restore failed: the bucket could not be reached or
+  // refused, or uploads are not configured (no `upload` section).
+  STORAGE_UPLOAD_FAILED = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -712,6 +715,58 @@ const char *storage_status_name(int32_t status);
 // `STORAGE_TIMEOUT` "`storage_next_event` found no event before its timeout."; for a value
 // that is no status, a line saying so. Static (never freed) and never NULL.
 const char *storage_status_description(int32_t status);
+
+// Uploads recording `name` now to the `upload` section's bucket, as the background
+// uploader does (each chunk re-verified, looked up, sent only if the bucket lacks it,
+// marked in the manifest; the manifest last), also trying again the chunks it gave up on
+// (dead-lettered). A recording still being written is uploaded as far as it is sealed.
+// The callback receives `{"recording","chunks":[{"index","key","action","bytesSent",
+// "reason"}],"manifestKey","manifest","bytesSent"}` once the pass ends; a chunk that
+// failed is a row (`"action":"failed"`), not an error.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+storage_status storage_upload_recording(storage_ctx *ctx,
+                                        const char *name,
+                                        storage_callback callback,
+                                        void *user_data);
+
+// Reports recording `name`'s upload state from its manifest's marks and the queue:
+// `{"recording","manifestKey","active","chunks":[{"index","key","size","uploadedAtNs",
+// "etag","deadLetter"}],"uploaded","pending","deadLettered","queued","uploading",
+// "paused","retryAtMs"}`.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+storage_status storage_upload_status(storage_ctx *ctx,
+                                     const char *name,
+                                     storage_callback callback,
+                                     void *user_data);
+
+// Reconciles sealed recording `name` with the bucket, per chunk, without deleting
+// anything: uploads what the bucket lacks, uploads again an object whose checksum does
+// not match, marks what is there, restores a corrupt or missing local file from the
+// bucket (verified), and reports what is lost everywhere. The callback receives
+// `{"recording","chunks":[{"index","key","local","remote","action"}],"manifest"}`.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+storage_status storage_upload_reconcile(storage_ctx *ctx,
+                                        const char *name,
+                                        storage_callback callback,
+                                        void *user_data);
+
+// Rebuilds recording `name`, which this machine lacks, from the bucket alone: its
+// manifest and chunks downloaded (each verified against its SHA-256) into a staging
+// folder, renamed into place only when complete. The callback receives the same
+// document as `storage_upload_reconcile`'s.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+storage_status storage_upload_restore(storage_ctx *ctx,
+                                      const char *name,
+                                      storage_callback callback,
+                                      void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -35,8 +35,10 @@ use crate::recording::audit::{AuditReading, AuditRecord, AuditVerdict};
 use crate::recording::manifest::Manifest;
 use crate::recording::recorder::RecorderSummary;
 use crate::recording::store::ListedRecording;
+use crate::recording::upload::{ReconcileReport, UploadReport};
 use crate::recording::verify::VerifyReport;
 use crate::runtime::request::RuntimeEvent;
+use crate::runtime::uploader::{ChunkStatus, UploadStatus};
 
 // ---------------------------------------------------------------------------------------
 // Building blocks
@@ -355,6 +357,46 @@ pub(crate) enum NativeEvent<'a> {
         /// Why it failed, if it did (`null` otherwise).
         error: Option<&'a str>,
     },
+    /// The background uploader's progress, after each chunk and each pass over a
+    /// recording.
+    UploadProgress {
+        /// Bytes sent since the context started.
+        bytes_sent: u64,
+        /// Chunks put in the bucket (or found there) since the context started.
+        chunks_done: u64,
+        /// Chunks known to await upload.
+        chunks_pending: u64,
+    },
+    /// A chunk is in the bucket (sent now, or found there) and marked in its manifest.
+    ChunkUploaded {
+        /// Recording name.
+        name: &'a str,
+        /// The chunk's index.
+        index: u64,
+        /// Its object key.
+        key: &'a str,
+        /// Bytes sent for it (0 when the bucket already had it).
+        bytes_sent: u64,
+    },
+    /// The uploader gave up on a chunk (its file is corrupt, the bucket refused it, or
+    /// it kept failing for `upload.dead_letter_after_ms`): its manifest entry says so,
+    /// and it is tried again only by `storage_upload_recording`.
+    ChunkDeadLettered {
+        /// Recording name.
+        name: &'a str,
+        /// The chunk's index.
+        index: u64,
+        /// Why.
+        reason: &'a str,
+    },
+    /// The upload queue paused: the bucket is missing, or the credentials are refused.
+    /// It keeps trying at the backoff's pace; `upload_resumed` follows when it works.
+    UploadPaused {
+        /// What the bucket said (never a credential).
+        reason: &'a str,
+    },
+    /// The upload queue runs again after `upload_paused`.
+    UploadResumed {},
 }
 
 impl<'a> From<&'a Event> for NativeEvent<'a> {
@@ -525,6 +567,33 @@ impl<'a> NativeEvent<'a> {
                 cancelled: *cancelled,
                 error: error.as_deref(),
             },
+            RuntimeEvent::UploadProgress(progress) => NativeEvent::UploadProgress {
+                bytes_sent: progress.bytes_sent,
+                chunks_done: progress.chunks_done,
+                chunks_pending: progress.chunks_pending,
+            },
+            RuntimeEvent::ChunkUploaded {
+                recording,
+                index,
+                key,
+                bytes_sent,
+            } => NativeEvent::ChunkUploaded {
+                name: recording,
+                index: *index,
+                key,
+                bytes_sent: *bytes_sent,
+            },
+            RuntimeEvent::ChunkDeadLettered {
+                recording,
+                index,
+                reason,
+            } => NativeEvent::ChunkDeadLettered {
+                name: recording,
+                index: *index,
+                reason,
+            },
+            RuntimeEvent::UploadPaused { reason } => NativeEvent::UploadPaused { reason },
+            RuntimeEvent::UploadResumed => NativeEvent::UploadResumed {},
         })
     }
 
@@ -677,7 +746,12 @@ impl<'a> NativeEvent<'a> {
             | NativeEvent::ChunkSealed { .. }
             | NativeEvent::WorkerRestarted { .. }
             | NativeEvent::ReplayMessage { .. }
-            | NativeEvent::ReplayFinished { .. } => fast = false,
+            | NativeEvent::ReplayFinished { .. }
+            | NativeEvent::UploadProgress { .. }
+            | NativeEvent::ChunkUploaded { .. }
+            | NativeEvent::ChunkDeadLettered { .. }
+            | NativeEvent::UploadPaused { .. }
+            | NativeEvent::UploadResumed { .. } => fast = false,
         });
         fast.then_some(bytes)
     }
@@ -935,6 +1009,114 @@ pub(super) fn recordings_list_result(recordings: &[ListedRecording]) -> Vec<u8> 
 /// The result of `storage_recording_verify` ([`VerifyReport`]).
 pub(super) fn recording_verify_result(report: &VerifyReport) -> Vec<u8> {
     to_bytes(report, 256)
+}
+
+/// The result of `storage_upload_recording` ([`UploadReport`]).
+pub(super) fn upload_report_result(report: &UploadReport) -> Vec<u8> {
+    to_bytes(report, 256)
+}
+
+/// The result of `storage_upload_reconcile` and `storage_upload_restore`
+/// ([`ReconcileReport`]).
+pub(super) fn reconcile_result(report: &ReconcileReport) -> Vec<u8> {
+    to_bytes(report, 256)
+}
+
+/// The result of `storage_upload_status`.
+pub(super) fn upload_status_result(status: &UploadStatus) -> Vec<u8> {
+    to_bytes(&UploadStatusResult::new(status), 512)
+}
+
+/// A recording's upload state (`storage_upload_status`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct UploadStatusResult<'a> {
+    /// The recording.
+    pub recording: &'a str,
+    /// Its manifest's object key.
+    pub manifest_key: &'a str,
+    /// It is still being written here.
+    pub active: bool,
+    /// One row per chunk, in index order.
+    pub chunks: Vec<ChunkStatusResult<'a>>,
+    /// Chunks in the bucket.
+    pub uploaded: usize,
+    /// Chunks waiting to go up (neither in the bucket nor dead-lettered).
+    pub pending: usize,
+    /// Chunks the uploader gave up on (`storage_upload_recording` tries them again).
+    pub dead_lettered: usize,
+    /// A pass over the recording is queued.
+    pub queued: bool,
+    /// A pass over the recording is running.
+    pub uploading: bool,
+    /// Why the whole upload queue is paused (`null`: it is not).
+    pub paused: Option<&'a str>,
+    /// When the queue tries again after failures (Unix ms; `null`: it does not wait).
+    pub retry_at_ms: Option<u64>,
+}
+
+/// One chunk's row of an [`UploadStatusResult`].
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct ChunkStatusResult<'a> {
+    /// The chunk's index.
+    pub index: u64,
+    /// Its object key.
+    pub key: &'a str,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was found or put in the bucket (Unix ns; `null`: not yet).
+    pub uploaded_at_ns: Option<u64>,
+    /// The object's ETag (`null`: not uploaded).
+    pub etag: Option<&'a str>,
+    /// Why the uploader gave up on it (`null`: it did not).
+    pub dead_letter: Option<DeadLetterResult<'a>>,
+}
+
+/// A dead letter: why and when the uploader gave up on a chunk.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub(crate) struct DeadLetterResult<'a> {
+    /// When (Unix ns).
+    pub at_ns: u64,
+    /// Why.
+    pub reason: &'a str,
+}
+
+impl<'a> UploadStatusResult<'a> {
+    fn new(status: &'a UploadStatus) -> Self {
+        let count = |f: fn(&ChunkStatus) -> bool| status.chunks.iter().filter(|c| f(c)).count();
+        Self {
+            recording: &status.recording,
+            manifest_key: &status.manifest_key,
+            active: status.active,
+            chunks: status
+                .chunks
+                .iter()
+                .map(|c| ChunkStatusResult {
+                    index: c.index,
+                    key: &c.key,
+                    size: c.size,
+                    uploaded_at_ns: c.uploaded_at_ns,
+                    etag: c.etag.as_deref(),
+                    dead_letter: c.dead_letter.as_ref().map(|d| DeadLetterResult {
+                        at_ns: d.at_ns,
+                        reason: &d.reason,
+                    }),
+                })
+                .collect(),
+            uploaded: count(|c| c.uploaded_at_ns.is_some()),
+            pending: count(|c| c.uploaded_at_ns.is_none() && c.dead_letter.is_none()),
+            dead_lettered: count(|c| c.uploaded_at_ns.is_none() && c.dead_letter.is_some()),
+            queued: status.queue.queued,
+            uploading: status.queue.uploading,
+            paused: status.queue.paused.as_deref(),
+            retry_at_ms: status.queue.retry_at_ms,
+        }
+    }
 }
 
 /// The result of `storage_recording_supersede` and `storage_recording_erase`: the audit

@@ -192,6 +192,107 @@ fn unwrapped() -> Unwrapped {
 }
 
 /// Every sample: a path under the samples folder and its bytes.
+/// The results of the `storage_upload_*` requests.
+fn upload_results() -> Vec<(String, Vec<u8>)> {
+    use crate::recording::manifest::DeadLetter;
+    use crate::recording::upload::{
+        ChunkAction, ChunkUpload, LocalState, ManifestAction, ReconcileAction, ReconcileReport,
+        ReconcileRow, RemoteState, UploadReport,
+    };
+    use crate::runtime::uploader::{ChunkStatus, QueueView, UploadStatus};
+    let key = |i: u64, sha8: &str| format!("fleet/robot-7/run-42/chunks/chunk-{i:06}-{sha8}.mcap");
+    let report = UploadReport {
+        recording: "run-42".into(),
+        chunks: vec![
+            ChunkUpload {
+                index: 0,
+                key: key(0, "0123abcd"),
+                action: ChunkAction::AlreadyUploaded,
+                bytes_sent: 0,
+                reason: None,
+            },
+            ChunkUpload {
+                index: 1,
+                key: key(1, "fedcba98"),
+                action: ChunkAction::Uploaded,
+                bytes_sent: 67_108_864,
+                reason: None,
+            },
+        ],
+        manifest_key: "fleet/robot-7/run-42/manifest.json".into(),
+        manifest: ManifestAction::Uploaded,
+        bytes_sent: 67_108_864,
+    };
+    let status = UploadStatus {
+        recording: "run-42".into(),
+        manifest_key: "fleet/robot-7/run-42/manifest.json".into(),
+        active: true,
+        chunks: vec![
+            ChunkStatus {
+                index: 0,
+                key: key(0, "0123abcd"),
+                size: 67_108_864,
+                uploaded_at_ns: Some(1_700_000_060_000_000_000),
+                etag: Some("9e107d9d372bb6826bd81d3542a419d6".into()),
+                dead_letter: None,
+            },
+            ChunkStatus {
+                index: 1,
+                key: key(1, "fedcba98"),
+                size: 1_048_576,
+                uploaded_at_ns: None,
+                etag: None,
+                dead_letter: Some(DeadLetter {
+                    at_ns: 1_700_000_120_000_000_000,
+                    reason: "the local file is corrupt: the file does not match its manifest \
+                             entry (SHA-256 or size)"
+                        .into(),
+                }),
+            },
+        ],
+        queue: QueueView {
+            queued: false,
+            uploading: false,
+            paused: None,
+            retry_at_ms: None,
+        },
+    };
+    let reconciled = ReconcileReport {
+        recording: "run-42".into(),
+        chunks: vec![
+            ReconcileRow {
+                index: 0,
+                key: key(0, "0123abcd"),
+                local: LocalState::Ok,
+                remote: RemoteState::Different,
+                action: ReconcileAction::Reuploaded,
+            },
+            ReconcileRow {
+                index: 1,
+                key: key(1, "fedcba98"),
+                local: LocalState::Corrupt,
+                remote: RemoteState::Same,
+                action: ReconcileAction::Downloaded,
+            },
+        ],
+        manifest: ManifestAction::Uploaded,
+    };
+    vec![
+        (
+            "native/result/upload_recording.json".into(),
+            json::upload_report_result(&report),
+        ),
+        (
+            "native/result/upload_status.json".into(),
+            json::upload_status_result(&status),
+        ),
+        (
+            "native/result/upload_reconcile.json".into(),
+            json::reconcile_result(&reconciled),
+        ),
+    ]
+}
+
 pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut add = |path: String, bytes: Vec<u8>| out.push((path, bytes));
@@ -272,6 +373,30 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
             cancelled: false,
             error: None,
         },
+        RuntimeEvent::UploadProgress(crate::runtime::uploader::UploadProgress {
+            bytes_sent: 201_326_592,
+            chunks_done: 3,
+            chunks_pending: 2,
+        }),
+        RuntimeEvent::ChunkUploaded {
+            recording: "run-42".into(),
+            index: 0,
+            key: "fleet/robot-7/run-42/chunks/chunk-000000-0123abcd.mcap".into(),
+            bytes_sent: 67_108_864,
+        },
+        RuntimeEvent::ChunkDeadLettered {
+            recording: "run-42".into(),
+            index: 1,
+            reason: "the local file is corrupt: the file does not match its manifest entry \
+                     (SHA-256 or size)"
+                .into(),
+        },
+        RuntimeEvent::UploadPaused {
+            reason: "put `fleet/robot-7/run-42/chunks/chunk-000002-fedcba98.mcap`: the server \
+                     answered 404 (NoSuchBucket)"
+                .into(),
+        },
+        RuntimeEvent::UploadResumed,
     ];
     for event in runtime {
         let text = json::native_runtime_event(&event).expect("a native event");
@@ -357,6 +482,9 @@ pub(crate) fn samples() -> Vec<(String, Vec<u8>)> {
         "native/result/recording_verify.json".into(),
         json::recording_verify_result(&report),
     );
+    for (path, bytes) in upload_results() {
+        add(path, bytes);
+    }
     add(
         "native/result/recording_supersede.json".into(),
         json::audit_record_result(&audit_record()),
@@ -968,6 +1096,27 @@ fn reference(samples: &BTreeMap<String, Vec<u8>>) -> String {
         samples,
         "native/result/replay_start.json",
     );
+    document::<crate::recording::upload::UploadReport>(
+        &mut out,
+        "`storage_upload_recording`",
+        "",
+        samples,
+        "native/result/upload_recording.json",
+    );
+    document::<super::json::UploadStatusResult<'static>>(
+        &mut out,
+        "`storage_upload_status`",
+        "",
+        samples,
+        "native/result/upload_status.json",
+    );
+    document::<crate::recording::upload::ReconcileReport>(
+        &mut out,
+        "`storage_upload_reconcile` and `storage_upload_restore`",
+        "",
+        samples,
+        "native/result/upload_reconcile.json",
+    );
     out.push_str("## libsds API\n\nThe exact documents libsds 0.3.x writes, keys in exactly the order shown.\n\n");
     variants(
         &mut out,
@@ -1176,6 +1325,18 @@ fn every_document_has_a_sample_and_every_sample_its_definition() {
         (
             "native/result/replay_start",
             schema_of::<super::json::ReplayStarted>(),
+        ),
+        (
+            "native/result/upload_recording",
+            schema_of::<crate::recording::upload::UploadReport>(),
+        ),
+        (
+            "native/result/upload_status",
+            schema_of::<super::json::UploadStatusResult<'static>>(),
+        ),
+        (
+            "native/result/upload_reconcile",
+            schema_of::<crate::recording::upload::ReconcileReport>(),
         ),
         (
             "libsds/event/",

@@ -47,6 +47,7 @@ fn reliability_error(error: &RequestError) -> &'static str {
         }
         RequestError::ShuttingDown
         | RequestError::Recording(_)
+        | RequestError::Upload(_)
         | RequestError::Panic(_)
         | RequestError::WorkerStopped(_) => "reInternalError",
     }

@@ -25,6 +25,7 @@ mod registry;
 mod retained;
 mod sink;
 mod status;
+mod upload;
 
 pub use callback::{storage_callback, storage_hint_provider, SdsCallBack};
 pub use host_vtable::{
@@ -42,6 +43,7 @@ pub use persistence::*;
 pub use recording::*;
 pub use registry::storage_ctx;
 pub use status::{storage_status, storage_status_description, storage_status_name};
+pub use upload::*;
 
 /// The JSON renderers behind the C API's results and events, for the codec benchmarks
 /// (`benches/codec.rs`). Not a stable API.

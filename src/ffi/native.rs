@@ -217,7 +217,9 @@ pub(crate) unsafe fn create(
         None => Context::start(config, clock, sink),
     };
     let context = started.map_err(|error| match error {
-        ContextError::Config(_) => (STORAGE_INVALID_CONFIG, error.to_string()),
+        ContextError::Config(_) | ContextError::Upload(_) => {
+            (STORAGE_INVALID_CONFIG, error.to_string())
+        }
         _ => (STORAGE_START_FAILED, error.to_string()),
     })?;
     let handle = registry::insert(Handle {

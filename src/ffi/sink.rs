@@ -58,7 +58,12 @@ impl EventSink for LibsdsSink {
             | RuntimeEvent::ChunkSealed(_)
             | RuntimeEvent::ReplayMessage { .. }
             | RuntimeEvent::ReplayFinished { .. }
-            | RuntimeEvent::WorkerRestarted { .. } => return,
+            | RuntimeEvent::WorkerRestarted { .. }
+            | RuntimeEvent::UploadProgress(_)
+            | RuntimeEvent::ChunkUploaded { .. }
+            | RuntimeEvent::ChunkDeadLettered { .. }
+            | RuntimeEvent::UploadPaused { .. }
+            | RuntimeEvent::UploadResumed => return,
             RuntimeEvent::Protocol(event) => match json::libsds_event(&event) {
                 Some(text) => text,
                 None => return,

@@ -65,6 +65,9 @@ pub enum storage_status {
     /// A recording file could not be written or read (missing root, full disk, damaged
     /// file).
     STORAGE_RECORDING_IO = 20,
+    /// An upload, reconcile or restore failed: the bucket could not be reached or
+    /// refused, or uploads are not configured (no `upload` section).
+    STORAGE_UPLOAD_FAILED = 21,
 }
 
 include!(concat!(env!("OUT_DIR"), "/status_table.rs"));
@@ -128,6 +131,7 @@ impl From<&RequestError> for storage_status {
                 storage_status::STORAGE_PERSISTENCE_ERROR
             }
             RequestError::Recording(e) => recording_status(e),
+            RequestError::Upload(_) => storage_status::STORAGE_UPLOAD_FAILED,
             RequestError::ShuttingDown | RequestError::WorkerStopped(_) => {
                 storage_status::STORAGE_SHUTTING_DOWN
             }

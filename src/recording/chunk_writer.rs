@@ -325,6 +325,7 @@ impl ChunkWriter {
             prev_hash: None,
             uploaded_at_ns: None,
             etag: None,
+            upload_dead_letter: None,
             extra: Default::default(),
         })
     }

@@ -79,12 +79,87 @@ pub struct ChunkEntry {
     /// The uploaded object's ETag, as the bucket gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Set when the background uploader gave up on the chunk (its file is corrupt, the
+    /// bucket refused it, or it kept failing): it is not tried again until an upload is
+    /// asked for by name. Not part of the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_dead_letter: Option<DeadLetter>,
     /// Fields this build does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+/// Why the background uploader gave up on a chunk, and when.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct DeadLetter {
+    /// When (Unix ns).
+    pub at_ns: u64,
+    /// Why (never a credential).
+    pub reason: String,
+}
+
+/// What an uploader records of one chunk in its manifest entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UploadMark {
+    /// The bucket holds the file: when it was found or put there, and its ETag.
+    Uploaded {
+        /// Unix ns.
+        at_ns: u64,
+        /// The object's ETag.
+        etag: String,
+    },
+    /// Given up on, for now.
+    DeadLettered(DeadLetter),
+    /// A dead letter lifted: the chunk is to be tried again.
+    Retry,
+}
+
+impl ChunkEntry {
+    /// Records `mark`: an upload clears a dead letter; a dead letter or a retry never
+    /// touches an upload already recorded. Returns whether the entry changed.
+    pub fn apply(&mut self, mark: &UploadMark) -> bool {
+        let before = (
+            self.uploaded_at_ns,
+            self.etag.clone(),
+            self.upload_dead_letter.clone(),
+        );
+        match mark {
+            UploadMark::Uploaded { at_ns, etag } => {
+                self.uploaded_at_ns = Some(*at_ns);
+                self.etag = Some(etag.clone());
+                self.upload_dead_letter = None;
+            }
+            UploadMark::DeadLettered(letter) if self.uploaded_at_ns.is_none() => {
+                self.upload_dead_letter = Some(letter.clone());
+            }
+            UploadMark::DeadLettered(_) => {}
+            UploadMark::Retry => self.upload_dead_letter = None,
+        }
+        before
+            != (
+                self.uploaded_at_ns,
+                self.etag.clone(),
+                self.upload_dead_letter.clone(),
+            )
+    }
+
+    /// Whether an uploader has work to do for this chunk: not in the bucket, not given up.
+    pub fn awaits_upload(&self) -> bool {
+        self.uploaded_at_ns.is_none() && self.upload_dead_letter.is_none()
+    }
+}
+
 impl Manifest {
+    /// Records `mark` on the chunk at `index` whose file has SHA-256 `sha256` (a chunk
+    /// replaced since is left alone). Returns whether an entry changed.
+    pub fn apply_mark(&mut self, index: u64, sha256: &str, mark: &UploadMark) -> bool {
+        self.chunks
+            .iter_mut()
+            .find(|c| c.index == index && c.sha256 == sha256)
+            .is_some_and(|c| c.apply(mark))
+    }
+
     /// A manifest for a new, empty recording.
     pub fn new(name: &str, participant: &str, mode: &str, start_time_ns: u64) -> Self {
         Self {

@@ -44,9 +44,11 @@ pub use chunk_writer::{active_file_name, ChunkWriter};
 pub use compressor::CompressorPool;
 pub use error::RecordingError;
 pub use frame::Frame;
-pub use manifest::{ChunkEntry, Manifest, MANIFEST_FILE};
+pub use manifest::{ChunkEntry, DeadLetter, Manifest, UploadMark, MANIFEST_FILE};
 pub use options::{FullPolicy, Mode, RecordingOptions};
-pub use recorder::{Done, Now, OnSealed, Recorder, RecorderStats, RecorderSummary, SealedChunk};
+pub use recorder::{
+    Done, MarkHandle, Now, OnSealed, Recorder, RecorderStats, RecorderSummary, SealedChunk,
+};
 pub use recovery::{recover_store, RecoveryAction};
 pub use replay::{ReplayOptions, ReplayReader, ReplayedMessage};
 pub use scan::{McapScan, ScanMode, ScannedMessage};

@@ -8,7 +8,7 @@
 //! queue is full, [`FullPolicy`] decides: wait, or drop the message and count it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::error::RecordingError;
 use super::frame::Frame;
-use super::manifest::Manifest;
+use super::manifest::{Manifest, UploadMark};
 use super::options::{FullPolicy, Mode, RecordingOptions};
 use super::ring::RingBuffer;
 use super::store::Store;
@@ -74,9 +74,45 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// What the recorder thread is asked to do.
 enum Command {
     Record(Frame),
-    Seal { name: String, done: Done<Manifest> },
+    Seal {
+        name: String,
+        done: Done<Manifest>,
+    },
     Reseal,
-    Stop { done: Done<RecorderSummary> },
+    Mark {
+        index: u64,
+        sha256: String,
+        mark: UploadMark,
+        done: Done<bool>,
+    },
+    Stop {
+        done: Done<RecorderSummary>,
+    },
+}
+
+/// A way to reach a recorder's thread that does not keep it alive: what an uploader
+/// holds to send marks to the writer that owns the manifest. Once the recorder is
+/// stopped or dropped, [`MarkHandle::mark`] says so and the uploader writes the
+/// (then unlocked) manifest itself.
+#[derive(Clone)]
+pub struct MarkHandle(Weak<Sender<Command>>);
+
+impl MarkHandle {
+    /// Queues `mark` for chunk `index` (SHA-256 `sha256`) without waiting; `done` runs
+    /// on the recorder thread with whether the entry changed. False, `done` dropped
+    /// unrun, when the recorder is gone or its queue is full.
+    pub fn mark(&self, index: u64, sha256: &str, mark: UploadMark, done: Done<bool>) -> bool {
+        self.0.upgrade().is_some_and(|commands| {
+            commands
+                .try_send(Command::Mark {
+                    index,
+                    sha256: sha256.to_owned(),
+                    mark,
+                    done,
+                })
+                .is_ok()
+        })
+    }
 }
 
 /// Counters shared between the worker's handle and the thread.
@@ -126,7 +162,8 @@ pub struct RecorderSummary {
 pub struct Recorder {
     name: String,
     options: RecordingOptions,
-    commands: Sender<Command>,
+    /// Shared only weakly ([`MarkHandle`]), so that dropping it still closes the queue.
+    commands: Arc<Sender<Command>>,
     stats: Arc<RecorderStats>,
     thread: Option<JoinHandle<()>>,
 }
@@ -191,7 +228,7 @@ impl Recorder {
         Ok(Self {
             name: name.to_owned(),
             options,
-            commands,
+            commands: Arc::new(commands),
             stats,
             thread: Some(handle),
         })
@@ -210,6 +247,11 @@ impl Recorder {
     /// Its counters.
     pub fn stats(&self) -> &Arc<RecorderStats> {
         &self.stats
+    }
+
+    /// A handle for sending upload marks to the writer (continuous mode).
+    pub fn mark_handle(&self) -> MarkHandle {
+        MarkHandle(Arc::downgrade(&self.commands))
     }
 
     /// Whether messages of `channel_id` are recorded (`sent`: a message this node sent).
@@ -286,7 +328,7 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
             let (closed, _) = bounded(0);
-            drop(std::mem::replace(&mut self.commands, closed));
+            drop(std::mem::replace(&mut self.commands, Arc::new(closed)));
             let _ = thread.join();
         }
     }
@@ -365,6 +407,15 @@ impl Thread {
                 }
                 self.announce();
             }
+            Command::Mark {
+                index,
+                sha256,
+                mark,
+                done,
+            } => match &mut self.target {
+                Target::Continuous(writer) => done(writer.mark(index, &sha256, &mark)),
+                _ => done(Err(RecordingError::NotActive(self.name.clone()))),
+            },
             Command::Stop { done } => return Some(done),
         }
         None

@@ -207,6 +207,23 @@ impl RecordingWriter {
         Ok(true)
     }
 
+    /// Records an uploader's `mark` on sealed chunk `index` (whose file has SHA-256
+    /// `sha256`) and rewrites the manifest if that changed it. The writer owns the
+    /// manifest of a recording being written, so marks go through it. Returns whether
+    /// an entry changed.
+    pub fn mark(
+        &mut self,
+        index: u64,
+        sha256: &str,
+        mark: &super::manifest::UploadMark,
+    ) -> Result<bool, RecordingError> {
+        if !self.manifest.apply_mark(index, sha256, mark) {
+            return Ok(false);
+        }
+        self.manifest.write(&self.folder)?;
+        Ok(true)
+    }
+
     /// The chain's head: the hash of the last sealed chunk's entry.
     pub fn head(&self) -> Option<&str> {
         self.manifest.head.as_deref()

@@ -11,7 +11,9 @@
 //! - `recording`: [`RecordingConfig`], where recordings live, the defaults of each
 //!   recording, and an [`Autostart`] recording;
 //! - `restart`: [`RestartSection`], the worker's restart policy, checked into a
-//!   [`RestartPolicy`].
+//!   [`RestartPolicy`];
+//! - `upload`: [`UploadOptions`], the bucket recordings go up to; present, it starts the
+//!   context's background uploader (secrets are redacted when the document is echoed).
 //!
 //! `crate::strict_json` reads them, so that every refusal (unknown key, wrong type,
 //! out-of-range value) names the key by its path; each section's `validate` then checks
@@ -28,6 +30,7 @@ use crate::recording::name::{validate_name, MAX_NAME_LEN};
 use crate::recording::options::{
     FullPolicy, RecordingOptions, MAX_QUEUE_CAPACITY as MAX_RECORDER_QUEUE,
 };
+use crate::recording::upload::UploadOptions;
 use crate::recording::RecordingError;
 
 use super::restart::{RestartPolicy, RestartSection};
@@ -52,6 +55,9 @@ pub struct ContextConfig {
     /// How many panics of the worker the context survives.
     #[serde(serialize_with = "RestartSection::serialize_policy")]
     pub restart: RestartPolicy,
+    /// Where recordings go up to; absent: nothing is uploaded in the background.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadOptions>,
 }
 
 /// The `recording` section: the root folder of recordings and the defaults every
@@ -411,6 +417,7 @@ struct NestedSections {
     persistence: PersistenceSection,
     recording: RecordingConfig,
     restart: RestartSection,
+    upload: Option<UploadOptions>,
 }
 
 impl TimerConfig {
@@ -490,6 +497,7 @@ impl ContextConfig {
             persistence: nested.persistence.into_config()?,
             recording: nested.recording,
             restart: nested.restart.into_policy()?,
+            upload: nested.upload,
         };
         config.validate()?;
         Ok(config)
@@ -505,7 +513,18 @@ impl ContextConfig {
                 return Err(ConfigError::new("persistence.path", "must not be empty"));
             }
         }
-        self.recording.validate()
+        self.recording.validate()?;
+        if let Some(upload) = &self.upload {
+            if self.recording.root.is_none() {
+                return Err(ConfigError::new(
+                    "upload",
+                    "needs recording.root: there is nothing to upload without recordings",
+                ));
+            }
+            let checked = upload.retry_policy().and_then(|_| upload.part_size());
+            checked.map_err(|e| ConfigError::new("upload", e.message))?;
+        }
+        Ok(())
     }
 }
 
@@ -575,7 +594,8 @@ mod tests {
         "recording": {"root": "/var/lib/rec", "queue_capacity": 100, "when_full": "drop",
             "chunk_max_bytes": 1000, "chunk_max_age_ms": 5000, "flush_interval_ms": 250,
             "autostart": {"name": "robot-1", "channels": ["odom"], "record_sent": true}},
-        "restart": {"policy": "bounded", "max_restarts": 3, "within_ms": 60000}
+        "restart": {"policy": "bounded", "max_restarts": 3, "within_ms": 60000},
+        "upload": {"endpoint": "http://127.0.0.1:9000", "bucket": "fleet", "concurrency": 4}
     }"#;
 
     fn full_expected() -> ContextConfig {
@@ -642,6 +662,12 @@ mod tests {
                 max_restarts: 3,
                 within_ms: 60_000,
             },
+            upload: Some(UploadOptions {
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                bucket: Some("fleet".into()),
+                concurrency: Some(4),
+                ..UploadOptions::default()
+            }),
         }
     }
 
@@ -654,6 +680,7 @@ mod tests {
     fn top_level_keys() -> Vec<String> {
         let mut config = ContextConfig::default();
         config.recording.root = Some("/r".into());
+        config.upload = Some(UploadOptions::default());
         let Ok(Value::Object(map)) = serde_json::to_value(&config) else {
             panic!("a configuration serializes to an object");
         };
@@ -1300,6 +1327,7 @@ mod tests {
                             within_ms: n[14].max(1),
                         }
                     },
+                    upload: None,
                 }
             })
     }

@@ -107,6 +107,7 @@ impl Context {
         };
         let mut recordings = Recordings::new(
             config.recording.clone(),
+            config.upload.clone(),
             config.protocol.participant_id.clone(),
             clock.clone(),
             poster,

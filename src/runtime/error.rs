@@ -33,4 +33,8 @@ pub enum ContextError {
         /// Why it could not start.
         error: RecordingError,
     },
+    /// The `upload` section cannot work (a key is malformed, no credentials are found,
+    /// or recordings are off): the message names the key.
+    #[error("upload: {0}")]
+    Upload(crate::recording::upload::UploadError),
 }

@@ -18,6 +18,7 @@ pub(crate) mod recording;
 pub(crate) mod replay;
 pub(crate) mod request;
 pub(crate) mod restart;
+pub(crate) mod uploader;
 pub(crate) mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -30,3 +31,4 @@ pub use error::ContextError;
 pub use event_queue::{EventQueue, Pulled};
 pub use request::{Completion, EventSink, Reply, Request, RequestError, Retirement, RuntimeEvent};
 pub use restart::{RestartPolicy, RestartPolicyKind, RestartSection};
+pub use uploader::{ChunkStatus, QueueView, UploadProgress, UploadStatus};

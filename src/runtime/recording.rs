@@ -13,16 +13,21 @@ use super::error::ContextError;
 use super::poster::Poster;
 use super::replay::Replay;
 use super::request::{Reply, Request, RequestError, RuntimeEvent};
+use super::uploader::{UploadQueue, UploadStatus, Uploader};
 use crate::persistence::durable::PersistentManager;
 use crate::protocol::event::Event;
 use crate::protocol::message::SdsMessage;
 use crate::protocol::wire;
 use crate::recording::audit::{query as audit_query, AuditQuery};
 use crate::recording::frame::Frame;
+use crate::recording::options::Mode;
 use crate::recording::recorder::{Now, OnSealed, Recorder};
 use crate::recording::recovery::recover_store;
 use crate::recording::replay::ReplayOptions;
 use crate::recording::store::Store;
+use crate::recording::upload::{
+    reconcile_recording, restore_recording, FailureClass, UploadError, UploadOptions,
+};
 use crate::recording::RecordingError;
 
 /// Least time between two `recording_dropped` events of one recording.
@@ -40,6 +45,10 @@ struct Active {
 pub(crate) struct Recordings {
     store: Option<Store>,
     config: RecordingConfig,
+    /// The `upload` section, until the uploader starts with it.
+    upload: Option<UploadOptions>,
+    /// The background uploader, once started.
+    uploader: Option<Uploader>,
     participant: String,
     clock: Arc<dyn Clock>,
     poster: Poster,
@@ -61,6 +70,7 @@ impl Recordings {
     /// [`Recordings::start_up`].
     pub(crate) fn new(
         config: RecordingConfig,
+        upload: Option<UploadOptions>,
         participant: String,
         clock: Arc<dyn Clock>,
         poster: Poster,
@@ -69,6 +79,8 @@ impl Recordings {
         Self {
             store,
             config,
+            upload,
+            uploader: None,
             participant,
             clock,
             poster,
@@ -90,6 +102,17 @@ impl Recordings {
             store.check_root().map_err(ContextError::RecordingRoot)?;
         }
         let mut events = self.recover();
+        if let (Some(options), Some(store)) = (self.upload.take(), &self.store) {
+            let uploader = Uploader::start(
+                &options,
+                store.clone(),
+                &self.participant,
+                self.clock.clone(),
+                self.poster.clone(),
+            )
+            .map_err(ContextError::Upload)?;
+            self.uploader = Some(uploader);
+        }
         if let Some(autostart) = self.config.autostart.clone() {
             let name = autostart.recording_name(self.clock.now_ms());
             self.start(&name, &autostart.options_json)
@@ -247,7 +270,15 @@ impl Recordings {
                 Some(active) => {
                     self.refresh_record_sent();
                     let poster = self.poster.clone();
+                    let queue = self.upload_queue();
+                    if let Some(uploader) = &self.uploader {
+                        uploader.written(&name);
+                    }
                     let thread = active.recorder.stop(Box::new(move |result| {
+                        // The final manifest (its end time) goes up too.
+                        if let (Some(queue), Ok(_)) = (&queue, &result) {
+                            queue.enqueue(&name);
+                        }
                         complete(&poster, reply, result);
                     }));
                     self.helpers.extend(thread);
@@ -356,9 +387,47 @@ impl Recordings {
                 }
                 None => reply.send(Err(RecordingError::NoSuchReplay(replay_id).into())),
             },
+            Request::UploadRecording { name, reply } => match &self.uploader {
+                Some(uploader) => uploader.upload_now(name, reply),
+                None => reply.send(Err(not_configured())),
+            },
+            Request::UploadStatus { name, reply } => match (&self.uploader, self.store()) {
+                (Some(uploader), Ok(store)) => {
+                    let (store, keys) = (store.clone(), uploader.keys().clone());
+                    let view = uploader.view(&name);
+                    self.job(reply, move || {
+                        UploadStatus::read(&store, &name, &keys, view)
+                    });
+                }
+                _ => reply.send(Err(not_configured())),
+            },
+            Request::UploadReconcile {
+                name,
+                restore,
+                reply,
+            } => match (&self.uploader, self.store()) {
+                (Some(_), Ok(_)) if self.active.contains_key(&name) => {
+                    reply.send(Err(RecordingError::AlreadyActive(name).into()));
+                }
+                (Some(uploader), Ok(store)) => {
+                    let store = store.clone();
+                    let (bucket, keys) = uploader.bucket_and_keys();
+                    let now = ns(self.clock.now_ms());
+                    self.upload_job(reply, move || match restore {
+                        true => restore_recording(&store, &name, &bucket, &keys),
+                        false => reconcile_recording(&store, &name, &bucket, &keys, now),
+                    });
+                }
+                _ => reply.send(Err(not_configured())),
+            },
             other => return Some(other),
         }
         None
+    }
+
+    /// The uploader's queue, if uploads are configured.
+    fn upload_queue(&self) -> Option<UploadQueue> {
+        self.uploader.as_ref().map(Uploader::queue)
     }
 
     fn start(&mut self, name: &str, options_json: &str) -> Result<(), RecordingError> {
@@ -371,7 +440,11 @@ impl Recordings {
         let clock = self.clock.clone();
         let now: Now = Arc::new(move || ns(clock.now_ms()));
         let poster = self.poster.clone();
+        let queue = self.upload_queue();
         let on_sealed: OnSealed = Arc::new(move |chunk| {
+            if let Some(queue) = &queue {
+                queue.enqueue(&chunk.recording);
+            }
             poster.post_without_waiting(Request::Completion(Box::new(move |sink| {
                 if let Some(sink) = sink {
                     sink.deliver(RuntimeEvent::ChunkSealed(chunk));
@@ -386,6 +459,9 @@ impl Recordings {
             now,
             Some(on_sealed),
         )?;
+        if let (Some(uploader), Mode::Continuous) = (&self.uploader, &recorder.options().mode) {
+            uploader.writing(name, recorder.mark_handle());
+        }
         self.active.insert(
             name.to_owned(),
             Active {
@@ -447,10 +523,19 @@ impl Recordings {
         reply: Reply<T>,
         work: impl FnOnce() -> Result<T, RecordingError> + Send + 'static,
     ) {
+        self.upload_job(reply, move || work().map_err(RequestError::from));
+    }
+
+    /// [`Recordings::job`] for work that fails with any request error (an upload's).
+    fn upload_job<T: Send + 'static, E: Into<RequestError> + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) {
         let poster = self.poster.clone();
         let spawned = std::thread::Builder::new()
             .name("storage-recording-job".into())
-            .spawn(move || complete(&poster, reply, work()));
+            .spawn(move || complete(&poster, reply, work().map_err(Into::into)));
         match spawned {
             Ok(thread) => self.helpers.push(thread),
             // The closure (and the reply inside it) was dropped with the failed spawn; the
@@ -478,6 +563,9 @@ impl Recordings {
     /// Stops every recorder (sealing its files) and cancels every replay. The worker then
     /// drains its queue until [`Recordings::helpers_done`].
     pub(crate) fn shutdown(&mut self) {
+        if let Some(uploader) = self.uploader.take() {
+            self.helpers.extend(uploader.stop());
+        }
         for (_, active) in self.active.drain() {
             self.helpers.extend(active.recorder.stop(Box::new(|_| {})));
         }
@@ -493,15 +581,24 @@ impl Recordings {
     }
 }
 
+/// The error of an upload request on a context without an `upload` section.
+fn not_configured() -> RequestError {
+    UploadError::new(
+        FailureClass::Pause,
+        "uploads are not configured: the context has no `upload` section",
+    )
+    .into()
+}
+
 /// Posts `result` back to the worker, which answers `reply` with it (or with
 /// `ShuttingDown` if the context is closing).
-fn complete<T: Send + 'static>(
+fn complete<T: Send + 'static, E: Into<RequestError> + Send + 'static>(
     poster: &Poster,
     reply: Reply<T>,
-    result: Result<T, RecordingError>,
+    result: Result<T, E>,
 ) {
     poster.post_without_waiting(Request::Completion(Box::new(move |sink| match sink {
-        Some(_) => reply.send(result.map_err(RequestError::from)),
+        Some(_) => reply.send(result.map_err(Into::into)),
         None => reply.send(Err(RequestError::ShuttingDown)),
     })));
 }
@@ -534,7 +631,7 @@ mod tests {
             ..RecordingConfig::default()
         };
         let clock = Arc::new(ManualClock::new(1_000));
-        let mut recordings = Recordings::new(config, "p".into(), clock, poster);
+        let mut recordings = Recordings::new(config, None, "p".into(), clock, poster);
         recordings.start("r", "").expect("start");
         let mut sink = Vec::new();
         sink.extend(recordings.report(1_000));

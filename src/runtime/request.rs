@@ -13,8 +13,10 @@ use crate::recording::manifest::Manifest;
 use crate::recording::recorder::{RecorderSummary, SealedChunk};
 use crate::recording::recovery::RecoveryAction;
 use crate::recording::store::ListedRecording;
+use crate::recording::upload::{ReconcileReport, UploadError, UploadReport};
 use crate::recording::verify::VerifyReport;
 use crate::recording::RecordingError;
+use crate::runtime::uploader::{UploadProgress, UploadStatus};
 
 /// Receives a request's outcome, once, on the worker thread. Built around the host's
 /// answer when the request is made, so that whoever holds the request (the worker after a
@@ -63,6 +65,9 @@ pub enum RequestError {
     /// A recording operation failed.
     #[error(transparent)]
     Recording(#[from] RecordingError),
+    /// An upload, reconcile or restore failed (or uploads are not configured).
+    #[error(transparent)]
+    Upload(#[from] UploadError),
     /// The context was freed before the request ran.
     #[error("the context was freed before the request ran")]
     ShuttingDown,
@@ -273,6 +278,31 @@ pub enum Request {
         /// Receives the outcome.
         reply: Reply<()>,
     },
+    /// Upload a recording now (the `upload` section's bucket), trying again what the
+    /// background uploader gave up on.
+    UploadRecording {
+        /// Recording name.
+        name: String,
+        /// Receives the report of the pass.
+        reply: Reply<UploadReport>,
+    },
+    /// Report a recording's upload state.
+    UploadStatus {
+        /// Recording name.
+        name: String,
+        /// Receives the state.
+        reply: Reply<UploadStatus>,
+    },
+    /// Reconcile a recording with the bucket (`restore`: rebuild a recording this
+    /// machine lacks from the bucket alone).
+    UploadReconcile {
+        /// Recording name.
+        name: String,
+        /// Restore instead: the recording must not exist here.
+        restore: bool,
+        /// Receives one row per chunk.
+        reply: Reply<ReconcileReport>,
+    },
     /// Internal: see [`Completion`].
     Completion(Completion),
     /// Answer once every request queued before it has run.
@@ -314,6 +344,9 @@ impl Request {
             }
             Request::AuditQuery { reply, .. } => reply.fuse(),
             Request::ReplayStart { reply, .. } => reply.fuse(),
+            Request::UploadRecording { reply, .. } => reply.fuse(),
+            Request::UploadStatus { reply, .. } => reply.fuse(),
+            Request::UploadReconcile { reply, .. } => reply.fuse(),
             Request::SetRetrievalHintProvider { .. }
             | Request::Completion(_)
             | Request::Tick
@@ -346,6 +379,10 @@ impl Request {
             Request::AuditQuery { .. } => "audit_query",
             Request::ReplayStart { .. } => "replay_start",
             Request::ReplayStop { .. } => "replay_stop",
+            Request::UploadRecording { .. } => "upload_recording",
+            Request::UploadStatus { .. } => "upload_status",
+            Request::UploadReconcile { restore: false, .. } => "upload_reconcile",
+            Request::UploadReconcile { restore: true, .. } => "upload_restore",
             Request::Completion(_) => "completion",
             Request::Ping { .. } => "ping",
             Request::Tick => "tick",
@@ -460,6 +497,37 @@ pub enum RuntimeEvent {
         /// Recordings that were being made and were sealed and reopened, sorted.
         recordings_reopened: Vec<String>,
     },
+    /// The uploader's progress: after each chunk and each pass over a recording.
+    UploadProgress(UploadProgress),
+    /// A chunk is in the bucket (sent now, or found there and marked).
+    ChunkUploaded {
+        /// The recording.
+        recording: String,
+        /// The chunk's index.
+        index: u64,
+        /// Its object key.
+        key: String,
+        /// Bytes sent for it (0 when it was found there).
+        bytes_sent: u64,
+    },
+    /// The uploader gave up on a chunk: it is on the dead-letter list (its manifest
+    /// entry says so) until its recording's upload is asked for by name.
+    ChunkDeadLettered {
+        /// The recording.
+        recording: String,
+        /// The chunk's index.
+        index: u64,
+        /// Why (never a credential).
+        reason: String,
+    },
+    /// The upload queue stopped until the bucket or the credentials are fixed; it
+    /// keeps trying at the backoff's pace.
+    UploadPaused {
+        /// What the bucket said.
+        reason: String,
+    },
+    /// The upload queue runs again after a pause.
+    UploadResumed,
     /// A replay ended: all messages replayed, cancelled, or failed.
     ReplayFinished {
         /// The replay.

@@ -529,7 +529,10 @@ impl Worker {
             | Request::RecordingErase { .. }
             | Request::AuditQuery { .. }
             | Request::ReplayStart { .. }
-            | Request::ReplayStop { .. }) => {
+            | Request::ReplayStop { .. }
+            | Request::UploadRecording { .. }
+            | Request::UploadStatus { .. }
+            | Request::UploadReconcile { .. }) => {
                 if let Some(other) = self.recordings.handle(request) {
                     other.fail(RequestError::ShuttingDown);
                 }

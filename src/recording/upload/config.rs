@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use zeroize::Zeroizing;
 
 use super::UploadError;
@@ -16,8 +16,13 @@ pub(crate) const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 /// Default multipart part size: the memory an upload holds at a time.
 pub(crate) const DEFAULT_PART_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The `upload` options document, every key optional but `endpoint` and `bucket`.
-#[derive(Clone, Default, Deserialize)]
+/// Most recordings a context's uploader sends at once.
+pub(crate) const MAX_CONCURRENCY: u32 = 16;
+
+/// The `upload` options document, every key optional but `endpoint` and `bucket`. As a
+/// context's `upload` section it also starts the background uploader (the last four
+/// keys are its own). Serialized (a configuration echoed), secrets read `"(redacted)"`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct UploadOptions {
@@ -41,10 +46,12 @@ pub struct UploadOptions {
     /// Secret access key (default: the variable `secret_access_key_env` names, the file
     /// `secret_access_key_file` names, else `AWS_SECRET_ACCESS_KEY`).
     #[cfg_attr(test, schemars(with = "Option<String>"))]
+    #[serde(serialize_with = "redacted")]
     pub secret_access_key: Option<Zeroizing<String>>,
     /// Session token (default: the variable `session_token_env` names, else
     /// `AWS_SESSION_TOKEN`, else none).
     #[cfg_attr(test, schemars(with = "Option<String>"))]
+    #[serde(serialize_with = "redacted")]
     pub session_token: Option<Zeroizing<String>>,
     /// Environment variable holding the access key id.
     pub access_key_id_env: Option<String>,
@@ -59,6 +66,39 @@ pub struct UploadOptions {
     pub part_size_bytes: Option<u64>,
     /// Time allowed for one request, in ms (default 60 000).
     pub request_timeout_ms: Option<u64>,
+    /// Background uploader: recordings sent at once, each one chunk at a time in index
+    /// order (1 to 16, default 2); memory held is at most this many parts.
+    pub concurrency: Option<u32>,
+    /// Background uploader: the first wait after a failure, in ms (default 1 000); each
+    /// failure in a row doubles it, a success resets it. One wait for the whole queue.
+    pub retry_initial_ms: Option<u64>,
+    /// Background uploader: the longest wait, in ms (default 300 000); also how often a
+    /// paused queue tries again.
+    pub retry_max_ms: Option<u64>,
+    /// Background uploader: a chunk that keeps failing this long, in ms, goes to the
+    /// dead-letter list (default 86 400 000, a day); one the bucket refuses for its
+    /// content, or whose file is corrupt, goes there at once.
+    pub dead_letter_after_ms: Option<u64>,
+}
+
+/// How the background uploader retries, from the options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Recordings sent at once.
+    pub concurrency: u32,
+    /// First wait after a failure, ms.
+    pub initial_ms: u64,
+    /// Longest wait, ms.
+    pub max_ms: u64,
+    /// Time a chunk may keep failing before it is dead-lettered, ms.
+    pub dead_letter_after_ms: u64,
+}
+
+fn redacted<S: Serializer>(value: &Option<Zeroizing<String>>, out: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => out.serialize_str("(redacted)"),
+        None => out.serialize_none(),
+    }
 }
 
 impl std::fmt::Debug for UploadOptions {
@@ -94,6 +134,39 @@ impl UploadOptions {
     /// Reads the options document (empty: all unset); errors name the key.
     pub fn from_json(text: &str) -> Result<Self, UploadError> {
         read_options(text).map_err(|e| UploadError::new(super::FailureClass::Pause, e.to_string()))
+    }
+
+    /// The background uploader's policy, checked: the error names the key.
+    pub fn retry_policy(&self) -> Result<RetryPolicy, UploadError> {
+        let concurrency = self.concurrency.unwrap_or(2);
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+            return Err(UploadError::config(
+                "concurrency",
+                format!("must be between 1 and {MAX_CONCURRENCY}"),
+            ));
+        }
+        let positive = |key: &str, value: Option<u64>, default: u64| match value {
+            Some(0) => Err(UploadError::config(key, "must be greater than 0")),
+            value => Ok(value.unwrap_or(default)),
+        };
+        let initial_ms = positive("retry_initial_ms", self.retry_initial_ms, 1_000)?;
+        let max_ms = positive("retry_max_ms", self.retry_max_ms, 300_000)?;
+        if max_ms < initial_ms {
+            return Err(UploadError::config(
+                "retry_max_ms",
+                "must be at least retry_initial_ms",
+            ));
+        }
+        Ok(RetryPolicy {
+            concurrency,
+            initial_ms,
+            max_ms,
+            dead_letter_after_ms: positive(
+                "dead_letter_after_ms",
+                self.dead_letter_after_ms,
+                86_400_000,
+            )?,
+        })
     }
 
     /// The multipart part size, checked against S3's minimum.
@@ -214,7 +287,12 @@ mod tests {
         )
         .expect("options");
         let secrets = options.secrets(&env(&[])).expect("secrets");
-        for shown in [format!("{options:?}"), format!("{secrets:?}")] {
+        let echoed = serde_json::to_string(&options).expect("options serialize");
+        assert!(
+            echoed.contains(r#""secret_access_key":"(redacted)""#),
+            "{echoed}"
+        );
+        for shown in [format!("{options:?}"), format!("{secrets:?}"), echoed] {
             assert!(
                 !shown.contains("s3cr3t") && !shown.contains("t0k3n"),
                 "{shown}"
@@ -226,6 +304,22 @@ mod tests {
     fn bad_options_name_the_key() {
         let err = UploadOptions::from_json(r#"{"bucket":"b","secret":"x"}"#).expect_err("unknown");
         assert!(err.message.contains("secret"), "{err}");
+        for (text, key) in [
+            (r#"{"concurrency":0}"#, "concurrency"),
+            (r#"{"concurrency":17}"#, "concurrency"),
+            (r#"{"retry_initial_ms":0}"#, "retry_initial_ms"),
+            (
+                r#"{"retry_initial_ms":10,"retry_max_ms":5}"#,
+                "retry_max_ms",
+            ),
+            (r#"{"dead_letter_after_ms":0}"#, "dead_letter_after_ms"),
+        ] {
+            let options = UploadOptions::from_json(text).expect("options");
+            let err = options.retry_policy().expect_err(text);
+            assert!(err.message.contains(key), "{err}");
+        }
+        let policy = UploadOptions::default().retry_policy().expect("defaults");
+        assert_eq!((policy.concurrency, policy.initial_ms), (2, 1_000));
         let small = UploadOptions::from_json(r#"{"part_size_bytes":1024}"#).expect("options");
         assert!(small
             .part_size()

@@ -4,6 +4,7 @@
 //! what already arrived), verified by the server on arrival, and marked in the manifest.
 //! Nothing here ever deletes a remote object.
 
+mod backoff;
 mod config;
 mod error;
 mod keys;
@@ -11,13 +12,15 @@ mod reconcile;
 mod recording_upload;
 mod s3;
 
-pub use config::{Secrets, UploadOptions};
+pub use backoff::Backoff;
+pub use config::{RetryPolicy, Secrets, UploadOptions};
 pub use error::{FailureClass, UploadError};
 pub use keys::ObjectKeys;
 pub use reconcile::{
     reconcile_recording, restore_recording, LocalState, ReconcileAction, ReconcileReport,
     ReconcileRow, RemoteState,
 };
+pub(crate) use recording_upload::{send_chunk, upload_manifest, ChunkFault};
 pub use recording_upload::{
     upload_recording, ChunkAction, ChunkUpload, ManifestAction, UploadReport,
 };

@@ -17,6 +17,7 @@ use crate::recording::store::{Store, CHUNKS_DIR, QUARANTINE_DIR};
 /// The local copy of a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum LocalState {
     /// The file matches its manifest entry.
     Ok,
@@ -29,6 +30,7 @@ pub enum LocalState {
 /// The bucket's copy of a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum RemoteState {
     /// No object.
     Absent,
@@ -41,6 +43,7 @@ pub enum RemoteState {
 /// What reconcile did for a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum ReconcileAction {
     /// All three agreed.
     None,
@@ -60,6 +63,7 @@ pub enum ReconcileAction {
 /// One chunk's row of a [`ReconcileReport`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ReconcileRow {
     /// The chunk's index.
     pub index: u64,
@@ -76,6 +80,7 @@ pub struct ReconcileRow {
 /// The outcome of reconciling (or restoring) a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ReconcileReport {
     /// The recording.
     pub recording: String,

@@ -13,12 +13,13 @@ use super::keys::ObjectKeys;
 use super::s3::S3Bucket;
 use super::{FailureClass, UploadError};
 use crate::recording::chunk_writer::hex_lower;
-use crate::recording::manifest::{Manifest, MANIFEST_FILE};
+use crate::recording::manifest::{ChunkEntry, Manifest, UploadMark, MANIFEST_FILE};
 use crate::recording::store::{Store, CHUNKS_DIR};
 
 /// What happened to one chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum ChunkAction {
     /// Sent now.
     Uploaded,
@@ -30,11 +31,15 @@ pub enum ChunkAction {
     Corrupt,
     /// Sending it failed (see `reason`); it stays unmarked, to be tried again.
     Failed,
+    /// The background uploader gave up on it earlier (see `reason`); asking for the
+    /// recording's upload by name tries it again.
+    DeadLettered,
 }
 
 /// One chunk's row of an [`UploadReport`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ChunkUpload {
     /// The chunk's index.
     pub index: u64,
@@ -52,6 +57,7 @@ pub struct ChunkUpload {
 /// What happened to the manifest object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum ManifestAction {
     /// Sent now.
     Uploaded,
@@ -65,6 +71,7 @@ pub enum ManifestAction {
 /// The outcome of uploading a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct UploadReport {
     /// The recording.
     pub recording: String,
@@ -122,39 +129,20 @@ pub fn upload_recording(
             rows.push(row(entry.index, key, ChunkAction::AlreadyUploaded, 0, ""));
             continue;
         }
-        let path = chunks_dir.join(&entry.file);
-        let (sha256, md5, size) = match digest_file(&path) {
-            Ok(digest) => digest,
-            Err(e) => {
-                rows.push(row(entry.index, key, ChunkAction::Corrupt, 0, &e));
-                continue;
-            }
-        };
-        if sha256 != entry.sha256 || size != entry.size {
-            let why = "the file does not match its manifest entry (SHA-256 or size)";
-            rows.push(row(entry.index, key, ChunkAction::Corrupt, 0, why));
-            continue;
-        }
-        let sent = match bucket.head(&key) {
-            Ok(Some(remote)) if remote.sha256.as_deref() == Some(sha256.as_str()) => {
-                Ok((ChunkAction::AlreadyRemote, remote.etag, 0))
-            }
-            Ok(_) => bucket
-                .put_file(&key, &path, &sha256, md5)
-                .map(|etag| (ChunkAction::Uploaded, etag, size)),
-            Err(e) => Err(e),
-        };
+        let sent = send_chunk(bucket, &key, &chunks_dir.join(&entry.file), entry);
         match sent {
-            Ok((action, etag, bytes)) => {
+            Ok(sent) => {
                 let entry = &mut manifest.chunks[at];
-                entry.uploaded_at_ns = Some(now_ns);
-                entry.etag = Some(etag);
+                entry.apply(&sent.mark(now_ns));
                 let index = entry.index;
                 manifest.write(&folder).map_err(unusable)?;
-                rows.push(row(index, key, action, bytes, ""));
+                rows.push(row(index, key, sent.action, sent.bytes, ""));
             }
-            Err(e) if e.class == FailureClass::Pause => return Err(e),
-            Err(e) => rows.push(row(
+            Err(ChunkFault::Corrupt(why)) => {
+                rows.push(row(entry.index, key, ChunkAction::Corrupt, 0, &why));
+            }
+            Err(ChunkFault::Failed(e)) if e.class == FailureClass::Pause => return Err(e),
+            Err(ChunkFault::Failed(e)) => rows.push(row(
                 manifest.chunks[at].index,
                 key,
                 ChunkAction::Failed,
@@ -180,6 +168,67 @@ pub fn upload_recording(
     })
 }
 
+/// A chunk that is in the bucket now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// Sent now, or found there.
+    pub action: ChunkAction,
+    /// The object's ETag.
+    pub etag: String,
+    /// Bytes sent.
+    pub bytes: u64,
+}
+
+impl Sent {
+    /// The manifest mark saying so, made at `now_ns`.
+    pub(crate) fn mark(&self, now_ns: u64) -> UploadMark {
+        UploadMark::Uploaded {
+            at_ns: now_ns,
+            etag: self.etag.clone(),
+        }
+    }
+}
+
+/// Why a chunk is not in the bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ChunkFault {
+    /// The local file does not match its entry: never sent.
+    Corrupt(String),
+    /// Sending failed.
+    Failed(UploadError),
+}
+
+/// Puts the chunk file at `path`, listed as `entry`, in the bucket as `key`: re-verified
+/// first (a corrupt file is never sent), then looked up (what is there with this SHA-256
+/// is not sent again), then sent with checksums the server verifies.
+pub(crate) fn send_chunk(
+    bucket: &S3Bucket,
+    key: &str,
+    path: &Path,
+    entry: &ChunkEntry,
+) -> Result<Sent, ChunkFault> {
+    let (sha256, md5, size) = digest_file(path).map_err(ChunkFault::Corrupt)?;
+    if sha256 != entry.sha256 || size != entry.size {
+        let why = "the file does not match its manifest entry (SHA-256 or size)";
+        return Err(ChunkFault::Corrupt(why.to_owned()));
+    }
+    match bucket.head(key).map_err(ChunkFault::Failed)? {
+        Some(remote) if remote.sha256.as_deref() == Some(sha256.as_str()) => Ok(Sent {
+            action: ChunkAction::AlreadyRemote,
+            etag: remote.etag,
+            bytes: 0,
+        }),
+        _ => bucket
+            .put_file(key, path, &sha256, md5)
+            .map(|etag| Sent {
+                action: ChunkAction::Uploaded,
+                etag,
+                bytes: size,
+            })
+            .map_err(ChunkFault::Failed),
+    }
+}
+
 fn row(index: u64, key: String, action: ChunkAction, bytes_sent: u64, reason: &str) -> ChunkUpload {
     ChunkUpload {
         index,
@@ -191,7 +240,7 @@ fn row(index: u64, key: String, action: ChunkAction, bytes_sent: u64, reason: &s
 }
 
 /// Sends the manifest file as it is on disk, unless the bucket holds these very bytes.
-pub(super) fn upload_manifest(
+pub(crate) fn upload_manifest(
     bucket: &S3Bucket,
     key: &str,
     folder: &Path,
