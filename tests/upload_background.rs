@@ -575,3 +575,36 @@ fn upload_requests_without_an_upload_section_fail_clearly() {
     };
     assert!(refused.to_string().contains("endpoint"), "{refused}");
 }
+
+#[test]
+fn a_sealed_ring_window_goes_up_as_a_recording_of_its_own() {
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("bg-ring");
+    let root = Scratch::new("bg-ring");
+    let clock = ManualClock::new(T0);
+    let upload = upload_section(&server.endpoint, "bg-ring", SECRET_KEY, "");
+    let (ctx, events) = start(&root, &upload, &clock);
+    ask(&ctx, |reply| Request::RecordingStart {
+        name: "ring".into(),
+        options_json: r#"{"record_sent": true, "mode": "ring", "window_secs": 60}"#.into(),
+        reply,
+    })
+    .expect("ring starts");
+    for i in 0..5 {
+        wrap(&ctx, &format!("m{i}"), noise(i, 512));
+        clock.advance(10);
+    }
+    ask(&ctx, |reply| Request::RecordingSeal {
+        name: "ring".into(),
+        out_name: Some("window-1".into()),
+        reply,
+    })
+    .expect("sealed");
+    let mut seen = Vec::new();
+    wait_uploaded(&events, &mut seen, "window-1", &[0]);
+    wait_manifest_up(&bucket, &root, "window-1");
+    assert_bucket_holds(&bucket, &root, "window-1");
+    shutdown(ctx);
+}

@@ -346,7 +346,7 @@ pub(crate) fn lock_folder(folder: &Path) -> Result<Option<FolderLock>, Recording
 }
 
 /// Whether a writer holds the folder's lock.
-pub(crate) fn is_locked(folder: &Path) -> bool {
+fn is_locked(folder: &Path) -> bool {
     let path = folder.join(LOCK_FILE);
     match OpenOptions::new().write(true).open(&path) {
         Ok(file) => matches!(file.try_lock(), Err(TryLockError::WouldBlock)),

@@ -474,17 +474,18 @@ impl ContextConfig {
         if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
             return Ok(Self::default());
         }
-        let document = strict_json::parse(text).map_err(refusal)?;
+        let document = Scrubbed(strict_json::parse(text).map_err(refusal)?);
+        let document = &document.0;
         if !document.is_object() {
             return Err(ConfigError::new(
                 DOCUMENT,
                 format!(
                     "expected a JSON object, got {}",
-                    strict_json::describe(&document)
+                    strict_json::describe(document)
                 ),
             ));
         }
-        let sections = Sections::new(&document);
+        let sections = Sections::new(document);
         let protocol = sections.read().map_err(refusal)?;
         let timers = sections.read().map_err(refusal)?;
         let queues = sections.read().map_err(refusal)?;
@@ -525,6 +526,23 @@ impl ContextConfig {
             checked.map_err(|e| ConfigError::new("upload", e.message))?;
         }
         Ok(())
+    }
+}
+
+/// A parsed document whose `upload` strings (secrets among them) are zeroed when it is
+/// dropped: they live in memory no longer than the parse, whatever way it ends.
+struct Scrubbed(Value);
+
+impl Drop for Scrubbed {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        if let Some(Value::Object(upload)) = self.0.get_mut("upload") {
+            for value in upload.values_mut() {
+                if let Value::String(text) = value {
+                    text.zeroize();
+                }
+            }
+        }
     }
 }
 

@@ -395,8 +395,9 @@ impl Recordings {
                 (Some(uploader), Ok(store)) => {
                     let (store, keys) = (store.clone(), uploader.keys().clone());
                     let view = uploader.view(&name);
+                    let active = self.active.contains_key(&name);
                     self.job(reply, move || {
-                        UploadStatus::read(&store, &name, &keys, view)
+                        UploadStatus::read(&store, &name, active, &keys, view)
                     });
                 }
                 _ => reply.send(Err(not_configured())),

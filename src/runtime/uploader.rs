@@ -346,16 +346,19 @@ impl Shared {
                 state.busy.insert(name.clone());
                 return Some((name, queued));
             }
-            // Nothing to run now: wait for news, or for the gate (by the clock).
-            state = if state.queued.is_empty() {
-                self.changed.wait(state).unwrap_or_else(|p| p.into_inner())
-            } else {
+            // Nothing to run now. A closed gate opens by the clock, which may be a test's:
+            // look at it again soon. Otherwise only news (a queued pass, a pass ended, a
+            // stop) changes anything.
+            let gated = !open && state.queued.keys().any(|n| !state.busy.contains(n));
+            state = if gated {
                 let left = state.backoff.retry_at_ms().saturating_sub(self.now_ms());
                 let wait = Duration::from_millis(left.max(1)).min(CLOCK_POLL);
                 self.changed
                     .wait_timeout(state, wait)
                     .unwrap_or_else(|p| p.into_inner())
                     .0
+            } else {
+                self.changed.wait(state).unwrap_or_else(|p| p.into_inner())
             };
         }
     }
@@ -405,13 +408,17 @@ impl Shared {
             match outcome {
                 Ok(sent) => {
                     let marked = self.mark(name, entry, sent.mark(self.now_ns()));
-                    all_up &= marked;
                     self.succeeded(name, entry, &key, sent.bytes);
-                    if !marked {
-                        // Queued again: the next pass finds it in the bucket and marks it.
-                        end = PassEnd::Interrupted;
-                    }
                     rows.push(row(entry, key, sent.action, sent.bytes, None));
+                    if !marked {
+                        // The manifest is locked by someone else (an operator's tool):
+                        // wait, and let the next pass find the object there and mark it.
+                        let why = format!("cannot mark recording `{name}` now");
+                        self.held_up(&UploadError::new(FailureClass::Retryable, why));
+                        all_up = false;
+                        end = PassEnd::Interrupted;
+                        break;
+                    }
                 }
                 Err(ChunkFault::Corrupt(why)) => {
                     self.dead_letter(name, entry, format!("the local file is corrupt: {why}"));
@@ -610,9 +617,11 @@ impl Shared {
                     let _ = done.send(r);
                 }),
             );
-            // Not sent, or dropped unrun: the recorder is gone, so is its lock.
-            if let (true, Ok(result)) = (sent, result.recv()) {
-                return self.marked(name, result);
+            // Not sent, dropped unrun, or refused by a writer that failed: the recorder
+            // no longer holds the folder's lock, so the manifest is marked under it.
+            match (sent, result.recv()) {
+                (true, Ok(Err(RecordingError::NotActive(_)))) | (false, _) | (true, Err(_)) => {}
+                (true, Ok(result)) => return self.marked(name, result),
             }
         }
         let written = self.store.lock_sealed(name).and_then(|(folder, _lock)| {
@@ -699,10 +708,12 @@ pub struct UploadStatus {
 }
 
 impl UploadStatus {
-    /// Reads recording `name`'s marks under `store`; keys under `keys`.
+    /// Reads recording `name`'s marks under `store` (`active`: it is being written
+    /// here); keys under `keys`.
     pub(crate) fn read(
         store: &Store,
         name: &str,
+        active: bool,
         keys: &ObjectKeys,
         queue: QueueView,
     ) -> Result<Self, RecordingError> {
@@ -724,7 +735,7 @@ impl UploadStatus {
         Ok(Self {
             recording: name.to_owned(),
             manifest_key: keys.manifest(name),
-            active: crate::recording::store::is_locked(&folder),
+            active,
             chunks,
             queue,
         })
