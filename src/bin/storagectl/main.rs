@@ -9,6 +9,7 @@
 //! bucket could not be reached or refused.
 
 mod messages;
+mod progress;
 mod recordings;
 mod state;
 mod time;

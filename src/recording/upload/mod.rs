@@ -7,6 +7,7 @@
 mod config;
 mod error;
 mod keys;
+mod progress;
 mod reconcile;
 mod recording_upload;
 mod s3;
@@ -14,11 +15,12 @@ mod s3;
 pub use config::{Secrets, UploadOptions};
 pub use error::{FailureClass, UploadError};
 pub use keys::ObjectKeys;
+pub use progress::UploadProgress;
 pub use reconcile::{
     reconcile_recording, restore_recording, LocalState, ReconcileAction, ReconcileReport,
     ReconcileRow, RemoteState,
 };
 pub use recording_upload::{
-    upload_recording, ChunkAction, ChunkUpload, ManifestAction, UploadReport,
+    upload_recording, upload_recording_with, ChunkAction, ChunkUpload, ManifestAction, UploadReport,
 };
 pub use s3::{ListedObject, RemoteObject, S3Bucket};
