@@ -659,6 +659,19 @@ fn state_inspect_refuses_what_is_missing_or_not_a_state_database() {
     let out = inspect(&newer, &[]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(stderr(&out).contains("schema version 99, newer"), "{out:?}");
+    // Version 1 had no row checksums: not read, and not migrated either.
+    let conn = rusqlite::Connection::open(&newer).expect("older");
+    conn.execute_batch("PRAGMA user_version = 1;")
+        .expect("lower");
+    drop(conn);
+    let before = fs::read(&newer).expect("db");
+    let out = inspect(&newer, &[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stderr(&out).contains("schema version 1, from before row checksums"),
+        "{out:?}"
+    );
+    assert_eq!(fs::read(&newer).expect("db"), before);
 
     assert_eq!(
         listing(&dir),

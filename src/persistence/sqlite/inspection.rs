@@ -197,13 +197,14 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<StateSummary, PersistenceError>
     if has_log(path) {
         return read(path, false);
     }
-    let summary = read(path, true)?;
-    // A log that appeared during the immutable read means a context opened the file
-    // meanwhile: read again, through the log.
+    let immutable = read(path, true);
+    // A log that appeared during the immutable read (which may then have failed on pages
+    // changing under it) means a context opened the file meanwhile: read again, through
+    // the log.
     if has_log(path) {
         return read(path, false);
     }
-    Ok(summary)
+    immutable
 }
 
 /// Opens and reads the database, immutable or through its log.
