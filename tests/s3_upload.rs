@@ -23,8 +23,9 @@ use seaweed::{no_env, Seaweed};
 use sha2::{Digest, Sha256};
 use storage::protocol::SdsMessage;
 use storage::recording::upload::{
-    reconcile_recording, restore_recording, upload_recording, ChunkAction, FailureClass,
-    LocalState, ManifestAction, ObjectKeys, ReconcileAction, S3Bucket,
+    reconcile_recording, restore_recording, upload_recording, upload_recording_with, ChunkAction,
+    FailureClass, LocalState, ManifestAction, ObjectKeys, ReconcileAction, S3Bucket,
+    UploadProgress,
 };
 use storage::recording::{
     verify_folder, Manifest, ReplayOptions, ReplayReader, Store, CHUNKS_DIR, MANIFEST_FILE,
@@ -124,6 +125,59 @@ fn a_recording_goes_up_under_its_keys_once() {
         (again.bytes_sent, again.manifest),
         (0, ManifestAction::Unchanged)
     );
+}
+
+#[test]
+fn the_progress_observer_sees_every_chunk_once_with_growing_bytes() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("progress");
+    let root = recorded("s3-progress");
+    let store = Store::new(&root);
+    let manifest = Manifest::read(&root.join("run")).expect("manifest");
+    let indices: Vec<u64> = manifest.chunks.iter().map(|c| c.index).collect();
+    let total: u64 = manifest.chunks.iter().map(|c| c.size).sum();
+
+    let mut seen: Vec<UploadProgress> = Vec::new();
+    let report = upload_recording_with(&store, "run", &bucket, &keys(), NOW, &mut |p| seen.push(p))
+        .expect("upload");
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(
+        seen.iter().map(|p| p.chunk_index).collect::<Vec<_>>(),
+        indices,
+        "each chunk once, in order"
+    );
+    assert_eq!(
+        seen.iter().map(|p| p.chunks_done).collect::<Vec<_>>(),
+        (1..=indices.len() as u64).collect::<Vec<_>>()
+    );
+    assert!(seen
+        .windows(2)
+        .all(|w| w[0].bytes_sent < w[1].bytes_sent && w[0].bytes_done < w[1].bytes_done));
+    assert!(seen.iter().all(
+        |p| (p.bytes_total, p.chunks_total) == (total, indices.len() as u64)
+            && p.action == ChunkAction::Uploaded
+    ));
+    let last = seen.last().expect("observed");
+    assert_eq!(
+        (last.bytes_sent, last.bytes_done),
+        (report.bytes_sent, total)
+    );
+    assert_eq!(report.bytes_sent, total);
+
+    // Again: each chunk is seen once more, done without a byte sent.
+    let mut again: Vec<UploadProgress> = Vec::new();
+    upload_recording_with(&store, "run", &bucket, &keys(), NOW + 1, &mut |p| {
+        again.push(p)
+    })
+    .expect("again");
+    assert_eq!(again.len(), indices.len());
+    assert!(again
+        .iter()
+        .all(|p| p.bytes_sent == 0 && p.action == ChunkAction::AlreadyUploaded));
+    assert_eq!(again.last().map(|p| p.bytes_done), Some(total));
 }
 
 #[test]

@@ -1,8 +1,13 @@
 //! `storagectl`, the operator's tool, run as a process on recordings the library wrote:
 //! listing, verifying (exit status 1 on damage, with an anchored head too), showing,
 //! printing and replaying messages with filters, the audit log, and the exit statuses
-//! scripts rely on (0 well, 1 damaged, 2 usage, 3 unreadable).
+//! scripts rely on (0 well, 1 damaged, 2 usage, 3 unreadable). And on state databases
+//! the SQLite backend wrote: `state inspect` shows each channel's clock, history, buffers,
+//! repairs and met ids, reports damaged rows (1), refuses what is missing or not a state
+//! database (3), and never changes the file or creates one.
 
+#[path = "common/managers.rs"]
+mod managers;
 #[path = "common/messages.rs"]
 mod messages;
 #[path = "common/recordings.rs"]
@@ -14,11 +19,17 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use managers::T0;
 use messages::sds_message;
 use recordings::{exclusive, record};
 use scratch::Scratch;
 use serde_json::Value;
-use storage::protocol::SdsMessage;
+use storage::persistence::{
+    encode_channel_meta, Persistence, PersistentManager, SqliteStore, Synchronous,
+};
+use storage::protocol::{
+    ChannelMeta, HistoryEntry, IncomingRepair, OutgoingRepair, SdsMessage, UnwrapStatus,
+};
 use storage::recording::{Manifest, Store, CHUNKS_DIR};
 
 /// Runs `storagectl args...` on recordings root `root`.
@@ -284,4 +295,421 @@ fn exit_statuses_for_missing_files_and_bad_usage() {
         assert!(out.status.success(), "{command} --help: {out:?}");
         assert!(stdout(&out).contains("--root"), "{command}");
     }
+}
+
+/// Runs `storagectl state inspect --db db args...`.
+fn inspect(db: &Path, args: &[&str]) -> Output {
+    let db = db.to_str().expect("a UTF-8 scratch path");
+    let mut all = vec!["state", "inspect", "--db", db];
+    all.extend_from_slice(args);
+    storagectl(Path::new("/nonexistent"), &all)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The names in `dir`, sorted: what a command must not add to.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Bob's state database after talking with alice on "chan": alice's `a1` delivered,
+/// her `a3` buffered (it waits for `a2`, never received), his own `b1` and `b2` sent and
+/// not acknowledged; `o1` on "other"; and on "repairs" a meta saved whole with one repair
+/// of each direction and two met ids. Returns the database and bob's metas of "chan"
+/// and "other", as the manager holds them.
+fn bobs_database(dir: &Scratch) -> (std::path::PathBuf, ChannelMeta, ChannelMeta) {
+    let path = dir.file("state.db");
+    let store = SqliteStore::open(&path, Synchronous::Full).expect("store");
+    let mut bob = PersistentManager::new(managers::manager("bob"), Box::new(store));
+    let mut alice = managers::manager("alice");
+    let a1 = alice.wrap(T0, "chan", "a1", b"hello bob").expect("a1");
+    let _a2 = alice.wrap(T0, "chan", "a2", b"lost").expect("a2");
+    let a3 = alice
+        .wrap(T0, "chan", "a3", b"third, buffered")
+        .expect("a3");
+    assert_eq!(
+        bob.unwrap(T0, &a1).expect("a1").status,
+        UnwrapStatus::Delivered
+    );
+    assert_eq!(
+        bob.unwrap(T0 + 1, &a3).expect("a3").status,
+        UnwrapStatus::Buffered
+    );
+    bob.wrap(T0 + 2, "chan", "b1", b"twelve bytes").expect("b1");
+    bob.wrap(T0 + 3, "chan", "b2", b"22 bytes of content...")
+        .expect("b2");
+    bob.wrap(T0 + 4, "other", "o1", b"elsewhere").expect("o1");
+    let chan = bob.manager().channel_meta("chan").expect("chan");
+    let other = bob.manager().channel_meta("other").expect("other");
+    drop(bob);
+
+    let repairs = ChannelMeta {
+        lamport_timestamp: 77,
+        outgoing_repair: vec![OutgoingRepair {
+            entry: HistoryEntry {
+                sender_id: "carol".into(),
+                ..HistoryEntry::new("lost-1")
+            },
+            min_time_ms: T0 + 500,
+        }],
+        incoming_repair: vec![IncomingRepair {
+            entry: HistoryEntry::new("asked-1"),
+            cached_message: vec![7; 40],
+            min_time_ms: T0 + 900,
+        }],
+        met_ids: vec!["met-1".into(), "met-2".into()],
+        ..ChannelMeta::default()
+    };
+    let mut store = SqliteStore::open(&path, Synchronous::Full).expect("store");
+    store
+        .save_channel_meta("repairs", &encode_channel_meta(&repairs))
+        .expect("saved");
+    drop(store);
+    (path, chan, other)
+}
+
+fn ids<T>(list: &Value, key: &str, expected: impl IntoIterator<Item = T>) -> bool
+where
+    T: AsRef<str>,
+{
+    let got: Vec<&str> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e[key].as_str().expect("an id"))
+        .collect();
+    let expected: Vec<String> = expected
+        .into_iter()
+        .map(|e| e.as_ref().to_owned())
+        .collect();
+    got == expected
+}
+
+#[test]
+fn state_inspect_shows_every_channel_without_changing_the_file() {
+    let dir = Scratch::new("ctl-state");
+    let (path, chan, other) = bobs_database(&dir);
+    assert!(!chan.outgoing.is_empty() && !chan.incoming.is_empty());
+    let before = (fs::read(&path).expect("db"), listing(&dir));
+
+    let out = inspect(&path, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let doc = &json_lines(&out)[0];
+    // The binary prints what the library's inspection finds.
+    let summary = storage::persistence::sqlite::inspect(&path).expect("inspect");
+    assert_eq!(doc, &serde_json::to_value(&summary).expect("json"));
+    assert_eq!(doc["schemaVersion"], 3);
+    assert_eq!(doc["integrity"], "ok");
+    let channels = &doc["channels"];
+    assert!(ids(channels, "channelId", ["chan", "other", "repairs"]));
+
+    let c = &channels[0];
+    assert_eq!(c["lamportClock"], chan.lamport_timestamp);
+    let outgoing: Vec<&str> = chan
+        .outgoing
+        .iter()
+        .map(|o| o.message.message_id.as_str())
+        .collect();
+    assert_eq!(outgoing, ["b1", "b2"], "neither is acknowledged");
+    assert!(ids(&c["outgoing"], "messageId", &outgoing));
+    assert_eq!(c["outgoing"][0]["contentBytes"], 12);
+    assert_eq!(c["outgoing"][1]["contentBytes"], 22);
+    assert_eq!(c["outgoing"][0]["sendTimeMs"], T0 + 2);
+    assert_eq!(c["outgoing"][0]["resendAttempts"], 0);
+    assert!(ids(&c["incoming"], "messageId", ["a3"]));
+    assert_eq!(c["incoming"][0]["missingDeps"], serde_json::json!(["a2"]));
+    assert_eq!(c["incoming"][0]["senderId"], "alice");
+    let counts = &c["counts"];
+    assert_eq!(counts["historyMessages"], 3, "a1, b1, b2");
+    assert!(counts["historyBytes"].as_u64().expect("bytes") > 12 + 22 + 9);
+    assert_eq!(
+        (counts["outgoing"].as_u64(), counts["incoming"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(counts["damagedRows"], 0);
+    assert_eq!(channels[1]["lamportClock"], other.lamport_timestamp);
+    assert!(ids(&channels[1]["outgoing"], "messageId", ["o1"]));
+
+    let r = &channels[2];
+    assert_eq!(r["lamportClock"], 77);
+    assert_eq!(r["outgoingRepair"][0]["messageId"], "lost-1");
+    assert_eq!(r["outgoingRepair"][0]["senderId"], "carol");
+    assert_eq!(r["outgoingRepair"][0]["dueMs"], T0 + 500);
+    assert_eq!(r["incomingRepair"][0]["cachedBytes"], 40);
+    assert_eq!(r["metIds"], serde_json::json!(["met-1", "met-2"]));
+    assert_eq!(r["counts"]["historyMessages"], 0);
+
+    let totals = &doc["totals"];
+    assert_eq!(totals["outgoing"], 3);
+    assert_eq!(totals["historyMessages"], 4);
+    // Bob asks for the repair of `a2`, which `a3` waits for.
+    let repairs_of_chan: Vec<&str> = chan
+        .outgoing_repair
+        .iter()
+        .map(|r| r.entry.message_id.as_str())
+        .collect();
+    assert_eq!(repairs_of_chan, ["a2"]);
+    assert!(ids(&c["outgoingRepair"], "messageId", ["a2"]));
+    assert_eq!(
+        (
+            totals["outgoingRepair"].as_u64(),
+            totals["incomingRepair"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(totals["metIds"], 2);
+
+    // Text: one line per channel and the totals.
+    let out = inspect(&path, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("schema version 3, integrity ok"), "{text}");
+    let line = |start: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("a line for {start}: {text}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let row = line("chan ");
+    assert_eq!(row[1], chan.lamport_timestamp.to_string());
+    assert_eq!(
+        row[2..5],
+        ["3", counts["historyBytes"].to_string().as_str(), "2"]
+    );
+    assert_eq!(row[5..], ["1", "1", "0", "0", "0"]);
+    assert_eq!(
+        line("repairs ")[1..],
+        ["77", "0", "0", "0", "0", "1", "1", "2", "0"]
+    );
+    let bytes = totals["historyBytes"].to_string();
+    assert_eq!(line("total (3 channels)")[3..6], ["-", "4", bytes.as_str()]);
+
+    // One channel in detail.
+    let out = inspect(&path, &["--channel", "chan"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("outgoing, unacknowledged: 2"), "{text}");
+    assert!(text.contains("    b1  lamport "), "{text}");
+    assert!(
+        text.contains("12 bytes, sent 2023-11-14T22:13:20.002"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    a3  from alice") && text.contains("missing a2"),
+        "{text}"
+    );
+    assert!(!text.contains("o1"), "{text}");
+    let out = inspect(&path, &["--channel", "repairs", "--json"]);
+    assert!(ids(
+        &json_lines(&out)[0]["channels"],
+        "channelId",
+        ["repairs"]
+    ));
+    let out = inspect(&path, &["--channel", "nowhere"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(stderr(&out).contains("no channel `nowhere`"), "{out:?}");
+
+    // Nothing was written, created or left beside the file.
+    assert_eq!((fs::read(&path).expect("db"), listing(&dir)), before);
+}
+
+#[test]
+fn state_inspect_reads_a_database_in_use_through_its_log() {
+    let dir = Scratch::new("ctl-state-live");
+    let path = dir.file("state.db");
+    let store = SqliteStore::open(&path, Synchronous::Full).expect("store");
+    let mut bob = PersistentManager::new(managers::manager("bob"), Box::new(store));
+    bob.wrap(T0, "chan", "b1", b"in the log").expect("b1");
+    assert!(
+        dir.file("state.db-wal").exists(),
+        "a context holds its log open"
+    );
+
+    let doc = &json_lines(&inspect(&path, &["--json"]))[0];
+    assert!(ids(&doc["channels"][0]["outgoing"], "messageId", ["b1"]));
+    // The context goes on, unhindered.
+    bob.wrap(T0 + 1, "chan", "b2", b"later").expect("b2");
+    drop(bob);
+    let doc = &json_lines(&inspect(&path, &["--json"]))[0];
+    assert!(ids(
+        &doc["channels"][0]["outgoing"],
+        "messageId",
+        ["b1", "b2"]
+    ));
+}
+
+#[test]
+fn state_inspect_reports_a_damaged_row_and_goes_on_with_the_rest() {
+    let dir = Scratch::new("ctl-state-damage");
+    let (path, _, _) = bobs_database(&dir);
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let changed = conn
+        .execute(
+            "UPDATE outgoing SET crc32 = crc32 + 1 WHERE message_id = 'b1'",
+            [],
+        )
+        .expect("update");
+    assert_eq!(changed, 1);
+    let changed = conn
+        .execute(
+            "UPDATE channel_meta SET crc32 = crc32 + 1 WHERE channel_id = 'other'",
+            [],
+        )
+        .expect("update");
+    assert_eq!(changed, 1);
+    drop(conn);
+    let before = fs::read(&path).expect("db");
+
+    let out = inspect(&path, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc = &json_lines(&out)[0];
+    let chan = &doc["channels"][0];
+    assert_eq!(chan["damaged"][0]["table"], "outgoing");
+    assert_eq!(chan["damaged"][0]["messageId"], "b1");
+    let problem = chan["damaged"][0]["problem"].as_str().expect("problem");
+    assert!(problem.contains("fails its checksum"), "{problem}");
+    assert!(
+        ids(&chan["outgoing"], "messageId", ["b2"]),
+        "the sound rows are read"
+    );
+    assert_eq!(doc["totals"]["damagedRows"], 2);
+    // A damaged header: no clock, but the buffer rows are still read.
+    let other = &doc["channels"][1];
+    assert_eq!(other["lamportClock"], Value::Null);
+    assert_eq!(other["damaged"][0]["table"], "channel_meta");
+    assert!(ids(&other["outgoing"], "messageId", ["o1"]));
+
+    let out = inspect(&path, &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "damaged: channel `chan`, `outgoing` row of message `b1`: fails its checksum"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("damaged: channel `other`, `channel_meta` row of the header: fails"),
+        "{text}"
+    );
+    // Another channel alone is sound.
+    assert_eq!(
+        inspect(&path, &["--channel", "repairs"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(fs::read(&path).expect("db"), before);
+}
+
+#[test]
+fn state_inspect_refuses_what_is_missing_or_not_a_state_database() {
+    let dir = Scratch::new("ctl-state-refuse");
+    let usage = storagectl(&dir, &["state", "inspect"]);
+    assert_eq!(usage.status.code(), Some(2), "no --db: {usage:?}");
+    let missing = dir.file("missing.db");
+    let out = inspect(&missing, &[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(stderr(&out).contains("does not exist"), "{out:?}");
+    assert!(
+        listing(&dir).is_empty(),
+        "nothing created: {:?}",
+        listing(&dir)
+    );
+
+    let garbage = dir.file("garbage.db");
+    fs::write(
+        &garbage,
+        b"not a database at all, just text that is long enough",
+    )
+    .expect("write");
+    let out = inspect(&garbage, &["--json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(stderr(&out).contains("is not a SQLite database"), "{out:?}");
+    assert!(stdout(&out).is_empty());
+
+    let empty = dir.file("empty.db");
+    fs::write(&empty, b"").expect("write");
+    assert_eq!(inspect(&empty, &[]).status.code(), Some(3));
+
+    let foreign = dir.file("foreign.db");
+    let conn = rusqlite::Connection::open(&foreign).expect("foreign");
+    conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .expect("t");
+    drop(conn);
+    let out = inspect(&foreign, &[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stderr(&out).contains("not a libstorage state database"),
+        "{out:?}"
+    );
+
+    let newer_dir = Scratch::new("ctl-state-newer");
+    let (newer, _, _) = bobs_database(&newer_dir);
+    let conn = rusqlite::Connection::open(&newer).expect("newer");
+    conn.execute_batch("PRAGMA user_version = 99;")
+        .expect("bump");
+    drop(conn);
+    let out = inspect(&newer, &[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(stderr(&out).contains("schema version 99, newer"), "{out:?}");
+    // Version 1 had no row checksums: not read, and not migrated either.
+    let conn = rusqlite::Connection::open(&newer).expect("older");
+    conn.execute_batch("PRAGMA user_version = 1;")
+        .expect("lower");
+    drop(conn);
+    let before = fs::read(&newer).expect("db");
+    let out = inspect(&newer, &[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stderr(&out).contains("schema version 1, from before row checksums"),
+        "{out:?}"
+    );
+    assert_eq!(fs::read(&newer).expect("db"), before);
+
+    assert_eq!(
+        listing(&dir),
+        ["empty.db", "foreign.db", "garbage.db"],
+        "nothing beside them"
+    );
+}
+
+#[test]
+fn state_inspect_reads_a_version_2_database_without_migrating_it() {
+    let dir = Scratch::new("ctl-state-v2");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sqlite-fixtures/v2.db");
+    let path = dir.file("state.db");
+    fs::copy(fixture, &path).expect("copy");
+    let before = fs::read(&path).expect("db");
+
+    let out = inspect(&path, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let doc = &json_lines(&out)[0];
+    assert_eq!(doc["schemaVersion"], 2);
+    assert!(ids(&doc["channels"], "channelId", ["chan", "other"]));
+    let chan = &doc["channels"][0]["counts"];
+    for kind in [
+        "outgoing",
+        "incoming",
+        "outgoingRepair",
+        "incomingRepair",
+        "metIds",
+    ] {
+        assert!(chan[kind].as_u64().expect("count") > 0, "{kind}: {chan}");
+    }
+    assert_eq!(doc["channels"][1]["counts"]["outgoing"], 5);
+    let text = stdout(&inspect(&path, &[]));
+    assert!(
+        text.contains("schema version 2") && text.contains("an older schema"),
+        "{text}"
+    );
+
+    assert_eq!(fs::read(&path).expect("db"), before, "not migrated");
+    assert_eq!(listing(&dir), ["state.db"], "no side files");
 }

@@ -8,7 +8,7 @@ pub(crate) mod contract;
 pub(crate) mod durable;
 pub(crate) mod memory;
 pub(crate) mod pending;
-pub(crate) mod sqlite;
+pub mod sqlite;
 
 pub use codec::{
     decode_channel_data, decode_channel_meta, decode_history_update, encode_channel_data,

@@ -1,13 +1,17 @@
-//! `storagectl`: an operator's tool for libstorage recordings, without a running context.
+//! `storagectl`: an operator's tool for libstorage recordings and state databases,
+//! without a running context.
 //!
 //! It reads a recordings root the way the library writes it (manifests, chunk files, the
-//! audit log) and changes nothing there but the upload marks `upload` writes in manifests.
+//! audit log) and changes nothing there but the upload marks `upload` writes in manifests;
+//! `state inspect` reads a state database read-only.
 //! Exit status: 0 all is well, 1 something checked is damaged (a verify or audit verdict,
 //! a chunk that could not go up), 2 usage error, 3 the files could not be read, 4 the
 //! bucket could not be reached or refused.
 
 mod messages;
+mod progress;
 mod recordings;
+mod state;
 mod time;
 mod upload;
 
@@ -16,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Inspect, verify and replay libstorage recordings.
+/// Inspect, verify and replay libstorage recordings; inspect state databases.
 #[derive(Parser)]
 #[command(name = "storagectl", version, after_help = EXIT_STATUS)]
 struct Cli {
@@ -128,6 +132,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Commands on a state database (the SQLite persistence backend's).
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+/// `storagectl state ...`.
+#[derive(Subcommand)]
+enum StateCommand {
+    /// Show what a state database holds per channel, reading it read-only.
+    ///
+    /// Per channel: Lamport clock, history, outgoing (unacknowledged) and incoming
+    /// (waiting for dependencies) buffers, repairs, met ids; the file is never created,
+    /// migrated or written. Exit status 1 when a row is damaged, 3 when the file is
+    /// missing or not a libstorage state database.
+    Inspect {
+        /// The database file (the context's `persistence.path`).
+        #[arg(long, value_name = "PATH")]
+        db: PathBuf,
+        /// Show this channel only, with every buffered message.
+        #[arg(long, value_name = "ID")]
+        channel: Option<String>,
+        /// Print as JSON (the totals are the whole database's, even with --channel).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The arguments of the commands on recordings and a bucket.
@@ -209,6 +238,9 @@ fn main() -> ExitCode {
                 anchor,
             };
             recordings::audit(&root.store(), &query, json)
+        }
+        Command::State(StateCommand::Inspect { db, channel, json }) => {
+            state::inspect(&db, channel.as_deref(), json)
         }
     };
     match outcome {

@@ -4,11 +4,12 @@
 use clap::Args;
 use serde_json::json;
 use storage::recording::upload::{
-    reconcile_recording, restore_recording, upload_recording, FailureClass, ObjectKeys, S3Bucket,
-    UploadError, UploadOptions,
+    reconcile_recording, restore_recording, upload_recording_with, FailureClass, ObjectKeys,
+    S3Bucket, UploadError, UploadOptions,
 };
 use storage::recording::{Manifest, Store};
 
+use crate::progress::UploadBar;
 use crate::Outcome;
 
 /// Where to upload: the keys of the `upload` configuration section, as flags. The
@@ -77,7 +78,11 @@ impl Target {
 /// Uploads every named recording (all sealed ones when none is named).
 pub fn upload(store: &Store, names: &[String], target: &Target, json: bool) -> Outcome {
     each_sealed(store, names, target, |bucket, name, keys| {
-        let report = upload_recording(store, name, bucket, keys, now_ns())?;
+        let mut bar = UploadBar::new(name, json);
+        let uploaded =
+            upload_recording_with(store, name, bucket, keys, now_ns(), &mut |p| bar.update(p));
+        bar.finish();
+        let report = uploaded?;
         if json {
             println!("{}", json!(report));
         } else {

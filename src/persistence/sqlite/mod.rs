@@ -1,11 +1,11 @@
 //! The embedded SQLite backend (`"persistence": {"kind": "sqlite"}`): WAL mode, a
-//! versioned schema ([`schema`]), one transaction per operation's meta + history pair,
-//! and group commit of consecutive operations.
+//! versioned schema (module `schema`), one transaction per operation's meta + history
+//! pair, and group commit of consecutive operations.
 //!
 //! Tables: `channel_meta` (one header per channel: the snapshot-codec meta without its
 //! buffers), one table per buffer (`outgoing`, `incoming`, `outgoing_repair`,
-//! `incoming_repair`, `met_id`: one row per entry keyed by message id, see [`rows`]), so
-//! that an operation writes only the rows it changes plus the header, `history` (stored
+//! `incoming_repair`, `met_id`: one row per entry keyed by message id, see module
+//! `rows`), so that an operation writes only the rows it changes plus the header, `history` (stored
 //! messages without bloom, `seq` autoincrement keeps append order; a re-append moves the
 //! row to the end, as `INSERT OR REPLACE` gives it a new `seq`) and `retrieval_hint`.
 //! Loading joins header and rows back into the complete meta the contract hands out.
@@ -13,10 +13,19 @@
 //! and refuses the whole channel if one fails: a row skipped would be state lost without
 //! a word (a skipped history message could even be delivered again when a peer resends
 //! it), while a refused load loses nothing and lets the operator act.
+//!
+//! [`inspect`] reads a database for operators (`storagectl state inspect`) without
+//! changing it: read-only, never created or migrated, damaged rows reported, not fatal.
 
 mod checksum;
+mod inspection;
 mod rows;
 pub(crate) mod schema;
+
+pub use inspection::{
+    inspect, ChannelState, DamagedRowState, IncomingState, OutgoingState, RepairState, StateCounts,
+    StateSummary,
+};
 
 use std::path::{Path, PathBuf};
 

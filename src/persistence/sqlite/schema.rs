@@ -307,7 +307,7 @@ fn empty_file(path: &Path) -> String {
 }
 
 /// Schema version, application id and number of tables of the open database.
-fn identify(conn: &Connection) -> rusqlite::Result<(u32, i32, i64)> {
+pub(super) fn identify(conn: &Connection) -> rusqlite::Result<(u32, i32, i64)> {
     let tables = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
         [],

@@ -8,6 +8,7 @@ mod backoff;
 mod config;
 mod error;
 mod keys;
+mod progress;
 mod reconcile;
 mod recording_upload;
 mod s3;
@@ -16,12 +17,13 @@ pub use backoff::Backoff;
 pub use config::{RetryPolicy, Secrets, UploadOptions};
 pub use error::{FailureClass, UploadError};
 pub use keys::ObjectKeys;
+pub use progress::UploadProgress;
 pub use reconcile::{
     reconcile_recording, restore_recording, LocalState, ReconcileAction, ReconcileReport,
     ReconcileRow, RemoteState,
 };
 pub(crate) use recording_upload::{send_chunk, upload_manifest, ChunkFault};
 pub use recording_upload::{
-    upload_recording, ChunkAction, ChunkUpload, ManifestAction, UploadReport,
+    upload_recording, upload_recording_with, ChunkAction, ChunkUpload, ManifestAction, UploadReport,
 };
 pub use s3::{ListedObject, RemoteObject, S3Bucket};

@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::keys::ObjectKeys;
+use super::progress::{ObservedRows, UploadProgress};
 use super::s3::S3Bucket;
 use super::{FailureClass, UploadError};
 use crate::recording::chunk_writer::hex_lower;
@@ -105,6 +106,19 @@ pub fn upload_recording(
     keys: &ObjectKeys,
     now_ns: u64,
 ) -> Result<UploadReport, UploadError> {
+    upload_recording_with(store, name, bucket, keys, now_ns, &mut |_| {})
+}
+
+/// [`upload_recording`], telling `observer` where the upload stands after each chunk
+/// (once per manifest entry, in index order), for a progress display.
+pub fn upload_recording_with(
+    store: &Store,
+    name: &str,
+    bucket: &S3Bucket,
+    keys: &ObjectKeys,
+    now_ns: u64,
+    observer: &mut dyn FnMut(UploadProgress),
+) -> Result<UploadReport, UploadError> {
     let unusable = |e: crate::recording::RecordingError| {
         UploadError::new(FailureClass::Terminal, e.to_string())
     };
@@ -112,7 +126,7 @@ pub fn upload_recording(
     let mut manifest = Manifest::read(&folder).map_err(unusable)?;
     manifest.chunks.sort_by_key(|c| c.index);
     let chunks_dir = folder.join(CHUNKS_DIR);
-    let mut rows = Vec::with_capacity(manifest.chunks.len());
+    let mut rows = ObservedRows::new(&manifest.chunks, observer);
     for at in 0..manifest.chunks.len() {
         let entry = &manifest.chunks[at];
         let Some(key) = keys.chunk(name, entry) else {
@@ -158,6 +172,7 @@ pub fn upload_recording(
     } else {
         ManifestAction::Withheld
     };
+    let rows = rows.into_rows();
     let bytes_sent = rows.iter().map(|r| r.bytes_sent).sum();
     Ok(UploadReport {
         recording: name.to_owned(),
