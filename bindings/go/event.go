@@ -28,6 +28,11 @@ const (
 	RecordingStarted     EventType = "recording_started"   // at start: the recording.autostart recording
 	WorkerRestarted      EventType = "worker_restarted"    // the worker panicked and restarted (Raw has the details)
 	ChunkSealed          EventType = "chunk_sealed"        // a chunk was sealed: the chain's Head moved
+	UploadProgress       EventType = "upload_progress"     // the uploader's totals: BytesSent, ChunksDone, ChunksPending
+	ChunkUploaded        EventType = "chunk_uploaded"      // chunk Index of Name is in the bucket under Key
+	ChunkDeadLettered    EventType = "chunk_dead_lettered" // the uploader gave up on chunk Index of Name (Reason)
+	UploadPaused         EventType = "upload_paused"       // the upload queue paused (Reason)
+	UploadResumed        EventType = "upload_resumed"      // the upload queue runs again
 	ReplayMessage        EventType = "replay_message"
 	ReplayFinished       EventType = "replay_finished"
 )
@@ -61,6 +66,10 @@ type Event struct {
 	Index            uint64       // chunk_sealed: the chunk's index
 	SHA256           string       // chunk_sealed: the chunk file's SHA-256
 	Head             string       // chunk_sealed: the chain's head, to anchor elsewhere
+	Key              string       // chunk_uploaded: the object key
+	BytesSent        uint64       // chunk_uploaded, upload_progress
+	ChunksDone       uint64       // upload_progress
+	ChunksPending    uint64       // upload_progress
 	Raw              json.RawMessage
 }
 
@@ -93,6 +102,10 @@ type eventDocument struct {
 	Index            uint64          `json:"index"`
 	SHA256           string          `json:"sha256"`
 	Head             string          `json:"head"`
+	Key              string          `json:"key"`
+	BytesSent        uint64          `json:"bytesSent"`
+	ChunksDone       uint64          `json:"chunksDone"`
+	ChunksPending    uint64          `json:"chunksPending"`
 	// worker_restarted: read from Raw by callers that need them.
 	RestartCount       uint64   `json:"restartCount"`
 	FailedRequests     uint64   `json:"failedRequests"`
@@ -132,6 +145,10 @@ func ParseEvent(raw []byte) (Event, error) {
 		Index:            doc.Index,
 		SHA256:           doc.SHA256,
 		Head:             doc.Head,
+		Key:              doc.Key,
+		BytesSent:        doc.BytesSent,
+		ChunksDone:       doc.ChunksDone,
+		ChunksPending:    doc.ChunksPending,
 		Raw:              append(json.RawMessage(nil), raw...),
 	}
 	if doc.Error != nil {

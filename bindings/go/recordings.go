@@ -34,6 +34,37 @@ func (m *Manager) RecordingVerify(name string) (json.RawMessage, error) {
 	})
 }
 
+// UploadRecording uploads recording name now to the configured bucket (the upload
+// section), retrying chunks the background uploader gave up on; the answer is
+// {"recording","chunks":[{"index","key","action","bytesSent","reason"}],"manifestKey",
+// "manifest","bytesSent"}.
+func (m *Manager) UploadRecording(name string) (json.RawMessage, error) {
+	return m.recordingRequest("UploadRecording", name, nil, func(ctx *C.storage_ctx, n, _ *C.char, cb C.storage_callback, ud unsafe.Pointer) C.storage_status {
+		return C.storage_upload_recording(ctx, n, cb, ud)
+	})
+}
+
+// UploadStatus reports recording name's upload state (see docs/json.md).
+func (m *Manager) UploadStatus(name string) (json.RawMessage, error) {
+	return m.recordingRequest("UploadStatus", name, nil, func(ctx *C.storage_ctx, n, _ *C.char, cb C.storage_callback, ud unsafe.Pointer) C.storage_status {
+		return C.storage_upload_status(ctx, n, cb, ud)
+	})
+}
+
+// UploadReconcile reconciles recording name with the bucket, per chunk, deleting nothing.
+func (m *Manager) UploadReconcile(name string) (json.RawMessage, error) {
+	return m.recordingRequest("UploadReconcile", name, nil, func(ctx *C.storage_ctx, n, _ *C.char, cb C.storage_callback, ud unsafe.Pointer) C.storage_status {
+		return C.storage_upload_reconcile(ctx, n, cb, ud)
+	})
+}
+
+// UploadRestore rebuilds recording name, which this machine lacks, from the bucket.
+func (m *Manager) UploadRestore(name string) (json.RawMessage, error) {
+	return m.recordingRequest("UploadRestore", name, nil, func(ctx *C.storage_ctx, n, _ *C.char, cb C.storage_callback, ud unsafe.Pointer) C.storage_status {
+		return C.storage_upload_restore(ctx, n, cb, ud)
+	})
+}
+
 // RecordingDelete deletes recording name and its files.
 func (m *Manager) RecordingDelete(name string) error {
 	_, err := m.recordingRequest("RecordingDelete", name, nil, func(ctx *C.storage_ctx, n, _ *C.char, cb C.storage_callback, ud unsafe.Pointer) C.storage_status {

@@ -51,7 +51,8 @@ func TestEverySampleEventIsUnderstood(t *testing.T) {
 		MessageExpired, MissingDependencies, MessageLost, RepairReady, PeriodicSync,
 		LimitReached, EventQueueOverflow, PersistenceWarning, RecordingDropped,
 		RecordingFailed, RecordingRecovered, RecordingStarted, ReplayMessage, ReplayFinished,
-		WorkerRestarted, ChunkSealed} {
+		WorkerRestarted, ChunkSealed, UploadProgress, ChunkUploaded, ChunkDeadLettered,
+		UploadPaused, UploadResumed} {
 		known[kind] = true
 	}
 	for name, document := range samples(t, "native/event") {
@@ -112,7 +113,8 @@ func TestEverySampleResultIsUnderstood(t *testing.T) {
 	// Recordings, RecordingVerify).
 	raw := map[string]bool{"recording_stop.json": true, "recording_seal.json": true,
 		"recordings_list.json": true, "recording_verify.json": true,
-		"recording_supersede.json": true, "recording_erase.json": true, "audit_query.json": true}
+		"recording_supersede.json": true, "recording_erase.json": true, "audit_query.json": true,
+		"upload_recording.json": true, "upload_status.json": true, "upload_reconcile.json": true}
 	for name, document := range samples(t, "native/result") {
 		switch {
 		case typed[name] != nil:

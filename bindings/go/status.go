@@ -38,6 +38,7 @@ const (
 	StatusRecordingNotFound Status = 18
 	StatusRecordingExists   Status = 19
 	StatusRecordingIO       Status = 20
+	StatusUploadFailed      Status = 21
 )
 
 // unknownStatusName is what the library names a value that is no status.

@@ -382,7 +382,6 @@ impl Shared {
         let chunks_dir = folder.join(CHUNKS_DIR);
         let mut rows = Vec::with_capacity(manifest.chunks.len());
         let mut end = PassEnd::Done;
-        let mut all_up = true;
         self.note_pending(name, &manifest, forced);
         for entry in &manifest.chunks {
             let key = self.keys.chunk(name, entry).unwrap_or_default();
@@ -390,7 +389,6 @@ impl Shared {
                 rows.push(row(entry, key, ChunkAction::AlreadyUploaded, 0, None));
                 continue;
             }
-            all_up = false;
             if let (Some(letter), false) = (&entry.upload_dead_letter, forced) {
                 let why = Some(letter.reason.clone());
                 rows.push(row(entry, key, ChunkAction::DeadLettered, 0, why));
@@ -415,7 +413,6 @@ impl Shared {
                         // wait, and let the next pass find the object there and mark it.
                         let why = format!("cannot mark recording `{name}` now");
                         self.held_up(&UploadError::new(FailureClass::Retryable, why));
-                        all_up = false;
                         end = PassEnd::Interrupted;
                         break;
                     }
@@ -436,6 +433,8 @@ impl Shared {
         }
         let manifest_key = self.keys.manifest(name);
         let mut action = ManifestAction::Withheld;
+        // Every chunk in the bucket and marked: listed up before, or sent (or found) now.
+        let all_up = rows.len() == manifest.chunks.len() && rows.iter().all(ChunkUpload::is_up);
         if all_up && matches!(end, PassEnd::Done) {
             match upload_manifest(&self.bucket, &manifest_key, &folder) {
                 Ok(done) => {

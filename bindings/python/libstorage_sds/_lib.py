@@ -91,6 +91,10 @@ FUNCTIONS: dict[str, tuple[list[Any], Any]] = {
     "storage_recording_seal": ([CTX, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
     "storage_recordings_list": ([CTX, CALLBACK, c_void_p], STATUS),
     "storage_recording_verify": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_upload_recording": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_upload_status": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_upload_reconcile": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
+    "storage_upload_restore": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
     "storage_recording_delete": ([CTX, c_char_p, CALLBACK, c_void_p], STATUS),
     "storage_recording_verify_anchored": ([CTX, c_char_p, c_char_p, CALLBACK, c_void_p], STATUS),
     "storage_recording_supersede": (

@@ -43,6 +43,7 @@ class Status(enum.IntEnum):
     RECORDING_NOT_FOUND = 18
     RECORDING_EXISTS = 19
     RECORDING_IO = 20
+    UPLOAD_FAILED = 21
 
     @property
     def description(self) -> str:

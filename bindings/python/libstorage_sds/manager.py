@@ -252,6 +252,23 @@ class Manager:
         """Checks every chunk of ``name``: ``{"name","ok","chunks":[...]}``."""
         return self._recording_request("recording_verify", name, lib.storage_recording_verify)
 
+    def upload_recording(self, name: str) -> dict[str, Any]:
+        """Uploads ``name`` now to the ``upload`` section's bucket (dead letters retried):
+        ``{"recording","chunks":[{"index","key","action",...}],"manifest",...}``."""
+        return self._recording_request("upload_recording", name, lib.storage_upload_recording)
+
+    def upload_status(self, name: str) -> dict[str, Any]:
+        """``name``'s upload state: marks per chunk and the queue's view of it."""
+        return self._recording_request("upload_status", name, lib.storage_upload_status)
+
+    def upload_reconcile(self, name: str) -> dict[str, Any]:
+        """Reconciles ``name`` with the bucket per chunk, deleting nothing."""
+        return self._recording_request("upload_reconcile", name, lib.storage_upload_reconcile)
+
+    def upload_restore(self, name: str) -> dict[str, Any]:
+        """Rebuilds ``name``, which this machine lacks, from the bucket alone."""
+        return self._recording_request("upload_restore", name, lib.storage_upload_restore)
+
     def recording_verify_anchored(self, name: str, head: str) -> dict[str, Any]:
         """``recording_verify``, also checking the hash chain against ``head``, a head
         anchored elsewhere (from a ``chunk_sealed`` event or a stop result): ``chain.anchor``

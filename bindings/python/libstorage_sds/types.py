@@ -198,6 +198,12 @@ class Event:
     index: int = 0
     sha256: str = ""
     head: str = ""
+    #: chunk_uploaded: the object key and bytes sent (0: it was there); upload_progress:
+    #: bytes sent, chunks done and chunks pending since the context started.
+    key: str = ""
+    bytes_sent: int = 0
+    chunks_done: int = 0
+    chunks_pending: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -257,6 +263,10 @@ _EVENT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "index": ("index", _same),
     "sha256": ("sha256", _same),
     "head": ("head", _same),
+    "key": ("key", _same),
+    "bytesSent": ("bytes_sent", _same),
+    "chunksDone": ("chunks_done", _same),
+    "chunksPending": ("chunks_pending", _same),
 }
 
 #: The events whose ``message`` is text, not base64 wire bytes.

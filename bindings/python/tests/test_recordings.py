@@ -123,3 +123,16 @@ def test_supersede_erase_audit_and_anchored_verify(
     assert mine["verdict"]["status"] == "ok"
     assert bob.audit(recording="evidence", until_ns=1)["records"] == []
     assert len(bob.audit(recording="evidence")["records"]) == 2
+
+
+def test_upload_requests_without_an_upload_section_fail_clearly(tmp_path: Path) -> None:
+    manager = storage.Manager({"participant_id": "p", "recording": {"root": str(tmp_path)}})
+    try:
+        for call in (manager.upload_recording, manager.upload_status,
+                     manager.upload_reconcile, manager.upload_restore):
+            with pytest.raises(storage.StorageError) as refused:
+                call("r")
+            assert refused.value.status == storage.Status.UPLOAD_FAILED
+            assert "`upload` section" in str(refused.value)
+    finally:
+        manager.close()

@@ -65,7 +65,8 @@ def test_every_sample_result_is_known() -> None:
     # unwrap and channel_stats are typed; the recording results are handed over as dicts.
     known = {"unwrap", "channel_stats", "recording_stop", "recording_seal",
              "recordings_list", "recording_verify", "replay_start",
-             "recording_supersede", "recording_erase", "audit_query"}
+             "recording_supersede", "recording_erase", "audit_query",
+             "upload_recording", "upload_status", "upload_reconcile"}
     for path in _samples("native/result"):
         assert path.stem in known, f"{path.name}: a result this binding does not know"
         assert isinstance(json.loads(path.read_bytes()), dict)

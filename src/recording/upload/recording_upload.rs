@@ -55,6 +55,16 @@ pub struct ChunkUpload {
     pub reason: Option<String>,
 }
 
+impl ChunkUpload {
+    /// Whether the chunk is in the bucket and marked after this row.
+    pub fn is_up(&self) -> bool {
+        matches!(
+            self.action,
+            ChunkAction::Uploaded | ChunkAction::AlreadyRemote | ChunkAction::AlreadyUploaded
+        )
+    }
+}
+
 /// What happened to the manifest object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
