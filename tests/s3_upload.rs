@@ -414,6 +414,47 @@ fn storagectl_uploads_with_flags_and_the_aws_variables() {
 }
 
 #[test]
+fn storagectl_creates_a_missing_bucket_when_asked_and_lists_upload_state() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let root = recorded("s3-cli-create");
+    let storagectl = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_storagectl"))
+            .args(args)
+            .env("STORAGE_RECORDINGS_ROOT", &*root)
+            .env("AWS_ACCESS_KEY_ID", seaweed::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", seaweed::SECRET_KEY)
+            .output()
+            .expect("storagectl runs")
+    };
+    let listed = |out: std::process::Output| {
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let list = listed(storagectl(&["list"]));
+    assert!(
+        list.contains("UPLOADED") && list.contains(" 0/3 "),
+        "{list}"
+    );
+    let upload = [
+        "upload",
+        "--endpoint",
+        &server.endpoint,
+        "--bucket",
+        "cli-created",
+    ];
+    let missing = storagectl(&upload);
+    assert_eq!(missing.status.code(), Some(4), "{missing:?}");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NoSuchBucket"));
+    let out = storagectl(&[&upload[..], &["--create-bucket"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let list = listed(storagectl(&["list"]));
+    assert!(list.contains(" 3/3 "), "{list}");
+}
+
+#[test]
 fn reconcile_heals_the_bucket_the_files_and_the_marks_and_then_does_nothing() {
     let _serial = exclusive();
     let Some(server) = Seaweed::shared() else {

@@ -23,14 +23,14 @@ pub fn list(store: &Store, json: bool) -> Outcome {
         return Outcome::Ok;
     }
     println!(
-        "{:<24} {:<10} {:>6} {:>10} {:<30} {:<30} {:>10}  STATE",
-        "NAME", "MODE", "CHUNKS", "MESSAGES", "START", "END", "SIZE"
+        "{:<24} {:<10} {:>6} {:>10} {:<30} {:<30} {:>10} {:<14}  STATE",
+        "NAME", "MODE", "CHUNKS", "MESSAGES", "START", "END", "SIZE", "UPLOADED"
     );
     for recording in &listed {
         let state = state(recording);
         match &recording.manifest {
             Some(m) => println!(
-                "{:<24} {:<10} {:>6} {:>10} {:<30} {:<30} {:>10}  {state}",
+                "{:<24} {:<10} {:>6} {:>10} {:<30} {:<30} {:>10} {:<14}  {state}",
                 recording.name,
                 m.mode,
                 m.chunks.len(),
@@ -38,14 +38,33 @@ pub fn list(store: &Store, json: bool) -> Outcome {
                 format_ns(m.start_time_ns),
                 m.end_time_ns.map_or_else(|| "-".to_owned(), format_ns),
                 human_size(m.chunks.iter().map(|c| c.size).sum()),
+                uploaded(m),
             ),
             None => println!(
-                "{:<24} {:<10} {:>6} {:>10} {:<30} {:<30} {:>10}  {state}",
-                recording.name, "-", "-", "-", "-", "-", "-"
+                "{:<24} {:<10} {:>6} {:>10} {:<30} {:<30} {:>10} {:<14}  {state}",
+                recording.name, "-", "-", "-", "-", "-", "-", "-"
             ),
         }
     }
     Outcome::Ok
+}
+
+/// The upload column: chunks marked uploaded of all, and how many are dead-lettered.
+fn uploaded(manifest: &Manifest) -> String {
+    let up = manifest
+        .chunks
+        .iter()
+        .filter(|c| c.uploaded_at_ns.is_some())
+        .count();
+    let dead = manifest
+        .chunks
+        .iter()
+        .filter(|c| c.upload_dead_letter.is_some())
+        .count();
+    match dead {
+        0 => format!("{up}/{}", manifest.chunks.len()),
+        _ => format!("{up}/{} {dead} dead", manifest.chunks.len()),
+    }
 }
 
 /// What the listing's last column says of a recording.

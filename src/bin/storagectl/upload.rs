@@ -38,12 +38,19 @@ pub struct Target {
     /// A file holding the secret access key.
     #[arg(long, value_name = "PATH")]
     secret_access_key_file: Option<std::path::PathBuf>,
+    /// Create the bucket first when it does not exist (first-time set-up).
+    #[arg(long)]
+    create_bucket: bool,
 }
 
 impl Target {
     fn bucket(&self) -> Result<S3Bucket, UploadError> {
         let env = |name: &str| std::env::var(name).ok();
-        S3Bucket::new(&self.options(), &env)
+        let bucket = S3Bucket::new(&self.options(), &env)?;
+        if self.create_bucket {
+            bucket.create_bucket()?;
+        }
+        Ok(bucket)
     }
 
     /// The keys of recording `name`: under `--origin`, else its participant id.
