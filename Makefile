@@ -164,15 +164,19 @@ $(DEMO): examples/c/fleet_demo.c include/storage.h build
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -pthread $< -o $@ -L$(LIB_DIR) -lstorage \
 		-Wl,-rpath,$(LIB_PATH)
 
+# The fleet demo, then its recordings going up to a local S3 bucket (SeaweedFS, when
+# `make s3-server` has built it; otherwise the demo says how to enable that part).
 demo: $(DEMO)
-	$(DEMO)
+	@work="$$(mktemp -d /tmp/fleet_demo.XXXXXX)" && $(DEMO) "$$work" && \
+		scripts/demo-upload.sh "$$work/recordings" $(LIB_DIR)/storagectl $(WEED)
 
 # The same story in pure Rust, on the protocol layer alone.
 demo-rust: toolchain
 	$(CARGO) run --release --example lossy_bus
 
-bench: build bench-c
-	$(CARGO) bench
+# benches/upload.rs needs the S3 server (built here when missing).
+bench: build bench-c s3-server
+	STORAGE_WEED=$(WEED) $(CARGO) bench
 
 # ---- JS interop: js-waku's @waku/sds ----------------------------------------------------
 

@@ -266,10 +266,11 @@ fn the_server_refuses_bytes_that_do_not_match_their_checksum() {
     let root = Scratch::new("s3-digest");
     let path = root.file("blob");
     fs::write(&path, b"what we meant to send").expect("write");
-    let sha = sha_hex(&path);
+    fs::write(root.file("other"), b"what was hashed instead").expect("write");
+    let wrong = sha_hex(&root.file("other"));
     let err = bucket
-        .put_file("blob", &path, &sha, [0u8; 16])
-        .expect_err("a wrong Content-MD5 is refused");
+        .put_file("blob", &path, &wrong)
+        .expect_err("bytes that are not the SHA-256's are refused");
     assert_eq!(err.class, FailureClass::Retryable, "{err}");
     assert_eq!(bucket.head("blob").expect("head"), None);
 }

@@ -50,6 +50,7 @@ type Config struct {
 
 	Persistence *Persistence `json:"persistence,omitempty"`
 	Recording   *Recording   `json:"recording,omitempty"`
+	Upload      *Upload      `json:"upload,omitempty"`
 	Restart     *Restart     `json:"restart,omitempty"`
 
 	// Extra keys written into the document as they are, over the fields above: for keys
@@ -91,6 +92,33 @@ type RecordingOptions struct {
 	ChunkMaxBytes   *uint64 `json:"chunk_max_bytes,omitempty"`
 	ChunkMaxAgeMs   *uint64 `json:"chunk_max_age_ms,omitempty"`
 	FlushIntervalMs *uint64 `json:"flush_interval_ms,omitempty"`
+}
+
+// Upload is the "upload" section (it needs Recording.Root): a background uploader sends
+// sealed chunks to an S3-compatible bucket as they are sealed (see the README's "Uploads
+// to object storage"). Endpoint and Bucket are required. Credentials come from the
+// fields, the variables the *Env fields name, SecretAccessKeyFile, else the AWS_*
+// variables; prefer a file or a variable to a secret in the document.
+type Upload struct {
+	Endpoint            string  `json:"endpoint,omitempty"`
+	Bucket              string  `json:"bucket,omitempty"`
+	Region              string  `json:"region,omitempty"`     // default: AWS_REGION, else us-east-1
+	Prefix              string  `json:"prefix,omitempty"`     // keys: {prefix}/{origin}/{recording}/...
+	PathStyle           *bool   `json:"path_style,omitempty"` // default true; false: virtual-host style
+	Origin              string  `json:"origin,omitempty"`     // default: the participant id
+	AccessKeyID         string  `json:"access_key_id,omitempty"`
+	SecretAccessKey     string  `json:"secret_access_key,omitempty"`
+	SessionToken        string  `json:"session_token,omitempty"`
+	AccessKeyIDEnv      string  `json:"access_key_id_env,omitempty"`
+	SecretAccessKeyEnv  string  `json:"secret_access_key_env,omitempty"`
+	SecretAccessKeyFile string  `json:"secret_access_key_file,omitempty"`
+	SessionTokenEnv     string  `json:"session_token_env,omitempty"`
+	PartSizeBytes       *uint64 `json:"part_size_bytes,omitempty"`      // multipart above this (default 16 MiB, at least 5 MiB)
+	RequestTimeoutMs    *uint64 `json:"request_timeout_ms,omitempty"`   // one request (default 60 000)
+	Concurrency         *uint32 `json:"concurrency,omitempty"`          // recordings sent at once (1 to 16, default 2)
+	RetryInitialMs      *uint64 `json:"retry_initial_ms,omitempty"`     // first wait after a failure (default 1 000)
+	RetryMaxMs          *uint64 `json:"retry_max_ms,omitempty"`         // longest wait (default 300 000)
+	DeadLetterAfterMs   *uint64 `json:"dead_letter_after_ms,omitempty"` // a chunk failing this long is given up (default a day)
 }
 
 // Persistence selects where a Manager keeps its protocol state.

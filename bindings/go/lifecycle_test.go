@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -161,6 +162,10 @@ func TestAnEmptyConfigIsTheEmptyDocument(t *testing.T) {
 // every key of the configuration sample, with no field left unset, and the library
 // accepts it.
 func TestAConfigSettingEveryKeyIsAccepted(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("example-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	config := Config{
 		ParticipantID: "alice", BloomCapacity: Ptr[uint64](5000), BloomErrorRate: Ptr(0.01),
 		MaxMessageHistory: Ptr[uint64](500), MaxHistoryBytes: Ptr[uint64](1 << 20),
@@ -192,6 +197,17 @@ func TestAConfigSettingEveryKeyIsAccepted(t *testing.T) {
 				ChunkMaxBytes: Ptr[uint64](1 << 20), ChunkMaxAgeMs: Ptr[uint64](500),
 				FlushIntervalMs: Ptr[uint64](50),
 			}},
+		},
+		// Nothing listens on port 9: the uploader finds nothing to send and never reaches it.
+		Upload: &Upload{
+			Endpoint: "http://127.0.0.1:9", Bucket: "fleet", Region: "eu-west-1", Prefix: "robots",
+			PathStyle: Ptr(true), Origin: "robot-1", AccessKeyID: "AKIAEXAMPLE",
+			SecretAccessKey: "example-secret", SessionToken: "example-token",
+			AccessKeyIDEnv: "FLEET_KEY_ID", SecretAccessKeyEnv: "FLEET_SECRET",
+			SecretAccessKeyFile: secretFile, SessionTokenEnv: "FLEET_TOKEN",
+			PartSizeBytes: Ptr[uint64](8 << 20), RequestTimeoutMs: Ptr[uint64](1000),
+			Concurrency: Ptr[uint32](1), RetryInitialMs: Ptr[uint64](500),
+			RetryMaxMs: Ptr[uint64](5000), DeadLetterAfterMs: Ptr[uint64](60000),
 		},
 		Restart: &Restart{Policy: "bounded", MaxRestarts: Ptr[uint32](2), WithinMs: Ptr[uint64](1000)},
 	}

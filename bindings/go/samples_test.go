@@ -140,7 +140,8 @@ func TestConfigDeclaresEveryKey(t *testing.T) {
 		t.Fatalf("config/defaults.json: %v", err)
 	}
 	if config.Recording == nil || config.Recording.Autostart == nil || config.Recording.Autostart.Name == "" ||
-		config.MaxIDBytes == nil || config.Recording.Autostart.RecordSent == nil {
+		config.MaxIDBytes == nil || config.Recording.Autostart.RecordSent == nil ||
+		config.Upload == nil || config.Upload.DeadLetterAfterMs == nil || config.Upload.SessionTokenEnv == "" {
 		t.Fatalf("config/defaults.json read as %+v", config)
 	}
 }

@@ -571,6 +571,28 @@ fn defaults_document() -> Value {
         name: "robot-1".into(),
         options_json: r#"{"channels": ["odom"], "record_sent": true}"#.into(),
     });
+    // Every key of the upload section, so that bindings can check they declare them.
+    config.upload = Some(crate::recording::upload::UploadOptions {
+        endpoint: Some("https://s3.eu-west-1.amazonaws.com".into()),
+        bucket: Some("fleet-recordings".into()),
+        region: Some("eu-west-1".into()),
+        prefix: Some("fleet".into()),
+        path_style: Some(true),
+        origin: Some("robot-1".into()),
+        access_key_id: Some("AKIAEXAMPLE".into()),
+        secret_access_key: Some(String::from("shown redacted").into()),
+        session_token: Some(String::from("shown redacted").into()),
+        access_key_id_env: Some("FLEET_KEY_ID".into()),
+        secret_access_key_env: Some("FLEET_SECRET".into()),
+        secret_access_key_file: Some("/run/secrets/s3".into()),
+        session_token_env: Some("FLEET_TOKEN".into()),
+        part_size_bytes: Some(16 * 1024 * 1024),
+        request_timeout_ms: Some(60_000),
+        concurrency: Some(2),
+        retry_initial_ms: Some(1_000),
+        retry_max_ms: Some(300_000),
+        dead_letter_after_ms: Some(86_400_000),
+    });
     serde_json::to_value(&config).expect("a configuration serializes")
 }
 

@@ -31,6 +31,7 @@ static void cb(storage_status st, const uint8_t *data, size_t len, void *ud) {
 }
 void readme_fragment(storage_ctx *ctx, void *ud, uint64_t replay_id);
 void readme_fragment(storage_ctx *ctx, void *ud, uint64_t replay_id) {
+    (void)replay_id; /* not every fragment stops a replay */
 %s
 }
 """

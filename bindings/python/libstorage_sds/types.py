@@ -51,6 +51,10 @@ class Config(TypedDict, total=False):
     event_queue_max_bytes: int
     persistence: dict[str, Any]
     recording: dict[str, Any]
+    #: The bucket sealed chunks go up to (needs recording.root): {"endpoint", "bucket",
+    #: "prefix", credentials or the names of variables or a file holding them, ...};
+    #: see the README's "Uploads to object storage".
+    upload: dict[str, Any]
     #: {"policy": "once"} (default) or {"policy": "bounded", "max_restarts": N,
     #: "within_ms": M}.
     restart: dict[str, Any]

@@ -135,8 +135,7 @@ pub fn reconcile_recording(
         };
         let (action, etag) = match (local, remote) {
             (LocalState::Ok, RemoteState::Absent | RemoteState::Different) => {
-                let (_, md5, _) = digest_file(&path).map_err(terminal)?;
-                let etag = bucket.put_file(&key, &path, &entry.sha256, md5)?;
+                let etag = bucket.put_file(&key, &path, &entry.sha256)?;
                 let action = if remote == RemoteState::Absent {
                     ReconcileAction::Uploaded
                 } else {
@@ -190,7 +189,7 @@ fn local_state(path: &Path, entry: &ChunkEntry) -> LocalState {
         return LocalState::Missing;
     }
     match digest_file(path) {
-        Ok((sha, _, size)) if sha == entry.sha256 && size == entry.size => LocalState::Ok,
+        Ok((sha, size)) if sha == entry.sha256 && size == entry.size => LocalState::Ok,
         _ => LocalState::Corrupt,
     }
 }

@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use md5::Md5;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -232,7 +231,7 @@ pub(crate) fn send_chunk(
     path: &Path,
     entry: &ChunkEntry,
 ) -> Result<Sent, ChunkFault> {
-    let (sha256, md5, size) = digest_file(path).map_err(ChunkFault::Corrupt)?;
+    let (sha256, size) = digest_file(path).map_err(ChunkFault::Corrupt)?;
     if sha256 != entry.sha256 || size != entry.size {
         let why = "the file does not match its manifest entry (SHA-256 or size)";
         return Err(ChunkFault::Corrupt(why.to_owned()));
@@ -244,7 +243,7 @@ pub(crate) fn send_chunk(
             bytes: 0,
         }),
         _ => bucket
-            .put_file(key, path, &sha256, md5)
+            .put_file(key, path, &sha256)
             .map(|etag| Sent {
                 action: ChunkAction::Uploaded,
                 etag,
@@ -288,10 +287,10 @@ pub(crate) fn upload_manifest(
     }
 }
 
-/// The SHA-256 (hex) and MD5 of the file at `path`, and its size, in one read.
-pub(super) fn digest_file(path: &Path) -> Result<(String, [u8; 16], u64), String> {
+/// The SHA-256 (hex) of the file at `path` and its size, in one read.
+pub(super) fn digest_file(path: &Path) -> Result<(String, u64), String> {
     let mut file = File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
-    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+    let mut sha = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -302,8 +301,7 @@ pub(super) fn digest_file(path: &Path) -> Result<(String, [u8; 16], u64), String
             break;
         }
         sha.update(&buffer[..n]);
-        md5.update(&buffer[..n]);
         size += n as u64;
     }
-    Ok((hex_lower(&sha.finalize()), md5.finalize().into(), size))
+    Ok((hex_lower(&sha.finalize()), size))
 }

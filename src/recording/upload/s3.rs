@@ -149,16 +149,10 @@ impl S3Bucket {
         }))
     }
 
-    /// Uploads the file at `path`, whose SHA-256 is `sha256` (lower-case hex) and MD5
-    /// `md5`, as `key`: in one PUT up to the part size, else in parts of that size (one
-    /// in memory at a time). Returns the object's ETag.
-    pub fn put_file(
-        &self,
-        key: &str,
-        path: &Path,
-        sha256: &str,
-        md5: [u8; 16],
-    ) -> Result<String, UploadError> {
+    /// Uploads the file at `path`, whose SHA-256 is `sha256` (lower-case hex), as `key`:
+    /// in one PUT up to the part size (read into memory for its `Content-MD5`), else in
+    /// parts of that size, one in memory at a time. Returns the object's ETag.
+    pub fn put_file(&self, key: &str, path: &Path, sha256: &str) -> Result<String, UploadError> {
         let raw_sha = decode_hash(sha256).ok_or_else(|| {
             UploadError::new(
                 FailureClass::Terminal,
@@ -170,7 +164,11 @@ impl S3Bucket {
         if size > self.part_size {
             return self.put_parts(key, file, sha256);
         }
-        self.put(key, &file, md5, raw_sha, sha256)
+        let mut body = Vec::with_capacity(size as usize);
+        file.take(self.part_size)
+            .read_to_end(&mut body)
+            .map_err(|e| local("read", path, e))?;
+        self.put(key, &body[..], Md5::digest(&body).into(), raw_sha, sha256)
     }
 
     /// Uploads `bytes` as `key` (a manifest, say), with the same checksums.
