@@ -3,7 +3,8 @@
 //! manifest), against the same client's plain PUT loop of the same chunk files to the
 //! same server: SeaweedFS on loopback (`make s3-server`; `STORAGE_WEED` names it, as
 //! `make bench` does). A plain program, not criterion: one upload of a gigabyte is a
-//! measurement, and `STORAGE_UPLOAD_BENCH_ROUNDS` repeats it (default 3).
+//! measurement, and `STORAGE_UPLOAD_BENCH_ROUNDS` repeats it (default 3). Run by
+//! `cargo test`, it uploads 8 MiB once, to check that it still works.
 
 #[path = "../tests/common/messages.rs"]
 #[allow(dead_code)]
@@ -73,8 +74,15 @@ fn main() {
         );
         return;
     };
-    let bytes = env_u64("STORAGE_UPLOAD_BENCH_BYTES", 1024 * MIB);
-    let rounds = env_u64("STORAGE_UPLOAD_BENCH_ROUNDS", 3);
+    // `cargo test --all-targets` runs this program too, without `--bench`: then one
+    // small round checks that it works.
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let (bytes, rounds) = if measuring {
+        let bytes = env_u64("STORAGE_UPLOAD_BENCH_BYTES", 1024 * MIB);
+        (bytes, env_u64("STORAGE_UPLOAD_BENCH_ROUNDS", 3))
+    } else {
+        (8 * MIB, 1)
+    };
     let root = Scratch::new("bench-upload");
     let manifest = record(&root, bytes);
     let total: u64 = manifest.chunks.iter().map(|c| c.size).sum();

@@ -3,7 +3,8 @@
 //! again on the same data: the upload resumes, what had arrived is not sent again (the
 //! relay's count says so, not only the report), and the bucket ends up holding every
 //! chunk and the manifest, byte for byte. Once through the library call, once through a
-//! context's background uploader.
+//! context's background uploader. And a context shut down in the middle of a chunk's
+//! parts stops before its next part, and the next context sends the chunk.
 
 #[path = "common/contexts.rs"]
 mod contexts;
@@ -84,6 +85,18 @@ fn options(endpoint: &str, bucket: &str) -> UploadOptions {
         concurrency: Some(1),
         ..UploadOptions::default()
     }
+}
+
+/// A context configuration uploading `root`'s recordings to `bucket` at `endpoint`, one
+/// recording at a time, in parts of `PART_BYTES`; `extra`: more upload keys.
+fn context_config(root: &Path, endpoint: &str, bucket: &str, extra: &str) -> String {
+    format!(
+        r#"{{"participant_id": "robot-7", "recording": {{"root": "{}"}},
+            "upload": {{"endpoint": "{endpoint}", "bucket": "{bucket}", "prefix": "fleet",
+              "access_key_id": "{ACCESS_KEY}", "secret_access_key": "{SECRET_KEY}",
+              "part_size_bytes": {PART_BYTES}, "concurrency": 1{extra}}}}}"#,
+        root.display()
+    )
 }
 
 /// Kills `server` once the relay has passed `bytes`; gives the server back.
@@ -231,15 +244,8 @@ fn the_background_uploader_rides_out_a_server_crash() {
     let manifest = recorded(&root);
     let total = total_bytes(&manifest);
     let clock = ManualClock::new(T0);
-    let config = format!(
-        r#"{{"participant_id": "robot-7", "recording": {{"root": "{}"}},
-            "upload": {{"endpoint": "{}", "bucket": "crash-bg", "prefix": "fleet",
-              "access_key_id": "{ACCESS_KEY}", "secret_access_key": "{SECRET_KEY}",
-              "part_size_bytes": {PART_BYTES}, "concurrency": 1,
-              "retry_initial_ms": 1000, "retry_max_ms": 1000}}}}"#,
-        root.display(),
-        relay.endpoint
-    );
+    let retry = r#", "retry_initial_ms": 1000, "retry_max_ms": 1000"#;
+    let config = context_config(&root, &relay.endpoint, "crash-bg", retry);
     // Start-up finds the unsent recording and starts on it; the server dies mid-way.
     let (ctx, events) = start_configured(&config, &clock).expect("context starts");
     let mut server = kill_after(&relay, server, total / 2);
@@ -296,4 +302,53 @@ fn the_background_uploader_rides_out_a_server_crash() {
         relay.sent()
     );
     assert_converged(&direct, &root);
+}
+
+#[test]
+fn shutting_down_mid_chunk_stops_before_the_next_part() {
+    let Some(server) = Seaweed::start() else {
+        return;
+    };
+    server.bucket("shutdown");
+    // A slow link: 5 MiB/s, so a 6 MiB chunk's two parts take over a second.
+    let relay = Relay::throttled(server.s3_port(), 5 * MIB);
+    let root = Scratch::new("shutdown-mid-chunk");
+    let manifest = recorded(&root);
+    let first = &manifest.chunks[0];
+    let config = context_config(&root, &relay.endpoint, "shutdown", "");
+    let clock = ManualClock::new(T0);
+    let (ctx, _events) = start_configured(&config, &clock).expect("context starts");
+    // Into the first chunk's first part.
+    let deadline = Instant::now() + WAIT;
+    while relay.sent() < MIB {
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    ctx.shutdown().expect("shutdown");
+    // The part in flight finished; the second part and every later chunk did not go.
+    assert!(
+        relay.sent() < first.size,
+        "{} bytes went before the shutdown ended",
+        relay.sent()
+    );
+    let direct = server.bucket("shutdown");
+    let key = keys().chunk("run", first).expect("key");
+    assert_eq!(direct.head(&key).expect("head"), None);
+    let after = Manifest::read(&root.join("run")).expect("manifest");
+    assert!(after.chunks.iter().all(|c| c.uploaded_at_ns.is_none()));
+
+    // The next context (here, on a fast link) sends everything.
+    let relay = Relay::start(server.s3_port());
+    let config = context_config(&root, &relay.endpoint, "shutdown", "");
+    let (ctx, events) = start_configured(&config, &clock).expect("context starts");
+    let mut reported = BTreeMap::new();
+    while reported.len() < CHUNKS as usize {
+        if let RuntimeEvent::ChunkUploaded { index, .. } =
+            events.recv_timeout(WAIT).expect("all chunks reported")
+        {
+            assert!(reported.insert(index, ()).is_none(), "chunk {index} twice");
+        }
+    }
+    ctx.shutdown().expect("shutdown");
+    assert!(direct.head(&key).expect("head").is_some());
 }

@@ -21,6 +21,7 @@
 //! recording's folder lock.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -232,12 +233,14 @@ impl Uploader {
             .remove(name);
     }
 
-    /// Stops the uploader: running passes end after their current request; queued
-    /// passes are answered with `ShuttingDown`. Returns the threads to join.
+    /// Stops the uploader: running passes end after their current request (a chunk
+    /// going up in parts before its next part); queued passes are answered with
+    /// `ShuttingDown`. Returns the threads to join.
     pub(crate) fn stop(self) -> Vec<JoinHandle<()>> {
         let waiters: Vec<Reply<UploadReport>> = {
             let mut state = self.shared.lock();
             state.stopping = true;
+            self.shared.bucket.stop_flag().store(true, Ordering::SeqCst);
             state
                 .queued
                 .drain(..)

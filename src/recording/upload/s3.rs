@@ -8,6 +8,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -55,6 +57,8 @@ pub struct S3Bucket {
     credentials: Credentials,
     agent: ureq::Agent,
     part_size: u64,
+    /// Set when the owner stops: a multipart upload ends before its next part.
+    stop: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for S3Bucket {
@@ -107,7 +111,14 @@ impl S3Bucket {
             credentials,
             agent,
             part_size: options.part_size()?,
+            stop: Arc::default(),
         })
+    }
+
+    /// A flag that, once set, ends multipart uploads before their next part (aborted,
+    /// a retryable failure), so that an owner stopping waits for at most one request.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
     }
 
     /// HEAD `key`: `None` when there is no such object.
@@ -244,6 +255,12 @@ impl S3Bucket {
         let mut part = Vec::with_capacity(self.part_size as usize);
         let mut etags = Vec::new();
         for number in 1u16.. {
+            if self.stop.load(Ordering::SeqCst) {
+                return Err(UploadError::new(
+                    FailureClass::Retryable,
+                    format!("upload of `{key}` interrupted: stopping"),
+                ));
+            }
             part.clear();
             let read = file
                 .by_ref()
