@@ -108,7 +108,7 @@ fn a_recording_goes_up_under_its_keys_once() {
     // The bucket's manifest is the local one, marks included.
     let copy = root.file("manifest-copy.json");
     bucket
-        .download(&report.manifest_key, &copy)
+        .download(&report.manifest_key, &copy, u64::MAX)
         .expect("download");
     assert_eq!(
         sha_hex(&copy),
@@ -301,7 +301,7 @@ fn large_chunk_files_go_up_in_parts() {
     assert!(report.complete(), "{report:?}");
     let copy = root.file("copy.mcap");
     let size = bucket
-        .download(&report.chunks[0].key, &copy)
+        .download(&report.chunks[0].key, &copy, u64::MAX)
         .expect("download");
     assert_eq!(size, manifest.chunks[0].size);
     assert_eq!(sha_hex(&copy), manifest.chunks[0].sha256);
@@ -569,4 +569,79 @@ fn a_recording_is_restored_on_an_empty_machine_from_the_bucket_alone() {
     assert_eq!(replay(&elsewhere).len(), 30);
     // A second restore refuses to overwrite.
     assert!(restore_recording(&store, "run", &bucket, &keys()).is_err());
+}
+
+/// Uploads "run" to bucket `name` and returns the bucket and the manifest's JSON there.
+fn uploaded(server: &Seaweed, name: &str) -> (S3Bucket, serde_json::Value) {
+    let bucket = server.bucket(name);
+    let robot = recorded(&format!("s3-{name}"));
+    upload_recording(&Store::new(&robot), "run", &bucket, &keys(), NOW).expect("upload");
+    let manifest = fs::read(robot.join("run").join(MANIFEST_FILE)).expect("manifest");
+    (
+        bucket,
+        serde_json::from_slice(&manifest).expect("manifest JSON"),
+    )
+}
+
+/// A restore from `bucket` onto an empty root fails with a message containing `needle`,
+/// leaving the root as empty as it was.
+fn assert_restore_refused(bucket: &S3Bucket, needle: &str) {
+    let elsewhere = Scratch::new("s3-hostile-restore");
+    let root = elsewhere.join("root");
+    fs::create_dir_all(&root).expect("root");
+    let err = restore_recording(&Store::new(&root), "run", bucket, &keys()).expect_err("refused");
+    assert!(err.to_string().contains(needle), "{err}");
+    let left: Vec<_> = fs::read_dir(&elsewhere)
+        .expect("read")
+        .chain(fs::read_dir(&root).expect("read"))
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, ["root"], "left behind: {left:?}");
+}
+
+#[test]
+fn a_bucket_manifest_naming_files_outside_the_recording_is_refused() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let (bucket, manifest) = uploaded(server, "hostile-paths");
+    for file in [
+        "../../escape.mcap",
+        "/tmp/escape.mcap",
+        "chunk-000001-00000000.mcap",
+    ] {
+        let mut hostile = manifest.clone();
+        hostile["chunks"][0]["file"] = file.into();
+        let bytes = serde_json::to_vec(&hostile).expect("JSON");
+        bucket
+            .put_bytes(&keys().manifest("run"), &bytes)
+            .expect("put");
+        assert_restore_refused(&bucket, "cannot be restored");
+    }
+    let mut twice = manifest.clone();
+    twice["chunks"][1] = twice["chunks"][0].clone();
+    let bytes = serde_json::to_vec(&twice).expect("JSON");
+    bucket
+        .put_bytes(&keys().manifest("run"), &bytes)
+        .expect("put");
+    assert_restore_refused(&bucket, "twice");
+}
+
+#[test]
+fn a_bucket_object_longer_than_its_entry_is_not_downloaded_whole() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let (bucket, manifest) = uploaded(server, "hostile-size");
+    let chunks = manifest["chunks"].as_array().expect("chunks");
+    let entry: storage::recording::ChunkEntry =
+        serde_json::from_value(chunks[1].clone()).expect("entry");
+    // The object under chunk 1's key grows to ten times its entry's size.
+    let huge = noise(7, entry.size as usize * 10);
+    bucket
+        .put_bytes(&keys().chunk("run", &entry).expect("key"), &huge)
+        .expect("put");
+    assert_restore_refused(&bucket, "longer than");
 }

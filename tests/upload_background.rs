@@ -159,7 +159,7 @@ fn assert_bucket_holds(bucket: &S3Bucket, root: &Path, recording: &str) -> Manif
     for entry in &manifest.chunks {
         let key = keys().chunk(recording, entry).expect("key");
         let path = scratch.file("chunk");
-        bucket.download(&key, &path).expect("download");
+        bucket.download(&key, &path, entry.size).expect("download");
         let local = fs::read(folder.join(CHUNKS_DIR).join(&entry.file)).expect("local");
         assert_eq!(
             fs::read(&path).expect("downloaded"),

@@ -19,7 +19,7 @@ const MANIFEST_TMP: &str = ".manifest.json.tmp";
 /// The manifest format this build writes.
 pub(crate) const MANIFEST_FORMAT: u32 = 1;
 /// Largest manifest read: a bound on what a hostile file can make us allocate.
-const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The index of a recording.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

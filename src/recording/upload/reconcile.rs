@@ -11,7 +11,10 @@ use super::keys::ObjectKeys;
 use super::recording_upload::{digest_file, upload_manifest, ManifestAction};
 use super::s3::S3Bucket;
 use super::{FailureClass, UploadError};
-use crate::recording::manifest::{sync_folder, ChunkEntry, Manifest, MANIFEST_FILE};
+use crate::recording::chunk_writer::parse_sealed_file_name;
+use crate::recording::manifest::{
+    sync_folder, ChunkEntry, Manifest, MANIFEST_FILE, MAX_MANIFEST_BYTES,
+};
 use crate::recording::store::{Store, CHUNKS_DIR, QUARANTINE_DIR};
 
 /// The local copy of a chunk.
@@ -206,7 +209,10 @@ fn download_chunk(
     let chunks = folder.join(CHUNKS_DIR);
     fs::create_dir_all(&chunks).map_err(terminal)?;
     let partial = chunks.join(format!("{}.download", entry.file));
-    bucket.download(key, &partial)?;
+    if let Err(e) = bucket.download(key, &partial, entry.size) {
+        let _ = fs::remove_file(&partial);
+        return Err(e);
+    }
     if local_state(&partial, entry) != LocalState::Ok {
         let _ = fs::remove_file(&partial);
         return Err(UploadError::new(
@@ -222,6 +228,27 @@ fn download_chunk(
     }
     fs::rename(&partial, &target).map_err(terminal)?;
     sync_folder(&chunks).map_err(terminal)
+}
+
+/// Whether a manifest from the bucket describes recording `name` in files of its own:
+/// every entry's file is the sealed chunk name of its index and SHA-256 (so nothing is
+/// written outside `chunks/`), indexes are distinct, and the names agree.
+fn restorable(manifest: &Manifest, name: &str) -> Result<(), String> {
+    if manifest.name != name {
+        return Err(format!("it names recording `{}`", manifest.name));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for entry in &manifest.chunks {
+        let own_name = parse_sealed_file_name(&entry.file)
+            .is_some_and(|(index, sha8)| index == entry.index && entry.sha256.starts_with(sha8));
+        if !own_name || entry.sha256.len() != 64 {
+            return Err(format!("chunk {} names file `{}`", entry.index, entry.file));
+        }
+        if !seen.insert(entry.index) {
+            return Err(format!("chunk {} appears twice", entry.index));
+        }
+    }
+    Ok(())
 }
 
 /// Rebuilds recording `name`, which this machine lacks, from the bucket: its manifest,
@@ -240,15 +267,45 @@ pub fn restore_recording(
     // `~` is not allowed in recording names: listing never shows a half-done restore.
     let staging = store.root().join(format!("{name}~restoring"));
     fs::create_dir_all(staging.join(CHUNKS_DIR)).map_err(terminal)?;
-    bucket.download(&keys.manifest(name), &staging.join(MANIFEST_FILE))?;
-    let mut manifest = Manifest::read(&staging).map_err(terminal)?;
+    let rows = match download_recording(&staging, name, bucket, keys) {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    fs::rename(&staging, &folder).map_err(terminal)?;
+    sync_folder(store.root()).map_err(terminal)?;
+    Ok(ReconcileReport {
+        recording: name.to_owned(),
+        chunks: rows,
+        manifest: ManifestAction::Unchanged,
+    })
+}
+
+/// Downloads recording `name`'s manifest and chunks into `staging`, each checked.
+fn download_recording(
+    staging: &Path,
+    name: &str,
+    bucket: &S3Bucket,
+    keys: &ObjectKeys,
+) -> Result<Vec<ReconcileRow>, UploadError> {
+    let manifest_path = staging.join(MANIFEST_FILE);
+    bucket.download(&keys.manifest(name), &manifest_path, MAX_MANIFEST_BYTES)?;
+    let mut manifest = Manifest::read(staging).map_err(terminal)?;
     manifest.chunks.sort_by_key(|c| c.index);
+    // The bucket is not to be trusted with paths: each entry must name its own file.
+    restorable(&manifest, name).map_err(|why| {
+        terminal(format!(
+            "the bucket's manifest of `{name}` cannot be restored: {why}"
+        ))
+    })?;
     let mut rows = Vec::with_capacity(manifest.chunks.len());
     for entry in &manifest.chunks {
         let key = keys
             .chunk(name, entry)
             .ok_or_else(|| terminal(format!("chunk {} has no SHA-256", entry.index)))?;
-        download_chunk(bucket, &key, &staging, entry, LocalState::Missing)?;
+        download_chunk(bucket, &key, staging, entry, LocalState::Missing)?;
         rows.push(ReconcileRow {
             index: entry.index,
             key,
@@ -257,11 +314,5 @@ pub fn restore_recording(
             action: ReconcileAction::Downloaded,
         });
     }
-    fs::rename(&staging, &folder).map_err(terminal)?;
-    sync_folder(store.root()).map_err(terminal)?;
-    Ok(ReconcileReport {
-        recording: name.to_owned(),
-        chunks: rows,
-        manifest: ManifestAction::Unchanged,
-    })
+    Ok(rows)
 }

@@ -312,8 +312,10 @@ impl S3Bucket {
         Ok(tag_text(&answer, "ETag").map(unquote).unwrap_or_default())
     }
 
-    /// Downloads `key` into a new file at `path` (streamed), returning its size.
-    pub fn download(&self, key: &str, path: &Path) -> Result<u64, UploadError> {
+    /// Downloads `key` into a new file at `path` (streamed), returning its size; an
+    /// object longer than `max_bytes` is refused part-way (the bytes written so far stay
+    /// in the file, for the caller to remove).
+    pub fn download(&self, key: &str, path: &Path, max_bytes: u64) -> Result<u64, UploadError> {
         let url = self
             .bucket
             .get_object(Some(&self.credentials), key)
@@ -339,9 +341,16 @@ impl S3Bucket {
             ));
         }
         let mut file = File::create(path).map_err(|e| local("create", path, e))?;
-        let mut body = response.body_mut().with_config().limit(u64::MAX).reader();
-        std::io::copy(&mut body, &mut file)
-            .map_err(|e| UploadError::new(FailureClass::Retryable, format!("get `{key}`: {e}")))
+        let body = response.body_mut().with_config().limit(u64::MAX).reader();
+        let copied = std::io::copy(&mut body.take(max_bytes.saturating_add(1)), &mut file)
+            .map_err(|e| UploadError::new(FailureClass::Retryable, format!("get `{key}`: {e}")))?;
+        if copied > max_bytes {
+            return Err(UploadError::new(
+                FailureClass::Terminal,
+                format!("`{key}` is longer than the {max_bytes} bytes expected"),
+            ));
+        }
+        Ok(copied)
     }
 
     /// Creates the bucket (for tests and first-time set-up); an existing bucket of ours
