@@ -61,6 +61,9 @@
 // Size of the error buffer handed to every vtable call, terminating NUL included.
 #define STORAGE_PERSISTENCE_ERROR_CAPACITY 512
 
+// Orphans a report lists at most; the others are counted in `orphans_not_shown`.
+#define MAX_ORPHANS_SHOWN 1000
+
 // The outcome of a `storage_*` call or of a request (passed to its callback).
 enum storage_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -746,8 +749,10 @@ storage_status storage_upload_status(storage_ctx *ctx,
 // Reconciles sealed recording `name` with the bucket, per chunk, without deleting
 // anything: uploads what the bucket lacks, uploads again an object whose checksum does
 // not match, marks what is there, restores a corrupt or missing local file from the
-// bucket (verified), and reports what is lost everywhere. The callback receives
-// `{"recording","chunks":[{"index","key","local","remote","action"}],"manifest"}`.
+// bucket (verified), and reports what is lost everywhere, and the files and objects of
+// the recording its manifest does not name (orphans, never touched; at most 1 000
+// listed). The callback receives `{"recording","chunks":[{"index","key","local",
+// "remote","action"}],"manifest","orphans":[{"side","name","size"}],"orphansNotShown"}`.
 //
 // # Safety
 // `name` is a NUL-terminated string.

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use storage::protocol::SdsMessage;
 use storage::recording::upload::{
     reconcile_recording, restore_recording, upload_recording, upload_recording_with, ChunkAction,
-    FailureClass, LocalState, ManifestAction, ObjectKeys, ReconcileAction, S3Bucket,
+    FailureClass, LocalState, ManifestAction, ObjectKeys, OrphanSide, ReconcileAction, S3Bucket,
     UploadProgress,
 };
 use storage::recording::{
@@ -81,12 +81,10 @@ fn a_recording_goes_up_under_its_keys_once() {
     assert_eq!(report.manifest_key, "fleet/robot-7/run/manifest.json");
 
     let manifest = Manifest::read(&root.join("run")).expect("manifest");
-    let mut listed: Vec<String> = bucket
-        .list("fleet/robot-7/run/")
-        .expect("list")
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let mut listed = Vec::new();
+    bucket
+        .list_each("fleet/robot-7/run/", &mut |o| listed.push(o.key))
+        .expect("list");
     listed.sort();
     let mut expected: Vec<String> = manifest
         .chunks
@@ -518,6 +516,52 @@ fn reconcile_heals_the_bucket_the_files_and_the_marks_and_then_does_nothing() {
         "{again:?}"
     );
     assert_eq!(again.manifest, ManifestAction::Unchanged);
+}
+
+#[test]
+fn reconcile_reports_orphans_on_both_sides_and_touches_neither() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("orphans");
+    let root = recorded("s3-orphans");
+    let store = Store::new(&root);
+    upload_recording(&store, "run", &bucket, &keys(), NOW).expect("upload");
+    let chunks = root.join("run").join(CHUNKS_DIR);
+    fs::write(chunks.join("stray.bin"), b"12345").expect("stray file");
+    fs::write(chunks.join("chunk-000009-0badf00d.mcap"), b"1").expect("stray chunk");
+    let remote_stray = "fleet/robot-7/run/chunks/chunk-000042-deadbeef.mcap";
+    bucket
+        .put_bytes(remote_stray, b"orphan")
+        .expect("stray object");
+    // Another recording's objects, and a recording whose name starts the same, are not
+    // this one's orphans.
+    bucket
+        .put_bytes("fleet/robot-7/runner/chunks/x.mcap", b"other")
+        .expect("other recording");
+
+    let report = reconcile_recording(&store, "run", &bucket, &keys(), NOW + 1).expect("reconcile");
+    assert!(report.converged(), "{report:#?}");
+    let orphans: Vec<(OrphanSide, &str, u64)> = report
+        .orphans
+        .iter()
+        .map(|o| (o.side, o.name.as_str(), o.size))
+        .collect();
+    assert_eq!(
+        orphans,
+        [
+            (OrphanSide::Local, "chunk-000009-0badf00d.mcap", 1),
+            (OrphanSide::Local, "stray.bin", 5),
+            (OrphanSide::Remote, remote_stray, 6),
+        ]
+    );
+    assert_eq!(report.orphans_not_shown, 0);
+    // Reported, never touched.
+    assert!(chunks.join("stray.bin").is_file());
+    assert!(bucket.head(remote_stray).expect("head").is_some());
+    let again = reconcile_recording(&store, "run", &bucket, &keys(), NOW + 2).expect("again");
+    assert_eq!(again.orphans, report.orphans);
 }
 
 #[test]

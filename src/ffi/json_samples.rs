@@ -196,8 +196,8 @@ fn unwrapped() -> Unwrapped {
 fn upload_results() -> Vec<(String, Vec<u8>)> {
     use crate::recording::manifest::DeadLetter;
     use crate::recording::upload::{
-        ChunkAction, ChunkUpload, LocalState, ManifestAction, ReconcileAction, ReconcileReport,
-        ReconcileRow, RemoteState, UploadReport,
+        ChunkAction, ChunkUpload, LocalState, ManifestAction, Orphan, OrphanSide, ReconcileAction,
+        ReconcileReport, ReconcileRow, RemoteState, UploadReport,
     };
     use crate::runtime::uploader::{ChunkStatus, QueueView, UploadStatus};
     let key = |i: u64, sha8: &str| format!("fleet/robot-7/run-42/chunks/chunk-{i:06}-{sha8}.mcap");
@@ -276,6 +276,12 @@ fn upload_results() -> Vec<(String, Vec<u8>)> {
             },
         ],
         manifest: ManifestAction::Uploaded,
+        orphans: vec![Orphan {
+            side: OrphanSide::Remote,
+            name: "fleet/robot-1/run-42/chunks/chunk-000007-00ff00ff.mcap".into(),
+            size: 4096,
+        }],
+        orphans_not_shown: 0,
     };
     vec![
         (

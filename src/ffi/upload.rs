@@ -82,8 +82,10 @@ pub unsafe extern "C" fn storage_upload_status(
 /// Reconciles sealed recording `name` with the bucket, per chunk, without deleting
 /// anything: uploads what the bucket lacks, uploads again an object whose checksum does
 /// not match, marks what is there, restores a corrupt or missing local file from the
-/// bucket (verified), and reports what is lost everywhere. The callback receives
-/// `{"recording","chunks":[{"index","key","local","remote","action"}],"manifest"}`.
+/// bucket (verified), and reports what is lost everywhere, and the files and objects of
+/// the recording its manifest does not name (orphans, never touched; at most 1 000
+/// listed). The callback receives `{"recording","chunks":[{"index","key","local",
+/// "remote","action"}],"manifest","orphans":[{"side","name","size"}],"orphansNotShown"}`.
 ///
 /// # Safety
 /// `name` is a NUL-terminated string.

@@ -123,6 +123,12 @@ pub fn reconcile(store: &Store, names: &[String], target: &Target, json: bool) -
                     c.index, c.local, c.remote, c.action
                 );
             }
+            for o in &report.orphans {
+                println!("  orphan ({:?}): {} ({} bytes)", o.side, o.name, o.size);
+            }
+            if report.orphans_not_shown > 0 {
+                println!("  and {} more orphans", report.orphans_not_shown);
+            }
         }
         Ok(report.converged())
     })

@@ -19,8 +19,8 @@ pub use error::{FailureClass, UploadError};
 pub use keys::ObjectKeys;
 pub use progress::UploadProgress;
 pub use reconcile::{
-    reconcile_recording, restore_recording, LocalState, ReconcileAction, ReconcileReport,
-    ReconcileRow, RemoteState,
+    reconcile_recording, restore_recording, LocalState, Orphan, OrphanSide, ReconcileAction,
+    ReconcileReport, ReconcileRow, RemoteState, MAX_ORPHANS_SHOWN,
 };
 pub(crate) use recording_upload::{send_chunk, upload_manifest, ChunkFault};
 pub use recording_upload::{

@@ -2,6 +2,7 @@
 //! chunk files, the bucket), chunk by chunk and without deleting anything; and restoring
 //! a recording onto a machine that lacks it, from the bucket alone.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
@@ -80,6 +81,34 @@ pub struct ReconcileRow {
     pub action: ReconcileAction,
 }
 
+/// Where an orphan lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub enum OrphanSide {
+    /// A file in the recording's `chunks/` folder.
+    Local,
+    /// An object under the recording's keys.
+    Remote,
+}
+
+/// A file or an object of a recording that its manifest does not name: reported, never
+/// touched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+pub struct Orphan {
+    /// Where it lies.
+    pub side: OrphanSide,
+    /// The file's name in `chunks/`, or the object's key.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Orphans a report lists at most; the others are counted in `orphans_not_shown`.
+pub const MAX_ORPHANS_SHOWN: usize = 1000;
+
 /// The outcome of reconciling (or restoring) a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,6 +120,11 @@ pub struct ReconcileReport {
     pub chunks: Vec<ReconcileRow>,
     /// What happened to the manifest object.
     pub manifest: ManifestAction,
+    /// Files and objects of the recording its manifest does not name (local ones first,
+    /// each side sorted), at most [`MAX_ORPHANS_SHOWN`].
+    pub orphans: Vec<Orphan>,
+    /// Orphans found beyond those listed.
+    pub orphans_not_shown: u64,
 }
 
 impl ReconcileReport {
@@ -173,6 +207,7 @@ pub fn reconcile_recording(
         });
     }
     let manifest_key = keys.manifest(name);
+    let (orphans, orphans_not_shown) = orphans(&folder, &manifest, name, bucket, keys)?;
     let all_up = manifest.chunks.iter().all(|c| c.uploaded_at_ns.is_some())
         && rows.iter().all(|r| r.action != ReconcileAction::Lost);
     let action = if all_up {
@@ -184,7 +219,73 @@ pub fn reconcile_recording(
         recording: name.to_owned(),
         chunks: rows,
         manifest: action,
+        orphans,
+        orphans_not_shown,
     })
+}
+
+/// The files in `folder`'s `chunks/` and the objects under the recording's keys that
+/// `manifest` does not name, at most [`MAX_ORPHANS_SHOWN`] (and how many more).
+fn orphans(
+    folder: &Path,
+    manifest: &Manifest,
+    name: &str,
+    bucket: &S3Bucket,
+    keys: &ObjectKeys,
+) -> Result<(Vec<Orphan>, u64), UploadError> {
+    let files: HashSet<&str> = manifest.chunks.iter().map(|c| c.file.as_str()).collect();
+    let mut objects: HashSet<String> = manifest
+        .chunks
+        .iter()
+        .filter_map(|c| keys.chunk(name, c))
+        .collect();
+    objects.insert(keys.manifest(name));
+    let mut found = Orphans::default();
+    let chunks = folder.join(CHUNKS_DIR);
+    let listing = fs::read_dir(&chunks).map_err(terminal)?;
+    let mut local = Vec::new();
+    for file in listing {
+        let file = file.map_err(terminal)?;
+        let file_name = file.file_name().to_string_lossy().into_owned();
+        if !files.contains(file_name.as_str()) {
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            local.push((file_name, size));
+        }
+    }
+    local.sort();
+    for (file_name, size) in local {
+        found.add(OrphanSide::Local, file_name, size);
+    }
+    let mut remote = Vec::new();
+    bucket.list_each(&keys.recording(name), &mut |object| {
+        if !objects.contains(&object.key) && remote.len() < MAX_ORPHANS_SHOWN {
+            remote.push((object.key, object.size));
+        } else if !objects.contains(&object.key) {
+            found.not_shown += 1;
+        }
+    })?;
+    remote.sort();
+    for (key, size) in remote {
+        found.add(OrphanSide::Remote, key, size);
+    }
+    Ok((found.shown, found.not_shown))
+}
+
+/// Orphans as they are found: the first ones kept, the rest counted.
+#[derive(Default)]
+struct Orphans {
+    shown: Vec<Orphan>,
+    not_shown: u64,
+}
+
+impl Orphans {
+    fn add(&mut self, side: OrphanSide, name: String, size: u64) {
+        if self.shown.len() < MAX_ORPHANS_SHOWN {
+            self.shown.push(Orphan { side, name, size });
+        } else {
+            self.not_shown += 1;
+        }
+    }
 }
 
 fn local_state(path: &Path, entry: &ChunkEntry) -> LocalState {
@@ -280,6 +381,8 @@ pub fn restore_recording(
         recording: name.to_owned(),
         chunks: rows,
         manifest: ManifestAction::Unchanged,
+        orphans: Vec::new(),
+        orphans_not_shown: 0,
     })
 }
 

@@ -28,6 +28,9 @@ const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// The most of a listing or multipart answer read.
 const MAX_XML_BODY: u64 = 16 * 1024 * 1024;
+/// Most objects a listing follows: far beyond one recording's chunks, and a bound on
+/// what a server that keeps handing out pages can make us do.
+const MAX_LISTED: u64 = 1_000_000;
 /// The metadata key holding an object's SHA-256 (lower-case hex).
 const SHA256_META: &str = "x-amz-meta-sha256";
 
@@ -371,10 +374,16 @@ impl S3Bucket {
         }
     }
 
-    /// Every object whose key starts with `prefix`.
-    pub fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, UploadError> {
-        let mut listed = Vec::new();
+    /// Tells `each` every object whose key starts with `prefix`, a page at a time (never
+    /// the whole listing in memory); a listing past `MAX_LISTED` objects, or one whose
+    /// pages do not move on, is refused rather than followed for ever.
+    pub fn list_each(
+        &self,
+        prefix: &str,
+        each: &mut dyn FnMut(ListedObject),
+    ) -> Result<(), UploadError> {
         let mut token: Option<String> = None;
+        let mut seen = 0u64;
         loop {
             let mut action = self.bucket.list_objects_v2(Some(&self.credentials));
             action.with_prefix(prefix);
@@ -390,13 +399,22 @@ impl S3Bucket {
             let body = xml_body(response, "list", prefix)?;
             let page =
                 ListObjectsV2::parse_response(&body).map_err(|e| unreadable("list", prefix, e))?;
-            listed.extend(page.contents.into_iter().map(|o| ListedObject {
-                key: o.key,
-                size: o.size.unwrap_or(0),
-            }));
+            seen += page.contents.len() as u64;
+            if seen > MAX_LISTED {
+                return Err(UploadError::new(
+                    FailureClass::Terminal,
+                    format!("list `{prefix}`: more than {MAX_LISTED} objects"),
+                ));
+            }
+            for object in page.contents {
+                each(ListedObject {
+                    key: object.key,
+                    size: object.size.unwrap_or(0),
+                });
+            }
             match page.next_continuation_token {
                 Some(next) if token.as_ref() != Some(&next) => token = Some(next),
-                _ => return Ok(listed),
+                _ => return Ok(()),
             }
         }
     }
