@@ -278,7 +278,7 @@ fn upload_results() -> Vec<(String, Vec<u8>)> {
         manifest: ManifestAction::Uploaded,
         orphans: vec![Orphan {
             side: OrphanSide::Remote,
-            name: "fleet/robot-1/run-42/chunks/chunk-000007-00ff00ff.mcap".into(),
+            name: "fleet/robot-7/run-42/chunks/chunk-000007-00ff00ff.mcap".into(),
             size: 4096,
         }],
         orphans_not_shown: 0,
