@@ -424,6 +424,11 @@ impl Shared {
                     self.dead_letter(name, entry, format!("the local file is corrupt: {why}"));
                     rows.push(row(entry, key, ChunkAction::Corrupt, 0, Some(why)));
                 }
+                // Cut short by the stop, not the bucket's fault: no failure is counted.
+                Err(ChunkFault::Failed(_)) if self.lock().stopping => {
+                    end = PassEnd::Interrupted;
+                    break;
+                }
                 Err(ChunkFault::Failed(error)) => {
                     let reason = Some(error.message.clone());
                     rows.push(row(entry, key, ChunkAction::Failed, 0, reason));
