@@ -270,15 +270,13 @@ impl Recordings {
                 Some(active) => {
                     self.refresh_record_sent();
                     let poster = self.poster.clone();
-                    let queue = self.upload_queue();
+                    let finished = self.upload_queue().map(|q| q.finish_guard(&name));
                     if let Some(uploader) = &self.uploader {
-                        uploader.written(&name);
+                        uploader.finishing(&name);
                     }
                     let thread = active.recorder.stop(Box::new(move |result| {
-                        // The final manifest (its end time) goes up too.
-                        if let (Some(queue), Ok(_)) = (&queue, &result) {
-                            queue.enqueue(&name);
-                        }
+                        // Its last chunk and final manifest (its end time) go up now.
+                        drop(finished);
                         complete(&poster, reply, result);
                     }));
                     self.helpers.extend(thread);

@@ -88,6 +88,9 @@ struct QueueState {
     /// Chunks awaiting upload per recording, as its last pass saw them.
     pending: HashMap<String, u64>,
     progress: UploadProgress,
+    /// Recordings whose recorder is stopping: it holds their folder's lock and writes
+    /// their final manifest, so their passes wait until it is done.
+    finishing: HashSet<String>,
     stopping: bool,
 }
 
@@ -110,9 +113,34 @@ struct Shared {
 pub(crate) struct UploadQueue(Arc<Shared>);
 
 impl UploadQueue {
-    /// Queues a pass over `recording` (a chunk of it was just sealed, or it stopped).
+    /// Queues a pass over `recording` (a chunk of it was just sealed).
     pub(crate) fn enqueue(&self, recording: &str) {
         self.0.queue(recording, None);
+    }
+
+    /// A guard for the stop of `recording`'s recorder (see [`Uploader::finishing`]):
+    /// once dropped, when the stop is answered (or its answer is dropped unrun), the
+    /// recording's passes may run again and one is queued for its last chunk and final
+    /// manifest.
+    pub(crate) fn finish_guard(&self, recording: &str) -> FinishGuard {
+        FinishGuard {
+            queue: self.clone(),
+            recording: recording.to_owned(),
+        }
+    }
+}
+
+/// See [`UploadQueue::finish_guard`].
+pub(crate) struct FinishGuard {
+    queue: UploadQueue,
+    recording: String,
+}
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        let shared = &self.queue.0;
+        shared.lock().finishing.remove(&self.recording);
+        shared.queue(&self.recording, None);
     }
 }
 
@@ -147,6 +175,7 @@ impl Uploader {
                 failing_since: HashMap::new(),
                 pending: HashMap::new(),
                 progress: UploadProgress::default(),
+                finishing: HashSet::new(),
                 stopping: false,
             }),
             changed: Condvar::new(),
@@ -224,8 +253,11 @@ impl Uploader {
             .insert(name.to_owned(), handle);
     }
 
-    /// Recording `name` is no longer written here: its manifest is marked under its lock.
-    pub(crate) fn written(&self, name: &str) {
+    /// The recorder of `name` is stopping: its marks are no longer sent to it, and its
+    /// passes wait until its [`FinishGuard`] is dropped (the recorder holds the folder's lock
+    /// meanwhile; afterwards the manifest is marked under that lock).
+    pub(crate) fn finishing(&self, name: &str) {
+        self.shared.lock().finishing.insert(name.to_owned());
         self.shared
             .writers
             .lock()
@@ -340,10 +372,12 @@ impl Shared {
                 return None;
             }
             let open = state.backoff.is_open(self.now_ms());
+            let runnable =
+                |name: &String| !state.busy.contains(name) && !state.finishing.contains(name);
             let next = state
                 .queued
                 .iter()
-                .position(|(name, q)| !state.busy.contains(name) && (open || q.forced));
+                .position(|(name, q)| runnable(name) && (open || q.forced));
             if let Some(at) = next {
                 let (name, queued) = state.queued.shift_remove_index(at)?;
                 state.busy.insert(name.clone());
@@ -352,7 +386,7 @@ impl Shared {
             // Nothing to run now. A closed gate opens by the clock, which may be a test's:
             // look at it again soon. Otherwise only news (a queued pass, a pass ended, a
             // stop) changes anything.
-            let gated = !open && state.queued.keys().any(|n| !state.busy.contains(n));
+            let gated = !open && state.queued.keys().any(runnable);
             state = if gated {
                 let left = state.backoff.retry_at_ms().saturating_sub(self.now_ms());
                 let wait = Duration::from_millis(left.max(1)).min(CLOCK_POLL);
@@ -408,17 +442,19 @@ impl Shared {
             };
             match outcome {
                 Ok(sent) => {
-                    let marked = self.mark(name, entry, sent.mark(self.now_ns()));
-                    self.succeeded(name, entry, &key, sent.bytes);
-                    rows.push(row(entry, key, sent.action, sent.bytes, None));
-                    if !marked {
-                        // The manifest is locked by someone else (an operator's tool):
-                        // wait, and let the next pass find the object there and mark it.
-                        let why = format!("cannot mark recording `{name}` now");
-                        self.held_up(&UploadError::new(FailureClass::Retryable, why));
+                    if !self.mark(name, entry, sent.mark(self.now_ns())) {
+                        // The manifest is locked: by its recorder stopping (the pass runs
+                        // again once it is done), else by someone else (an operator's
+                        // tool): wait. The next pass finds the object there and marks it.
+                        if !self.lock().finishing.contains(name) {
+                            let why = format!("cannot mark recording `{name}` now");
+                            self.held_up(&UploadError::new(FailureClass::Retryable, why));
+                        }
                         end = PassEnd::Interrupted;
                         break;
                     }
+                    self.succeeded(name, entry, &key, sent.bytes);
+                    rows.push(row(entry, key, sent.action, sent.bytes, None));
                 }
                 Err(ChunkFault::Corrupt(why)) => {
                     self.dead_letter(name, entry, format!("the local file is corrupt: {why}"));
