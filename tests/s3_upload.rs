@@ -25,7 +25,7 @@ use storage::protocol::SdsMessage;
 use storage::recording::upload::{
     reconcile_recording, restore_recording, upload_recording, upload_recording_with, ChunkAction,
     FailureClass, LocalState, ManifestAction, ObjectKeys, OrphanSide, ReconcileAction, S3Bucket,
-    UploadProgress,
+    UploadProgress, MAX_ORPHANS_SHOWN,
 };
 use storage::recording::{
     verify_folder, Manifest, ReplayOptions, ReplayReader, Store, CHUNKS_DIR, MANIFEST_FILE,
@@ -562,6 +562,32 @@ fn reconcile_reports_orphans_on_both_sides_and_touches_neither() {
     assert!(bucket.head(remote_stray).expect("head").is_some());
     let again = reconcile_recording(&store, "run", &bucket, &keys(), NOW + 2).expect("again");
     assert_eq!(again.orphans, report.orphans);
+}
+
+#[test]
+fn past_a_thousand_orphans_reconcile_counts_the_rest() {
+    let _serial = exclusive();
+    let Some(server) = Seaweed::shared() else {
+        return;
+    };
+    let bucket = server.bucket("many-orphans");
+    let root = recorded("s3-many-orphans");
+    let store = Store::new(&root);
+    upload_recording(&store, "run", &bucket, &keys(), NOW).expect("upload");
+    let chunks = root.join("run").join(CHUNKS_DIR);
+    for i in 0..MAX_ORPHANS_SHOWN + 3 {
+        fs::write(chunks.join(format!("stray-{i:05}")), b"x").expect("stray file");
+    }
+    for i in 0..2 {
+        let key = format!("fleet/robot-7/run/chunks/stray-{i}");
+        bucket.put_bytes(&key, b"y").expect("stray object");
+    }
+    let report = reconcile_recording(&store, "run", &bucket, &keys(), NOW + 1).expect("reconcile");
+    assert_eq!(report.orphans.len(), MAX_ORPHANS_SHOWN);
+    assert_eq!(report.orphans_not_shown, 5);
+    // Local ones come first, in name order.
+    assert!(report.orphans.iter().all(|o| o.side == OrphanSide::Local));
+    assert_eq!(report.orphans[0].name, "stray-00000");
 }
 
 #[test]

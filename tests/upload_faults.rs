@@ -19,8 +19,9 @@ mod scratch;
 #[path = "common/seaweed.rs"]
 mod seaweed;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use contexts::{ask, start_configured};
@@ -99,8 +100,8 @@ fn context_config(root: &Path, endpoint: &str, bucket: &str, extra: &str) -> Str
     )
 }
 
-/// Kills `server` once the relay has passed `bytes`; gives the server back.
-fn kill_after(relay: &Relay, mut server: Seaweed, bytes: u64) -> Seaweed {
+/// Waits until the relay has passed `bytes`.
+fn wait_sent(relay: &Relay, bytes: u64) {
     let deadline = Instant::now() + WAIT;
     while relay.sent() < bytes {
         assert!(
@@ -110,8 +111,30 @@ fn kill_after(relay: &Relay, mut server: Seaweed, bytes: u64) -> Seaweed {
         );
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Kills `server` once the relay has passed `bytes`; gives the server back.
+fn kill_after(relay: &Relay, mut server: Seaweed, bytes: u64) -> Seaweed {
+    wait_sent(relay, bytes);
     server.stop();
     server
+}
+
+/// Waits until every chunk of "run" is reported uploaded, each once. A failed pass
+/// retries at its next backoff: the clock is moved on.
+fn wait_each_chunk_reported(events: &Receiver<RuntimeEvent>, clock: &ManualClock) {
+    let mut reported = BTreeSet::new();
+    let deadline = Instant::now() + WAIT;
+    while reported.len() < CHUNKS as usize {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left).expect("all chunks reported") {
+            RuntimeEvent::ChunkUploaded { index, .. } => {
+                assert!(reported.insert(index), "chunk {index} reported twice");
+            }
+            RuntimeEvent::UploadProgress(_) => clock.advance(1000),
+            _ => {}
+        }
+    }
 }
 
 /// The bucket holds every chunk and the manifest of `root`'s "run", byte for byte.
@@ -263,24 +286,7 @@ fn the_background_uploader_rides_out_a_server_crash() {
     server.restart();
     clock.advance(waiting - T0);
 
-    let mut reported: BTreeMap<u64, u64> = BTreeMap::new();
-    let deadline = Instant::now() + WAIT;
-    while reported.len() < CHUNKS as usize {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match events.recv_timeout(left).expect("all chunks reported") {
-            RuntimeEvent::ChunkUploaded {
-                index, bytes_sent, ..
-            } => {
-                assert!(
-                    reported.insert(index, bytes_sent).is_none(),
-                    "chunk {index} reported twice"
-                );
-            }
-            // A failed pass retries at its next backoff: keep the clock moving.
-            RuntimeEvent::UploadProgress(_) => clock.advance(1000),
-            _ => {}
-        }
-    }
+    wait_each_chunk_reported(&events, &clock);
     let direct = server.bucket("crash-bg");
     let local = std::fs::read(root.join("run").join(MANIFEST_FILE)).expect("manifest");
     let deadline = Instant::now() + WAIT;
@@ -319,11 +325,7 @@ fn shutting_down_mid_chunk_stops_before_the_next_part() {
     let clock = ManualClock::new(T0);
     let (ctx, _events) = start_configured(&config, &clock).expect("context starts");
     // Into the first chunk's first part.
-    let deadline = Instant::now() + WAIT;
-    while relay.sent() < MIB {
-        assert!(Instant::now() < deadline, "the upload never started");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_sent(&relay, MIB);
     ctx.shutdown().expect("shutdown");
     // The part in flight finished; the second part and every later chunk did not go.
     assert!(
@@ -341,14 +343,7 @@ fn shutting_down_mid_chunk_stops_before_the_next_part() {
     let relay = Relay::start(server.s3_port());
     let config = context_config(&root, &relay.endpoint, "shutdown", "");
     let (ctx, events) = start_configured(&config, &clock).expect("context starts");
-    let mut reported = BTreeMap::new();
-    while reported.len() < CHUNKS as usize {
-        if let RuntimeEvent::ChunkUploaded { index, .. } =
-            events.recv_timeout(WAIT).expect("all chunks reported")
-        {
-            assert!(reported.insert(index, ()).is_none(), "chunk {index} twice");
-        }
-    }
+    wait_each_chunk_reported(&events, &clock);
     ctx.shutdown().expect("shutdown");
     assert!(direct.head(&key).expect("head").is_some());
 }

@@ -270,10 +270,7 @@ impl Recordings {
                 Some(active) => {
                     self.refresh_record_sent();
                     let poster = self.poster.clone();
-                    let finished = self.upload_queue().map(|q| q.finish_guard(&name));
-                    if let Some(uploader) = &self.uploader {
-                        uploader.finishing(&name);
-                    }
+                    let finished = self.uploader.as_ref().map(|u| u.finishing(&name));
                     let thread = active.recorder.stop(Box::new(move |result| {
                         // Its last chunk and final manifest (its end time) go up now.
                         drop(finished);

@@ -117,30 +117,20 @@ impl UploadQueue {
     pub(crate) fn enqueue(&self, recording: &str) {
         self.0.queue(recording, None);
     }
-
-    /// A guard for the stop of `recording`'s recorder (see [`Uploader::finishing`]):
-    /// once dropped, when the stop is answered (or its answer is dropped unrun), the
-    /// recording's passes may run again and one is queued for its last chunk and final
-    /// manifest.
-    pub(crate) fn finish_guard(&self, recording: &str) -> FinishGuard {
-        FinishGuard {
-            queue: self.clone(),
-            recording: recording.to_owned(),
-        }
-    }
 }
 
-/// See [`UploadQueue::finish_guard`].
+/// A recording whose recorder is stopping (see [`Uploader::finishing`]). Dropped when
+/// the stop is answered (or its answer is dropped unrun): the recording's passes may run
+/// again, and one is queued for its last chunk and final manifest.
 pub(crate) struct FinishGuard {
-    queue: UploadQueue,
+    shared: Arc<Shared>,
     recording: String,
 }
 
 impl Drop for FinishGuard {
     fn drop(&mut self) {
-        let shared = &self.queue.0;
-        shared.lock().finishing.remove(&self.recording);
-        shared.queue(&self.recording, None);
+        self.shared.lock().finishing.remove(&self.recording);
+        self.shared.queue(&self.recording, None);
     }
 }
 
@@ -254,15 +244,20 @@ impl Uploader {
     }
 
     /// The recorder of `name` is stopping: its marks are no longer sent to it, and its
-    /// passes wait until its [`FinishGuard`] is dropped (the recorder holds the folder's lock
-    /// meanwhile; afterwards the manifest is marked under that lock).
-    pub(crate) fn finishing(&self, name: &str) {
+    /// passes wait until the returned guard is dropped, once the stop is answered (the
+    /// recorder holds the folder's lock meanwhile; afterwards the manifest is marked
+    /// under that lock).
+    pub(crate) fn finishing(&self, name: &str) -> FinishGuard {
         self.shared.lock().finishing.insert(name.to_owned());
         self.shared
             .writers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
+        FinishGuard {
+            shared: self.shared.clone(),
+            recording: name.to_owned(),
+        }
     }
 
     /// Stops the uploader: running passes end after their current request (a chunk

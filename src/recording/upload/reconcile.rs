@@ -240,11 +240,9 @@ fn orphans(
         .filter_map(|c| keys.chunk(name, c))
         .collect();
     objects.insert(keys.manifest(name));
-    let mut found = Orphans::default();
     let chunks = folder.join(CHUNKS_DIR);
-    let listing = fs::read_dir(&chunks).map_err(terminal)?;
     let mut local = Vec::new();
-    for file in listing {
+    for file in fs::read_dir(&chunks).map_err(terminal)? {
         let file = file.map_err(terminal)?;
         let file_name = file.file_name().to_string_lossy().into_owned();
         if !files.contains(file_name.as_str()) {
@@ -253,39 +251,28 @@ fn orphans(
         }
     }
     local.sort();
-    for (file_name, size) in local {
-        found.add(OrphanSide::Local, file_name, size);
-    }
-    let mut remote = Vec::new();
+    // The listing may be long: only the orphans that can be shown are kept.
+    let (mut remote, mut not_shown) = (Vec::new(), 0u64);
     bucket.list_each(&keys.recording(name), &mut |object| {
-        if !objects.contains(&object.key) && remote.len() < MAX_ORPHANS_SHOWN {
+        if objects.contains(&object.key) {
+            return;
+        }
+        if remote.len() < MAX_ORPHANS_SHOWN {
             remote.push((object.key, object.size));
-        } else if !objects.contains(&object.key) {
-            found.not_shown += 1;
+        } else {
+            not_shown += 1;
         }
     })?;
     remote.sort();
-    for (key, size) in remote {
-        found.add(OrphanSide::Remote, key, size);
-    }
-    Ok((found.shown, found.not_shown))
-}
-
-/// Orphans as they are found: the first ones kept, the rest counted.
-#[derive(Default)]
-struct Orphans {
-    shown: Vec<Orphan>,
-    not_shown: u64,
-}
-
-impl Orphans {
-    fn add(&mut self, side: OrphanSide, name: String, size: u64) {
-        if self.shown.len() < MAX_ORPHANS_SHOWN {
-            self.shown.push(Orphan { side, name, size });
-        } else {
-            self.not_shown += 1;
-        }
-    }
+    let side = |side| move |(name, size)| Orphan { side, name, size };
+    let mut orphans: Vec<Orphan> = local
+        .into_iter()
+        .map(side(OrphanSide::Local))
+        .chain(remote.into_iter().map(side(OrphanSide::Remote)))
+        .collect();
+    not_shown += orphans.len().saturating_sub(MAX_ORPHANS_SHOWN) as u64;
+    orphans.truncate(MAX_ORPHANS_SHOWN);
+    Ok((orphans, not_shown))
 }
 
 fn local_state(path: &Path, entry: &ChunkEntry) -> LocalState {
@@ -338,7 +325,7 @@ fn restorable(manifest: &Manifest, name: &str) -> Result<(), String> {
     if manifest.name != name {
         return Err(format!("it names recording `{}`", manifest.name));
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for entry in &manifest.chunks {
         let own_name = parse_sealed_file_name(&entry.file)
             .is_some_and(|(index, sha8)| index == entry.index && entry.sha256.starts_with(sha8));
